@@ -1,0 +1,47 @@
+# rectune — the two README commands: `make run` and `make test`.
+SHELL := /bin/bash
+APT_PACKAGES := libdnnl-dev libpfm4-dev libnuma-dev libsqlite3-dev
+SWIFT ?= swift
+# Release build; tests also run optimized (the engine's kernels are too slow unoptimized),
+# with testability enabled for @testable imports.
+RELEASE_FLAGS := -c release
+TEST_FLAGS := -c release -Xswiftc -enable-testing
+BIN := .build/release/rectune
+SPEC ?= Experiments/quick.yaml
+DB ?= results/rectune.sqlite
+
+.PHONY: deps build run test bench clean
+
+## deps: install the system packages if any is missing (needs root or sudo).
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+## build: release build of the rectune binary.
+build: deps
+	$(SWIFT) build $(RELEASE_FLAGS) --product rectune
+
+## run: the main job — the quick experiment into results/rectune.sqlite, then a report.
+run: build
+	@mkdir -p results
+	$(BIN) sweep $(SPEC) --db $(DB)
+	$(BIN) report --db $(DB) --latest --format text
+	$(BIN) report --db $(DB) --latest --format md --out results/quick-report.md
+	$(BIN) report --db $(DB) --latest --format html --out results/quick-report.html
+	@echo "reports: results/quick-report.html results/quick-report.md"
+
+## test: build and run the whole test suite (optimized, with testability).
+test: deps
+	$(SWIFT) build $(TEST_FLAGS) --build-tests
+	$(SWIFT) test $(TEST_FLAGS) --skip-build
+
+## bench: speed figures for every model (not a test).
+bench: build
+	$(BIN) bench
+
+clean:
+	rm -rf .build

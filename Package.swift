@@ -1,0 +1,76 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Import direction (nothing lower imports anything higher):
+//   rectune (CLI) → RecHarness → RecEngine → RecSystem → C system-library targets
+//   RecStats is a leaf (pure statistics, no store, no engine).
+let package = Package(
+    name: "rectune",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "rectune", targets: ["rectune"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+    ],
+    targets: [
+        // C libraries: module.modulemap + shim.h only.
+        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        .systemLibrary(name: "CPFM", path: "Sources/CPFM", providers: [.apt(["libpfm4-dev"])]),
+        .systemLibrary(name: "CNUMA", path: "Sources/CNUMA", pkgConfig: "numa", providers: [.apt(["libnuma-dev"])]),
+
+        // perf_event + libpfm4 counters, getrusage, libnuma, CPU affinity, host facts, counted spawn.
+        .target(name: "RecSystem", dependencies: ["CPFM", "CNUMA"]),
+
+        // Tensors, oneDNN dense layers, kernels, graph, executors, allocators, data, models, trainer.
+        .target(
+            name: "RecEngine",
+            dependencies: [
+                "RecSystem", "CDNNL",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Collections", package: "swift-collections"),
+            ],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+
+        // Statistics: bootstrap CIs, Mann–Whitney U, Hodges–Lehmann, verdicts, factorial effects.
+        .target(name: "RecStats"),
+
+        // Experiment specs, designs, runner, SQLite store, reports, regression gate.
+        .target(
+            name: "RecHarness",
+            dependencies: [
+                "RecEngine", "RecStats", "RecSystem",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "CSV", package: "CSV.swift"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // Thin CLI: parses, calls a library, prints.
+        .executableTarget(
+            name: "rectune",
+            dependencies: [
+                "RecHarness", "RecEngine", "RecStats", "RecSystem",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "RecSystemTests", dependencies: ["RecSystem", "TestSupport"]),
+        .testTarget(name: "RecEngineTests", dependencies: ["RecEngine", "RecSystem", "TestSupport"]),
+        .testTarget(name: "RecStatsTests", dependencies: ["RecStats", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "RecHarnessTests", dependencies: ["RecHarness", "RecStats", "RecEngine", "TestSupport"]),
+        .testTarget(name: "RectuneCLITests", dependencies: ["TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,4 @@
+#ifndef RECTUNE_CDNNL_SHIM_H
+#define RECTUNE_CDNNL_SHIM_H
+#include <oneapi/dnnl/dnnl.h>
+#endif

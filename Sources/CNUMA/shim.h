@@ -1,0 +1,4 @@
+#ifndef RECTUNE_CNUMA_SHIM_H
+#define RECTUNE_CNUMA_SHIM_H
+#include <numa.h>
+#endif

@@ -1,0 +1,27 @@
+internal import CDNNL
+
+/// Version and effective instruction set of the linked oneDNN library.
+public enum OneDNNInfo {
+    /// e.g. `2.6.3` (calls `dnnl_version`).
+    public static var version: String {
+        guard let v = dnnl_version() else { return "unknown" }
+        return "\(v.pointee.major).\(v.pointee.minor).\(v.pointee.patch)"
+    }
+
+    /// The ISA oneDNN dispatches to, e.g. `avx512_core_bf16` (calls `dnnl_get_effective_cpu_isa`).
+    public static var isa: String {
+        switch dnnl_get_effective_cpu_isa() {
+        case dnnl_cpu_isa_sse41: "sse41"
+        case dnnl_cpu_isa_avx: "avx"
+        case dnnl_cpu_isa_avx2: "avx2"
+        case dnnl_cpu_isa_avx512_mic: "avx512_mic"
+        case dnnl_cpu_isa_avx512_mic_4ops: "avx512_mic_4ops"
+        case dnnl_cpu_isa_avx512_core: "avx512_core"
+        case dnnl_cpu_isa_avx512_core_vnni: "avx512_core_vnni"
+        case dnnl_cpu_isa_avx512_core_bf16: "avx512_core_bf16"
+        case dnnl_cpu_isa_avx512_core_amx: "avx512_core_amx"
+        case dnnl_cpu_isa_avx2_vnni: "avx2_vnni"
+        default: "isa(\(dnnl_get_effective_cpu_isa().rawValue))"
+        }
+    }
+}

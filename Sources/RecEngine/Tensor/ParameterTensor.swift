@@ -1,0 +1,45 @@
+import Glibc
+
+/// A persistent, trainable tensor (weights, biases, embedding tables): 64-byte-aligned,
+/// zero-initialized float storage that lives for the whole run, outside the step allocator.
+///
+/// Layout is the owner's business: a dense layer may keep its weights in oneDNN's blocked
+/// layout; an embedding table is `rows × columns` row-major. Element-wise optimizers do not care.
+///
+/// `@unchecked Sendable`: the step graph orders every read and write of `values` (forward and
+/// backward nodes run before the update node of the same parameter), so no lock is needed.
+public final class ParameterTensor: @unchecked Sendable {
+    public let name: String
+    /// Number of floats in `values` (including any layout padding).
+    public let count: Int
+    /// Logical rows and columns (embedding: buckets × dim; dense weights: outputs × inputs; bias: 1 × n).
+    public let rows: Int
+    public let columns: Int
+    /// The storage.
+    public let values: UnsafeMutablePointer<Float>
+
+    public init(name: String, rows: Int, columns: Int, count: Int? = nil) {
+        self.name = name
+        self.rows = rows
+        self.columns = columns
+        self.count = count ?? rows * columns
+        var raw: UnsafeMutableRawPointer?
+        let bytes = max(self.count, 16) * MemoryLayout<Float>.stride
+        precondition(posix_memalign(&raw, 64, bytes) == 0, "posix_memalign(\(bytes)) failed for \(name)")
+        memset(raw!, 0, bytes)
+        values = raw!.assumingMemoryBound(to: Float.self)
+    }
+
+    deinit { free(values) }
+
+    /// A copy of the values, for tests and checkpoints.
+    public func snapshot() -> [Float] {
+        Array(UnsafeBufferPointer(start: values, count: count))
+    }
+
+    /// Overwrites the values from `source` (must have `count` elements).
+    public func load(_ source: [Float]) {
+        precondition(source.count == count, "\(name): expected \(count) values, got \(source.count)")
+        source.withUnsafeBufferPointer { values.update(from: $0.baseAddress!, count: count) }
+    }
+}

@@ -1,0 +1,72 @@
+/// Which model to train.
+public enum ModelKind: String, Sendable, CaseIterable, Codable {
+    case wdl, dlrm, deepfm
+}
+
+/// Executor policy for a step graph (DeepRec: pool / inline / cost model).
+public enum ExecutorPolicy: String, Sendable, CaseIterable, Codable {
+    case pool, inline, costmodel
+}
+
+/// Step-tensor allocator policy.
+public enum AllocatorPolicy: String, Sendable, CaseIterable, Codable {
+    case system, adaptive
+}
+
+/// NUMA placement policy (libnuma).
+public enum NUMAPolicy: String, Sendable, CaseIterable, Codable {
+    case off, local, interleave
+}
+
+/// What to do with a malformed input row.
+public enum BadRowPolicy: String, Sendable, CaseIterable, Codable {
+    /// Count and skip.
+    case skip
+    /// Stop with the file, line and reason.
+    case fail
+}
+
+/// Every knob of a training run. The effective values are echoed in the result's `config`.
+public struct TrainConfig: Sendable, Codable, Equatable {
+    public var model: ModelKind = .wdl
+    /// Criteo-format TSV; nil means generate `syntheticRows` rows in memory.
+    public var dataPath: String? = nil
+    public var syntheticRows: Int = 100_000
+    public var batch: Int = 512
+    public var steps: Int = 200
+    public var warmupSteps: Int = 50
+    /// Rows held out (taken from the end of the data) for evaluation.
+    public var evalRows: Int = 10_000
+    public var seed: UInt64 = 1
+    public var badRows: BadRowPolicy = .skip
+
+    // Model shape
+    public var embeddingDim: Int = 16
+    public var hashBuckets: Int = 10_000
+    /// Hidden layers of the main MLP (WDL deep part, DLRM top MLP, DeepFM DNN); nil = model default.
+    public var hiddenLayers: [Int]? = nil
+    /// DLRM bottom MLP; nil = default [512, 256, 64, dim].
+    public var bottomLayers: [Int]? = nil
+    /// Learning rates; nil = model default (DESIGN.md).
+    public var learningRate: Float? = nil
+    public var wideLearningRate: Float? = nil
+
+    // Knobs
+    public var executor: ExecutorPolicy = .pool
+    public var interThreads: Int = 2
+    public var intraThreads: Int = 2
+    public var costmodelStart: Int = 10
+    public var costmodelStop: Int = 20
+    public var pinThreads: Bool = false
+    public var numa: NUMAPolicy = .off
+    public var allocator: AllocatorPolicy = .system
+    public var allocWarmupStart: Int = 5
+    public var allocWarmupSteps: Int = 10
+    public var stage: Bool = false
+    public var stageCapacity: Int = 4
+    public var stageThreads: Int = 1
+    public var microBatch: Int = 1
+    public var bf16: Bool = false
+
+    public init() {}
+}

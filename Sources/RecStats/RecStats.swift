@@ -1,0 +1,1 @@
+// RecStats: statistics for comparing runs (no dependency on the store or the engine).
