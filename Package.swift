@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // C libraries: module.modulemap + shim.h only.
@@ -27,7 +28,10 @@ let package = Package(
         .systemLibrary(name: "CNUMA", path: "Sources/CNUMA", pkgConfig: "numa", providers: [.apt(["libnuma-dev"])]),
 
         // perf_event + libpfm4 counters, getrusage, libnuma, CPU affinity, host facts, counted spawn.
-        .target(name: "RecSystem", dependencies: ["CPFM", "CNUMA"]),
+        .target(
+            name: "RecSystem",
+            dependencies: ["CPFM", "CNUMA", .product(name: "SystemPackage", package: "swift-system")]
+        ),
 
         // Tensors, oneDNN dense layers, kernels, graph, executors, allocators, data, models, trainer.
         .target(

@@ -33,8 +33,7 @@ public struct HostInfo: Sendable, Equatable, Codable {
         func text<T>(_ tuple: T) -> String {
             withUnsafeBytes(of: tuple) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         }
-        let paranoid = (try? String(contentsOfFile: "/proc/sys/kernel/perf_event_paranoid", encoding: .utf8))
-            .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 99
+        let paranoid = readParanoid()
         let nodes = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/devices/system/node"))?
             .filter { $0.hasPrefix("node") && Int($0.dropFirst(4)) != nil }.count ?? 1
         return HostInfo(
@@ -46,5 +45,11 @@ public struct HostInfo: Sendable, Equatable, Codable {
             memoryBytes: Int64(ProcessInfo.processInfo.physicalMemory),
             kernel: "\(text(uts.sysname)) \(text(uts.release))",
             perfEventParanoid: paranoid)
+    }
+
+    /// /proc/sys/kernel/perf_event_paranoid, or 99 when unreadable.
+    public static func readParanoid() -> Int {
+        (try? String(contentsOfFile: "/proc/sys/kernel/perf_event_paranoid", encoding: .utf8))
+            .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 99
     }
 }

@@ -25,7 +25,9 @@ public final class ParameterTensor: @unchecked Sendable {
         self.count = count ?? rows * columns
         var raw: UnsafeMutableRawPointer?
         let bytes = max(self.count, 16) * MemoryLayout<Float>.stride
-        precondition(posix_memalign(&raw, 64, bytes) == 0, "posix_memalign(\(bytes)) failed for \(name)")
+        // Not inside `precondition`: -Ounchecked (RecEngine's release setting) skips its condition.
+        let rc = posix_memalign(&raw, 64, bytes)
+        precondition(rc == 0 && raw != nil, "posix_memalign(\(bytes)) failed for \(name): \(rc)")
         memset(raw!, 0, bytes)
         values = raw!.assumingMemoryBound(to: Float.self)
     }

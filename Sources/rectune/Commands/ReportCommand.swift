@@ -1,9 +1,93 @@
 import ArgumentParser
+import Foundation
+import RecHarness
 
+extension ReportFormat: ExpressibleByArgument {}
+
+/// `rectune report [EXPERIMENT | --latest]`: an experiment as a terminal table, Markdown, CSV (tidy or
+/// wide), one self-contained HTML file, a Jupyter notebook or JSON.
 struct ReportCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "report", abstract: "Report an experiment (text, md, csv, html, ipynb, json).")
+    static let configuration = CommandConfiguration(
+        commandName: "report", abstract: "Report an experiment (text, md, csv, csv-wide, html, ipynb, json).",
+        discussion: """
+        EXPERIMENT is a stored experiment's name (its latest run) or id; without it (or with --latest)
+        the most recent experiment is reported. Per config: the knobs that vary, samples/s median with
+        a bootstrap 95% CI, ratio vs baseline with CI and verdict, the other metrics; main effects;
+        claims; failed runs; the host. A counter that could not be measured shows as n/a (reason).
+        ipynb goes to notebooks-export/<experiment>.ipynb unless --out is given; other formats go to
+        stdout unless --out is given.
+        """)
+
+    @Argument(help: "Experiment name or id (default: the latest).")
+    var experiment: String?
+
+    @Option(name: .customLong("experiment"), help: "Same as the EXPERIMENT argument.")
+    var experimentOption: String?
+
+    @Flag(help: "Report the most recently created experiment.")
+    var latest = false
+
+    @Option(help: "The result store.")
+    var db: String = "results/rectune.sqlite"
+
+    @Option(help: "text | md | csv | csv-wide | html | ipynb | json")
+    var format: ReportFormat = .text
+
+    @Option(help: "Output file ('-' for stdout).")
+    var out: String?
+
+    @Option(name: .customLong("metric"), help: "Metric to analyse (repeatable; default: the spec's metrics).")
+    var metrics: [String] = []
 
     func run() async throws {
-        throw CleanExit.message("rectune report: not built yet")
+        try await AnalysisCLI.exitingOnDataErrors {
+            if experiment != nil && experimentOption != nil { throw SelectorError(message: "give EXPERIMENT once (argument or --experiment)") }
+            let experiment = experiment ?? experimentOption
+            if latest && experiment != nil { throw SelectorError(message: "give an EXPERIMENT or --latest, not both") }
+            let store = try AnalysisCLI.openExisting(db)
+            let record: ExperimentRecord
+            if let experiment {
+                record = try store.findExperiment(experiment)
+            } else {
+                guard let l = try store.latestExperiment() else { throw SelectorError(message: "the store \(db) holds no experiment yet (run `rectune sweep` first)") }
+                record = l
+            }
+            let data = try store.loadExperimentData(record.id)
+            let text = try ReportRenderer.render(data, format: format, metrics: metrics.isEmpty ? nil : metrics)
+            let path = out ?? (format == .ipynb ? NotebookReport.defaultPath(for: record.name) : "-")
+            if path == "-" {
+                FileHandle.standardOutput.write(Data(text.utf8))
+            } else {
+                let url = URL(fileURLWithPath: path)
+                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try Data(text.utf8).write(to: url, options: .atomic)
+                Terminal.err("wrote \(format.rawValue) report of '\(record.name)' (#\(record.id), \(data.runs.count) runs) to \(path)")
+            }
+        }
+    }
+}
+
+/// Shared plumbing of the analysis commands (report, compare, check).
+enum AnalysisCLI {
+    /// Opens a store that must already exist (reading never creates an empty database).
+    static func openExisting(_ path: String) throws -> ResultStore {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw SelectorError(message: "no result store at \(path) (run `rectune sweep SPEC --db \(path)` first)")
+        }
+        return try ResultStore(path: path)
+    }
+
+    /// Runs `body`; a data or usage error is printed to stderr and exits 2.
+    static func exitingOnDataErrors(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let e as ExitCode {
+            throw e
+        } catch let e as CleanExit {
+            throw e
+        } catch {
+            Terminal.err("error: \(error)")
+            throw ExitCode(2)
+        }
     }
 }

@@ -1,9 +1,97 @@
 import ArgumentParser
+import Dispatch
+import Foundation
+import RecHarness
 
+/// `rectune sweep SPEC`: runs every run of a spec (fresh process each, with a timeout) and stores it.
 struct SweepCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "sweep", abstract: "Run an experiment spec and store every run.")
+    static let configuration = CommandConfiguration(
+        commandName: "sweep", abstract: "Run an experiment spec and store every run.",
+        discussion: """
+        Runs already stored as ok for the same spec are skipped, so re-running the command (or
+        --resume) continues an interrupted sweep. Ctrl-C kills the current run, marks it
+        interrupted and exits 130; everything finished is kept.
+        """)
+
+    @Argument(help: "The experiment spec (YAML).")
+    var spec: String
+
+    @Option(help: "The result store.")
+    var db: String = "results/rectune.sqlite"
+
+    @Flag(help: "Continue the stored experiment with this spec (error if there is none).")
+    var resume = false
+
+    @Flag(name: .customLong("new"), help: "Start a new experiment even if this spec was run before.")
+    var forceNew = false
+
+    @Flag(help: "Print the plan and what would be skipped; run nothing.")
+    var dryRun = false
+
+    @Option(help: "Override the spec's repeats.")
+    var repeats: Int?
+
+    @Option(help: "Override the per-run timeout in seconds.")
+    var timeout: Double?
+
+    @Flag(help: "Run external commands without the perf-counter wrapper (`rectune measure`).")
+    var noMeasure = false
+
+    func validate() throws {
+        if let repeats, repeats < 1 { throw ValidationError("--repeats must be at least 1") }
+        if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be positive") }
+        if resume && forceNew { throw ValidationError("--resume and --new contradict each other") }
+    }
 
     func run() async throws {
-        throw CleanExit.message("rectune sweep: not built yet")
+        let loaded = try loadSpecOrExit(spec)
+        let store = try ResultStore(path: db)
+        var options = SweepOptions(storePath: db)
+        options.resume = resume
+        options.forceNew = forceNew
+        options.dryRun = dryRun
+        options.repeatsOverride = repeats
+        options.timeoutOverride = timeout
+        options.measureExternalCommands = !noMeasure
+        options.progress = { line, final in
+            if final { if Terminal.isTTY { Terminal.status(line); Terminal.endStatus() } else { Terminal.err(line) } }
+            else if Terminal.isTTY { Terminal.status(line) }
+        }
+        let runner = SweepRunner(store: store, options: options)
+        let sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                Terminal.err("\n\(sig == SIGINT ? "SIGINT" : "SIGTERM"): stopping the current run…")
+                runner.requestStop()
+            }
+            source.resume()
+            return source
+        }
+        defer { sources.forEach { $0.cancel() } }
+
+        if dryRun {
+            var planSpec = loaded.spec
+            if let repeats { planSpec.repeats = repeats }
+            let plan = try RunPlan(spec: planSpec)
+            print(plan.render(spec: planSpec))
+        }
+        let summary: SweepSummary
+        do {
+            summary = try await runner.run(loaded)
+        } catch let error as RunnerError {
+            Terminal.err("rectune sweep: \(error)")
+            throw ExitCode(2)
+        } catch let error as DesignError {
+            Terminal.err("\(loaded.path): error: \(error)")
+            throw ExitCode(2)
+        }
+        if dryRun {
+            print("dry run: \(summary.planned - summary.skipped) of \(summary.planned) runs would run"
+                  + (summary.skipped > 0 ? " (\(summary.skipped) already stored as ok in experiment \(summary.experimentID))" : ""))
+            return
+        }
+        print(summary.render())
+        if summary.interrupted { throw ExitCode(130) }
     }
 }

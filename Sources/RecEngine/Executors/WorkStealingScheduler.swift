@@ -1,0 +1,349 @@
+import Glibc
+import Synchronization
+
+/// How the scheduler treats one step.
+enum SchedulingMode: Sendable {
+    /// TensorFlow-style: LIFO own deque, FIFO steals, first ready successor continues inline.
+    case pool
+    /// As `pool`, and every node's wall time is added to the step state's cost sums.
+    case profile
+    /// Critical-path priorities, critical continuation and batching of cheap nodes.
+    case costModel(CostModelPlan)
+}
+
+/// Per-graph state of the running step, reused from step to step.
+///
+/// `@unchecked Sendable`: `memory`, `step`, `mode` and `profiledSteps` are written by the caller
+/// only between steps, before the roots are pushed (the queue locks publish them to the workers);
+/// `costSum[i]` is written only by the worker running node i, and a node runs once per step;
+/// `pending` and `remaining` are atomics.
+final class StepState: @unchecked Sendable {
+    let graph: StepGraph
+    let pending: AtomicIntArray
+    let remaining = Atomic<Int>(0)
+    var memory: StepMemory?
+    var step = 0
+    var mode: SchedulingMode = .pool
+    /// Sum over profiled steps of each node's wall time, in microseconds.
+    let costSum: UnsafeMutablePointer<Double>
+    var profiledSteps = 0
+
+    init(graph: StepGraph) {
+        self.graph = graph
+        pending = AtomicIntArray(count: graph.nodeCount)
+        costSum = .allocate(capacity: max(graph.nodeCount, 1))
+        costSum.initialize(repeating: 0, count: max(graph.nodeCount, 1))
+    }
+
+    deinit { costSum.deallocate() }
+
+    /// Average profiled cost per node (µs), or nil before any profiled step.
+    var averageCosts: [Double]? {
+        guard profiledSteps > 0 else { return nil }
+        return (0..<graph.nodeCount).map { costSum[$0] / Double(profiledSteps) }
+    }
+}
+
+/// Scratch buffers of one worker, so dispatching successors allocates nothing.
+///
+/// `@unchecked Sendable`: each instance is touched only by its own worker thread.
+final class WorkerScratch: @unchecked Sendable {
+    var items: [WorkItem] = []
+    var cheap: [Int] = []
+    init() { items.reserveCapacity(64); cheap.reserveCapacity(64) }
+}
+
+/// The work-stealing engine shared by `PoolExecutor` and `CostModelExecutor`.
+///
+/// Worker 0 is the thread that calls `runStep` (it runs nodes like any other worker, so with
+/// `threads: 2` the step uses exactly two threads); workers 1..<threads are joinable pthreads
+/// named `<prefix>-N`. Each worker owns a `WorkQueue`; idle workers steal, spin briefly and
+/// then park on their own `Parker`. Waking is race-free by a Dekker pair of sequentially
+/// consistent operations: a pusher increments `pending` then reads `idleMask`, a parking worker
+/// sets its `idleMask` bit then reads `pending` (worker 0 also reads the step's `remaining`).
+///
+/// `@unchecked Sendable`: `workers`, `state`, `current` and `callerStarted` are written only by the
+/// caller of `runStep`/`shutdown` (one thread at a time, never during a step); workers read
+/// `current` only after popping an item, which the queue lock orders after the write.
+final class WorkStealingScheduler: @unchecked Sendable {
+    /// Lifecycle of the pool.
+    enum State { case running, shutDown }
+
+    let threadCount: Int
+    private let queues: [WorkQueue]
+    private let parkers: [Parker]
+    let stats: [WorkerStats]
+    private let scratch: [WorkerScratch]
+    private let idleMask = Atomic<UInt64>(0)
+    private let pending = Atomic<Int>(0)
+    private let stopping = Atomic<Bool>(false)
+    private let pinThreads: Bool
+    private let onWorkerStart: (@Sendable (Int) -> Void)?
+    private var workers: [WorkerThread] = []
+    private(set) var state = State.running
+    private var current: StepState?
+    private var callerStarted = false
+    /// Idle scans of `pending` before parking (a few microseconds).
+    private let spinLimit = 2048
+
+    init(threads: Int, pinThreads: Bool, namePrefix: String, onWorkerStart: (@Sendable (Int) -> Void)?) {
+        precondition(threads >= 1 && threads <= 64, "inter-op threads must be in 1...64, got \(threads)")
+        threadCount = threads
+        queues = (0..<threads).map { _ in WorkQueue() }
+        parkers = (0..<threads).map { _ in Parker() }
+        stats = (0..<threads).map { _ in WorkerStats() }
+        scratch = (0..<threads).map { _ in WorkerScratch() }
+        self.pinThreads = pinThreads
+        self.onWorkerStart = onWorkerStart
+        for w in 1..<threads {
+            workers.append(WorkerThread(name: "\(namePrefix)-\(w)") { [self] in self.backgroundWorker(w) })
+        }
+    }
+
+    /// The step state for `graph` (a new one, with fresh profile sums, when the graph changes).
+    func stepState(for graph: StepGraph) -> StepState {
+        if let s = current, s.graph === graph { return s }
+        let s = StepState(graph: graph)
+        current = s
+        return s
+    }
+
+    /// Runs one step on the calling thread (worker 0) and the pool; returns when every node ran.
+    func runStep(_ graph: StepGraph, memory: StepMemory, step: Int, mode: SchedulingMode) {
+        precondition(state == .running, "executor used after shutdown()")
+        if !callerStarted {
+            callerStarted = true
+            if pinThreads { ThreadSetup.pinCurrentThread(index: 0) }
+            onWorkerStart?(0)
+        }
+        let st = stepState(for: graph)
+        st.memory = memory
+        st.step = step
+        st.mode = mode
+        if case .profile = mode { st.profiledSteps += 1 }
+        memory.beginStep()
+        let n = graph.nodeCount
+        guard n > 0 else { return }
+        for i in 0..<n { st.pending.store(graph.nodes[i].dependencies.count, at: i) }
+        st.remaining.store(n, ordering: .sequentiallyConsistent)
+        pushRoots(st)
+        while let item = findWork(0, step: st) { runItem(item, worker: 0, state: st) }
+    }
+
+    private func pushRoots(_ st: StepState) {
+        let roots = st.graph.roots
+        switch st.mode {
+        case .pool, .profile:
+            publish(roots.reversed().map { WorkItem(node: $0.index) }, worker: 0, prioritized: false)
+        case .costModel(let plan):
+            var items: [WorkItem] = []
+            var cheap: [Int] = []
+            for r in roots {
+                if plan.cheap[r.index] { cheap.append(r.index) } else { items.append(plan.item(r.index)) }
+            }
+            if !cheap.isEmpty { items.append(plan.item(batch: cheap)) }
+            publish(items, worker: 0, prioritized: true)
+        }
+    }
+
+    /// Pushes items to `worker`'s queue and wakes idle workers for them.
+    @inline(__always)
+    private func publish(_ items: [WorkItem], worker: Int, prioritized: Bool) {
+        guard !items.isEmpty else { return }
+        if prioritized { queues[worker].pushPrioritized(items) } else { queues[worker].pushLIFO(items) }
+        pending.add(items.count, ordering: .sequentiallyConsistent)
+        var k = min(items.count, threadCount - 1)
+        while k > 0, wakeOne() { k -= 1 }
+    }
+
+    /// Claims one parked worker (clears its idle bit) and unparks it; false if none is idle.
+    private func wakeOne() -> Bool {
+        var m = idleMask.load(ordering: .sequentiallyConsistent)
+        while m != 0 {
+            let bit = m & (~m &+ 1)
+            let (done, seen) = idleMask.compareExchange(expected: m, desired: m & ~bit, ordering: .sequentiallyConsistent)
+            if done {
+                parkers[bit.trailingZeroBitCount].unpark()
+                return true
+            }
+            m = seen
+        }
+        return false
+    }
+
+    private func backgroundWorker(_ w: Int) {
+        if pinThreads { ThreadSetup.pinCurrentThread(index: w) }
+        onWorkerStart?(w)
+        while let item = findWork(w, step: nil) {
+            runItem(item, worker: w, state: current!)
+        }
+    }
+
+    @inline(__always)
+    private func shouldExit(_ w: Int, _ st: StepState?) -> Bool {
+        if let st { return st.remaining.load(ordering: .sequentiallyConsistent) == 0 }
+        return stopping.load(ordering: .sequentiallyConsistent)
+    }
+
+    /// Own queue, then steal, then spin, then park. Returns nil when worker 0's step is complete
+    /// (`st` non-nil) or, for background workers, at shutdown.
+    private func findWork(_ w: Int, step st: StepState?) -> WorkItem? {
+        let s = stats[w]
+        while true {
+            if let item = queues[w].popOwn() {
+                pending.subtract(1, ordering: .relaxed)
+                return item
+            }
+            if threadCount > 1, pending.load(ordering: .relaxed) > 0 {
+                for k in 1..<threadCount {
+                    if let item = queues[(w + k) % threadCount].steal() {
+                        pending.subtract(1, ordering: .relaxed)
+                        WorkerStats.bump(s.steals)
+                        return item
+                    }
+                    WorkerStats.bump(s.failedSteals)
+                }
+            }
+            if shouldExit(w, st) { return nil }
+            var i = 0
+            while i < spinLimit {
+                if pending.load(ordering: .relaxed) > 0 || shouldExit(w, st) { break }
+                i += 1
+                if i & 255 == 0 { sched_yield() }
+            }
+            if i < spinLimit { continue }
+            let bit = UInt64(1) << UInt64(w)
+            idleMask.bitwiseOr(bit, ordering: .sequentiallyConsistent)
+            if pending.load(ordering: .sequentiallyConsistent) > 0 || shouldExit(w, st) {
+                // If a waker already claimed us, its permit stays and only costs one spurious wake.
+                idleMask.bitwiseAnd(~bit, ordering: .sequentiallyConsistent)
+                continue
+            }
+            WorkerStats.bump(s.parks)
+            parkers[w].park()
+        }
+    }
+
+    /// Marks one node finished; the worker that finishes the last node wakes worker 0.
+    @inline(__always)
+    private func nodeFinished(_ st: StepState, worker w: Int) {
+        if st.remaining.subtract(1, ordering: .sequentiallyConsistent).newValue == 0, w != 0 {
+            if idleMask.bitwiseAnd(~UInt64(1), ordering: .sequentiallyConsistent).oldValue & 1 != 0 {
+                parkers[0].unpark()
+            }
+        }
+    }
+
+    @inline(__always)
+    private func execute(_ node: Int, worker w: Int, state st: StepState, profiling: Bool) {
+        if profiling {
+            let t0 = Self.monotonicMicros()
+            st.graph.execute(NodeID(index: node), worker: w, memory: st.memory!, step: st.step)
+            st.costSum[node] += Self.monotonicMicros() - t0
+        } else {
+            st.graph.execute(NodeID(index: node), worker: w, memory: st.memory!, step: st.step)
+        }
+        WorkerStats.bump(stats[w].nodes)
+    }
+
+    /// clock_gettime(CLOCK_MONOTONIC) in microseconds.
+    @inline(__always)
+    static func monotonicMicros() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) * 1e6 + Double(ts.tv_nsec) * 1e-3
+    }
+
+    private func runItem(_ item: WorkItem, worker w: Int, state st: StepState) {
+        let s = stats[w]
+        var profiling = false
+        if case .profile = st.mode { profiling = true }
+        WorkerStats.bump(s.tasks)
+        if item.batch.isEmpty {
+            var node = item.node
+            while true {
+                execute(node, worker: w, state: st, profiling: profiling)
+                let next = dispatchSuccessors(of: node, worker: w, state: st, inBatch: false)
+                nodeFinished(st, worker: w)
+                guard let next else { return }
+                node = next
+                WorkerStats.bump(s.tasks)
+            }
+        } else {
+            WorkerStats.bump(s.batchedNodes, by: item.batch.count)
+            let local = scratch[w]
+            local.cheap.removeAll(keepingCapacity: true)
+            for node in item.batch {
+                execute(node, worker: w, state: st, profiling: profiling)
+                _ = dispatchSuccessors(of: node, worker: w, state: st, inBatch: true)
+                nodeFinished(st, worker: w)
+            }
+            flushCheap(worker: w, state: st)
+        }
+    }
+
+    /// Decrements the successors' dependency counts and hands out the ready ones; returns the
+    /// successor to continue with on this thread, if any. Inside a batch nothing continues and
+    /// cheap ready successors accumulate into the next batch (pushed when the batch ends).
+    @inline(__always)
+    private func dispatchSuccessors(of node: Int, worker w: Int, state st: StepState, inBatch: Bool) -> Int? {
+        let local = scratch[w]
+        local.items.removeAll(keepingCapacity: true)
+        var next: Int?
+        switch st.mode {
+        case .pool, .profile:
+            for succ in st.graph.successors[node] where st.pending.decrement(at: succ.index) == 0 {
+                if next == nil && !inBatch { next = succ.index } else { local.items.append(WorkItem(node: succ.index)) }
+            }
+            publish(local.items, worker: w, prioritized: false)
+        case .costModel(let plan):
+            let critical = plan.criticalSuccessor[node]
+            if !inBatch { local.cheap.removeAll(keepingCapacity: true) }
+            for succ in st.graph.successors[node] where st.pending.decrement(at: succ.index) == 0 {
+                let i = succ.index
+                if !inBatch && i == critical { next = i }
+                else if plan.cheap[i] { local.cheap.append(i) }
+                else { local.items.append(plan.item(i)) }
+            }
+            if !inBatch { appendCheap(local, plan: plan) }
+            publish(local.items, worker: w, prioritized: true)
+        }
+        return next
+    }
+
+    @inline(__always)
+    private func appendCheap(_ local: WorkerScratch, plan: CostModelPlan) {
+        switch local.cheap.count {
+        case 0: break
+        case 1: local.items.append(plan.item(local.cheap[0]))
+        default: local.items.append(plan.item(batch: local.cheap))
+        }
+        local.cheap.removeAll(keepingCapacity: true)
+    }
+
+    private func flushCheap(worker w: Int, state st: StepState) {
+        guard case .costModel(let plan) = st.mode else { return }
+        let local = scratch[w]
+        local.items.removeAll(keepingCapacity: true)
+        appendCheap(local, plan: plan)
+        publish(local.items, worker: w, prioritized: true)
+    }
+
+    /// Summed counters of all workers.
+    var counters: ExecutorCounters { WorkerStats.sum(stats) }
+
+    /// Stops and joins the background workers. Idempotent.
+    func shutdown() {
+        guard state == .running else { return }
+        state = .shutDown
+        stopping.store(true, ordering: .sequentiallyConsistent)
+        for w in 1..<threadCount {
+            idleMask.bitwiseAnd(~(UInt64(1) << UInt64(w)), ordering: .sequentiallyConsistent)
+            parkers[w].unpark()
+        }
+        for t in workers { t.join() }
+        workers.removeAll()
+    }
+
+    // No deinit: the worker threads retain the scheduler, so its owner calls `shutdown()`.
+}

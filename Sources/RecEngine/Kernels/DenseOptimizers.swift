@@ -1,0 +1,123 @@
+import Synchronization
+
+/// A dense optimizer: updates every element of a parameter from a gradient buffer of
+/// `param.count` floats, element-wise, so the parameter's layout does not matter (a oneDNN-blocked
+/// weight and its gradient in the same blocked layout are updated correctly).
+///
+/// Per-parameter state (Adagrad accumulators, Adam moments) is created by `register` (call it at
+/// model build time so no allocation happens in a step) or, failing that, on the first `update`.
+/// Different parameters may be updated concurrently from different threads; one parameter must
+/// not be updated by two threads at once (the step graph has one update node per parameter).
+public protocol DenseOptimizer: AnyObject, Sendable {
+    /// Allocates the optimizer state for `p` (idempotent).
+    func register(_ p: ParameterTensor)
+    /// Applies one update to `p.values` from `gradient[0..<p.count]`; `step` is the 1-based count
+    /// of updates applied so far including this one (Adam's bias correction uses it).
+    func update(_ p: ParameterTensor, gradient: UnsafePointer<Float>, step: Int)
+}
+
+/// Per-parameter state buffers, looked up by the parameter's identity under a lock (the lookup is
+/// once per parameter per step; the element loop runs outside the lock).
+final class OptimizerSlots: Sendable {
+    private let slots = Mutex<[ObjectIdentifier: [AlignedFloats]]>([:])
+    private let buffersPerParameter: Int
+    private let initialValue: Float
+
+    init(buffersPerParameter: Int, initialValue: Float) {
+        self.buffersPerParameter = buffersPerParameter
+        self.initialValue = initialValue
+    }
+
+    /// The state buffers of `p`, creating them on first use.
+    func buffers(for p: ParameterTensor) -> [AlignedFloats] {
+        slots.withLock { table in
+            if let existing = table[ObjectIdentifier(p)] { return existing }
+            let created = (0..<buffersPerParameter).map { _ in
+                AlignedFloats(count: p.count, initialValue: initialValue, label: p.name)
+            }
+            table[ObjectIdentifier(p)] = created
+            return created
+        }
+    }
+}
+
+/// Plain stochastic gradient descent: `θ −= lr·g`. Stateless.
+public final class SGD: DenseOptimizer {
+    /// The learning rate.
+    public let learningRate: Float
+
+    /// Creates SGD with learning rate `learningRate`.
+    public init(learningRate: Float) { self.learningRate = learningRate }
+
+    /// Nothing to allocate.
+    public func register(_ p: ParameterTensor) {}
+
+    /// `p.values[k] −= lr·gradient[k]`.
+    public func update(_ p: ParameterTensor, gradient: UnsafePointer<Float>, step: Int) {
+        OptimizerMath.sgd(p.values, gradient, p.count, lr: learningRate)
+    }
+}
+
+/// Adagrad (TF1 form plus a Keras-style ε): `a += g²; θ −= lr·g/(√a + ε)`, with the accumulator
+/// starting at `initialAccumulator` (TF's default 0.1).
+public final class Adagrad: DenseOptimizer {
+    /// The learning rate.
+    public let learningRate: Float
+    /// The accumulator's starting value.
+    public let initialAccumulator: Float
+    /// Added to `√a` in the denominator.
+    public let epsilon: Float
+    private let slots: OptimizerSlots
+
+    /// Creates Adagrad; defaults are TensorFlow's (`initialAccumulator` 0.1) and Keras's ε (1e-7).
+    public init(learningRate: Float, initialAccumulator: Float = 0.1, epsilon: Float = 1e-7) {
+        self.learningRate = learningRate
+        self.initialAccumulator = initialAccumulator
+        self.epsilon = epsilon
+        slots = OptimizerSlots(buffersPerParameter: 1, initialValue: initialAccumulator)
+    }
+
+    /// Allocates the accumulator of `p`.
+    public func register(_ p: ParameterTensor) { _ = slots.buffers(for: p) }
+
+    /// One Adagrad step over all `p.count` elements.
+    public func update(_ p: ParameterTensor, gradient: UnsafePointer<Float>, step: Int) {
+        let acc = slots.buffers(for: p)[0]
+        OptimizerMath.adagrad(p.values, gradient, acc.pointer, p.count, lr: learningRate, epsilon: epsilon)
+    }
+}
+
+/// Adam in TensorFlow 1's form (`tf.compat.v1.train.AdamOptimizer`, DeepRec's): moments
+/// `m, v`, bias correction folded into the step size `lr·√(1−β2^t)/(1−β1^t)`, and ε̂ = 1e-8 added
+/// to `√v` (TF1's default; Keras's 1e-7 differs only in that constant).
+public final class Adam: DenseOptimizer {
+    /// The learning rate.
+    public let learningRate: Float
+    /// First-moment decay.
+    public let beta1: Float
+    /// Second-moment decay.
+    public let beta2: Float
+    /// ε̂, added to `√v`.
+    public let epsilon: Float
+    private let slots: OptimizerSlots
+
+    /// Creates Adam with TF1's defaults.
+    public init(learningRate: Float, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8) {
+        self.learningRate = learningRate
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        slots = OptimizerSlots(buffersPerParameter: 2, initialValue: 0)
+    }
+
+    /// Allocates `m` and `v` for `p`.
+    public func register(_ p: ParameterTensor) { _ = slots.buffers(for: p) }
+
+    /// One Adam step over all `p.count` elements; `step` (1-based) drives the bias correction.
+    public func update(_ p: ParameterTensor, gradient: UnsafePointer<Float>, step: Int) {
+        let state = slots.buffers(for: p)
+        let stepSize = OptimizerMath.adamStepSize(learningRate: learningRate, beta1: beta1, beta2: beta2, step: step)
+        OptimizerMath.adam(p.values, gradient, state[0].pointer, state[1].pointer, p.count,
+                           stepSize: stepSize, beta1: beta1, beta2: beta2, epsilon: epsilon)
+    }
+}

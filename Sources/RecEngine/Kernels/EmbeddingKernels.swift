@@ -1,0 +1,38 @@
+/// Embedding lookups: copy table rows selected by categorical ids into a strided output slice.
+///
+/// The gradient side ("scatter-add" of gradient rows into the table) is done sparsely by
+/// `SparseRowOptimizer.accumulate`, which reads the same strided gradient slice directly.
+public enum EmbeddingKernels {
+    /// Gathers one embedding per sample:
+    /// `out[i*outStride + outOffset + d] = table[ids[i*idStride + column] * dim + d]`
+    /// for `i in 0..<batch`, `d in 0..<dim`.
+    ///
+    /// `table` is `rows × dim` row-major. Ids must lie in `0..<rows`; `rows` is used only to check
+    /// that (an out-of-range id stops the process with the column, sample and id: it would
+    /// otherwise read foreign memory, since the engine is built with `-Ounchecked`).
+    public static func gather(table: UnsafePointer<Float>, rows: Int, dim: Int,
+                              ids: UnsafePointer<Int32>, idStride: Int, column: Int, batch: Int,
+                              out: UnsafeMutablePointer<Float>, outStride: Int, outOffset: Int) {
+        for i in 0..<batch {
+            let id = Int(ids[i &* idStride &+ column])
+            if id < 0 || id >= rows {
+                fatalError("EmbeddingKernels.gather: id \(id) of sample \(i), column \(column) is outside 0..<\(rows)")
+            }
+            let src = table + id &* dim
+            let dst = out + (i &* outStride &+ outOffset)
+            dst.update(from: src, count: dim)
+        }
+    }
+
+    /// `gather` for every column of a multi-column id matrix at once: column `c` uses `tables[c]`
+    /// (each `rows[c] × dim`) and lands at `out[i*outStride + outOffset + c*dim ..]` — the layout of
+    /// a concatenated `[batch][columns*dim]` embedding block.
+    public static func gatherAll(tables: UnsafePointer<UnsafePointer<Float>>, rows: UnsafePointer<Int>, columns: Int, dim: Int,
+                                 ids: UnsafePointer<Int32>, idStride: Int, batch: Int,
+                                 out: UnsafeMutablePointer<Float>, outStride: Int, outOffset: Int) {
+        for c in 0..<columns {
+            gather(table: tables[c], rows: rows[c], dim: dim, ids: ids, idStride: idStride, column: c, batch: batch,
+                   out: out, outStride: outStride, outOffset: outOffset &+ c &* dim)
+        }
+    }
+}

@@ -1,0 +1,129 @@
+import Glibc
+
+/// Micro-benchmarks of the Swift kernels at the engine's default shapes (26 categorical columns,
+/// embedding dim 16, 10,000-row tables, batch 512). For `rectune bench` and for tuning; never
+/// used by tests to assert anything.
+public enum KernelBenchmark {
+    /// One measured kernel: the median over repetitions of one call on a whole batch.
+    public struct Timing: Sendable {
+        /// What was measured, e.g. "gather 26×16".
+        public let name: String
+        /// Median nanoseconds per call (one whole batch).
+        public let nsPerCall: Double
+        /// `nsPerCall / batch`.
+        public let nsPerSample: Double
+    }
+
+    /// Runs every kernel `repetitions` times (after one warm-up call) and returns the medians.
+    public static func run(batch: Int = 512, columns: Int = 26, dim: Int = 16, rows: Int = 10_000,
+                           repetitions: Int = 200) -> [Timing] {
+        var seed: UInt64 = 0x5EED
+        func random() -> UInt64 {  // SplitMix64
+            seed &+= 0x9E37_79B9_7F4A_7C15
+            var z = seed
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        func uniform() -> Float { Float(random() >> 40) / Float(1 << 24) - 0.5 }
+        /// Skewed ids: half the draws from the 1% hottest rows, like a Zipf-ish categorical column.
+        func skewedId() -> Int32 { Int32(random() & 1 == 0 ? Int(random() % UInt64(max(rows / 100, 1))) : Int(random() % UInt64(rows))) }
+
+        let tables = (0..<columns).map { c in ParameterTensor(name: "bench.emb\(c)", rows: rows, columns: dim) }
+        for t in tables { for k in 0..<t.count { t.values[k] = uniform() * 0.1 } }
+        let ids = UnsafeMutablePointer<Int32>.allocate(capacity: batch * columns)
+        for k in 0..<(batch * columns) { ids[k] = skewedId() }
+        let width = columns * dim + 13
+        let deep = UnsafeMutablePointer<Float>.allocate(capacity: batch * width)
+        let gradDeep = UnsafeMutablePointer<Float>.allocate(capacity: batch * width)
+        for k in 0..<(batch * width) { deep[k] = uniform(); gradDeep[k] = uniform() * 0.01 }
+        let bottom = UnsafeMutablePointer<Float>.allocate(capacity: batch * dim)
+        let gradBottom = UnsafeMutablePointer<Float>.allocate(capacity: batch * dim)
+        for k in 0..<(batch * dim) { bottom[k] = uniform() }
+        let interWidth = InteractionKernels.outputWidth(fields: columns, dim: dim)
+        let inter = UnsafeMutablePointer<Float>.allocate(capacity: batch * interWidth)
+        let gradInter = UnsafeMutablePointer<Float>.allocate(capacity: batch * interWidth)
+        for k in 0..<(batch * interWidth) { gradInter[k] = uniform() * 0.01 }
+        let vec = UnsafeMutablePointer<Float>.allocate(capacity: batch * 3)
+        for k in 0..<batch { vec[k] = uniform() * 8; vec[batch + k] = Float(random() & 1) }
+        defer {
+            ids.deallocate(); deep.deallocate(); gradDeep.deallocate(); bottom.deallocate(); gradBottom.deallocate()
+            inter.deallocate(); gradInter.deallocate(); vec.deallocate()
+        }
+        let sparse = tables.map { SparseRowOptimizer(table: $0, kind: .adam, learningRate: 0.001, maxIdsPerUpdate: batch) }
+        let denseWeights = ParameterTensor(name: "bench.fc", rows: 1024, columns: width)
+        let denseGrad = UnsafeMutablePointer<Float>.allocate(capacity: denseWeights.count)
+        defer { denseGrad.deallocate() }
+        for k in 0..<denseWeights.count { denseGrad[k] = uniform() * 0.01 }
+        let adam = Adam(learningRate: 0.001)
+        adam.register(denseWeights)
+
+        var results: [Timing] = []
+        func measure(_ name: String, setup: () -> Void = {}, _ body: () -> Void) {
+            setup()
+            body()
+            var samples = [Double](repeating: 0, count: repetitions)
+            for r in 0..<repetitions {
+                setup()
+                let start = now()
+                body()
+                samples[r] = now() - start
+            }
+            samples.sort()
+            let median = samples[repetitions / 2]
+            results.append(Timing(name: name, nsPerCall: median, nsPerSample: median / Double(batch)))
+        }
+
+        measure("gather \(columns) cols × dim \(dim)") {
+            for c in 0..<columns {
+                EmbeddingKernels.gather(table: tables[c].values, rows: rows, dim: dim, ids: ids, idStride: columns, column: c,
+                                        batch: batch, out: deep, outStride: width, outOffset: c * dim)
+            }
+        }
+        measure("FM forward \(columns)×\(dim)") {
+            FMKernels.forward(x: deep, stride: width, offset: 0, fields: columns, dim: dim, batch: batch, out: vec + 2 * batch)
+        }
+        measure("FM backward \(columns)×\(dim)") {
+            FMKernels.backward(x: deep, stride: width, offset: 0, fields: columns, dim: dim, batch: batch, gradOut: vec,
+                               gradX: gradDeep, gradStride: width, gradOffset: 0)
+        }
+        measure("interaction forward \(columns + 1) vectors × \(dim)") {
+            InteractionKernels.forward(bottom: bottom, emb: deep, embStride: width, embOffset: 0, fields: columns, dim: dim,
+                                       batch: batch, out: inter, outStride: interWidth)
+        }
+        measure("interaction backward \(columns + 1) vectors × \(dim)") {
+            InteractionKernels.backward(bottom: bottom, emb: deep, embStride: width, embOffset: 0, fields: columns, dim: dim,
+                                        batch: batch, gradOut: gradInter, gradOutStride: interWidth, gradBottom: gradBottom,
+                                        gradEmb: gradDeep, gradEmbStride: width, gradEmbOffset: 0)
+        }
+        func accumulateAll() {
+            for c in 0..<columns {
+                sparse[c].begin()
+                sparse[c].accumulate(ids: ids, idStride: columns, column: c, count: batch,
+                                     grad: gradDeep, gradStride: width, gradOffset: c * dim)
+            }
+        }
+        measure("sparse accumulate \(columns) tables × \(batch) ids", accumulateAll)
+        var step = 0
+        measure("sparse Adam apply \(columns) tables × \(batch) ids", setup: accumulateAll) {
+            step += 1
+            for c in 0..<columns { sparse[c].apply(step: step) }
+        }
+        measure("sigmoid cross-entropy") {
+            _ = LossKernels.sigmoidCrossEntropy(logits: vec, labels: vec + batch, batch: batch, gradScale: 1 / Float(batch),
+                                                gradLogits: vec + 2 * batch)
+        }
+        var denseStep = 0
+        measure("dense Adam 1024×\(width) weights") {
+            denseStep += 1
+            adam.update(denseWeights, gradient: denseGrad, step: denseStep)
+        }
+        return results
+    }
+
+    private static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) * 1e9 + Double(ts.tv_nsec)
+    }
+}

@@ -1,0 +1,145 @@
+/// Small vector primitives shared by the kernels.
+///
+/// Float reductions (dot products, row sums) are not auto-vectorized without fast-math, because
+/// the compiler must keep the sequential summation order. These helpers vectorize them by hand
+/// with `SIMD8<Float>` partial sums (two independent accumulators to hide add latency), then fold
+/// the lanes and a scalar tail. Products use `*` then `+`, not `addProduct`: without an FMA
+/// target CPU that would become a libm `fmaf` call per lane. Element-wise loops (axpy, copies) are left to the auto-vectorizer.
+enum KernelMath {
+    /// Σ_k x[k] * y[k] for k in 0..<n.
+    @inline(__always)
+    static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int) -> Float {
+        var k = 0
+        var acc0 = SIMD8<Float>(repeating: 0)
+        var acc1 = SIMD8<Float>(repeating: 0)
+        let rx = UnsafeRawPointer(x), ry = UnsafeRawPointer(y)
+        while k + 16 <= n {
+            let byteOffset = k &* 4
+            let x0 = rx.loadUnaligned(fromByteOffset: byteOffset, as: SIMD8<Float>.self)
+            let y0 = ry.loadUnaligned(fromByteOffset: byteOffset, as: SIMD8<Float>.self)
+            let x1 = rx.loadUnaligned(fromByteOffset: byteOffset &+ 32, as: SIMD8<Float>.self)
+            let y1 = ry.loadUnaligned(fromByteOffset: byteOffset &+ 32, as: SIMD8<Float>.self)
+            acc0 += x0 * y0
+            acc1 += x1 * y1
+            k &+= 16
+        }
+        if k + 8 <= n {
+            let byteOffset = k &* 4
+            acc0 += rx.loadUnaligned(fromByteOffset: byteOffset, as: SIMD8<Float>.self)
+                * ry.loadUnaligned(fromByteOffset: byteOffset, as: SIMD8<Float>.self)
+            k &+= 8
+        }
+        var s = (acc0 + acc1).sum()
+        while k < n {
+            s += x[k] * y[k]
+            k &+= 1
+        }
+        return s
+    }
+
+    /// Σ_k x[k] for k in 0..<n.
+    @inline(__always)
+    static func sum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        var k = 0
+        var acc0 = SIMD8<Float>(repeating: 0)
+        var acc1 = SIMD8<Float>(repeating: 0)
+        let rx = UnsafeRawPointer(x)
+        while k + 16 <= n {
+            acc0 += rx.loadUnaligned(fromByteOffset: k &* 4, as: SIMD8<Float>.self)
+            acc1 += rx.loadUnaligned(fromByteOffset: k &* 4 &+ 32, as: SIMD8<Float>.self)
+            k &+= 16
+        }
+        var s = (acc0 + acc1).sum()
+        while k < n {
+            s += x[k]
+            k &+= 1
+        }
+        return s
+    }
+
+    /// y[k] += a * x[k] for k in 0..<n.
+    @inline(__always)
+    static func axpy(_ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        for k in 0..<n { y[k] += a * x[k] }
+    }
+
+    /// y[k] += x[k] for k in 0..<n.
+    @inline(__always)
+    static func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, _ n: Int) {
+        for k in 0..<n { y[k] += x[k] }
+    }
+}
+
+/// A register-sized group of floats a kernel can process generically: `SIMD8<Float>` for the
+/// vector body and `Float` for the scalar tail, so one `@inline(__always)` generic function
+/// serves both (specialized at each call site; no dynamic dispatch).
+protocol KernelLanes {
+    init(splat: Float)
+    static func load(_ p: UnsafePointer<Float>, byteOffset: Int) -> Self
+    func store(_ p: UnsafeMutablePointer<Float>, byteOffset: Int)
+    static func * (lhs: Self, rhs: Self) -> Self
+    static func += (lhs: inout Self, rhs: Self)
+}
+
+extension SIMD8: KernelLanes where Scalar == Float {
+    @inline(__always) init(splat: Float) { self.init(repeating: splat) }
+    @inline(__always) static func load(_ p: UnsafePointer<Float>, byteOffset: Int) -> Self {
+        UnsafeRawPointer(p).loadUnaligned(fromByteOffset: byteOffset, as: Self.self)
+    }
+    @inline(__always) func store(_ p: UnsafeMutablePointer<Float>, byteOffset: Int) {
+        UnsafeMutableRawPointer(p).storeBytes(of: self, toByteOffset: byteOffset, as: Self.self)
+    }
+}
+
+extension Float: KernelLanes {
+    @inline(__always) init(splat: Float) { self = splat }
+    @inline(__always) static func load(_ p: UnsafePointer<Float>, byteOffset: Int) -> Float {
+        UnsafeRawPointer(p).load(fromByteOffset: byteOffset, as: Float.self)
+    }
+    @inline(__always) func store(_ p: UnsafeMutablePointer<Float>, byteOffset: Int) {
+        UnsafeMutableRawPointer(p).storeBytes(of: self, toByteOffset: byteOffset, as: Float.self)
+    }
+}
+
+extension KernelMath {
+    /// Eight dot products at once: lane j is `dot(a, b + j*stride, n)` (eight vectors `stride`
+    /// floats apart). Shares the loads of `a` and folds the eight accumulators with one
+    /// pairwise tree instead of eight horizontal sums.
+    @inline(__always)
+    static func dot8(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, stride: Int, _ n: Int) -> SIMD8<Float> {
+        var x0 = SIMD8<Float>(), x1 = SIMD8<Float>(), x2 = SIMD8<Float>(), x3 = SIMD8<Float>()
+        var x4 = SIMD8<Float>(), x5 = SIMD8<Float>(), x6 = SIMD8<Float>(), x7 = SIMD8<Float>()
+        var c = 0
+        while c &+ 8 <= n {
+            let bytes = c &* 4
+            let va = SIMD8<Float>.load(a, byteOffset: bytes)
+            x0 += va * SIMD8<Float>.load(b, byteOffset: bytes)
+            x1 += va * SIMD8<Float>.load(b + stride, byteOffset: bytes)
+            x2 += va * SIMD8<Float>.load(b + 2 &* stride, byteOffset: bytes)
+            x3 += va * SIMD8<Float>.load(b + 3 &* stride, byteOffset: bytes)
+            x4 += va * SIMD8<Float>.load(b + 4 &* stride, byteOffset: bytes)
+            x5 += va * SIMD8<Float>.load(b + 5 &* stride, byteOffset: bytes)
+            x6 += va * SIMD8<Float>.load(b + 6 &* stride, byteOffset: bytes)
+            x7 += va * SIMD8<Float>.load(b + 7 &* stride, byteOffset: bytes)
+            c &+= 8
+        }
+        @inline(__always) func fold(_ p: SIMD8<Float>, _ q: SIMD8<Float>) -> SIMD8<Float> {
+            SIMD8(lowHalf: p.evenHalf + p.oddHalf, highHalf: q.evenHalf + q.oddHalf)
+        }
+        // Level 1: [x0 in 4 partials | x1 in 4]; level 2: [x0 x0 x1 x1 | x2 x2 x3 x3]; level 3: one lane each.
+        var r = fold(fold(fold(x0, x1), fold(x2, x3)), fold(fold(x4, x5), fold(x6, x7)))
+        if c < n {
+            for j in 0..<8 {
+                let bj = b + j &* stride
+                var s: Float = 0
+                var d = c
+                while d < n {
+                    s += a[d] * bj[d]
+                    d &+= 1
+                }
+                r[j] += s
+            }
+        }
+        return r
+    }
+}

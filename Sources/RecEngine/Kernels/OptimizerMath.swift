@@ -1,0 +1,74 @@
+import Glibc
+
+/// The element-wise update rules, shared by the dense optimizers and the sparse row optimizer so
+/// that both apply exactly the same arithmetic (the sparse one just applies it to fewer rows).
+///
+/// The formulas are TensorFlow 1's (`tf.compat.v1.train.*Optimizer`, which DeepRec builds on):
+/// - SGD:     θ −= lr·g
+/// - Adagrad: a += g²;  θ −= lr·g / (√a + ε)           (TF1 has no ε; ε = 1e-7 as in Keras guards a = 0)
+/// - Adam:    m = β1·m + (1−β1)·g;  v = β2·v + (1−β2)·g²;
+///            θ −= lr_t·m / (√v + ε̂)  with  lr_t = lr·√(1−β2^t) / (1−β1^t)   ("ε-hat" form, ε̂ = 1e-8)
+enum OptimizerMath {
+    @inline(__always)
+    static func sgd(_ theta: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ n: Int, lr: Float) {
+        for k in 0..<n { theta[k] -= lr * g[k] }
+    }
+
+    @inline(__always)
+    static func adagrad(_ theta: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ acc: UnsafeMutablePointer<Float>,
+                        _ n: Int, lr: Float, epsilon: Float) {
+        for k in 0..<n {
+            let gk = g[k]
+            let a = acc[k] + gk * gk
+            acc[k] = a
+            theta[k] -= lr * gk / (a.squareRoot() + epsilon)
+        }
+    }
+
+    @inline(__always)
+    static func adam(_ theta: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
+                     _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>, _ n: Int,
+                     stepSize: Float, beta1: Float, beta2: Float, epsilon: Float) {
+        let c1 = 1 - beta1, c2 = 1 - beta2
+        for k in 0..<n {
+            let gk = g[k]
+            let mk = beta1 * m[k] + c1 * gk
+            let vk = beta2 * v[k] + c2 * gk * gk
+            m[k] = mk
+            v[k] = vk
+            theta[k] -= stepSize * mk / (vk.squareRoot() + epsilon)
+        }
+    }
+
+    /// Adam's bias-corrected step size `lr·√(1−β2^t)/(1−β1^t)` for the 1-based update count `t`,
+    /// computed in Double.
+    static func adamStepSize(learningRate: Float, beta1: Float, beta2: Float, step: Int) -> Float {
+        if step < 1 { fatalError("Adam: step must be >= 1 (1-based update count), got \(step)") }
+        let t = Double(step)
+        let c1 = 1 - pow(Double(beta1), t)
+        let c2 = 1 - pow(Double(beta2), t)
+        return Float(Double(learningRate) * c2.squareRoot() / c1)
+    }
+}
+
+/// A 64-byte-aligned float buffer with exactly one owner, freed in `deinit` (optimizer state).
+///
+/// `@unchecked Sendable`: the buffer is written only by the update of the one parameter it
+/// belongs to, which the step graph runs once per step and never concurrently with itself.
+final class AlignedFloats: @unchecked Sendable {
+    let count: Int
+    let pointer: UnsafeMutablePointer<Float>
+
+    init(count: Int, initialValue: Float, label: String) {
+        self.count = count
+        var raw: UnsafeMutableRawPointer?
+        let bytes = max(count, 16) * MemoryLayout<Float>.stride
+        if posix_memalign(&raw, 64, bytes) != 0 || raw == nil {
+            fatalError("posix_memalign(\(bytes)) failed for optimizer state of \(label)")
+        }
+        pointer = raw!.bindMemory(to: Float.self, capacity: max(count, 16))
+        pointer.initialize(repeating: initialValue, count: count)
+    }
+
+    deinit { free(pointer) }
+}

@@ -1,0 +1,181 @@
+import Synchronization
+
+/// A sparse ("lazy") row-wise optimizer for one embedding table (`rows × dim`, row-major):
+/// only the rows whose ids occur in the batch are updated, and their optimizer state (Adagrad
+/// accumulator, Adam `m`/`v`) is touched only for those rows — TF's `LazyAdamOptimizer` /
+/// sparse `ApplyAdagrad` semantics, with the same arithmetic as the dense optimizers.
+///
+/// Use per step: `begin()`, then `accumulate(...)` once per (micro-)batch, then `apply(step:)`.
+/// Gradients of duplicate ids (within a batch or across micro-batches) are summed first in a
+/// pre-allocated open-addressing table sized for `maxIdsPerUpdate` unique ids, so a row is
+/// updated once with its total gradient. Nothing is allocated after `init`.
+///
+/// `@unchecked Sendable`: all mutable state (the hash table, the gradient rows, the optimizer
+/// state and the table rows it updates) is touched only inside `lock` (a `Mutex` that also holds
+/// the unique-id count), so concurrent `accumulate` calls from micro-batch nodes are safe.
+public final class SparseRowOptimizer: @unchecked Sendable {
+    /// The update rule.
+    public enum Kind: String, Sendable, CaseIterable {
+        case sgd, adagrad, adam
+    }
+
+    /// The table being updated.
+    public let table: ParameterTensor
+    /// The update rule.
+    public let kind: Kind
+    /// The learning rate.
+    public let learningRate: Float
+    /// The most unique ids one `begin … apply` cycle may hold.
+    public let maxIdsPerUpdate: Int
+    /// Adam's β1, β2 and ε̂; Adagrad's ε (see `OptimizerMath`).
+    public let beta1: Float, beta2: Float, epsilon: Float
+
+    private let dim: Int
+    private let capacityMask: Int
+    private let hashShift: UInt64
+    /// Open-addressing table: `keys[slot]` is an id or −1; `positions[slot]` its index in `uniqueIds`.
+    private let keys: UnsafeMutablePointer<Int32>
+    private let positions: UnsafeMutablePointer<Int32>
+    /// Unique ids in first-seen order, their slots (for clearing), and their summed gradient rows.
+    private let uniqueIds: UnsafeMutablePointer<Int32>
+    private let uniqueSlots: UnsafeMutablePointer<Int32>
+    private let gradRows: AlignedFloats
+    /// Adagrad: [accumulator] (rows × dim); Adam: [m|v] (rows × 2·dim: row r's m at r·2·dim, its v
+    /// right after, so one row update touches two adjacent cache-line groups instead of three
+    /// scattered ones); SGD: [].
+    private let state: [AlignedFloats]
+    /// Guards everything above that is mutable; holds the number of unique ids so far.
+    private let lock = Mutex<Int>(0)
+
+    /// Creates the optimizer and all its buffers. `epsilon` defaults to 1e-8 for Adam (TF1's ε̂)
+    /// and 1e-7 for Adagrad, as the dense `Adam`/`Adagrad`.
+    public init(table: ParameterTensor, kind: Kind, learningRate: Float, maxIdsPerUpdate: Int,
+                beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float? = nil, initialAccumulator: Float = 0.1) {
+        if maxIdsPerUpdate < 1 { fatalError("SparseRowOptimizer(\(table.name)): maxIdsPerUpdate must be >= 1, got \(maxIdsPerUpdate)") }
+        if table.rows * table.columns > table.count || table.rows >= Int(Int32.max) {
+            fatalError("SparseRowOptimizer(\(table.name)): table of \(table.rows)×\(table.columns) does not fit \(table.count) floats / Int32 ids")
+        }
+        self.table = table
+        self.kind = kind
+        self.learningRate = learningRate
+        self.maxIdsPerUpdate = maxIdsPerUpdate
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon ?? (kind == .adam ? 1e-8 : 1e-7)
+        dim = table.columns
+        // Load factor ≤ 1/2: capacity is the power of two ≥ 2·maxIds.
+        var capacity = 16
+        while capacity < 2 * maxIdsPerUpdate { capacity <<= 1 }
+        capacityMask = capacity - 1
+        hashShift = UInt64(64 - capacity.trailingZeroBitCount)
+        keys = .allocate(capacity: capacity)
+        keys.initialize(repeating: -1, count: capacity)
+        positions = .allocate(capacity: capacity)
+        positions.initialize(repeating: 0, count: capacity)
+        uniqueIds = .allocate(capacity: maxIdsPerUpdate)
+        uniqueIds.initialize(repeating: 0, count: maxIdsPerUpdate)
+        uniqueSlots = .allocate(capacity: maxIdsPerUpdate)
+        uniqueSlots.initialize(repeating: 0, count: maxIdsPerUpdate)
+        gradRows = AlignedFloats(count: maxIdsPerUpdate * table.columns, initialValue: 0, label: table.name)
+        let n = table.rows * table.columns
+        switch kind {
+        case .sgd: state = []
+        case .adagrad: state = [AlignedFloats(count: n, initialValue: initialAccumulator, label: table.name)]
+        case .adam: state = [AlignedFloats(count: 2 * n, initialValue: 0, label: table.name)]
+        }
+    }
+
+    deinit {
+        keys.deallocate()
+        positions.deallocate()
+        uniqueIds.deallocate()
+        uniqueSlots.deallocate()
+    }
+
+    /// Starts a new update: forgets any gradient accumulated since the last `apply`.
+    public func begin() {
+        lock.withLock { count in clear(&count) }
+    }
+
+    /// Number of unique ids accumulated since `begin`/`apply`.
+    public var pendingRows: Int { lock.withLock { $0 } }
+
+    /// Adds the gradient rows of one (micro-)batch: sample `i`'s row is
+    /// `grad[i*gradStride + gradOffset ..< + dim]` and its id is `ids[i*idStride + column]`.
+    /// Stops the process (naming the table) if an id is outside `0..<rows` or more than
+    /// `maxIdsPerUpdate` unique ids arrive before `apply`.
+    public func accumulate(ids: UnsafePointer<Int32>, idStride: Int, column: Int, count: Int,
+                           grad: UnsafePointer<Float>, gradStride: Int, gradOffset: Int) {
+        lock.withLock { unique in
+            let rows = table.rows, dim = self.dim, sums = gradRows.pointer
+            for i in 0..<count {
+                let id = ids[i &* idStride &+ column]
+                if id < 0 || Int(id) >= rows {
+                    fatalError("SparseRowOptimizer(\(table.name)): id \(id) of sample \(i), column \(column) is outside 0..<\(rows)")
+                }
+                let src = grad + (i &* gradStride &+ gradOffset)
+                var slot = Int(truncatingIfNeeded: (UInt64(UInt32(bitPattern: id)) &* 0x9E37_79B9_7F4A_7C15) >> hashShift)
+                while true {
+                    let key = keys[slot]
+                    if key == id {
+                        KernelMath.add(src, into: sums + Int(positions[slot]) &* dim, dim)
+                        break
+                    }
+                    if key < 0 {
+                        if unique == maxIdsPerUpdate {
+                            fatalError("SparseRowOptimizer(\(table.name)): more than maxIdsPerUpdate = \(maxIdsPerUpdate) unique ids in one update")
+                        }
+                        keys[slot] = id
+                        positions[slot] = Int32(truncatingIfNeeded: unique)
+                        uniqueIds[unique] = id
+                        uniqueSlots[unique] = Int32(truncatingIfNeeded: slot)
+                        (sums + unique &* dim).update(from: src, count: dim)
+                        unique &+= 1
+                        break
+                    }
+                    slot = (slot &+ 1) & capacityMask
+                }
+            }
+        }
+    }
+
+    /// Updates each accumulated row once with its summed gradient (lazy Adam: that row's `m`, `v`
+    /// only, bias correction from the global 1-based `step`), then clears the accumulation.
+    /// Returns the number of rows updated.
+    @discardableResult
+    public func apply(step: Int) -> Int {
+        lock.withLock { unique in
+            let dim = self.dim, values = table.values, sums = gradRows.pointer
+            switch kind {
+            case .sgd:
+                for j in 0..<unique {
+                    OptimizerMath.sgd(values + Int(uniqueIds[j]) &* dim, sums + j &* dim, dim, lr: learningRate)
+                }
+            case .adagrad:
+                let acc = state[0].pointer
+                for j in 0..<unique {
+                    let row = Int(uniqueIds[j]) &* dim
+                    OptimizerMath.adagrad(values + row, sums + j &* dim, acc + row, dim, lr: learningRate, epsilon: epsilon)
+                }
+            case .adam:
+                let stepSize = OptimizerMath.adamStepSize(learningRate: learningRate, beta1: beta1, beta2: beta2, step: step)
+                let moments = state[0].pointer
+                for j in 0..<unique {
+                    let id = Int(uniqueIds[j])
+                    let m = moments + id &* (2 &* dim)
+                    OptimizerMath.adam(values + id &* dim, sums + j &* dim, m, m + dim, dim,
+                                       stepSize: stepSize, beta1: beta1, beta2: beta2, epsilon: epsilon)
+                }
+            }
+            let updated = unique
+            clear(&unique)
+            return updated
+        }
+    }
+
+    /// Empties the hash table by resetting only the slots in use (O(unique), not O(capacity)).
+    private func clear(_ unique: inout Int) {
+        for j in 0..<unique { keys[Int(uniqueSlots[j])] = -1 }
+        unique = 0
+    }
+}

@@ -1,0 +1,112 @@
+/// One embedding table per categorical column (`buckets × dim`), each with its own sparse
+/// row-wise optimizer, and the graph nodes that gather rows and apply sparse updates.
+///
+/// Every column is its own branch: 26 gather nodes per micro-batch and 26 update nodes per step,
+/// the independent work an inter-op executor can spread over threads.
+final class EmbeddingGroup: @unchecked Sendable {
+    // @unchecked Sendable: immutable after init; each table and its optimizer are touched only by
+    // that column's gather and update nodes, which the graph orders.
+    let name: String
+    let dim: Int
+    let tables: [ParameterTensor]
+    let optimizers: [SparseRowOptimizer]
+    let feed: StepFeed
+    /// Gather and update each column in its own node (true) or all columns in one node (false,
+    /// for the cheap dim-1 wide/first-order tables).
+    let nodePerColumn: Bool
+
+    init(name: String, buckets: Int, dim: Int, kind: SparseRowOptimizer.Kind, learningRate: Float,
+         initScale: Float, maxIdsPerUpdate: Int, feed: StepFeed, nodePerColumn: Bool, seed: UInt64) {
+        self.name = name
+        self.dim = dim
+        self.feed = feed
+        self.nodePerColumn = nodePerColumn
+        var rng = InitRandom(seed: seed)
+        var tables: [ParameterTensor] = []
+        for c in 0..<CriteoSchema.categoricalCount {
+            let t = ParameterTensor(name: "\(name).C\(c + 1)", rows: buckets, columns: dim)
+            for i in 0..<t.count { t.values[i] = rng.uniform(-initScale, initScale) }
+            tables.append(t)
+        }
+        self.tables = tables
+        optimizers = tables.map {
+            SparseRowOptimizer(table: $0, kind: kind, learningRate: learningRate, maxIdsPerUpdate: maxIdsPerUpdate)
+        }
+    }
+
+    var parameters: [ParameterTensor] { tables }
+
+    private var columnGroups: [[Int]] {
+        nodePerColumn ? (0..<CriteoSchema.categoricalCount).map { [$0] } : [Array(0..<CriteoSchema.categoricalCount)]
+    }
+
+    /// Gathers every column's rows for micro-batch rows `[rowStart, rowStart + rows)` into `out`,
+    /// column c at `out[i * outStride + outOffset + c * dim]`.
+    func addGather(_ b: GraphBuilder, tag: String, rowStart: Int, rows: Int, out: TensorID, outStride: Int,
+                   outOffset: Int, after: [NodeID]) -> [NodeID] {
+        columnGroups.map { columns in
+            let label = columns.count == 1 ? "C\(columns[0] + 1)" : "all"
+            return b.node("\(name).gather.\(label)\(tag)", kind: .forward, after: after, uses: [out]) { [self] ctx in
+                let o = ctx.memory.floats(out)
+                let ids = feed.categorical + rowStart * CriteoSchema.categoricalCount
+                for c in columns {
+                    EmbeddingKernels.gather(table: tables[c].values, rows: tables[c].rows, dim: dim, ids: ids, idStride: CriteoSchema.categoricalCount,
+                                            column: c, batch: rows, out: o, outStride: outStride, outOffset: outOffset + c * dim)
+                }
+            }
+        }
+    }
+
+    /// A micro-batch's gradient w.r.t. the gathered rows: column c of sample i at
+    /// `grad[i * gradStride + gradOffset + c * columnStride]`.
+    struct GradientSlice {
+        let rowStart: Int
+        let rows: Int
+        let grad: TensorID
+        let gradStride: Int
+        let gradOffset: Int
+        /// Distance between columns in `grad` (dim for concatenated embeddings; 0 when all columns share one gradient, as the wide part's logit gradient).
+        let columnStride: Int
+        let ready: NodeID
+    }
+
+    /// Sparse update nodes: accumulate every micro-batch's row gradients, then apply once.
+    func addUpdates(_ b: GraphBuilder, slices: [GradientSlice]) -> [NodeID] {
+        let grads = Array(Set(slices.map(\.grad)))
+        return columnGroups.map { columns in
+            let label = columns.count == 1 ? "C\(columns[0] + 1)" : "all"
+            return b.node("\(name).update.\(label)", kind: .update, after: slices.map(\.ready), uses: grads) { [self] ctx in
+                for c in columns {
+                    let opt = optimizers[c]
+                    opt.begin()
+                    for s in slices {
+                        let valid = feed.validRows(start: s.rowStart, count: s.rows)
+                        guard valid > 0 else { continue }
+                        opt.accumulate(ids: feed.categorical + s.rowStart * CriteoSchema.categoricalCount,
+                                       idStride: CriteoSchema.categoricalCount, column: c, count: valid,
+                                       grad: ctx.memory.floats(s.grad), gradStride: s.gradStride,
+                                       gradOffset: s.gradOffset + c * s.columnStride)
+                    }
+                    opt.apply(step: ctx.step + 1)
+                }
+            }
+        }
+    }
+}
+
+/// A small deterministic generator for parameter initialization (InitRandom).
+struct InitRandom {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Uniform in [lo, hi).
+    mutating func uniform(_ lo: Float, _ hi: Float) -> Float {
+        lo + (hi - lo) * Float(next() >> 40) / Float(1 << 24)
+    }
+}

@@ -1,0 +1,172 @@
+internal import CDNNL
+import Synchronization
+
+/// Numeric precision of a dense layer's matrix products.
+public enum Precision: String, Sendable, CaseIterable {
+    /// fp32 everywhere.
+    case fp32
+    /// bf16 activations and weights into the products, fp32 accumulation, outputs and gradients of
+    /// weights; fp32 master weights with a bf16 copy refreshed after each update.
+    case bf16
+}
+
+/// A fully connected layer `y = x·Wᵀ + b` (optionally with a fused ReLU) on oneDNN inner-product
+/// primitives, built for step graphs in which forward, backward-data and backward-weights are
+/// separate nodes that may run on different workers (`worker:` selects stream and scratchpad).
+///
+/// Weights live in the layout oneDNN prefers (blocked, padded); gradient buffers use the same layout,
+/// so element-wise optimizers work on `weights.values` and a gradient buffer directly. Primitives
+/// are created per batch size by `prepare(batch:)` and cached; calls allocate nothing.
+/// `prepare` must not run concurrently with calls for the same layer on the same worker.
+public final class DenseLayer: Sendable {
+    /// Name used for parameters and profiles (e.g. `deep.0`).
+    public let name: String
+    /// Input features per sample.
+    public let inputs: Int
+    /// Output features per sample.
+    public let outputs: Int
+    /// Whether the forward pass applies ReLU.
+    public let relu: Bool
+    /// Precision of the matrix products.
+    public let precision: Precision
+    /// fp32 master weights in oneDNN's preferred (blocked) layout; `count` includes padding.
+    public let weights: ParameterTensor
+    /// `outputs` floats.
+    public let bias: ParameterTensor
+    /// Floats of a diff-weights buffer; it has the same layout as `weights`.
+    public var weightGradientCount: Int { weights.count }
+
+    let context: DNNLContext
+    /// Layout of the fp32 master weights and of every diff-weights buffer.
+    let masterDesc: DNNLMemoryDesc
+    /// bf16 only: layout of the bf16 weight copy read by forward and backward-data.
+    let lowDesc: DNNLMemoryDesc?
+    /// bf16 only: the bf16 weight copy.
+    let lowWeights: AlignedBuffer?
+    private let maintenance: Mutex<WeightMaintenance>
+    private let plans: Mutex<[Int: DensePlan]>
+
+    /// Batch size used to ask oneDNN for its preferred weight layout (the layouts do not depend on
+    /// the batch size at the model shapes; every later primitive is created with this layout).
+    static let layoutProbeBatch = 512
+
+    /// Creates the layer; weights are He-uniform (ReLU) or Glorot-uniform from `seed` in plain
+    /// `[outputs][inputs]` order, then reordered into the blocked layout; bias is zero.
+    /// - Throws: `DNNLError` if oneDNN cannot create the layout-probing primitives or reorders.
+    public init(name: String, inputs: Int, outputs: Int, relu: Bool, precision: Precision,
+                context: DNNLContext, seed: UInt64) throws {
+        dnnlRequire(inputs >= 1 && outputs >= 1, "\(name): inputs and outputs must be >= 1, got \(inputs)→\(outputs)")
+        self.name = name
+        self.inputs = inputs
+        self.outputs = outputs
+        self.relu = relu
+        self.precision = precision
+        self.context = context
+        let engine = context.engine
+        let n = Self.layoutProbeBatch
+        let lowType: dnnl_data_type_t = precision == .bf16 ? dnnl_bf16 : dnnl_f32
+        let probeSrc = try DNNLMemoryDesc(dims: [n, inputs], type: lowType, tag: dnnl_ab)
+        let probeDst = try DNNLMemoryDesc(dims: [n, outputs], type: dnnl_f32, tag: dnnl_ab)
+        let probeDiffDst = try DNNLMemoryDesc(dims: [n, outputs], type: lowType, tag: dnnl_ab)
+        let anyWeights = try DNNLMemoryDesc(dims: [outputs, inputs], type: lowType, tag: dnnl_format_tag_any)
+        let biasDesc = try DNNLMemoryDesc(dims: [outputs], type: dnnl_f32, tag: dnnl_a)
+        let forwardPD = try DensePlan.forwardDesc(src: probeSrc, weights: anyWeights, bias: biasDesc, dst: probeDst,
+                                                  relu: relu, engine: engine, name: name)
+        let chosen = forwardPD.memoryDesc(dnnl_query_weights_md)
+        switch precision {
+        case .fp32:
+            masterDesc = chosen
+            lowDesc = nil
+            lowWeights = nil
+        case .bf16:
+            // The master takes the layout backward-weights prefers for its fp32 diff-weights, so
+            // the optimizer's gradient and the master agree; the bf16 copy takes forward's layout.
+            let anyDiff = try DNNLMemoryDesc(dims: [outputs, inputs], type: dnnl_f32, tag: dnnl_format_tag_any)
+            let weightsPD = try DensePlan.backwardWeightsDesc(src: probeSrc, diffWeights: anyDiff, diffBias: biasDesc,
+                                                              diffDst: probeDiffDst, hint: forwardPD, engine: engine, name: name)
+            masterDesc = weightsPD.memoryDesc(dnnl_query_diff_weights_md)
+            lowDesc = chosen
+            lowWeights = AlignedBuffer(bytes: chosen.bytes)
+        }
+        weights = ParameterTensor(name: "\(name).weights", rows: outputs, columns: inputs,
+                                  count: masterDesc.bytes / MemoryLayout<Float>.stride)
+        bias = ParameterTensor(name: "\(name).bias", rows: 1, columns: outputs)
+        maintenance = Mutex(try WeightMaintenance(master: masterDesc, low: lowDesc, outputs: outputs, inputs: inputs,
+                                                  engine: engine))
+        plans = Mutex([:])
+        setPlainWeights(Self.initialWeights(inputs: inputs, outputs: outputs, relu: relu, seed: seed))
+    }
+
+    /// Creates and caches the forward, backward-data and backward-weights primitives (and, for
+    /// bf16, the activation reorders) for `batch`, plus per-worker buffers. Idempotent.
+    /// - Throws: `DNNLError` naming the primitive oneDNN could not create for this shape.
+    public func prepare(batch: Int) throws {
+        dnnlRequire(batch >= 1, "\(name): batch must be >= 1, got \(batch)")
+        if plans.withLock({ $0[batch] != nil }) { return }
+        let plan = try DensePlan(layer: self, batch: batch)
+        // Scratchpads grow before the plan becomes visible to callers.
+        context.reserveScratchpad(bytes: plan.scratchpadBytes)
+        plans.withLock { if $0[batch] == nil { $0[batch] = plan } }
+    }
+
+    /// The cached plan for `batch`; stops the program if `prepare(batch:)` was not called.
+    @inline(__always)
+    func plan(_ batch: Int) -> DensePlan {
+        guard let plan = plans.withLock({ $0[batch] }) else {
+            fatalError("\(name): prepare(batch: \(batch)) was not called before use")
+        }
+        return plan
+    }
+
+    /// Batch sizes prepared so far, ascending.
+    public var preparedBatches: [Int] { plans.withLock { $0.keys.sorted() } }
+
+    /// bf16: reorders the fp32 master into the bf16 copy; call once after each optimizer update.
+    /// No-op for fp32.
+    public func refreshLowPrecisionWeights() {
+        guard precision == .bf16 else { return }
+        maintenance.withLock { $0.refresh(master: weights.values, low: lowWeights!.pointer) }
+    }
+
+    /// The weights as `[outputs][inputs]` row-major (for tests and checkpoints).
+    public func plainWeights() -> [Float] { plainGradient(weights.values) }
+
+    /// Replaces the weights from `[outputs][inputs]` row-major values and refreshes the bf16 copy.
+    public func setPlainWeights(_ w: [Float]) {
+        dnnlRequire(w.count == outputs * inputs, "\(name): expected \(outputs * inputs) weights, got \(w.count)")
+        w.withUnsafeBufferPointer { plain in
+            maintenance.withLock { $0.toMaster(plain: plain.baseAddress!, master: weights.values) }
+        }
+        refreshLowPrecisionWeights()
+    }
+
+    /// A diff-weights buffer (layout of `weights`) as `[outputs][inputs]` row-major (for tests).
+    public func plainGradient(_ gradWeights: UnsafePointer<Float>) -> [Float] {
+        [Float](unsafeUninitializedCapacity: outputs * inputs) { buffer, initialized in
+            maintenance.withLock { $0.toPlain(master: gradWeights, plain: buffer.baseAddress!) }
+            initialized = outputs * inputs
+        }
+    }
+
+    /// He-uniform (ReLU layers) or Glorot-uniform limits, deterministic in `seed`.
+    static func initialWeights(inputs: Int, outputs: Int, relu: Bool, seed: UInt64) -> [Float] {
+        let limit = relu ? (6.0 / Double(inputs)).squareRoot() : (6.0 / Double(inputs + outputs)).squareRoot()
+        var rng = SplitMix64(seed: seed)
+        return (0..<(inputs * outputs)).map { _ in Float((rng.nextUnit() * 2 - 1) * limit) }
+    }
+}
+
+/// SplitMix64: a small, fast, seedable generator for weight initialization.
+struct SplitMix64 {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1) with 53 random bits.
+    mutating func nextUnit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
+}

@@ -1,0 +1,61 @@
+internal import CDNNL
+
+/// What oneDNN chose for one dense layer at one batch size: implementation names (e.g.
+/// `brgemm:avx512_core`) and weight layouts (oneDNN tag notation, e.g. `AB16b64a`), for
+/// `rectune bench` / doctor output and for tests that forbid slow reference kernels.
+public struct DenseLayerProfile: Sendable, Equatable, CustomStringConvertible {
+    /// Layer name.
+    public let layer: String
+    /// Batch size of the primitives.
+    public let batch: Int
+    /// Layer shape.
+    public let inputs: Int
+    public let outputs: Int
+    /// Precision of the products.
+    public let precision: Precision
+    /// Implementation names of the three primitives.
+    public let forward: String
+    public let backwardData: String
+    public let backwardWeights: String
+    /// bf16 only: the fp32→bf16 activation reorder's implementation.
+    public let activationReorder: String?
+    /// Layout of the fp32 master weights and of diff-weights buffers.
+    public let weightsLayout: String
+    /// bf16 only: layout of the bf16 weight copy.
+    public let lowPrecisionWeightsLayout: String?
+
+    /// True if any of the three products uses a slow `ref:` (reference) implementation.
+    public var usesReferenceImplementation: Bool {
+        [forward, backwardData, backwardWeights].contains { $0.hasPrefix("ref") }
+    }
+
+    /// One line: `name 429→1024 batch 512 fp32: fwd brgemm:avx512_core, ... weights AB16b64a`.
+    public var description: String {
+        var s = "\(layer) \(inputs)→\(outputs) batch \(batch) \(precision.rawValue): fwd \(forward), "
+            + "bwd-data \(backwardData), bwd-weights \(backwardWeights), weights \(weightsLayout)"
+        if let low = lowPrecisionWeightsLayout { s += ", bf16 copy \(low)" }
+        if let reorder = activationReorder { s += ", activation reorder \(reorder)" }
+        return s
+    }
+}
+
+extension DNNLMemoryDesc {
+    /// The layout in oneDNN's tag notation: dimensions outermost-first by stride (upper case when
+    /// blocked), then the inner blocks, e.g. `ab`, `AB16b64a`, `AB8b64a2b`.
+    var formatTag: String {
+        let n = Int(raw.ndims)
+        guard n > 0 else { return "undef" }
+        guard raw.format_kind == dnnl_blocked else { return "format_kind(\(raw.format_kind.rawValue))" }
+        let blocking = raw.format_desc.blocking
+        let strides = withUnsafeBytes(of: blocking.strides) { Array($0.bindMemory(to: Int64.self).prefix(n)) }
+        let blocks = withUnsafeBytes(of: blocking.inner_blks) { Array($0.bindMemory(to: Int64.self).prefix(Int(blocking.inner_nblks))) }
+        let indices = withUnsafeBytes(of: blocking.inner_idxs) { Array($0.bindMemory(to: Int64.self).prefix(Int(blocking.inner_nblks))) }
+        let letters = Array("abcdefghijkl")
+        let blocked = Set(indices.map(Int.init))
+        // Outer order: descending stride; ties keep dimension order.
+        let order = (0..<n).sorted { strides[$0] != strides[$1] ? strides[$0] > strides[$1] : $0 < $1 }
+        var tag = order.map { blocked.contains($0) ? String(letters[$0]).uppercased() : String(letters[$0]) }.joined()
+        for (size, index) in zip(blocks, indices) { tag += "\(size)\(letters[Int(index)])" }
+        return tag
+    }
+}

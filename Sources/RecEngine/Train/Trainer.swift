@@ -1,0 +1,227 @@
+import Foundation
+import Histogram
+import RecSystem
+
+/// What the trainer reports while it runs.
+public struct TrainProgress: Sendable {
+    public let step: Int
+    public let totalSteps: Int
+    public let warmup: Bool
+    /// Mean training loss over the last reporting interval.
+    public let loss: Double
+    /// Throughput over the last reporting interval.
+    public let samplesPerSec: Double
+}
+
+/// Trains one model under one knob configuration and measures it: the engine behind
+/// `rectune train`. Counters are opened before any engine thread starts (so `inherit` covers
+/// them) and read at the warm-up/steady boundary and at the end.
+public final class Trainer {
+    public let config: TrainConfig
+    private let progress: (@Sendable (TrainProgress) -> Void)?
+    private let counterEvents: [String]
+
+    /// - Parameters:
+    ///   - counterEvents: perf events to count (default `CounterSession.defaultEvents`); empty disables perf counters.
+    ///   - progress: called every few steps from the training thread.
+    public init(config: TrainConfig, counterEvents: [String] = CounterSession.defaultEvents,
+                progress: (@Sendable (TrainProgress) -> Void)? = nil) {
+        self.config = config
+        self.counterEvents = counterEvents
+        self.progress = progress
+    }
+
+    /// Checks knob values before anything is built.
+    /// - Throws: `EngineError.invalidConfiguration` naming the knob and value.
+    public static func validate(_ c: TrainConfig) throws {
+        func fail(_ s: String) throws -> Never { throw EngineError.invalidConfiguration(s) }
+        if c.batch < 1 { try fail("--batch must be at least 1, got \(c.batch)") }
+        if c.steps < 1 { try fail("--steps must be at least 1, got \(c.steps)") }
+        if c.warmupSteps < 0 { try fail("--warmup-steps must be >= 0, got \(c.warmupSteps)") }
+        if c.microBatch < 1 || c.microBatch > c.batch || c.microBatch > LossHead.maxMicroBatches {
+            try fail("--micro-batch must be in 1...\(min(c.batch, LossHead.maxMicroBatches)), got \(c.microBatch)")
+        }
+        if c.interThreads < 1 { try fail("--inter-threads must be at least 1, got \(c.interThreads)") }
+        if c.intraThreads < 1 { try fail("--intra-threads must be at least 1, got \(c.intraThreads)") }
+        if c.embeddingDim < 1 { try fail("--embedding-dim must be at least 1, got \(c.embeddingDim)") }
+        if c.hashBuckets < 1 { try fail("--hash-buckets must be at least 1, got \(c.hashBuckets)") }
+        if c.evalRows < 1 { try fail("--eval-rows must be at least 1, got \(c.evalRows)") }
+        if c.stageCapacity < 1 { try fail("--stage-capacity must be at least 1, got \(c.stageCapacity)") }
+        if c.stageThreads < 1 { try fail("--stage-threads must be at least 1, got \(c.stageThreads)") }
+        if c.allocWarmupStart < 0 || c.allocWarmupSteps < 1 {
+            try fail("--alloc-warmup-start must be >= 0 and --alloc-warmup-steps >= 1, got \(c.allocWarmupStart), \(c.allocWarmupSteps)")
+        }
+        if c.costmodelStart < 0 || c.costmodelStop <= c.costmodelStart {
+            try fail("--costmodel-start must be >= 0 and below --costmodel-stop, got \(c.costmodelStart), \(c.costmodelStop)")
+        }
+        if c.dataPath == nil && c.syntheticRows <= c.evalRows {
+            try fail("--synthetic-rows (\(c.syntheticRows)) must exceed --eval-rows (\(c.evalRows))")
+        }
+    }
+
+    /// Builds the executor named by the config; `onWorkerStart` sets per-thread oneDNN state.
+    static func makeExecutor(_ c: TrainConfig, onWorkerStart: @escaping @Sendable (Int) -> Void) -> any StepExecutor {
+        switch c.executor {
+        case .inline: InlineExecutor()
+        case .pool: PoolExecutor(threads: c.interThreads, pinThreads: c.pinThreads, onWorkerStart: onWorkerStart)
+        case .costmodel: CostModelExecutor(threads: c.interThreads, pinThreads: c.pinThreads, profileStart: c.costmodelStart,
+                                           profileStop: c.costmodelStop, onWorkerStart: onWorkerStart)
+        }
+    }
+
+    static func makeAllocator(_ c: TrainConfig) -> any TensorAllocator {
+        switch c.allocator {
+        case .system: SystemAllocator()
+        case .adaptive: AdaptiveAllocator(warmupStart: c.allocWarmupStart, warmupSteps: c.allocWarmupSteps)
+        }
+    }
+
+    /// Loads the data set: the file at `dataPath`, or `syntheticRows` generated rows.
+    public static func loadDataset(_ c: TrainConfig) throws -> CriteoDataset {
+        if let path = c.dataPath {
+            return try CriteoDataset(path: path, hashBuckets: c.hashBuckets, evalRows: c.evalRows, badRows: c.badRows)
+        }
+        let bytes = SyntheticCriteo.bytes(rows: c.syntheticRows, seed: c.seed)
+        return try CriteoDataset(bytes: bytes, name: "synthetic(\(c.syntheticRows), seed \(c.seed))", hashBuckets: c.hashBuckets,
+                                 evalRows: c.evalRows, badRows: c.badRows)
+    }
+
+    /// Runs warm-up and steady-state steps, evaluates, and returns the result contract.
+    /// - Parameter dataset: pre-loaded data (e.g. shared by `bench`); loaded from the config when nil.
+    /// - Parameter inMemory: serve pre-parsed batches (the in-memory speed benchmark) instead of parsing per step.
+    /// - Parameter inspect: called with the trained model before evaluation (tests compare parameters).
+    public func run(dataset preloaded: CriteoDataset? = nil, inMemory: Bool = false,
+                    inspect: ((any CTRModel) -> Void)? = nil) throws -> TrainResult {
+        let c = config
+        try Self.validate(c)
+        let wallStart = DispatchTime.now().uptimeNanoseconds
+        let numaEffect = (try? NUMAControl.apply(policy: c.numa.rawValue)) ?? "numa policy \(c.numa.rawValue) not applied"
+        // Counters first: every engine thread created after this point is inherited.
+        let counters = PhaseCounters(events: counterEvents)
+        let dataset = try preloaded ?? Self.loadDataset(c)
+        let intra = c.intraThreads
+        let context = try DNNLContext(workers: max(c.interThreads, 1))
+        context.setIntraOpThreads(intra)
+        let executor = Self.makeExecutor(c) { _ in context.setIntraOpThreads(intra) }
+        defer { executor.shutdown() }
+        let allocator = Self.makeAllocator(c)
+        let feed = StepFeed(capacity: c.batch)
+        let model = try makeModel(config: c, context: context, feed: feed)
+        let micros = MicroBatch.split(batch: c.batch, count: c.microBatch)
+        let graph = try model.trainingGraph(microBatches: micros)
+        let memory = StepMemory(graph: graph, allocator: allocator)
+        let source: any BatchSource
+        if inMemory {
+            source = try InMemoryBatchSource(dataset: dataset, batchSize: c.batch, count: 64)
+        } else if c.stage {
+            source = try StagedBatchSource(dataset: dataset, batchSize: c.batch, capacity: c.stageCapacity, threads: c.stageThreads)
+        } else {
+            source = DirectBatchSource(dataset: dataset, batchSize: c.batch)
+        }
+        defer { (source as? StagedBatchSource)?.shutdown() }
+
+        let total = c.warmupSteps + c.steps
+        var histogram = Histogram<UInt64>(highestTrackableValue: 600_000_000_000, numberOfSignificantValueDigits: .three)
+        var start = counters.snapshot(executor: executor, allocator: allocator, stage: source.counters)
+        var boundary = start
+        var steadyStartNs: UInt64 = DispatchTime.now().uptimeNanoseconds
+        var steadySamples = 0
+        var firstLoss = Double.nan, lastLoss = Double.nan
+        var intervalLoss = 0.0, intervalSamples = 0, intervalSteps = 0
+        var intervalStart = DispatchTime.now().uptimeNanoseconds
+        let reportEvery = max(1, total / 20)
+
+        for step in 0..<total {
+            if step == c.warmupSteps {
+                boundary = counters.snapshot(executor: executor, allocator: allocator, stage: source.counters)
+                steadyStartNs = DispatchTime.now().uptimeNanoseconds
+            }
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let batch = try source.next()
+            feed.stage(batch)
+            allocator.stepBegan(step)
+            executor.run(graph, memory: memory, step: step)
+            allocator.stepEnded(step)
+            let rows = feed.validRows
+            source.recycle(batch)
+            let t1 = DispatchTime.now().uptimeNanoseconds
+            let loss = model.head.lastStepLoss(microBatches: micros.count)
+            if step >= c.warmupSteps {
+                _ = histogram.record(max(t1 - t0, 1))
+                steadySamples += rows
+                if firstLoss.isNaN { firstLoss = loss }
+                lastLoss = loss
+            }
+            intervalLoss += loss; intervalSamples += rows; intervalSteps += 1
+            if let progress, (step + 1) % reportEvery == 0 || step + 1 == total {
+                let dt = Double(t1 - intervalStart) / 1e9
+                progress(TrainProgress(step: step + 1, totalSteps: total, warmup: step < c.warmupSteps,
+                                       loss: intervalLoss / Double(intervalSteps), samplesPerSec: Double(intervalSamples) / max(dt, 1e-9)))
+                intervalLoss = 0; intervalSamples = 0; intervalSteps = 0; intervalStart = t1
+            }
+        }
+        let steadyEndNs = DispatchTime.now().uptimeNanoseconds
+        let end = counters.snapshot(executor: executor, allocator: allocator, stage: source.counters)
+        if c.warmupSteps == 0 { boundary = start }
+        let warm = counters.phase(from: start, to: boundary)
+        let steady = counters.phase(from: boundary, to: end)
+        start = end
+
+        inspect?(model)
+        let (auc, logloss, evalRows) = try Self.evaluate(model: model, dataset: dataset, feed: feed, batch: c.batch)
+        let steadySeconds = Double(steadyEndNs - steadyStartNs) / 1e9
+        let ms = { (v: UInt64) in Double(v) / 1e6 }
+        var configValues = Self.configValues(c)
+        configValues["numa_effect"] = .string(numaEffect)
+        return TrainResult(
+            model: c.model.rawValue, config: configValues, steps: c.steps, warmupSteps: c.warmupSteps, batch: c.batch,
+            samplesPerSec: Double(steadySamples) / max(steadySeconds, 1e-9),
+            stepMs: StepTimes(p50: ms(histogram.valueAtPercentile(50)), p90: ms(histogram.valueAtPercentile(90)),
+                              p99: ms(histogram.valueAtPercentile(99)), mean: histogram.mean / 1e6),
+            auc: auc, logloss: logloss, trainLossFirst: firstLoss, trainLossLast: lastLoss, evalRows: evalRows,
+            skippedRows: dataset.skippedRows, wallS: Double(DispatchTime.now().uptimeNanoseconds - wallStart) / 1e9,
+            counters: steady.values, countersWarmup: warm.values, counterInfo: steady.info.merging(warm.info) { a, _ in a },
+            engine: EngineInfo(version: RectuneVersion.string, onednnVersion: OneDNNInfo.version, onednnISA: OneDNNInfo.isa,
+                               interThreads: executor.workerCount, intraThreads: c.intraThreads))
+    }
+
+    /// Forward passes over the held-out rows: exact AUC and logloss.
+    static func evaluate(model: any CTRModel, dataset: CriteoDataset, feed: StepFeed, batch: Int) throws -> (Double, Double, Int) {
+        let graph = try model.evaluationGraph(rows: batch)
+        let memory = StepMemory(graph: graph, allocator: SystemAllocator())
+        let executor = InlineExecutor()
+        var scores: [Float] = []
+        var labels: [Float] = []
+        for b in try dataset.evalBatches(size: batch) where b.size > 0 {
+            feed.stage(b)
+            executor.run(graph, memory: memory, step: 0)
+            scores.append(contentsOf: UnsafeBufferPointer(start: model.head.scores, count: b.size))
+            labels.append(contentsOf: b.labels[0..<b.size])
+        }
+        let auc = scores.withUnsafeBufferPointer { s in labels.withUnsafeBufferPointer { Metrics.auc(scores: s, labels: $0) } }
+        let logloss = scores.withUnsafeBufferPointer { s in labels.withUnsafeBufferPointer { Metrics.logloss(probabilities: s, labels: $0) } }
+        return (auc, logloss, scores.count)
+    }
+
+    /// Every knob's effective value, keyed as in experiment specs.
+    static func configValues(_ c: TrainConfig) -> [String: ConfigValue] {
+        var v: [String: ConfigValue] = [
+            "model": .string(c.model.rawValue), "batch": .int(c.batch), "steps": .int(c.steps), "warmup_steps": .int(c.warmupSteps),
+            "eval_rows": .int(c.evalRows), "seed": .int(Int(truncatingIfNeeded: c.seed)), "bad_rows": .string(c.badRows.rawValue),
+            "embedding_dim": .int(c.embeddingDim), "hash_buckets": .int(c.hashBuckets),
+            "executor": .string(c.executor.rawValue), "inter_threads": .int(c.executor == .inline ? 1 : c.interThreads),
+            "intra_threads": .int(c.intraThreads), "costmodel_start": .int(c.costmodelStart), "costmodel_stop": .int(c.costmodelStop),
+            "pin_threads": .string(c.pinThreads ? "on" : "off"), "numa": .string(c.numa.rawValue),
+            "allocator": .string(c.allocator.rawValue), "alloc_warmup_start": .int(c.allocWarmupStart),
+            "alloc_warmup_steps": .int(c.allocWarmupSteps), "stage": .string(c.stage ? "on" : "off"),
+            "stage_capacity": .int(c.stageCapacity), "stage_threads": .int(c.stageThreads),
+            "micro_batch": .int(c.microBatch), "bf16": .string(c.bf16 ? "on" : "off"),
+        ]
+        v["data"] = .string(c.dataPath ?? "synthetic:\(c.syntheticRows)")
+        if let h = c.hiddenLayers { v["hidden_layers"] = .string(h.map(String.init).joined(separator: ",")) }
+        if let h = c.bottomLayers { v["bottom_layers"] = .string(h.map(String.init).joined(separator: ",")) }
+        if let lr = c.learningRate { v["learning_rate"] = .double(Double(lr)) }
+        if let lr = c.wideLearningRate { v["wide_learning_rate"] = .double(Double(lr)) }
+        return v
+    }
+}

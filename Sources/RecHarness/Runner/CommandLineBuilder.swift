@@ -1,0 +1,90 @@
+import Foundation
+import RecEngine
+
+/// Builds the argv and environment of one run.
+///
+/// `engine: rectune` → `<exe> train --json <run_dir>/result.json --model M --batch B --steps S
+/// --warmup-steps W --data PATH [--<knob-flag> value …] [--<setting-flag> value …]`, flags from
+/// `TrainConfig.knobs` / `.settings`, values passed as written (`--stage on`).
+///
+/// External command → its argv with `{placeholders}` filled, per-knob `args` templates appended
+/// (config order, then fixed settings by name), per-knob `env` templates set; wrapped in
+/// `<exe> measure --json <run_dir>/measure.json -- …` when counters are wanted.
+public struct CommandLineBuilder: Sendable {
+    public var executable: String
+    public var measure: Bool
+
+    /// A builder launching `train`/`measure` through `executable`.
+    public init(executable: String, measure: Bool = true) { self.executable = executable; self.measure = measure }
+
+    /// A run's command: argv, extra environment, and the files the runner reads afterwards.
+    public struct Command: Sendable, Equatable {
+        public var argv: [String]
+        public var environment: [String: String]
+        /// `train --json` output (rectune engine) or the filled `json_file` rule path (external).
+        public var resultPath: String?
+        /// `measure --json` output when wrapped.
+        public var measurePath: String?
+        /// The command as a copy-pasteable shell line (environment first).
+        public var shellLine: String {
+            (environment.sorted { $0.key < $1.key }.map { "\($0.key)=\(Self.quote($0.value))" } + argv.map(Self.quote))
+                .joined(separator: " ")
+        }
+        static func quote(_ s: String) -> String {
+            s.allSatisfy { $0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0) } && !s.isEmpty
+                ? s : "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        }
+    }
+
+    /// The command for `config` (repeat `repeatIndex`) of `spec`, with per-run files under `runDir`.
+    public func command(spec: ExperimentSpec, config: RunConfig, repeatIndex: Int, dataPath: String, runDir: String) -> Command {
+        switch spec.engine {
+        case .rectune:
+            let result = (runDir as NSString).appendingPathComponent("result.json")
+            var argv = [executable, "train", "--json", result, "--model", spec.model, "--batch", String(spec.batch),
+                        "--steps", String(spec.steps), "--warmup-steps", String(spec.warmupSteps), "--data", dataPath]
+            let descriptors = TrainConfig.knobs + TrainConfig.settings
+            func flag(_ name: String) -> String {
+                descriptors.first { $0.name == name }?.flag ?? "--" + name.replacingOccurrences(of: "_", with: "-")
+            }
+            for key in config.keys { argv += [flag(key), config[key]!] }
+            for (key, value) in spec.fixed.sorted(by: { $0.key < $1.key }) { argv += [flag(key), value] }
+            return Command(argv: argv, environment: [:], resultPath: result, measurePath: nil)
+        case .command(let c):
+            var values = placeholderValues(spec: spec, config: config, repeatIndex: repeatIndex, dataPath: dataPath, runDir: runDir)
+            var argv = c.argv.map { Template.fill($0, values) }
+            var env: [String: String] = [:]
+            let knobValues = config.keys.map { ($0, config[$0]!) } + spec.fixed.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+            for (knob, value) in knobValues {
+                values["value"] = value
+                if let template = c.args[knob] { argv += template.map { Template.fill($0, values) } }
+                for (name, template) in c.env[knob] ?? [:] { env[name] = Template.fill(template, values) }
+            }
+            var resultPath: String? = nil
+            if case .jsonFile(let p) = c.result { resultPath = Template.fill(p, values) }
+            guard measure else { return Command(argv: argv, environment: env, resultPath: resultPath, measurePath: nil) }
+            let measurePath = (runDir as NSString).appendingPathComponent("measure.json")
+            return Command(argv: [executable, "measure", "--json", measurePath, "--"] + argv, environment: env,
+                           resultPath: resultPath, measurePath: measurePath)
+        }
+    }
+
+    /// Values of the builtin placeholders and every knob (`{executor}`), for template filling.
+    func placeholderValues(spec: ExperimentSpec, config: RunConfig, repeatIndex: Int, dataPath: String, runDir: String) -> [String: String] {
+        var values = spec.fixed.merging(config.values) { _, knob in knob }
+        values["model"] = spec.model
+        values["batch"] = String(spec.batch)
+        values["steps"] = String(spec.steps)
+        values["warmup_steps"] = String(spec.warmupSteps)
+        values["data"] = dataPath
+        values["run_dir"] = runDir
+        values["repeat"] = String(repeatIndex)
+        if case .synthetic(_, let seed) = spec.data { values["seed"] = spec.fixed["seed"] ?? String(seed) } else { values["seed"] = spec.fixed["seed"] ?? "1" }
+        return values
+    }
+
+    /// Whether an external command refers to `{data}` anywhere (only then is synthetic data generated).
+    static func usesData(_ c: ExternalCommandSpec) -> Bool {
+        (c.argv + c.args.values.flatMap { $0 } + c.env.values.flatMap { $0.values }).contains { $0.contains("{data}") }
+    }
+}

@@ -1,0 +1,154 @@
+import Foundation
+
+/// Turns run output into long-form metrics: the `rectune train --json` contract (strictly
+/// validated), the `rectune measure --json` wrapper output, and external commands' own results
+/// (last JSON line, JSON file, or regexes).
+public enum ResultMetrics {
+    /// Keys every `train` result must have (DESIGN.md "train result contract").
+    public static let contractKeys = ["model", "config", "steps", "warmup_steps", "batch", "samples_per_sec", "step_ms",
+                                      "auc", "logloss", "wall_s", "counters", "counters_warmup", "counter_info"]
+
+    /// Derived per-step metrics: metric name → counter it divides by the phase's step count.
+    public static let perStep: [(metric: String, counter: String)] = [
+        ("minor_faults_per_step", "minor-faults"), ("major_faults_per_step", "major-faults"),
+        ("context_switches_per_step", "context-switches"), ("steals_per_step", "executor.steals"),
+        ("tasks_per_step", "executor.tasks"), ("alloc_misses_per_step", "allocator.misses"),
+        ("alloc_hits_per_step", "allocator.hits"), ("stage_waits_per_step", "stage.waits"),
+    ]
+
+    /// What a result contributed: metrics, unavailable counters, or why it is invalid.
+    public struct Extracted: Sendable, Equatable {
+        public var metrics: [MetricValue] = []
+        public var unavailable: [String: String] = [:]
+        /// Non-nil when the result fails validation.
+        public var invalidReason: String?
+    }
+
+    /// Parses a JSON object from `data`; nil when it is not one.
+    static func object(_ data: Data) -> [String: Any]? {
+        (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+    }
+
+    static func number(_ any: Any?) -> Double? {
+        guard let any, !(type(of: any) == Bool.self) else { return nil }
+        if let d = any as? Double { return d }
+        if let i = any as? Int { return Double(i) }
+        return (any as? NSNumber)?.doubleValue
+    }
+
+    /// Metrics of a train-contract JSON object. `strict` (engine `rectune`) requires every contract
+    /// key and a finite, positive `samples_per_sec`; lenient mode (external commands) takes what is
+    /// there: top-level numbers, one level of nested numbers (`step_ms.p99`), and counters.
+    public static func fromTrainJSON(_ json: [String: Any], strict: Bool, fallbackSteps: Int = 0, fallbackWarmup: Int = 0) -> Extracted {
+        var out = Extracted()
+        if strict, let missing = contractKeys.first(where: { json[$0] == nil }) {
+            out.invalidReason = "result is missing the contract key '\(missing)'"
+            return out
+        }
+        if json["samples_per_sec"] != nil || strict {
+            guard let sps = number(json["samples_per_sec"]), sps.isFinite, sps > 0 else {
+                out.invalidReason = "samples_per_sec is not a finite positive number: \(json["samples_per_sec"].map { "\($0)" } ?? "null")"
+                return out
+            }
+        }
+        let info = json["counter_info"] as? [String: Any] ?? [:]
+        for (name, raw) in info {
+            if let reason = (raw as? [String: Any])?["unavailable"] as? String { out.unavailable[name] = reason }
+        }
+        let units = ["samples_per_sec": "samples/s", "auc": "", "logloss": "", "wall_s": "s"]
+        // Run-shape echoes (steps, batch …) are not measurements; counters are handled below.
+        let special: Set<String> = ["counters", "counters_warmup", "counter_info", "config", "engine", "profile",
+                                    "steps", "warmup_steps", "batch", "eval_rows"]
+        for (key, value) in json where !special.contains(key) {
+            if let v = number(value) {
+                out.metrics.append(MetricValue(name: key, phase: key == "wall_s" ? "total" : "steady", value: v,
+                                               unit: units[key] ?? "", source: "result"))
+            } else if let nested = value as? [String: Any] {
+                for (sub, subValue) in nested {
+                    if let v = number(subValue) {
+                        out.metrics.append(MetricValue(name: "\(key).\(sub)", value: v, unit: key == "step_ms" ? "ms" : "", source: "result"))
+                    }
+                }
+            }
+        }
+        if strict, let stepMs = json["step_ms"] as? [String: Any],
+           let missing = ["p50", "p90", "p99", "mean"].first(where: { number(stepMs[$0]) == nil }) {
+            out.invalidReason = "step_ms is missing '\(missing)'"
+            return out
+        }
+        let steps = number(json["steps"]).map(Int.init) ?? fallbackSteps
+        let warmup = number(json["warmup_steps"]).map(Int.init) ?? fallbackWarmup
+        out.metrics += counters(json["counters"], phase: "steady", steps: steps, info: info, unavailable: out.unavailable)
+        out.metrics += counters(json["counters_warmup"], phase: "warmup", steps: warmup, info: info, unavailable: out.unavailable)
+        out.metrics.sort { ($0.phase, $0.name) < ($1.phase, $1.name) }
+        return out
+    }
+
+    /// Counter metrics of one phase (never for unavailable counters) plus derived per-step values.
+    static func counters(_ raw: Any?, phase: String, steps: Int, info: [String: Any], unavailable: [String: String]) -> [MetricValue] {
+        guard let dict = raw as? [String: Any] else { return [] }
+        var values: [String: Double] = [:]
+        var metrics: [MetricValue] = []
+        for (name, any) in dict where unavailable[name] == nil {
+            guard let v = number(any), v.isFinite else { continue }
+            values[name] = v
+            let i = info[name] as? [String: Any] ?? [:]
+            metrics.append(MetricValue(name: name, phase: phase, value: v, unit: i["unit"] as? String ?? "",
+                                       source: i["source"] as? String ?? "engine", scaled: i["scaled"] as? Bool ?? false))
+        }
+        if steps > 0 {
+            for (metric, counter) in perStep {
+                if let v = values[counter] {
+                    metrics.append(MetricValue(name: metric, phase: phase, value: v / Double(steps), unit: "per step", source: "derived"))
+                }
+            }
+        }
+        return metrics
+    }
+
+    /// Metrics of a `rectune measure --json` object (phase `total`): counters with their info,
+    /// rusage values as `rusage.<field>`, `wall_s`, and counters per step over `steps`.
+    public static func fromMeasureJSON(_ json: [String: Any], steps: Int) -> Extracted {
+        var out = Extracted()
+        let info = json["counter_info"] as? [String: Any] ?? [:]
+        for (name, raw) in info {
+            if let reason = (raw as? [String: Any])?["unavailable"] as? String { out.unavailable[name] = reason }
+        }
+        out.metrics = counters(json["counters"], phase: "total", steps: steps, info: info, unavailable: out.unavailable)
+            .map { var m = $0; if m.source == "engine" { m.source = "perf_event" }; return m }
+        for (key, any) in json["rusage"] as? [String: Any] ?? [:] {
+            if let v = number(any) { out.metrics.append(MetricValue(name: "rusage.\(key)", phase: "total", value: v, source: "rusage")) }
+        }
+        if let wall = number(json["wall_s"]) {
+            out.metrics.append(MetricValue(name: "wall_s", phase: "total", value: wall, unit: "s", source: "measure"))
+        }
+        return out
+    }
+
+    /// The last line of `text` that parses as a JSON object.
+    public static func lastJSONLine(_ text: String) -> [String: Any]? {
+        for line in text.split(whereSeparator: \.isNewline).reversed() {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            guard trimmed.hasPrefix("{") else { continue }
+            if let obj = object(Data(trimmed.utf8)) { return obj }
+        }
+        return nil
+    }
+
+    /// Metrics from regexes over stdout (each pattern's first capture group, parsed as a number);
+    /// invalid when a pattern does not match or does not capture a number.
+    public static func fromRegex(_ patterns: [String: String], stdout: String) -> Extracted {
+        var out = Extracted()
+        for (metric, pattern) in patterns.sorted(by: { $0.key < $1.key }) {
+            guard let regex = try? NSRegularExpression(pattern: pattern) else { continue }
+            let range = NSRange(stdout.startIndex..., in: stdout)
+            guard let match = regex.matches(in: stdout, range: range).last, match.numberOfRanges > 1,
+                  let r = Range(match.range(at: 1), in: stdout), let v = Double(stdout[r]), v.isFinite else {
+                out.invalidReason = "the pattern for '\(metric)' (\(pattern)) did not match a number in stdout"
+                return out
+            }
+            out.metrics.append(MetricValue(name: metric, value: v, source: "result"))
+        }
+        return out
+    }
+}

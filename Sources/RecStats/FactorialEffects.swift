@@ -1,0 +1,121 @@
+/// One estimated effect of a factor (or a pair of factors) on a metric.
+public struct Effect: Sendable, Codable {
+    /// The factor (knob) name.
+    public var factor: String
+    /// For a factor with more than two levels: the level compared with the first level; nil for 2-level factors.
+    public var level: String?
+    /// For an interaction: the second factor; nil for a main effect.
+    public var secondFactor: String?
+    /// The effect in the metric's unit.
+    public var estimate: Double
+    /// Percentile-bootstrap CI of the estimate; nil when no cell has two or more runs.
+    public var ci: ConfidenceInterval?
+    /// estimate / grand mean (nil when the grand mean is 0).
+    public var relative: Double?
+
+    /// An effect from its parts.
+    public init(factor: String, level: String? = nil, secondFactor: String? = nil, estimate: Double,
+                ci: ConfidenceInterval?, relative: Double?) {
+        self.factor = factor
+        self.level = level
+        self.secondFactor = secondFactor
+        self.estimate = estimate
+        self.ci = ci
+        self.relative = relative
+    }
+}
+
+/// Main effects and two-factor interactions of a factorial (full or fractional) experiment.
+///
+/// Runs are grouped into cells by their whole config; each cell contributes its mean once (unweighted
+/// means), so a cell with a failed repeat does not tilt the estimates. With c(f=v) the average of the cell
+/// means whose factor f has value v:
+/// - main effect of a 2-level factor: c(high) - c(low), levels ordered as given in `levels`;
+/// - factor with k > 2 levels: one effect per level L ≠ first: c(L) - c(first);
+/// - interaction of two 2-level factors A, B: (c(++) + c(--) - c(+-) - c(-+)) / 2.
+/// For balanced full factorials these are the textbook contrasts. Observations missing a listed factor, or
+/// with a value not in its level list, are ignored. CIs come from a bootstrap over runs that resamples
+/// within each cell. An effect whose levels never occur has estimate NaN.
+public enum FactorialEffects {
+    /// Main effect of each factor in `levels`, in that order.
+    public static func mainEffects(_ observations: [(config: [String: String], value: Double)],
+                                   levels: [(factor: String, levels: [String])], level: Double = 0.95, seed: UInt64 = 1,
+                                   resamples: Int = 2000) -> [Effect] {
+        let design = Design(observations, levels: levels)
+        var specs: [(factor: String, level: String?, eval: ([Double]) -> Double)] = []
+        for (f, ls) in levels where ls.count >= 2 {
+            for k in 1..<ls.count {
+                let hi = ls[k], lo = ls[0]
+                specs.append((f, ls.count > 2 ? hi : nil, { m in
+                    design.average(m, where: [(f, hi)]) - design.average(m, where: [(f, lo)])
+                }))
+            }
+        }
+        return design.effects(specs.map { ($0.factor, $0.level, nil, $0.eval) }, level: level, resamples: resamples, seed: seed)
+    }
+
+    /// Interaction of each pair of 2-level factors in `levels` (pairs in the order given).
+    public static func interactions(_ observations: [(config: [String: String], value: Double)],
+                                    levels: [(factor: String, levels: [String])], level: Double = 0.95, seed: UInt64 = 1,
+                                    resamples: Int = 2000) -> [Effect] {
+        let design = Design(observations, levels: levels)
+        let two = levels.filter { $0.levels.count == 2 }
+        var specs: [(String, String?, String?, ([Double]) -> Double)] = []
+        for i in two.indices {
+            for j in two.indices where j > i {
+                let (a, la) = two[i], (b, lb) = two[j]
+                specs.append((a, nil, b, { m in
+                    (design.average(m, where: [(a, la[1]), (b, lb[1])]) + design.average(m, where: [(a, la[0]), (b, lb[0])])
+                        - design.average(m, where: [(a, la[1]), (b, lb[0])]) - design.average(m, where: [(a, la[0]), (b, lb[1])])) / 2
+                }))
+            }
+        }
+        return design.effects(specs, level: level, resamples: resamples, seed: seed)
+    }
+}
+
+/// Observations grouped into cells (one per distinct config), the shared machinery of `FactorialEffects`.
+private struct Design {
+    var configs: [[String: String]] = []
+    var cells: [[Double]] = []
+
+    init(_ observations: [(config: [String: String], value: Double)], levels: [(factor: String, levels: [String])]) {
+        var index: [String: Int] = [:]
+        for o in observations where o.value.isFinite {
+            guard levels.allSatisfy({ f in o.config[f.factor].map { f.levels.contains($0) } ?? false }) else { continue }
+            let key = o.config.keys.sorted().map { "\($0)=\(o.config[$0]!)" }.joined(separator: "\u{1F}")
+            if let i = index[key] { cells[i].append(o.value) } else {
+                index[key] = cells.count
+                cells.append([o.value])
+                configs.append(o.config)
+            }
+        }
+    }
+
+    /// Mean of the cell means (`means[i]` for cell i) over cells matching every (factor, value) condition.
+    func average(_ means: [Double], where conditions: [(String, String)]) -> Double {
+        var s = 0.0, k = 0
+        for i in means.indices where conditions.allSatisfy({ configs[i][$0.0] == $0.1 }) {
+            s += means[i]; k += 1
+        }
+        return k == 0 ? .nan : s / Double(k)
+    }
+
+    func effects(_ specs: [(String, String?, String?, ([Double]) -> Double)], level: Double, resamples: Int,
+                 seed: UInt64) -> [Effect] {
+        let means = cells.map(Descriptive.mean)
+        let grand = Descriptive.mean(means)
+        let estimates = specs.map { $0.3(means) }
+        let canResample = cells.contains { $0.count > 1 }
+        let cis: [ConfidenceInterval]? = canResample && !specs.isEmpty
+            ? Bootstrap.groupedCI(cells, level: level, resamples: resamples, seed: seed) { groups in
+                let m = groups.map(Descriptive.mean)
+                return specs.map { $0.3(m) }
+            }
+            : nil
+        return specs.indices.map { k in
+            Effect(factor: specs[k].0, level: specs[k].1, secondFactor: specs[k].2, estimate: estimates[k],
+                   ci: cis?[k], relative: grand.isFinite && grand != 0 ? estimates[k] / grand : nil)
+        }
+    }
+}

@@ -1,0 +1,95 @@
+@testable import RecEngine
+
+/// Reference math and buffers for the dense-layer tests (Double precision, plain layouts).
+enum DenseReference {
+    /// Deterministic values uniform in [-scale, scale).
+    static func random(_ count: Int, seed: UInt64, scale: Double = 1) -> [Float] {
+        var rng = SplitMix64(seed: seed)
+        return (0..<count).map { _ in Float((rng.nextUnit() * 2 - 1) * scale) }
+    }
+
+    /// y[b][o] = Σ_i x[b][i]·W[o][i] + bias[o], then ReLU if asked.
+    static func forward(x: [Float], w: [Float], bias: [Float], batch: Int, inputs: Int, outputs: Int,
+                        relu: Bool) -> [Double] {
+        var y = [Double](repeating: 0, count: batch * outputs)
+        for b in 0..<batch {
+            for o in 0..<outputs {
+                var s = Double(bias[o])
+                for i in 0..<inputs { s += Double(x[b * inputs + i]) * Double(w[o * inputs + i]) }
+                y[b * outputs + o] = relu ? max(s, 0) : s
+            }
+        }
+        return y
+    }
+
+    /// gradWeights[o][i] = Σ_b dy[b][o]·x[b][i].
+    static func gradWeights(x: [Float], dy: [Float], batch: Int, inputs: Int, outputs: Int) -> [Double] {
+        var g = [Double](repeating: 0, count: outputs * inputs)
+        for b in 0..<batch {
+            for o in 0..<outputs {
+                let d = Double(dy[b * outputs + o])
+                for i in 0..<inputs { g[o * inputs + i] += d * Double(x[b * inputs + i]) }
+            }
+        }
+        return g
+    }
+}
+
+/// A layer's call buffers as Swift arrays, with the calls the tests need.
+struct DenseCalls {
+    let layer: DenseLayer
+    let batch: Int
+
+    func forward(_ x: [Float], worker: Int = 0) -> [Float] {
+        var y = [Float](repeating: .nan, count: batch * layer.outputs)
+        x.withUnsafeBufferPointer { xp in
+            y.withUnsafeMutableBufferPointer { yp in
+                layer.forward(batch: batch, input: xp.baseAddress!, output: yp.baseAddress!, worker: worker)
+            }
+        }
+        return y
+    }
+
+    func backwardData(_ dy: [Float], worker: Int = 0) -> [Float] {
+        var dx = [Float](repeating: .nan, count: batch * layer.inputs)
+        dy.withUnsafeBufferPointer { dyp in
+            dx.withUnsafeMutableBufferPointer { dxp in
+                layer.backwardData(batch: batch, gradOutput: dyp.baseAddress!, gradInput: dxp.baseAddress!, worker: worker)
+            }
+        }
+        return dx
+    }
+
+    /// Returns (plain gradWeights, gradBias, raw blocked gradWeights buffer).
+    func backwardWeights(_ x: [Float], _ dy: [Float], worker: Int = 0) -> (weights: [Float], bias: [Float], raw: [Float]) {
+        var dw = [Float](repeating: .nan, count: layer.weightGradientCount)
+        var db = [Float](repeating: .nan, count: layer.outputs)
+        x.withUnsafeBufferPointer { xp in
+            dy.withUnsafeBufferPointer { dyp in
+                dw.withUnsafeMutableBufferPointer { dwp in
+                    db.withUnsafeMutableBufferPointer { dbp in
+                        layer.backwardWeights(batch: batch, input: xp.baseAddress!, gradOutput: dyp.baseAddress!,
+                                              gradWeights: dwp.baseAddress!, gradBias: dbp.baseAddress!, worker: worker)
+                    }
+                }
+            }
+        }
+        let plain = dw.withUnsafeBufferPointer { layer.plainGradient($0.baseAddress!) }
+        return (plain, db, dw)
+    }
+
+    /// `dy` masked by the layer's ReLU for forward output `y`.
+    func masked(_ dy: [Float], output y: [Float]) -> [Float] {
+        var g = dy
+        y.withUnsafeBufferPointer { yp in
+            g.withUnsafeMutableBufferPointer { gp in
+                layer.applyReLUMask(batch: batch, output: yp.baseAddress!, gradOutput: gp.baseAddress!)
+            }
+        }
+        return g
+    }
+
+    func setBias(_ b: [Float]) {
+        for (i, v) in b.enumerated() { layer.bias.values[i] = v }
+    }
+}

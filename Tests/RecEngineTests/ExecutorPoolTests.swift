@@ -1,0 +1,110 @@
+import Foundation
+import Synchronization
+import XCTest
+@testable import RecEngine
+
+final class ExecutorPoolTests: XCTestCase {
+    private func executors() -> [(String, any StepExecutor)] {
+        [("inline", InlineExecutor()),
+         ("pool1", PoolExecutor(threads: 1)),
+         ("pool2", PoolExecutor(threads: 2)),
+         ("pool4", PoolExecutor(threads: 4)),
+         ("costmodel2", CostModelExecutor(threads: 2, profileStart: 2, profileStop: 5)),
+         ("costmodel3", CostModelExecutor(threads: 3, profileStart: 0, profileStop: 3, batchThresholdMicros: 50))]
+    }
+
+    func testEveryNodeRunsOnceAfterItsDependencies() throws {
+        for (shapeName, shape) in [("diamond", TestGraphs.diamond()), ("wide", TestGraphs.wide()), ("ctr", TestGraphs.ctr(denseWork: 20_000))] {
+            let model = try SyntheticModel(shape)
+            for (name, executor) in executors() {
+                let alloc = CountingAllocator()
+                runSteps(model, executor, allocator: alloc, steps: 0..<12) { step in
+                    model.assertRanOnceInOrder("\(shapeName)/\(name) step \(step)")
+                    XCTAssertEqual(alloc.live.load(ordering: .relaxed), 0, "\(shapeName)/\(name): tensors live after step \(step)")
+                }
+                XCTAssertEqual(alloc.total.load(ordering: .relaxed), 12 * shape.count, "\(shapeName)/\(name): one tensor per node per step")
+                XCTAssertEqual(executor.counters.nodes, 12 * shape.count, "\(shapeName)/\(name)")
+                XCTAssertEqual(model.patternErrors.load(ordering: .relaxed), 0, "\(shapeName)/\(name): corrupted tensors")
+                executor.shutdown()
+            }
+        }
+    }
+
+    func testResultsAreIdenticalAcrossExecutors() throws {
+        var reference: (outputs: [[Float]], params: [Float])?
+        for (name, executor) in executors() {
+            let model = try SyntheticModel(TestGraphs.ctr(denseWork: 10_000))
+            var outputs: [[Float]] = []
+            runSteps(model, executor, allocator: SystemAllocator(), steps: 0..<25) { _ in outputs.append(model.outputSnapshot) }
+            executor.shutdown()
+            if let reference {
+                XCTAssertEqual(outputs, reference.outputs, "\(name): node outputs differ from inline")
+                XCTAssertEqual(model.paramSnapshot, reference.params, "\(name): parameters differ from inline")
+            } else {
+                XCTAssertTrue(model.paramSnapshot.contains { $0 != 0 }, "updates must change parameters")
+                reference = (outputs, model.paramSnapshot)
+            }
+        }
+    }
+
+    func testPoolStealsOnWideGraph() throws {
+        let model = try SyntheticModel(TestGraphs.wide(width: 200, work: 5_000))
+        let pool = PoolExecutor(threads: 2)
+        defer { pool.shutdown() }
+        runSteps(model, pool, allocator: SystemAllocator(), steps: 0..<20)
+        let c = pool.counters
+        XCTAssertGreaterThan(c.steals, 0, "a second worker must steal from a 200-wide fan-out: \(c)")
+        XCTAssertEqual(c.tasks, 20 * model.spec.count, "pool dispatches one task per node")
+        XCTAssertEqual(c.nodes, 20 * model.spec.count)
+        XCTAssertEqual(c.batchedNodes, 0)
+    }
+
+    func testWorkerStartCallbackNamesAndShutdown() throws {
+        let seen = Mutex<[Int: Int]>([:])
+        let pool = PoolExecutor(threads: 3, pinThreads: false) { w in seen.withLock { $0[w, default: 0] += 1 } }
+        let model = try SyntheticModel(TestGraphs.wide(width: 40, work: 1_000))
+        runSteps(model, pool, allocator: SystemAllocator(), steps: 0..<3)
+        let names = Self.threadNames()
+        XCTAssertTrue(names.contains("rectune-pool-1") && names.contains("rectune-pool-2"), "thread names: \(names)")
+        pool.shutdown()
+        pool.shutdown()   // idempotent
+        XCTAssertEqual(seen.withLock { $0 }, [0: 1, 1: 1, 2: 1], "onWorkerStart once per worker")
+        XCTAssertFalse(Self.threadNames().contains("rectune-pool-1"), "pool threads joined by shutdown()")
+    }
+
+    func testPinnedPoolRunsCorrectly() throws {
+        let pool = PoolExecutor(threads: 2, pinThreads: true)
+        let model = try SyntheticModel(TestGraphs.diamond())
+        runSteps(model, pool, allocator: SystemAllocator(), steps: 0..<5) { model.assertRanOnceInOrder("pinned step \($0)") }
+        pool.shutdown()
+        // Undo worker 0's pin on the test thread.
+        try? CPUAffinityReset.unpin()
+    }
+
+    func testManyShortStepsDoNotLoseWakeups() throws {
+        // Thousands of tiny steps exercise the park / unpark / completion hand-off.
+        let model = try SyntheticModel(TestGraphs.diamond(work: 10))
+        for threads in [2, 3] {
+            let pool = PoolExecutor(threads: threads)
+            runSteps(model, pool, allocator: SystemAllocator(), steps: 0..<3_000)
+            XCTAssertEqual(pool.counters.nodes, 3_000 * 4)
+            pool.shutdown()
+        }
+    }
+
+    static func threadNames() -> Set<String> {
+        let dir = "/proc/self/task"
+        let tids = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        return Set(tids.compactMap { try? String(contentsOfFile: "\(dir)/\($0)/comm", encoding: .utf8) }
+            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
+    }
+}
+
+import RecSystem
+
+enum CPUAffinityReset {
+    static func unpin() throws {
+        let all = (0..<ProcessInfo.processInfo.activeProcessorCount).map { $0 }
+        try CPUAffinity.setCurrentThread(toCPUs: all)
+    }
+}

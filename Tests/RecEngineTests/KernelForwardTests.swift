@@ -1,0 +1,163 @@
+import XCTest
+import Foundation
+@testable import RecEngine
+import TestSupport
+
+/// Forward kernels against naive Double references written independently of the kernels.
+final class KernelForwardTests: XCTestCase {
+    func testGatherMatchesNaiveLookupIntoAStridedSlice() {
+        var rng = KernelTestRNG(seed: 1)
+        let rows = 97, dim = 16, batch = 33, columns = 26, dense = 13
+        let outStride = columns * dim + dense
+        let tables = (0..<columns).map { _ in rng.floats(rows * dim) }
+        let ids = (0..<(batch * columns)).map { _ in Int32(rng.int(rows)) }
+        let sentinel: Float = -777
+        var out = [Float](repeating: sentinel, count: batch * outStride)
+        for c in 0..<columns {
+            EmbeddingKernels.gather(table: tables[c], rows: rows, dim: dim, ids: ids, idStride: columns, column: c, batch: batch,
+                                    out: &out, outStride: outStride, outOffset: c * dim)
+        }
+        for i in 0..<batch {
+            for c in 0..<columns {
+                let id = Int(ids[i * columns + c])
+                for d in 0..<dim {
+                    XCTAssertEqual(out[i * outStride + c * dim + d], tables[c][id * dim + d], "sample \(i) column \(c) d \(d)")
+                }
+            }
+            for j in (columns * dim)..<outStride { XCTAssertEqual(out[i * outStride + j], sentinel, "dense slot overwritten") }
+        }
+    }
+
+    func testGatherAllEqualsPerColumnGather() {
+        var rng = KernelTestRNG(seed: 2)
+        let columns = 5, dim = 3, batch = 7
+        let rowCounts = [4, 9, 1, 30, 2]
+        let tables = rowCounts.map { rng.floats($0 * dim) }
+        let ids = (0..<(batch * columns)).map { Int32(rng.int(rowCounts[$0 % columns])) }
+        var expected = [Float](repeating: 0, count: batch * columns * dim)
+        for c in 0..<columns {
+            EmbeddingKernels.gather(table: tables[c], rows: rowCounts[c], dim: dim, ids: ids, idStride: columns, column: c, batch: batch,
+                                    out: &expected, outStride: columns * dim, outOffset: c * dim)
+        }
+        var actual = [Float](repeating: 0, count: expected.count)
+        let pointers = tables.map { UnsafeMutablePointer<Float>.allocate(capacity: $0.count) }
+        defer { pointers.forEach { $0.deallocate() } }
+        for (p, t) in zip(pointers, tables) { p.initialize(from: t, count: t.count) }
+        let constPointers = pointers.map { UnsafePointer($0) }
+        EmbeddingKernels.gatherAll(tables: constPointers, rows: rowCounts, columns: columns, dim: dim, ids: ids, idStride: columns,
+                                   batch: batch, out: &actual, outStride: columns * dim, outOffset: 0)
+        XCTAssertEqual(actual, expected)
+        XCTAssertNotEqual(actual, [Float](repeating: 0, count: actual.count))
+    }
+
+    func testFMForwardEqualsSumOfPairwiseDots() {
+        for dim in [1, 8, 16, 21] {
+            var rng = KernelTestRNG(seed: 3 + UInt64(dim))
+            let batch = 4, fields = 6, stride = fields * dim + 2, offset = 1
+            let x = rng.floats(batch * stride)
+            var out = [Float](repeating: 0, count: batch)
+            FMKernels.forward(x: x, stride: stride, offset: offset, fields: fields, dim: dim, batch: batch, out: &out)
+            for i in 0..<batch {
+                var expected: Double = 0
+                for f in 0..<fields {
+                    for g in (f + 1)..<fields {
+                        for d in 0..<dim {
+                            expected += Double(x[i * stride + offset + f * dim + d]) * Double(x[i * stride + offset + g * dim + d])
+                        }
+                    }
+                }
+                // (Σv)² − Σv² cancels: allow float rounding relative to the sum of squares (~fields·dim/3).
+                assertClose(Double(out[i]), expected, rtol: 0, atol: 1e-5 * Double(fields * dim), "dim \(dim) sample \(i)")
+            }
+        }
+    }
+
+    func testInteractionForwardLayoutAndValues() {
+        for (fields, dim) in [(26, 16), (11, 13)] {  // 13: SIMD body + scalar tail in the 8-dot path
+            checkInteractionForward(fields: fields, dim: dim)
+        }
+    }
+
+    private func checkInteractionForward(fields: Int, dim: Int) {
+        var rng = KernelTestRNG(seed: 4)
+        let batch = 3
+        let width = InteractionKernels.outputWidth(fields: fields, dim: dim)
+        XCTAssertEqual(width, dim + (fields + 1) * fields / 2)
+        XCTAssertEqual(InteractionKernels.outputWidth(fields: 26, dim: 16), 16 + 27 * 26 / 2)
+        XCTAssertEqual(InteractionKernels.outputWidth(fields: 2, dim: 4), 4 + 3)
+        let embStride = fields * dim + 13, embOffset = 13, outStride = width + 1
+        let bottom = rng.floats(batch * dim)
+        let emb = rng.floats(batch * embStride)
+        var out = [Float](repeating: 999, count: batch * outStride)
+        InteractionKernels.forward(bottom: bottom, emb: emb, embStride: embStride, embOffset: embOffset, fields: fields, dim: dim,
+                                   batch: batch, out: &out, outStride: outStride)
+        for i in 0..<batch {
+            func vector(_ a: Int) -> [Float] {
+                a == 0 ? Array(bottom[(i * dim)..<((i + 1) * dim)])
+                       : Array(emb[(i * embStride + embOffset + (a - 1) * dim)..<(i * embStride + embOffset + a * dim)])
+            }
+            XCTAssertEqual(Array(out[(i * outStride)..<(i * outStride + dim)]), vector(0), "passthrough of the bottom vector")
+            var k = dim
+            for a in 0...fields {
+                for b in (a + 1)..<(fields + 1) {
+                    let expected = zip(vector(a), vector(b)).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+                    assertClose(Double(out[i * outStride + k]), expected, rtol: 1e-5, atol: 1e-6, "pair (\(a),\(b))")
+                    k += 1
+                }
+            }
+            XCTAssertEqual(k, width)
+            XCTAssertEqual(out[i * outStride + width], 999, "padding column written")
+        }
+    }
+
+    func testSigmoidCrossEntropyValuesAreStableAndExact() {
+        let logits: [Float] = [0, 2, -2, 100, -100, 30, -30]
+        let labels: [Float] = [1, 0, 1, 0, 1, 1, 0]
+        var grad = [Float](repeating: 0, count: logits.count)
+        let sum = LossKernels.sigmoidCrossEntropy(logits: logits, labels: labels, batch: logits.count, gradScale: 0.5, gradLogits: &grad)
+        var expected: Double = 0
+        for (z, y) in zip(logits.map(Double.init), labels.map(Double.init)) {
+            // Reference: softplus(z) − z·y, computed in Double.
+            expected += (z > 0 ? z + Foundation.log1p(Foundation.exp(-z)) : Foundation.log1p(Foundation.exp(z))) - z * y
+        }
+        XCTAssertTrue(sum.isFinite)
+        assertClose(sum, expected, rtol: 1e-6)
+        // z = 100 with y = 0 costs 100; z = −100 with y = 1 costs 100.
+        XCTAssertGreaterThan(sum, 200)
+        for k in 0..<logits.count {
+            let p = 1 / (1 + Foundation.exp(-Double(logits[k])))
+            assertClose(Double(grad[k]), (p - Double(labels[k])) * 0.5, rtol: 1e-6, atol: 1e-7, "grad \(k)")
+        }
+        var probabilities = [Float](repeating: 0, count: logits.count)
+        LossKernels.sigmoid(logits, count: logits.count, out: &probabilities)
+        for k in 0..<logits.count {
+            assertClose(Double(probabilities[k]), 1 / (1 + Foundation.exp(-Double(logits[k]))), rtol: 1e-6, atol: 1e-30)
+        }
+    }
+
+    func testVectorHelpers() {
+        var rng = KernelTestRNG(seed: 9)
+        let a = rng.floats(37), b = rng.floats(37)
+        var out = [Float](repeating: 0, count: 37)
+        VectorKernels.add(a, b, count: 37, out: &out)
+        XCTAssertEqual(out, zip(a, b).map { $0 + $1 })
+        var dst = a
+        VectorKernels.accumulate(b, into: &dst, count: 37)
+        XCTAssertEqual(dst, out)
+        VectorKernels.scale(&dst, count: 37, by: 2)
+        XCTAssertEqual(dst, out.map { $0 * 2 })
+
+        let batch = 4, src = rng.floats(batch * 10)
+        var block = [Float](repeating: -1, count: batch * 8)
+        VectorKernels.copyColumns(src: src, srcStride: 10, srcOffset: 3, width: 5, batch: batch, dst: &block, dstStride: 8, dstOffset: 2)
+        for i in 0..<batch {
+            XCTAssertEqual(Array(block[(i * 8 + 2)..<(i * 8 + 7)]), Array(src[(i * 10 + 3)..<(i * 10 + 8)]))
+            XCTAssertEqual([block[i * 8], block[i * 8 + 1], block[i * 8 + 7]], [-1, -1, -1])
+        }
+        var sums: [Float] = [1, 1, 1, 1]
+        VectorKernels.sumRows(x: src, stride: 10, offset: 3, width: 5, batch: batch, out: &sums, accumulate: true)
+        for i in 0..<batch {
+            assertClose(Double(sums[i]), 1 + src[(i * 10 + 3)..<(i * 10 + 8)].reduce(0.0) { $0 + Double($1) }, rtol: 1e-6, atol: 1e-6)
+        }
+    }
+}

@@ -1,0 +1,168 @@
+import XCTest
+@testable import RecEngine
+import TestSupport
+
+/// The sparse row optimizer against the dense optimizers and against itself.
+///
+/// Tolerance: the sparse and dense paths share `OptimizerMath`, and the duplicate-id sums are
+/// formed in sample order, so results agree to the last bit in practice; we allow rtol 1e-6 /
+/// atol 1e-7 (a few float ulps) so that a different but valid vectorization cannot fail the test.
+final class OptimizerSparseTests: XCTestCase {
+    let rows = 50, dim = 7, columns = 3, denseWidth = 5
+
+    private func makeTable(seed: UInt64) -> ParameterTensor {
+        var rng = KernelTestRNG(seed: seed)
+        let t = ParameterTensor(name: "emb", rows: rows, columns: dim)
+        t.load(rng.floats(rows * dim))
+        return t
+    }
+
+    private func dense(_ kind: SparseRowOptimizer.Kind, lr: Float) -> any DenseOptimizer {
+        switch kind {
+        case .sgd: SGD(learningRate: lr)
+        case .adagrad: Adagrad(learningRate: lr)
+        case .adam: Adam(learningRate: lr)
+        }
+    }
+
+    /// Unique ids read from column 1 of a [batch][3] id matrix, gradients from the slice at offset
+    /// dim of a [batch][3*dim + 5] buffer (the WDL deep-input layout): the touched rows equal the
+    /// dense optimizer run on a compact copy of those rows; every other row is bit-identical.
+    func testUniqueIdsMatchDenseOptimizerAndLeaveOtherRowsUntouched() {
+        for kind in SparseRowOptimizer.Kind.allCases {
+            var rng = KernelTestRNG(seed: 100)
+            let table = makeTable(seed: 1)
+            let initial = table.snapshot()
+            let picked: [Int32] = [17, 3, 42, 0, 49, 8]
+            let batch = picked.count
+            let sparse = SparseRowOptimizer(table: table, kind: kind, learningRate: 0.05, maxIdsPerUpdate: batch)
+            let compact = ParameterTensor(name: "compact", rows: batch, columns: dim)
+            compact.load(picked.flatMap { id in initial[(Int(id) * dim)..<(Int(id) * dim + dim)] })
+            let denseOpt = dense(kind, lr: 0.05)
+            let gradStride = columns * dim + denseWidth
+            var ids = [Int32](repeating: -5, count: batch * columns)
+            for i in 0..<batch { ids[i * columns + 1] = picked[i] }
+            for step in 1...3 {
+                let grad = rng.floats(batch * gradStride)
+                sparse.begin()
+                sparse.accumulate(ids: ids, idStride: columns, column: 1, count: batch, grad: grad, gradStride: gradStride, gradOffset: dim)
+                XCTAssertEqual(sparse.pendingRows, batch)
+                XCTAssertEqual(sparse.apply(step: step), batch)
+                XCTAssertEqual(sparse.pendingRows, 0)
+                let compactGrad = (0..<batch).flatMap { i in grad[(i * gradStride + dim)..<(i * gradStride + 2 * dim)] }
+                denseOpt.update(compact, gradient: compactGrad, step: step)
+            }
+            let after = table.snapshot()
+            let expected = compact.snapshot()
+            for (i, id) in picked.enumerated() {
+                assertClose(after[(Int(id) * dim)..<(Int(id) * dim + dim)], expected[(i * dim)..<(i * dim + dim)],
+                            rtol: 1e-6, atol: 1e-7, "\(kind) row \(id)")
+                XCTAssertNotEqual(Array(after[(Int(id) * dim)..<(Int(id) * dim + dim)]),
+                                  Array(initial[(Int(id) * dim)..<(Int(id) * dim + dim)]), "\(kind) row \(id) not updated")
+            }
+            for row in 0..<rows where !picked.contains(Int32(row)) {
+                XCTAssertEqual(Array(after[(row * dim)..<(row * dim + dim)]), Array(initial[(row * dim)..<(row * dim + dim)]),
+                               "\(kind) row \(row) touched")
+            }
+        }
+    }
+
+    /// Duplicate ids in one batch are summed first: equal to each id once with the summed gradient.
+    func testDuplicateIdsAreSummed() {
+        for kind in SparseRowOptimizer.Kind.allCases {
+            var rng = KernelTestRNG(seed: 200)
+            let ids: [Int32] = [3, 5, 3, 3, 7, 5]
+            let grad = rng.floats(ids.count * dim)
+            var summed: [Int32: [Float]] = [:]
+            var order: [Int32] = []
+            for (i, id) in ids.enumerated() {
+                let row = Array(grad[(i * dim)..<(i * dim + dim)])
+                if let s = summed[id] { summed[id] = zip(s, row).map { $0 + $1 } } else { summed[id] = row; order.append(id) }
+            }
+            let a = makeTable(seed: 2), b = makeTable(seed: 2)
+            let withDuplicates = SparseRowOptimizer(table: a, kind: kind, learningRate: 0.1, maxIdsPerUpdate: 3)
+            let uniqueOnce = SparseRowOptimizer(table: b, kind: kind, learningRate: 0.1, maxIdsPerUpdate: 3)
+            for step in 1...2 {
+                withDuplicates.begin()
+                withDuplicates.accumulate(ids: ids, idStride: 1, column: 0, count: ids.count, grad: grad, gradStride: dim, gradOffset: 0)
+                XCTAssertEqual(withDuplicates.apply(step: step), 3)
+                uniqueOnce.begin()
+                uniqueOnce.accumulate(ids: order, idStride: 1, column: 0, count: order.count, grad: order.flatMap { summed[$0]! },
+                                      gradStride: dim, gradOffset: 0)
+                uniqueOnce.apply(step: step)
+            }
+            assertClose(a.snapshot(), b.snapshot(), rtol: 1e-6, atol: 1e-7, "\(kind)")
+            XCTAssertNotEqual(a.snapshot(), makeTable(seed: 2).snapshot())
+        }
+    }
+
+    /// Two micro-batches accumulated before one apply equal the concatenated batch accumulated once.
+    func testMicroBatchAccumulationEqualsFullBatch() {
+        for kind in SparseRowOptimizer.Kind.allCases {
+            var rng = KernelTestRNG(seed: 300)
+            let half = 40
+            let ids = (0..<(2 * half)).map { _ in Int32(rng.int(rows)) }  // overlapping ids across halves
+            let grad = rng.floats(2 * half * dim)
+            let a = makeTable(seed: 3), b = makeTable(seed: 3)
+            let micro = SparseRowOptimizer(table: a, kind: kind, learningRate: 0.02, maxIdsPerUpdate: 2 * half)
+            let full = SparseRowOptimizer(table: b, kind: kind, learningRate: 0.02, maxIdsPerUpdate: 2 * half)
+            for step in 1...3 {
+                micro.begin()
+                ids.withUnsafeBufferPointer { idp in
+                    grad.withUnsafeBufferPointer { gp in
+                        micro.accumulate(ids: idp.baseAddress!, idStride: 1, column: 0, count: half,
+                                         grad: gp.baseAddress!, gradStride: dim, gradOffset: 0)
+                        micro.accumulate(ids: idp.baseAddress! + half, idStride: 1, column: 0, count: half,
+                                         grad: gp.baseAddress! + half * dim, gradStride: dim, gradOffset: 0)
+                    }
+                }
+                micro.apply(step: step)
+                full.begin()
+                full.accumulate(ids: ids, idStride: 1, column: 0, count: 2 * half, grad: grad, gradStride: dim, gradOffset: 0)
+                full.apply(step: step)
+            }
+            assertClose(a.snapshot(), b.snapshot(), rtol: 1e-6, atol: 1e-7, "\(kind)")
+        }
+    }
+
+    /// Many colliding ids in a large table: the per-row sums equal a dictionary reference (SGD with
+    /// lr 1 turns the table delta into the summed gradient), across several reuse cycles of the hash.
+    func testHashTableAgainstDictionaryReference() {
+        var rng = KernelTestRNG(seed: 400)
+        let bigRows = 100_000, count = 3000
+        let table = ParameterTensor(name: "wide", rows: bigRows, columns: 1)
+        let opt = SparseRowOptimizer(table: table, kind: .sgd, learningRate: 1, maxIdsPerUpdate: count)
+        for step in 1...3 {
+            let before = table.snapshot()
+            // Zipf-ish: a few hot ids repeated often, plus a long tail.
+            let ids = (0..<count).map { _ in Int32(rng.int(4) == 0 ? rng.int(20) : rng.int(bigRows)) }
+            let grad = (0..<count).map { _ in Float(rng.int(9) - 4) }  // small integers: sums are exact in float
+            var reference: [Int32: Float] = [:]
+            for (id, g) in zip(ids, grad) { reference[id, default: 0] += g }
+            opt.begin()
+            opt.accumulate(ids: ids, idStride: 1, column: 0, count: count, grad: grad, gradStride: 1, gradOffset: 0)
+            XCTAssertEqual(opt.apply(step: step), reference.count)
+            let after = table.snapshot()
+            for row in 0..<bigRows {
+                let expectedDelta = -(reference[Int32(row)] ?? 0)
+                if after[row] - before[row] != expectedDelta {
+                    XCTFail("step \(step) row \(row): delta \(after[row] - before[row]), expected \(expectedDelta)")
+                    return
+                }
+            }
+        }
+    }
+
+    func testBeginDiscardsUnappliedGradient() {
+        let table = makeTable(seed: 4)
+        let initial = table.snapshot()
+        let opt = SparseRowOptimizer(table: table, kind: .adam, learningRate: 0.1, maxIdsPerUpdate: 4)
+        let ids: [Int32] = [1, 2]
+        let grad = [Float](repeating: 1, count: 2 * dim)
+        opt.accumulate(ids: ids, idStride: 1, column: 0, count: 2, grad: grad, gradStride: dim, gradOffset: 0)
+        opt.begin()
+        XCTAssertEqual(opt.pendingRows, 0)
+        XCTAssertEqual(opt.apply(step: 1), 0)
+        XCTAssertEqual(table.snapshot(), initial)
+    }
+}

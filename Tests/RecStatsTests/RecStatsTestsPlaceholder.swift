@@ -1,5 +1,0 @@
-import XCTest
-
-final class RecStatsTestsPlaceholder: XCTestCase {
-    func testTargetBuilds() { XCTAssertTrue(true) }
-}

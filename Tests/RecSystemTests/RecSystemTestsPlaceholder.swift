@@ -1,5 +1,0 @@
-import XCTest
-
-final class RecSystemTestsPlaceholder: XCTestCase {
-    func testTargetBuilds() { XCTAssertTrue(true) }
-}

@@ -1,0 +1,86 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// `rectune gen-data` then `rectune train --json -` on a small file, as a user runs them.
+final class TrainCLITests: XCTestCase {
+    var dir: URL!
+    override func setUpWithError() throws { dir = try makeTemporaryDirectory("rectune-train-cli") }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    static var binary: URL {
+        let bundle = Bundle(for: TrainCLITests.self).bundleURL
+        return [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("rectune") }
+            .first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? bundle.appendingPathComponent("rectune")
+    }
+
+    func rectune(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+        let p = Process()
+        p.executableURL = Self.binary
+        p.arguments = args
+        p.currentDirectoryURL = dir
+        let outFile = dir.appendingPathComponent("stdout-\(UUID().uuidString)")
+        let errFile = dir.appendingPathComponent("stderr-\(UUID().uuidString)")
+        FileManager.default.createFile(atPath: outFile.path, contents: nil)
+        FileManager.default.createFile(atPath: errFile.path, contents: nil)
+        p.standardOutput = try FileHandle(forWritingTo: outFile)
+        p.standardError = try FileHandle(forWritingTo: errFile)
+        try p.run()
+        p.waitUntilExit()
+        return (p.terminationStatus, try String(contentsOf: outFile, encoding: .utf8), try String(contentsOf: errFile, encoding: .utf8))
+    }
+
+    func testGenDataThenTrainWritesTheWholeContract() throws {
+        let data = dir.appendingPathComponent("train.tsv").path
+        let gen = try rectune(["gen-data", "--rows", "12000", "--seed", "3", "--out", data])
+        XCTAssertEqual(gen.status, 0, gen.err)
+        let lines = try String(contentsOfFile: data, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 12000)
+        XCTAssertEqual(lines[0].split(separator: "\t", omittingEmptySubsequences: false).count, 40)
+
+        let r = try rectune(["train", "--model", "dlrm", "--data", data, "--eval-rows", "2000", "--batch", "256",
+                             "--steps", "20", "--warmup-steps", "5", "--json", "-"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any], r.out)
+        for key in ["model", "config", "steps", "warmup_steps", "batch", "samples_per_sec", "step_ms", "auc", "logloss",
+                    "wall_s", "counters", "counters_warmup", "counter_info", "engine"] {
+            XCTAssertNotNil(json[key], "missing contract key \(key)")
+        }
+        XCTAssertEqual(json["model"] as? String, "dlrm")
+        XCTAssertEqual(json["steps"] as? Int, 20)
+        let stepMs = try XCTUnwrap(json["step_ms"] as? [String: Double])
+        XCTAssertEqual(Set(stepMs.keys), ["p50", "p90", "p99", "mean"])
+        XCTAssertLessThanOrEqual(stepMs["p50"]!, stepMs["p99"]!)
+        let config = try XCTUnwrap(json["config"] as? [String: Any])
+        for knob in ["executor", "allocator", "stage", "micro_batch", "bf16", "inter_threads", "intra_threads", "numa"] {
+            XCTAssertNotNil(config[knob], "config lacks knob \(knob)")
+        }
+        let info = try XCTUnwrap(json["counter_info"] as? [String: [String: Any]])
+        XCTAssertEqual(info["minor-faults"]?["source"] as? String, "perf_event")
+        // A counter is either measured or unavailable with a reason — never both, never silently 0.
+        let counters = try XCTUnwrap(json["counters"] as? [String: Double])
+        for (name, entry) in info where entry["unavailable"] != nil {
+            XCTAssertNil(counters[name], "\(name) is unavailable but has a value")
+        }
+        XCTAssertTrue(r.err.contains("samples/s"), "human summary on stderr")
+    }
+
+    func testBadRowsFailNamesFileAndLine() throws {
+        let data = dir.appendingPathComponent("bad.tsv").path
+        XCTAssertEqual(try rectune(["gen-data", "--rows", "3000", "--seed", "1", "--out", data]).status, 0)
+        var text = try String(contentsOfFile: data, encoding: .utf8)
+        text += "1\tnot-a-number\n"
+        try text.write(toFile: data, atomically: true, encoding: .utf8)
+        let r = try rectune(["train", "--data", data, "--eval-rows", "500", "--batch", "128", "--steps", "40",
+                             "--warmup-steps", "0", "--bad-rows", "fail", "--quiet"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.err.contains("bad.tsv"), r.err)
+        XCTAssertTrue(r.err.contains("3001"), "line number of the bad row: \(r.err)")
+    }
+
+    func testInvalidKnobIsAUsageError() throws {
+        let r = try rectune(["train", "--executor", "turbo"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.err.contains("turbo"), r.err)
+    }
+}
