@@ -57,4 +57,9 @@ static inline int rt_current_cpu(void) {
     unsigned cpu = 0;
     return syscall(SYS_getcpu, &cpu, NULL, NULL) == 0 ? (int)cpu : -1;
 }
+#include <malloc.h>
+
+/// mallopt(M_MMAP_THRESHOLD, bytes): fixes glibc's mmap threshold (disabling its dynamic adjustment).
+static inline int rt_set_malloc_mmap_threshold(int bytes) { return mallopt(M_MMAP_THRESHOLD, bytes); }
+
 #endif

@@ -1,4 +1,5 @@
 import Foundation
+import RecSystem
 import Synchronization
 import XCTest
 @testable import RecEngine
@@ -64,6 +65,9 @@ final class ExecutorPoolTests: XCTestCase {
         let pool = PoolExecutor(threads: 3, pinThreads: false) { w in seen.withLock { $0[w, default: 0] += 1 } }
         let model = try SyntheticModel(TestGraphs.wide(width: 40, work: 1_000))
         runSteps(model, pool, allocator: SystemAllocator(), steps: 0..<3)
+        // Pool threads name themselves, then call onWorkerStart, when the OS first runs them.
+        let deadline = Date().addingTimeInterval(10)
+        while seen.withLock({ $0.count }) < 3 && Date() < deadline { usleep(1_000) }
         let names = Self.threadNames()
         XCTAssertTrue(names.contains("rectune-pool-1") && names.contains("rectune-pool-2"), "thread names: \(names)")
         pool.shutdown()
@@ -73,12 +77,14 @@ final class ExecutorPoolTests: XCTestCase {
     }
 
     func testPinnedPoolRunsCorrectly() throws {
+        let allowed = CPUAffinity.allowedCPUs()
         let pool = PoolExecutor(threads: 2, pinThreads: true)
         let model = try SyntheticModel(TestGraphs.diamond())
         runSteps(model, pool, allocator: SystemAllocator(), steps: 0..<5) { model.assertRanOnceInOrder("pinned step \($0)") }
+        XCTAssertEqual(CPUAffinity.allowedCPUs(), [allowed[0]], "worker 0 (the caller) is pinned to the first allowed CPU")
         pool.shutdown()
         // Undo worker 0's pin on the test thread.
-        try? CPUAffinityReset.unpin()
+        try CPUAffinity.setCurrentThread(toCPUs: allowed)
     }
 
     func testManyShortStepsDoNotLoseWakeups() throws {
@@ -97,14 +103,5 @@ final class ExecutorPoolTests: XCTestCase {
         let tids = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
         return Set(tids.compactMap { try? String(contentsOfFile: "\(dir)/\($0)/comm", encoding: .utf8) }
             .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
-    }
-}
-
-import RecSystem
-
-enum CPUAffinityReset {
-    static func unpin() throws {
-        let all = (0..<ProcessInfo.processInfo.activeProcessorCount).map { $0 }
-        try CPUAffinity.setCurrentThread(toCPUs: all)
     }
 }

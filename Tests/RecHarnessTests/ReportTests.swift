@@ -90,6 +90,14 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(lines[3], "stage=on    20000.5")
     }
 
+    func testChartTickLabelsStayDistinctOnNarrowRanges() {
+        let s = SVG.Scale(covering: [0.9952, 1.0048], p0: 0, p1: 100)
+        let labels = SVG.tickLabels(s.ticks())
+        XCTAssertGreaterThanOrEqual(labels.count, 3)
+        XCTAssertEqual(Set(labels).count, labels.count, "\(labels)")
+        XCTAssertEqual(SVG.tickLabels([0, 50_000, 100_000]), ["0", "50k", "100k"])
+    }
+
     func testJSONReportDecodesBack() throws {
         let data = AnalysisFixtures.ablation()
         let text = try ReportRenderer.render(data, format: .json)

@@ -71,7 +71,7 @@ final class SweepCLITests: XCTestCase {
         let sweep = try rectune(["sweep", spec, "--db", db, "--no-measure"])
         XCTAssertEqual(sweep.status, 0, sweep.err)
         XCTAssertTrue(sweep.out.contains("6 ok, 0 failed"), sweep.out)
-        XCTAssertTrue(sweep.out.contains("rectune report --db \(db)"), sweep.out)
+        XCTAssertTrue(sweep.out.contains("rectune report 1 --db \(db)"), sweep.out)
         XCTAssertTrue(sweep.err.contains("[6/6]"), sweep.err)
         let again = try rectune(["sweep", spec, "--db", db, "--no-measure", "--dry-run"])
         XCTAssertTrue(again.out.contains("0 of 6 runs would run (6 already stored"), again.out)

@@ -54,7 +54,7 @@ public struct TrainConfig: Sendable, Codable, Equatable {
     // Knobs
     public var executor: ExecutorPolicy = .pool
     public var interThreads: Int = 2
-    public var intraThreads: Int = 2
+    public var intraThreads: Int = 1
     public var costmodelStart: Int = 10
     public var costmodelStop: Int = 20
     public var pinThreads: Bool = false
@@ -62,6 +62,9 @@ public struct TrainConfig: Sendable, Codable, Equatable {
     public var allocator: AllocatorPolicy = .system
     public var allocWarmupStart: Int = 5
     public var allocWarmupSteps: Int = 10
+    /// glibc `M_MMAP_THRESHOLD` in bytes, set with `mallopt` before training; 0 keeps glibc's
+    /// default, whose threshold adapts upward (to at most 32 MiB) when mmapped chunks are freed.
+    public var mallocMmapThreshold: Int = 0
     public var stage: Bool = false
     public var stageCapacity: Int = 4
     public var stageThreads: Int = 1

@@ -54,6 +54,9 @@ public final class Trainer {
         if c.costmodelStart < 0 || c.costmodelStop <= c.costmodelStart {
             try fail("--costmodel-start must be >= 0 and below --costmodel-stop, got \(c.costmodelStart), \(c.costmodelStop)")
         }
+        if c.mallocMmapThreshold < 0 || c.mallocMmapThreshold > 32 << 20 {
+            try fail("--malloc-mmap-threshold must be in 0...\(32 << 20) bytes, got \(c.mallocMmapThreshold)")
+        }
         if c.dataPath == nil && c.syntheticRows <= c.evalRows {
             try fail("--synthetic-rows (\(c.syntheticRows)) must exceed --eval-rows (\(c.evalRows))")
         }
@@ -95,6 +98,10 @@ public final class Trainer {
         let c = config
         try Self.validate(c)
         let wallStart = DispatchTime.now().uptimeNanoseconds
+        if c.mallocMmapThreshold > 0 {
+            // Fixes glibc's threshold (and so disables its dynamic adjustment) for this process.
+            MallocTuning.setMmapThreshold(bytes: c.mallocMmapThreshold)
+        }
         let numaEffect = (try? NUMAControl.apply(policy: c.numa.rawValue)) ?? "numa policy \(c.numa.rawValue) not applied"
         // Counters first: every engine thread created after this point is inherited.
         let counters = PhaseCounters(events: counterEvents)
@@ -213,7 +220,7 @@ public final class Trainer {
             "intra_threads": .int(c.intraThreads), "costmodel_start": .int(c.costmodelStart), "costmodel_stop": .int(c.costmodelStop),
             "pin_threads": .string(c.pinThreads ? "on" : "off"), "numa": .string(c.numa.rawValue),
             "allocator": .string(c.allocator.rawValue), "alloc_warmup_start": .int(c.allocWarmupStart),
-            "alloc_warmup_steps": .int(c.allocWarmupSteps), "stage": .string(c.stage ? "on" : "off"),
+            "alloc_warmup_steps": .int(c.allocWarmupSteps), "malloc_mmap_threshold": .int(c.mallocMmapThreshold), "stage": .string(c.stage ? "on" : "off"),
             "stage_capacity": .int(c.stageCapacity), "stage_threads": .int(c.stageThreads),
             "micro_batch": .int(c.microBatch), "bf16": .string(c.bf16 ? "on" : "off"),
         ]

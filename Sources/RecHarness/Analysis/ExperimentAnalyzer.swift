@@ -1,5 +1,6 @@
 import Foundation
 import RecStats
+import Synchronization
 
 /// Turns an experiment's stored runs into an `ExperimentAnalysis`: per configuration (runs grouped
 /// by config hash, only `ok` runs count) the summary of every metric, the comparison with the
@@ -35,39 +36,48 @@ public struct ExperimentAnalyzer: Sendable {
         let labels = Self.labels(order: order, knobs: knobsOf, baseline: baselineHash.flatMap { knobsOf[$0] }, varying: varying)
 
         // Metric values of each config (ok runs only).
-        var results: [String: [MetricResult]] = [:]
         var values: [String: [String: [Double]]] = [:]
+        var units: [String: [String: String]] = [:]
         for hash in order {
             let ok = groups[hash]!.filter { $0.status == .ok }
-            var rs: [MetricResult] = []
             for m in metrics {
-                let xs = ok.compactMap { MetricCatalog.value(m, in: $0, steadySteps: steady) }
-                values[hash, default: [:]][m] = xs
-                let unit = ok.lazy.compactMap { MetricCatalog.unit(m, in: $0) }.first ?? ""
-                if xs.isEmpty {
-                    let reason = ok.isEmpty ? "no ok runs" : MetricCatalog.unavailableReason(m, in: ok[0])
-                    rs.append(MetricResult(metric: m, unit: unit, stats: nil, unavailableReason: reason))
+                values[hash, default: [:]][m] = ok.compactMap { MetricCatalog.value(m, in: $0, steadySteps: steady) }
+                units[hash, default: [:]][m] = ok.lazy.compactMap { MetricCatalog.unit(m, in: $0) }.first ?? ""
+            }
+        }
+        // Summaries and comparisons, one config per task (the bootstraps dominate the cost on large stores).
+        let frozenValues = values, frozenUnits = units, frozenOrder = order, frozenGroups = groups
+        let baseline = baselineHash
+        let perConfig = Mutex([String: ([MetricResult], [MetricComparison])]())
+        DispatchQueue.concurrentPerform(iterations: frozenOrder.count) { i in
+            let hash = frozenOrder[i]
+            let ok = frozenGroups[hash]!.filter { $0.status == .ok }
+            var results: [MetricResult] = [], comparisons: [MetricComparison] = []
+            for m in metrics {
+                let xs = frozenValues[hash]![m]!, unit = frozenUnits[hash]![m]!
+                let reason = xs.isEmpty ? (ok.isEmpty ? "no ok runs" : MetricCatalog.unavailableReason(m, in: ok[0])) : nil
+                if let b = baseline, b != hash {
+                    let bx = frozenValues[b]![m]!
+                    let bReason = bx.isEmpty ? (frozenGroups[b]!.first { $0.status == .ok }.map { MetricCatalog.unavailableReason(m, in: $0) } ?? "no ok runs") : nil
+                    let (stats, cmp) = compareWithStats(m, baseline: bx, candidate: xs,
+                                                        baselineResult: MetricResult(metric: m, stats: nil, unavailableReason: bReason),
+                                                        candidateResult: MetricResult(metric: m, stats: nil, unavailableReason: reason))
+                    results.append(MetricResult(metric: m, unit: unit, stats: stats, unavailableReason: reason))
+                    comparisons.append(cmp)
                 } else {
-                    rs.append(MetricResult(metric: m, unit: unit, stats: summarize(xs)))
+                    results.append(MetricResult(metric: m, unit: unit, stats: xs.isEmpty ? nil : summarize(xs), unavailableReason: reason))
                 }
             }
-            results[hash] = rs
+            perConfig.withLock { $0[hash] = (results, comparisons) }
         }
-
+        let analysed = perConfig.withLock { $0 }
         var configs: [ConfigAnalysis] = []
         for hash in order {
             let group = groups[hash]!
-            var comparisons: [MetricComparison] = []
-            if let b = baselineHash, b != hash {
-                for (i, m) in metrics.enumerated() {
-                    comparisons.append(compare(m, baseline: values[b]![m]!, candidate: values[hash]![m]!,
-                                               baselineResult: results[b]![i], candidateResult: results[hash]![i]))
-                }
-            }
             configs.append(ConfigAnalysis(
                 configHash: hash, label: labels[hash]!, knobs: knobsOf[hash]!, isBaseline: hash == baselineHash,
                 okRunIDs: group.filter { $0.status == .ok }.map(\.id), failedCount: group.filter { $0.status != .ok }.count,
-                metrics: results[hash]!, comparisons: comparisons))
+                metrics: analysed[hash]!.0, comparisons: analysed[hash]!.1))
         }
 
         let failed = runs.filter { $0.status != .ok }.map {
@@ -84,7 +94,10 @@ public struct ExperimentAnalyzer: Sendable {
 
     /// Summary statistics of `xs` as a `MetricStats`.
     public func summarize(_ xs: [Double]) -> MetricStats {
-        let s = Summary.of(xs, level: rule.level, resamples: rule.resamples, seed: rule.seed, noisyCV: rule.noisyCV)
+        stats(Summary.of(xs, level: rule.level, resamples: rule.resamples, seed: rule.seed, noisyCV: rule.noisyCV), values: xs)
+    }
+
+    func stats(_ s: Summary, values xs: [Double]) -> MetricStats {
         func iv(_ v: Double, _ ci: ConfidenceInterval?) -> Interval { Interval(value: v, low: ci?.lower ?? v, high: ci?.upper ?? v) }
         return MetricStats(n: s.n, median: iv(s.median, s.medianCI), mean: iv(s.mean, s.meanCI), stddev: s.n > 1 ? s.stddev : 0,
                            min: s.min, max: s.max, cv: s.cv.isFinite ? s.cv : 0, isNoisy: s.isNoisy, values: xs)
@@ -93,21 +106,30 @@ public struct ExperimentAnalyzer: Sendable {
     /// Compares two samples of `metric` (polarity from the name); missing data gives an inconclusive `n/a` entry.
     public func compare(_ metric: String, baseline: [Double], candidate: [Double],
                         baselineResult: MetricResult? = nil, candidateResult: MetricResult? = nil) -> MetricComparison {
+        compareWithStats(metric, baseline: baseline, candidate: candidate, baselineResult: baselineResult,
+                         candidateResult: candidateResult).comparison
+    }
+
+    /// The comparison and the candidate's summary (taken from the comparison, so it is bootstrapped once).
+    func compareWithStats(_ metric: String, baseline: [Double], candidate: [Double], baselineResult: MetricResult?,
+                          candidateResult: MetricResult?) -> (stats: MetricStats?, comparison: MetricComparison) {
         let pol = Polarity.forMetric(metric)
         if baseline.isEmpty || candidate.isEmpty {
             let why = (baseline.isEmpty ? baselineResult?.unavailableReason : candidateResult?.unavailableReason) ?? "no values"
-            return MetricComparison(metric: metric, higherIsBetter: pol == .higherIsBetter,
-                                    baselineMedian: baseline.isEmpty ? nil : Descriptive.median(baseline),
-                                    candidateMedian: candidate.isEmpty ? nil : Descriptive.median(candidate),
-                                    ratio: nil, pValue: nil, shift: nil, verdict: .inconclusive, reason: why)
+            let cmp = MetricComparison(metric: metric, higherIsBetter: pol == .higherIsBetter,
+                                       baselineMedian: baseline.isEmpty ? nil : Descriptive.median(baseline),
+                                       candidateMedian: candidate.isEmpty ? nil : Descriptive.median(candidate),
+                                       ratio: nil, pValue: nil, shift: nil, verdict: .inconclusive, reason: why)
+            return (candidate.isEmpty ? nil : summarize(candidate), cmp)
         }
         var r = rule
         if let t = thresholds[metric] { r.threshold = t }
         let c = Compare.metric(metric, baseline: baseline, candidate: candidate, polarity: pol, rule: r)
         let ratio = c.ratio.isFinite ? Interval(value: c.ratio, low: c.ratioCI?.lower ?? c.ratio, high: c.ratioCI?.upper ?? c.ratio) : nil
-        return MetricComparison(metric: metric, higherIsBetter: pol == .higherIsBetter, baselineMedian: c.baseline.median,
-                                candidateMedian: c.candidate.median, ratio: ratio, pValue: c.pValue, shift: c.shift,
-                                verdict: MetricVerdict(rawValue: c.verdict.rawValue) ?? .inconclusive, reason: c.reason)
+        let cmp = MetricComparison(metric: metric, higherIsBetter: pol == .higherIsBetter, baselineMedian: c.baseline.median,
+                                   candidateMedian: c.candidate.median, ratio: ratio, pValue: c.pValue, shift: c.shift,
+                                   verdict: MetricVerdict(rawValue: c.verdict.rawValue) ?? .inconclusive, reason: c.reason)
+        return (stats(c.candidate, values: candidate), cmp)
     }
 
     /// The config equal to the spec baseline on every factor (a factor missing from `baseline:` means

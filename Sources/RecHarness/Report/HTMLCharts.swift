@@ -15,10 +15,10 @@ enum HTMLCharts {
         }
         guard !rows.isEmpty else { return nil }
         let values: [Double] = rows.flatMap { (_, c) -> [Double] in [c.ratio!.low, c.ratio!.high, c.ratio!.value] } + [1.0]
-        let right = width - 110
+        let right = width - 150
         let s = SVG.Scale(covering: values, p0: labelWidth, p1: right)
         let height = top + Double(rows.count) * rowHeight + 26
-        var b = SVG.xAxis(s, top: top, bottom: height - 22, format: { SVG.tick($0) + "x" })
+        var b = SVG.xAxis(s, top: top, bottom: height - 22, suffix: "x")
         b += "<line x1=\"\(SVG.f(s(1)))\" y1=\"\(SVG.f(top - 4))\" x2=\"\(SVG.f(s(1)))\" y2=\"\(SVG.f(height - 22))\" class=\"ref\"/>"
         for (i, (c, cmp)) in rows.enumerated() {
             let r = cmp.ratio!

@@ -76,13 +76,23 @@ enum SVG {
         return String(format: "%.3g", x)
     }
 
-    /// Vertical grid lines with tick labels along the bottom of a plot area.
-    static func xAxis(_ s: Scale, top: Double, bottom: Double, format: (Double) -> String = tick) -> String {
+    /// Tick labels with as many decimals as the tick spacing needs (so 0.999, 1.000, 1.001 stay distinct).
+    static func tickLabels(_ ticks: [Double]) -> [String] {
+        guard ticks.count > 1 else { return ticks.map(tick) }
+        let step = abs(ticks[1] - ticks[0])
+        let decimals = step > 0 ? max(0, Int(ceil(-log10(step) - 1e-9))) : 0
+        if decimals == 0 || ticks.contains(where: { abs($0) >= 10_000 }) { return ticks.map(tick) }
+        return ticks.map { String(format: "%.\(min(decimals, 8))f", $0) }
+    }
+
+    /// Vertical grid lines with tick labels along the bottom of a plot area; `suffix` follows each label (e.g. "x").
+    static func xAxis(_ s: Scale, top: Double, bottom: Double, suffix: String = "") -> String {
         var out = ""
-        for t in s.ticks() {
+        let ticks = s.ticks()
+        for (t, label) in zip(ticks, tickLabels(ticks)) {
             let x = f(s(t))
             out += "<line x1=\"\(x)\" y1=\"\(f(top))\" x2=\"\(x)\" y2=\"\(f(bottom))\" class=\"grid\"/>"
-            out += "<text x=\"\(x)\" y=\"\(f(bottom + 14))\" class=\"tick\" text-anchor=\"middle\">\(esc(format(t)))</text>"
+            out += "<text x=\"\(x)\" y=\"\(f(bottom + 14))\" class=\"tick\" text-anchor=\"middle\">\(esc(label + suffix))</text>"
         }
         return out
     }
@@ -90,10 +100,11 @@ enum SVG {
     /// Horizontal grid lines with tick labels along the left of a plot area.
     static func yAxis(_ s: Scale, left: Double, right: Double) -> String {
         var out = ""
-        for t in s.ticks() {
+        let ticks = s.ticks()
+        for (t, label) in zip(ticks, tickLabels(ticks)) {
             let y = f(s(t))
             out += "<line x1=\"\(f(left))\" y1=\"\(y)\" x2=\"\(f(right))\" y2=\"\(y)\" class=\"grid\"/>"
-            out += "<text x=\"\(f(left - 6))\" y=\"\(y)\" dy=\"4\" class=\"tick\" text-anchor=\"end\">\(esc(tick(t)))</text>"
+            out += "<text x=\"\(f(left - 6))\" y=\"\(y)\" dy=\"4\" class=\"tick\" text-anchor=\"end\">\(esc(label))</text>"
         }
         return out
     }

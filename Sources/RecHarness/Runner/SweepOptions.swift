@@ -84,7 +84,7 @@ public struct SweepSummary: Sendable, Equatable {
         if interrupted {
             text += "\ninterrupted: re-run the same command (or add --resume) to continue; finished runs are kept"
         } else {
-            text += "\nreport: rectune report --db \(storePath) --experiment \(experimentName)"
+            text += "\nreport: rectune report \(experimentID) --db \(storePath)"
         }
         if failed > 0 { text += "\nfailed runs: rectune runs \(experimentName) --db \(storePath) --status failed" }
         return text

@@ -18,7 +18,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Measured steps per run.") var steps = 150
     @Option(help: "Warm-up steps per run.") var warmupSteps = 30
     @Option(help: "Inter-op threads.") var interThreads = 2
-    @Option(help: "Intra-op (oneDNN) threads.") var intraThreads = 2
+    @Option(help: "Intra-op (oneDNN) threads.") var intraThreads = 1
     @Option(help: "Rows of generated data.") var rows = 120_000
     @Flag(help: "Skip the end-to-end (file) runs.") var inMemoryOnly = false
     @Flag(help: "Print a per-node-group profile of one step.") var profile = false

@@ -24,7 +24,7 @@ struct TrainOptions: ParsableArguments {
 
     @Option(help: "Executor: pool (work stealing), inline (one thread) or costmodel.") var executor: ExecutorPolicy = .pool
     @Option(help: "Inter-op executor threads.") var interThreads: Int?
-    @Option(help: "Intra-op (oneDNN OpenMP) threads.") var intraThreads: Int?
+    @Option(help: "Intra-op (oneDNN OpenMP) threads (default 1: on 2 cores, 2 inter-op workers × 2 OpenMP threads oversubscribe).") var intraThreads: Int?
     @Option(help: "First step the cost model profiles.") var costmodelStart = 10
     @Option(help: "Step at which the cost-model schedule takes over.") var costmodelStop = 20
     @Option(help: "Pin executor threads to CPUs: on or off.") var pinThreads: Switch = .off
@@ -32,6 +32,7 @@ struct TrainOptions: ParsableArguments {
     @Option(help: "Step-tensor allocator: system or adaptive.") var allocator: AllocatorPolicy = .system
     @Option(help: "First step the adaptive allocator records.") var allocWarmupStart = 5
     @Option(help: "Steps the adaptive allocator records before planning.") var allocWarmupSteps = 10
+    @Option(help: "glibc M_MMAP_THRESHOLD in bytes (mallopt); 0 keeps glibc's adaptive default.") var mallocMmapThreshold = 0
     @Option(help: "Prepare batches ahead on producer threads: on or off.") var stage: Switch = .off
     @Option(help: "Batches the stage queue holds.") var stageCapacity = 4
     @Option(help: "Stage producer threads.") var stageThreads = 1
@@ -46,9 +47,10 @@ struct TrainOptions: ParsableArguments {
         c.bottomLayers = bottomLayers?.values; c.learningRate = learningRate; c.wideLearningRate = wideLearningRate
         c.executor = executor
         c.interThreads = interThreads ?? threads ?? 2
-        c.intraThreads = intraThreads ?? threads ?? 2
+        c.intraThreads = intraThreads ?? threads ?? 1
         c.costmodelStart = costmodelStart; c.costmodelStop = costmodelStop; c.pinThreads = pinThreads.isOn
         c.numa = numa; c.allocator = allocator; c.allocWarmupStart = allocWarmupStart; c.allocWarmupSteps = allocWarmupSteps
+        c.mallocMmapThreshold = mallocMmapThreshold
         c.stage = stage.isOn; c.stageCapacity = stageCapacity; c.stageThreads = stageThreads
         c.microBatch = microBatch; c.bf16 = bf16.isOn
         return c

@@ -1,0 +1,110 @@
+import Glibc
+
+/// Running work items: executing nodes, dispatching their ready successors by the step's
+/// `SchedulingMode`, batching cheap nodes, and counting.
+extension WorkStealingScheduler {
+    /// Marks one node finished; the worker that finishes the last node wakes worker 0.
+    @inline(__always)
+    func nodeFinished(_ st: StepState, worker w: Int) {
+        if st.remaining.subtract(1, ordering: .sequentiallyConsistent).newValue == 0, w != 0 {
+            if idleMask.bitwiseAnd(~UInt64(1), ordering: .sequentiallyConsistent).oldValue & 1 != 0 {
+                parkers[0].unpark()
+            }
+        }
+    }
+
+    @inline(__always)
+    func execute(_ node: Int, worker w: Int, state st: StepState, profiling: Bool) {
+        if profiling {
+            let t0 = Self.monotonicMicros()
+            st.graph.execute(NodeID(index: node), worker: w, memory: st.memory!, step: st.step)
+            st.costSum[node] += Self.monotonicMicros() - t0
+        } else {
+            st.graph.execute(NodeID(index: node), worker: w, memory: st.memory!, step: st.step)
+        }
+        WorkerStats.bump(stats[w].nodes)
+    }
+
+    /// clock_gettime(CLOCK_MONOTONIC) in microseconds.
+    @inline(__always)
+    static func monotonicMicros() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) * 1e6 + Double(ts.tv_nsec) * 1e-3
+    }
+
+    func runItem(_ item: WorkItem, worker w: Int, state st: StepState) {
+        let s = stats[w]
+        var profiling = false
+        if case .profile = st.mode { profiling = true }
+        WorkerStats.bump(s.tasks)
+        if item.batch.isEmpty {
+            var node = item.node
+            while true {
+                execute(node, worker: w, state: st, profiling: profiling)
+                let next = dispatchSuccessors(of: node, worker: w, state: st, inBatch: false)
+                nodeFinished(st, worker: w)
+                guard let next else { return }
+                node = next
+                WorkerStats.bump(s.tasks)
+            }
+        } else {
+            WorkerStats.bump(s.batchedNodes, by: item.batch.count)
+            let local = scratch[w]
+            local.cheap.removeAll(keepingCapacity: true)
+            for node in item.batch {
+                execute(node, worker: w, state: st, profiling: profiling)
+                _ = dispatchSuccessors(of: node, worker: w, state: st, inBatch: true)
+                nodeFinished(st, worker: w)
+            }
+            flushCheap(worker: w, state: st)
+        }
+    }
+
+    /// Decrements the successors' dependency counts and hands out the ready ones; returns the
+    /// successor to continue with on this thread, if any. Inside a batch nothing continues and
+    /// cheap ready successors accumulate into the next batch (pushed when the batch ends).
+    @inline(__always)
+    func dispatchSuccessors(of node: Int, worker w: Int, state st: StepState, inBatch: Bool) -> Int? {
+        let local = scratch[w]
+        local.items.removeAll(keepingCapacity: true)
+        var next: Int?
+        switch st.mode {
+        case .pool, .profile:
+            for succ in st.graph.successors[node] where st.pending.decrement(at: succ.index) == 0 {
+                if next == nil && !inBatch { next = succ.index } else { local.items.append(WorkItem(node: succ.index)) }
+            }
+            publish(local.items, worker: w, prioritized: false)
+        case .costModel(let plan):
+            let critical = plan.criticalSuccessor[node]
+            if !inBatch { local.cheap.removeAll(keepingCapacity: true) }
+            for succ in st.graph.successors[node] where st.pending.decrement(at: succ.index) == 0 {
+                let i = succ.index
+                if !inBatch && i == critical { next = i }
+                else if plan.cheap[i] { local.cheap.append(i) }
+                else { local.items.append(plan.item(i)) }
+            }
+            if !inBatch { appendCheap(local, plan: plan) }
+            publish(local.items, worker: w, prioritized: true)
+        }
+        return next
+    }
+
+    @inline(__always)
+    func appendCheap(_ local: WorkerScratch, plan: CostModelPlan) {
+        switch local.cheap.count {
+        case 0: break
+        case 1: local.items.append(plan.item(local.cheap[0]))
+        default: local.items.append(plan.item(batch: local.cheap))
+        }
+        local.cheap.removeAll(keepingCapacity: true)
+    }
+
+    func flushCheap(worker w: Int, state st: StepState) {
+        guard case .costModel(let plan) = st.mode else { return }
+        let local = scratch[w]
+        local.items.removeAll(keepingCapacity: true)
+        appendCheap(local, plan: plan)
+        publish(local.items, worker: w, prioritized: true)
+    }
+}

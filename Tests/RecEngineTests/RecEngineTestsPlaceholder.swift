@@ -1,5 +1,0 @@
-import XCTest
-
-final class RecEngineTestsPlaceholder: XCTestCase {
-    func testTargetBuilds() { XCTAssertTrue(true) }
-}

@@ -1,5 +1,0 @@
-import XCTest
-
-final class RecHarnessTestsPlaceholder: XCTestCase {
-    func testTargetBuilds() { XCTAssertTrue(true) }
-}

@@ -1,5 +1,0 @@
-import XCTest
-
-final class RectuneCLITestsPlaceholder: XCTestCase {
-    func testTargetBuilds() { XCTAssertTrue(true) }
-}
