@@ -21,7 +21,7 @@ final class EmbeddingGroup: @unchecked Sendable {
         self.dim = dim
         self.feed = feed
         self.nodePerColumn = nodePerColumn
-        var rng = InitRandom(seed: seed)
+        var rng = SplitMix64(seed: seed)
         var tables: [ParameterTensor] = []
         for c in 0..<CriteoSchema.categoricalCount {
             let t = ParameterTensor(name: "\(name).C\(c + 1)", rows: buckets, columns: dim)
@@ -91,22 +91,5 @@ final class EmbeddingGroup: @unchecked Sendable {
                 }
             }
         }
-    }
-}
-
-/// A small deterministic generator for parameter initialization (InitRandom).
-struct InitRandom {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [lo, hi).
-    mutating func uniform(_ lo: Float, _ hi: Float) -> Float {
-        lo + (hi - lo) * Float(next() >> 40) / Float(1 << 24)
     }
 }

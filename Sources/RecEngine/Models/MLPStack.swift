@@ -144,7 +144,7 @@ final class MLPStack: @unchecked Sendable {
             let optimizer = self.optimizer
             let node = b.node("\(name).\(i).update", kind: .update, after: deps, uses: gWs + gBs) { ctx in
                 let gW0 = ctx.memory.floats(gWs[0]), gB0 = ctx.memory.floats(gBs[0])
-                for m in 1..<max(gWs.count, 1) where m < gWs.count {
+                for m in gWs.indices.dropFirst() {
                     VectorKernels.accumulate(ctx.memory.floats(gWs[m]), into: gW0, count: layer.weightGradientCount)
                     VectorKernels.accumulate(ctx.memory.floats(gBs[m]), into: gB0, count: layer.outputs)
                 }
