@@ -5,29 +5,12 @@ import XCTest
 /// Runs the built `rectune` binary as a user would: sweep a tiny external-command spec into a temporary
 /// store, then report, compare and check it.
 final class ReportCLITests: XCTestCase {
-    /// The `rectune` built next to the test bundle (Linux: the bundle URL is the products directory;
-    /// macOS: its parent).
-    static var binary: URL {
-        let bundle = Bundle(for: ReportCLITests.self).bundleURL
-        let candidates = [bundle.appendingPathComponent("rectune"), bundle.deletingLastPathComponent().appendingPathComponent("rectune")]
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
-    }
+    static var binary: URL { RectuneCLI.binary }
 
     /// Runs rectune with `args` in `dir`; returns exit status, stdout and stderr.
     @discardableResult
     static func rectune(_ args: [String], in dir: URL) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = binary
-        p.arguments = args
-        p.currentDirectoryURL = dir
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        try RectuneCLI.run(args, in: dir)
     }
 
     /// A spec whose "training" prints a deterministic JSON result (`{` and `}` as printf octal escapes,

@@ -8,27 +8,11 @@ final class SweepCLITests: XCTestCase {
     override func setUpWithError() throws { dir = try makeTemporaryDirectory("rectune-sweep-cli") }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
-    static var binary: URL {
-        // On Linux the bundle URL is the products directory itself; on macOS the .xctest inside it.
-        let bundle = Bundle(for: SweepCLITests.self).bundleURL
-        return [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("rectune") }
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? bundle.appendingPathComponent("rectune")
-    }
+    static var binary: URL { RectuneCLI.binary }
 
     @discardableResult
     func rectune(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = Self.binary
-        p.arguments = args
-        p.currentDirectoryURL = dir
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        try RectuneCLI.run(args, in: dir)
     }
 
     func write(_ name: String, _ text: String) throws -> String {

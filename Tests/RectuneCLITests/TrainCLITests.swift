@@ -8,26 +8,8 @@ final class TrainCLITests: XCTestCase {
     override func setUpWithError() throws { dir = try makeTemporaryDirectory("rectune-train-cli") }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
-    static var binary: URL {
-        let bundle = Bundle(for: TrainCLITests.self).bundleURL
-        return [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("rectune") }
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? bundle.appendingPathComponent("rectune")
-    }
-
     func rectune(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = Self.binary
-        p.arguments = args
-        p.currentDirectoryURL = dir
-        let outFile = dir.appendingPathComponent("stdout-\(UUID().uuidString)")
-        let errFile = dir.appendingPathComponent("stderr-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: outFile.path, contents: nil)
-        FileManager.default.createFile(atPath: errFile.path, contents: nil)
-        p.standardOutput = try FileHandle(forWritingTo: outFile)
-        p.standardError = try FileHandle(forWritingTo: errFile)
-        try p.run()
-        p.waitUntilExit()
-        return (p.terminationStatus, try String(contentsOf: outFile, encoding: .utf8), try String(contentsOf: errFile, encoding: .utf8))
+        try RectuneCLI.run(args, in: dir)
     }
 
     func testGenDataThenTrainWritesTheWholeContract() throws {

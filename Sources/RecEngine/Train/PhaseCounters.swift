@@ -13,16 +13,16 @@ struct CounterSnapshotSet {
 /// Collects counter snapshots and turns two of them into a phase's `counters` and `counter_info`.
 struct PhaseCounters {
     let session: CounterSession?
-    let sessionError: String?
 
+    /// Opens and starts the perf events (none when `events` is empty). Events the machine cannot
+    /// count stay in the session as unavailable with their reason.
     init(events: [String]) {
         if events.isEmpty {
-            session = nil; sessionError = nil
+            session = nil
         } else {
             let s = CounterSession(events: events)
             s.start()
             session = s
-            sessionError = nil
         }
     }
 

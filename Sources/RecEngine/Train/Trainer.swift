@@ -129,7 +129,7 @@ public final class Trainer {
 
         let total = c.warmupSteps + c.steps
         var histogram = Histogram<UInt64>(highestTrackableValue: 600_000_000_000, numberOfSignificantValueDigits: .three)
-        var start = counters.snapshot(executor: executor, allocator: allocator, stage: source.counters)
+        let start = counters.snapshot(executor: executor, allocator: allocator, stage: source.counters)
         var boundary = start
         var steadyStartNs: UInt64 = DispatchTime.now().uptimeNanoseconds
         var steadySamples = 0
@@ -172,7 +172,6 @@ public final class Trainer {
         if c.warmupSteps == 0 { boundary = start }
         let warm = counters.phase(from: start, to: boundary)
         let steady = counters.phase(from: boundary, to: end)
-        start = end
 
         inspect?(model)
         let (auc, logloss, evalRows) = try Self.evaluate(model: model, dataset: dataset, feed: feed, batch: c.batch)

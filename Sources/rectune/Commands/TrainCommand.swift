@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RecEngine
+import RecSystem
 
 /// Options shared by `train` and `bench`: model shape, data and every runtime knob.
 struct TrainOptions: ParsableArguments {
@@ -85,7 +86,7 @@ struct TrainCommand: AsyncParsableCommand {
         let config = options.makeConfig()
         let eventList: [String]
         switch events {
-        case nil: eventList = TrainerDefaults.events
+        case nil: eventList = CounterSession.defaultEvents
         case "none"?: eventList = []
         case let list?: eventList = list.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
         }
@@ -113,9 +114,4 @@ struct TrainCommand: AsyncParsableCommand {
             try Terminal.output(try encoder.encode(result), to: json)
         }
     }
-}
-
-/// Defaults the CLI passes to the trainer.
-enum TrainerDefaults {
-    static var events: [String] { RecSystemEvents.defaults }
 }

@@ -1,11 +1,5 @@
 import Foundation
 import RecEngine
-import RecSystem
-
-/// Default perf events, from the counter layer.
-enum RecSystemEvents {
-    static var defaults: [String] { CounterSession.defaultEvents }
-}
 
 /// The human-readable summary of a training result.
 enum TrainSummary {

@@ -1,0 +1,40 @@
+import Foundation
+
+/// Runs the built `rectune` binary as a user would, for end-to-end tests.
+public enum RectuneCLI {
+    /// The `rectune` executable built beside the test executable (`RECTUNE_BIN` overrides).
+    public static var binary: URL {
+        if let path = ProcessInfo.processInfo.environment["RECTUNE_BIN"] { return URL(fileURLWithPath: path) }
+        let testExecutable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        let products = testExecutable.deletingLastPathComponent()
+        let candidates = [products, products.deletingLastPathComponent(), products.deletingLastPathComponent().deletingLastPathComponent()]
+            .map { $0.appendingPathComponent("rectune") }
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
+    }
+
+    /// Runs `rectune args…` in `dir` and returns its exit status, stdout and stderr. Output goes
+    /// through files, so a chatty stderr cannot block the child on a full pipe.
+    @discardableResult
+    public static func run(_ args: [String], in dir: URL) throws -> (status: Int32, out: String, err: String) {
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = args
+        p.currentDirectoryURL = dir
+        let id = UUID().uuidString
+        let outFile = FileManager.default.temporaryDirectory.appendingPathComponent("rectune-\(id).out")
+        let errFile = FileManager.default.temporaryDirectory.appendingPathComponent("rectune-\(id).err")
+        FileManager.default.createFile(atPath: outFile.path, contents: nil)
+        FileManager.default.createFile(atPath: errFile.path, contents: nil)
+        defer {
+            try? FileManager.default.removeItem(at: outFile)
+            try? FileManager.default.removeItem(at: errFile)
+        }
+        let outHandle = try FileHandle(forWritingTo: outFile), errHandle = try FileHandle(forWritingTo: errFile)
+        p.standardOutput = outHandle
+        p.standardError = errHandle
+        try p.run()
+        p.waitUntilExit()
+        try outHandle.close(); try errHandle.close()
+        return (p.terminationStatus, try String(contentsOf: outFile, encoding: .utf8), try String(contentsOf: errFile, encoding: .utf8))
+    }
+}
