@@ -114,14 +114,15 @@ final class MLPStack: @unchecked Sendable {
             if i > 0 || needInputGrad {
                 let gx = b.floats("\(name).\(i).dx\(tag)", count: rows * layer.inputs)
                 let prev: DenseLayer? = i > 0 ? layers[i - 1] : nil
-                let dNode = b.node("\(name).\(i).bwdD\(tag)", kind: .backward, after: ready, allocates: [gx],
-                                   uses: i > 0 ? [gy, src] : [gy]) { ctx in
+                var dNode = b.node("\(name).\(i).bwdD\(tag)", kind: .backward, after: ready, allocates: [gx], uses: [gy]) { ctx in
                     layer.backwardData(batch: rows, gradOutput: ctx.memory.floats(gy), gradInput: ctx.memory.floats(gx), worker: ctx.worker)
-                    if let prev, prev.relu {
+                }
+                layerNodes[i].append(dNode)
+                if let prev, prev.relu {
+                    dNode = b.node("\(name).\(i - 1).mask\(tag)", kind: .backward, after: [dNode], uses: [gx, src]) { ctx in
                         prev.applyReLUMask(batch: rows, output: ctx.memory.floats(src), gradOutput: ctx.memory.floats(gx))
                     }
                 }
-                layerNodes[i].append(dNode)
                 g = gx
                 ready = [dNode]
                 if i == 0 { inputGrad = gx; inputGradReady = dNode }

@@ -20,6 +20,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Inter-op threads.") var interThreads = 2
     @Option(help: "Intra-op (oneDNN) threads.") var intraThreads = 1
     @Option(help: "Rows of generated data.") var rows = 120_000
+    @Option(help: "Step-tensor allocator: system or adaptive.") var allocator: AllocatorPolicy = .system
     @Flag(help: "Skip the end-to-end (file) runs.") var inMemoryOnly = false
     @Flag(help: "Print a per-node-group profile of one step.") var profile = false
     @Flag(help: "Also benchmark oneDNN dense layers (GFLOP/s fp32 vs bf16, and the implementations oneDNN chose).") var dense = false
@@ -37,12 +38,12 @@ struct BenchCommand: AsyncParsableCommand {
         try SyntheticCriteo.write(rows: rows, seed: 1, to: path)
         if dense { try benchDense() }
         if kernels { benchKernels() }
-        print("rectune bench  batch \(batch)  \(warmupSteps)+\(steps) steps  inter \(interThreads) intra \(intraThreads)  oneDNN \(OneDNNInfo.version) \(OneDNNInfo.isa)")
+        print("rectune bench  batch \(batch)  \(warmupSteps)+\(steps) steps  inter \(interThreads) intra \(intraThreads)  allocator \(allocator.rawValue)  oneDNN \(OneDNNInfo.version) \(OneDNNInfo.isa)")
         print(pad("model", 8) + pad("mode", 22) + pad("samples/s", 12) + pad("p50 ms", 9) + pad("p90 ms", 9) + pad("p99 ms", 9) + "AUC")
         for kind in kinds {
             var c = TrainConfig()
             c.model = kind; c.batch = batch; c.steps = steps; c.warmupSteps = warmupSteps
-            c.interThreads = interThreads; c.intraThreads = intraThreads; c.dataPath = path; c.evalRows = 10_000
+            c.interThreads = interThreads; c.intraThreads = intraThreads; c.allocator = allocator; c.dataPath = path; c.evalRows = 10_000
             let dataset = try Trainer.loadDataset(c)
             var modes: [(String, TrainConfig, Bool)] = [("in-memory", c, true)]
             if !inMemoryOnly {
