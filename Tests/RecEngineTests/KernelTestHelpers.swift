@@ -1,23 +1,12 @@
 import XCTest
 @testable import RecEngine
 
-/// Deterministic SplitMix64 generator for test data (same numbers on every machine and run).
-struct KernelTestRNG {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
+/// Deterministic test data (same numbers on every machine and run): the engine's SplitMix64.
+typealias KernelTestRNG = SplitMix64
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [lo, hi).
-    mutating func uniform(_ lo: Float = -1, _ hi: Float = 1) -> Float {
-        lo + (hi - lo) * Float(next() >> 40) / Float(1 << 24)
-    }
+extension SplitMix64 {
+    /// Uniform in [-1, 1).
+    mutating func uniform() -> Float { uniform(-1, 1) }
 
     mutating func floats(_ n: Int, _ lo: Float = -1, _ hi: Float = 1) -> [Float] {
         (0..<n).map { _ in uniform(lo, hi) }

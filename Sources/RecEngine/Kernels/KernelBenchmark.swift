@@ -17,15 +17,9 @@ public enum KernelBenchmark {
     /// Runs every kernel `repetitions` times (after one warm-up call) and returns the medians.
     public static func run(batch: Int = 512, columns: Int = 26, dim: Int = 16, rows: Int = 10_000,
                            repetitions: Int = 200) -> [Timing] {
-        var seed: UInt64 = 0x5EED
-        func random() -> UInt64 {  // SplitMix64
-            seed &+= 0x9E37_79B9_7F4A_7C15
-            var z = seed
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        func uniform() -> Float { Float(random() >> 40) / Float(1 << 24) - 0.5 }
+        var rng = SplitMix64(seed: 0x5EED)
+        func random() -> UInt64 { rng.next() }
+        func uniform() -> Float { rng.uniform(-0.5, 0.5) }
         /// Skewed ids: half the draws from the 1% hottest rows, like a Zipf-ish categorical column.
         func skewedId() -> Int32 { Int32(random() & 1 == 0 ? Int(random() % UInt64(max(rows / 100, 1))) : Int(random() % UInt64(rows))) }
 

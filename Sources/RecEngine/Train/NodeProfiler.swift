@@ -16,23 +16,19 @@ public enum NodeProfiler {
     public static func profile(config: TrainConfig, dataset: CriteoDataset, warmup: Int = 5, steps: Int = 20) throws -> [Entry] {
         var c = config
         c.executor = .inline
-        let context = try DNNLContext(workers: 1)
-        context.setIntraOpThreads(c.intraThreads)
-        let feed = StepFeed(capacity: c.batch)
-        let model = try makeModel(config: c, context: context, feed: feed)
-        let graph = try model.trainingGraph(microBatches: MicroBatch.split(batch: c.batch, count: c.microBatch))
-        let memory = StepMemory(graph: graph, allocator: Trainer.makeAllocator(c))
+        let rig = try StepRig(config: c, workers: 1)
+        let (graph, memory) = (rig.graph, rig.memory)
         let source = try InMemoryBatchSource(dataset: dataset, batchSize: c.batch, count: 8)
-        defer { _ = source }
         var totals = [UInt64](repeating: 0, count: graph.nodeCount)
         for step in 0..<(warmup + steps) {
             let batch = try source.next()
-            feed.stage(batch)
-            memory.beginStep()
-            for id in graph.topologicalOrder {
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                graph.execute(id, worker: 0, memory: memory, step: step)
-                if step >= warmup { totals[id.index] += DispatchTime.now().uptimeNanoseconds - t0 }
+            rig.step(batch, index: step) {
+                memory.beginStep()
+                for id in graph.topologicalOrder {
+                    let t0 = DispatchTime.now().uptimeNanoseconds
+                    graph.execute(id, worker: 0, memory: memory, step: step)
+                    if step >= warmup { totals[id.index] += DispatchTime.now().uptimeNanoseconds - t0 }
+                }
             }
             source.recycle(batch)
         }

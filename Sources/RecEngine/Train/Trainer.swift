@@ -106,17 +106,13 @@ public final class Trainer {
         // Counters first: every engine thread created after this point is inherited.
         let counters = PhaseCounters(events: counterEvents)
         let dataset = try preloaded ?? Self.loadDataset(c)
+        let rig = try StepRig(config: c, workers: c.interThreads)
         let intra = c.intraThreads
-        let context = try DNNLContext(workers: max(c.interThreads, 1))
-        context.setIntraOpThreads(intra)
+        let context = rig.context
         let executor = Self.makeExecutor(c) { _ in context.setIntraOpThreads(intra) }
         defer { executor.shutdown() }
-        let allocator = Self.makeAllocator(c)
-        let feed = StepFeed(capacity: c.batch)
-        let model = try makeModel(config: c, context: context, feed: feed)
-        let micros = MicroBatch.split(batch: c.batch, count: c.microBatch)
-        let graph = try model.trainingGraph(microBatches: micros)
-        let memory = StepMemory(graph: graph, allocator: allocator)
+        let (feed, model, graph, memory, allocator) = (rig.feed, rig.model, rig.graph, rig.memory, rig.allocator)
+        let micros = rig.microBatches
         let source: any BatchSource
         if inMemory {
             source = try InMemoryBatchSource(dataset: dataset, batchSize: c.batch, count: 64)
@@ -145,10 +141,7 @@ public final class Trainer {
             }
             let t0 = DispatchTime.now().uptimeNanoseconds
             let batch = try source.next()
-            feed.stage(batch)
-            allocator.stepBegan(step)
-            executor.run(graph, memory: memory, step: step)
-            allocator.stepEnded(step)
+            rig.step(batch, index: step) { executor.run(graph, memory: memory, step: step) }
             let rows = feed.validRows
             source.recycle(batch)
             let t1 = DispatchTime.now().uptimeNanoseconds
@@ -169,7 +162,6 @@ public final class Trainer {
         }
         let steadyEndNs = DispatchTime.now().uptimeNanoseconds
         let end = counters.snapshot(executor: executor, allocator: allocator, stage: source.counters)
-        if c.warmupSteps == 0 { boundary = start }
         let warm = counters.phase(from: start, to: boundary)
         let steady = counters.phase(from: boundary, to: end)
 
