@@ -3,7 +3,8 @@ import PackageDescription
 
 // Import direction (nothing lower imports anything higher):
 //   rectune (CLI) → RecHarness → RecEngine → RecSystem → C system-library targets
-//   RecStats is a leaf (pure statistics, no store, no engine).
+//   RecContract is a leaf (the knob registry, the metric and counter catalog, the train result
+//   contract: no oneDNN); RecStats uses only RecContract (for Polarity).
 let package = Package(
     name: "rectune",
     platforms: [.macOS(.v15)],
@@ -27,17 +28,20 @@ let package = Package(
         .systemLibrary(name: "CPFM", path: "Sources/CPFM", providers: [.apt(["libpfm4-dev"])]),
         .systemLibrary(name: "CNUMA", path: "Sources/CNUMA", pkgConfig: "numa", providers: [.apt(["libnuma-dev"])]),
 
+        // The one source of truth the engine and the harness share: knobs, metrics, counters, the result contract.
+        .target(name: "RecContract"),
+
         // perf_event + libpfm4 counters, getrusage, libnuma, CPU affinity, host facts, counted spawn.
         .target(
             name: "RecSystem",
-            dependencies: ["CPFM", "CNUMA", .product(name: "SystemPackage", package: "swift-system")]
+            dependencies: ["RecContract", "CPFM", "CNUMA", .product(name: "SystemPackage", package: "swift-system")]
         ),
 
         // Tensors, oneDNN dense layers, kernels, graph, executors, allocators, data, models, trainer.
         .target(
             name: "RecEngine",
             dependencies: [
-                "RecSystem", "CDNNL",
+                "RecContract", "RecSystem", "CDNNL",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Collections", package: "swift-collections"),
             ],
@@ -45,13 +49,13 @@ let package = Package(
         ),
 
         // Statistics: bootstrap CIs, Mann–Whitney U, Hodges–Lehmann, verdicts, factorial effects.
-        .target(name: "RecStats"),
+        .target(name: "RecStats", dependencies: ["RecContract"]),
 
         // Experiment specs, designs, runner, SQLite store, reports, regression gate.
         .target(
             name: "RecHarness",
             dependencies: [
-                "RecEngine", "RecStats", "RecSystem",
+                "RecContract", "RecEngine", "RecStats", "RecSystem",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "CSV", package: "CSV.swift"),
@@ -64,17 +68,18 @@ let package = Package(
         .executableTarget(
             name: "rectune",
             dependencies: [
-                "RecHarness", "RecEngine", "RecStats", "RecSystem",
+                "RecContract", "RecHarness", "RecEngine", "RecStats", "RecSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "RecContractTests", dependencies: ["RecContract", "TestSupport"]),
         .testTarget(name: "RecSystemTests", dependencies: ["RecSystem", "TestSupport"]),
-        .testTarget(name: "RecEngineTests", dependencies: ["RecEngine", "RecSystem", "TestSupport"]),
-        .testTarget(name: "RecStatsTests", dependencies: ["RecStats", "TestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "RecHarnessTests", dependencies: ["RecHarness", "RecStats", "RecEngine", "TestSupport"]),
-        .testTarget(name: "RectuneCLITests", dependencies: ["TestSupport"]),
+        .testTarget(name: "RecEngineTests", dependencies: ["RecContract", "RecEngine", "RecSystem", "TestSupport"]),
+        .testTarget(name: "RecStatsTests", dependencies: ["RecContract", "RecStats", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "RecHarnessTests", dependencies: ["RecContract", "RecHarness", "RecStats", "RecEngine", "TestSupport"]),
+        .testTarget(name: "RectuneCLITests", dependencies: ["RecContract", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,3 +1,4 @@
+import RecContract
 import Foundation
 
 /// Percentile bootstrap confidence intervals (Efron), seeded and deterministic.

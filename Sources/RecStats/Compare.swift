@@ -1,3 +1,4 @@
+import RecContract
 import Foundation
 
 /// Compares a candidate with a baseline on one metric and gives a verdict.
@@ -18,10 +19,10 @@ import Foundation
 /// Ratios assume a positive metric (rates, times, counts); with a negative baseline median the direction is
 /// taken from the sign of the difference.
 public enum Compare {
-    /// Compares `candidate` with `baseline` for metric `name`; `polarity` defaults to `Polarity.forMetric(name)`.
+    /// Compares `candidate` with `baseline` for metric `name`; `polarity` defaults to the metric catalog's.
     public static func metric(_ name: String, baseline: [Double], candidate: [Double], polarity: Polarity? = nil,
                               rule: ComparisonRule = .init()) -> Comparison {
-        let pol = polarity ?? Polarity.forMetric(name)
+        let pol = polarity ?? MetricCatalog.specOrGuess(name).polarity
         let b = Summary.of(baseline, level: rule.level, resamples: rule.resamples, seed: rule.seed, noisyCV: rule.noisyCV)
         let c = Summary.of(candidate, level: rule.level, resamples: rule.resamples, seed: rule.seed &+ 2, noisyCV: rule.noisyCV)
         let bx = baseline.filter(\.isFinite), cx = candidate.filter(\.isFinite)

@@ -1,3 +1,4 @@
+import RecContract
 /// The thresholds `Compare.metric` uses to turn statistics into a verdict.
 ///
 /// Decodes from partial JSON/YAML: every missing key takes its default, so a spec may say only

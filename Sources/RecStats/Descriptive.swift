@@ -1,3 +1,4 @@
+import RecContract
 import Foundation
 
 /// Plain descriptive statistics on `[Double]`, shared by the rest of RecStats.

@@ -1,3 +1,4 @@
+import RecContract
 /// One estimated effect of a factor (or a pair of factors) on a metric.
 public struct Effect: Sendable, Codable {
     /// The factor (knob) name.

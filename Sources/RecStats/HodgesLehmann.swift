@@ -1,3 +1,4 @@
+import RecContract
 /// The Hodges–Lehmann estimator of the shift between two samples.
 public enum HodgesLehmann {
     /// Median of all n_x·n_y pairwise differences x_i - y_j (the location shift of x relative to y that the

@@ -1,3 +1,4 @@
+import RecContract
 import Foundation
 
 /// Result of a Mann–Whitney U test.

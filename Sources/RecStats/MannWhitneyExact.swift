@@ -1,3 +1,4 @@
+import RecContract
 import Foundation
 
 /// The exact null distribution of the Mann–Whitney U statistic (no ties).

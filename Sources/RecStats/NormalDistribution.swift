@@ -1,3 +1,4 @@
+import RecContract
 import Foundation
 
 /// The standard normal distribution, computed through the C library's `erfc` so that far tails keep their

@@ -1,3 +1,4 @@
+import RecContract
 import Foundation
 
 /// Descriptive statistics of one configuration's samples of one metric.

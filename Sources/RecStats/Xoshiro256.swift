@@ -1,3 +1,4 @@
+import RecContract
 import Foundation
 
 /// A small, seeded, platform-independent pseudo-random generator (xoshiro256**, seeded through SplitMix64).

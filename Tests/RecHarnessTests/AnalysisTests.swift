@@ -64,9 +64,9 @@ final class AnalysisTests: XCTestCase {
         var run = data.runs[0]
         run.unavailable = [:]
         run.metrics = [MetricValue(name: "executor.steals", value: 500)]
-        XCTAssertEqual(MetricCatalog.value("steals_per_step", in: run, steadySteps: 100), 5)
+        XCTAssertEqual(RunMetrics.value("steals_per_step", in: run, steadySteps: 100), 5)
         run.unavailable = ["executor.steals": "executor has no pool"]
-        XCTAssertNil(MetricCatalog.value("steals_per_step", in: run, steadySteps: 100))
+        XCTAssertNil(RunMetrics.value("steals_per_step", in: run, steadySteps: 100))
     }
 
     func testFailedRunsAreListedWithReasonAndNotCounted() throws {

@@ -5,7 +5,7 @@ import Foundation
 /// knob flags, so one spec exercises every failure mode:
 /// executor=inline → SIGSEGV; executor=costmodel → exit 3; allocator=adaptive → ignores SIGTERM and
 /// hangs (with a grandchild `sleep` whose pid goes to $FAKE_PIDFILE); bf16=on → garbage result;
-/// stage=on → result without `auc`; otherwise a valid contract result (samples_per_sec 1000 ×
+/// stage=on → result without `auc`; numa=interleave → echoes numa=local; otherwise a valid contract result (samples_per_sec 1000 ×
 /// micro_batch). $FAKE_SLEEP seconds of sleep before a valid result; $FAKE_LOG gets one line per start.
 enum RunnerFakeEngine {
     static let script = #"""
@@ -39,16 +39,22 @@ enum RunnerFakeEngine {
     time.sleep(float(os.environ.get("FAKE_SLEEP", "0")))
     steps, warm = int(opts["steps"]), int(opts["warmup-steps"])
     mb = int(opts.get("micro-batch", "1"))
+    # the config echo: every knob flag given, as the real engine echoes it (integers as numbers)
+    shape = {"json", "model", "batch", "steps", "warmup-steps", "data"}
+    echo = {k.replace("-", "_"): (int(v) if v.lstrip("-").isdigit() else v) for k, v in opts.items() if k not in shape}
+    if opts.get("numa") == "interleave":
+        echo["numa"] = "local"  # an engine that silently ran something else
     result = {
-        "model": opts["model"], "config": {"executor": opts.get("executor")}, "steps": steps, "warmup_steps": warm,
+        "model": opts["model"], "config": echo, "steps": steps, "warmup_steps": warm,
         "batch": int(opts["batch"]), "samples_per_sec": 1000.0 * mb,
         "step_ms": {"p50": 5.0, "p90": 6.0, "p99": 9.0, "mean": 5.5},
-        "auc": 0.75, "logloss": 0.45, "wall_s": 0.2,
+        "auc": 0.75, "logloss": 0.45, "wall_s": 0.2, "train_loss_first": 0.6, "train_loss_last": 0.5,
+        "eval_rows": 100, "skipped_rows": 0,
         "counters": {"minor-faults": 40.0 * steps, "executor.steals": 3.0 * steps, "cycles": 0},
         "counters_warmup": {"minor-faults": 100.0 * warm},
         "counter_info": {"minor-faults": {"source": "perf_event", "unit": "", "scaled": False},
                          "cycles": {"unavailable": "perf_event_open(cycles): ENOENT"}},
-        "engine": {"version": "fake"},
+        "engine": {"version": "fake", "onednn_version": "0", "onednn_isa": "none", "inter_threads": 2, "intra_threads": 1},
     }
     if opts.get("stage") == "on":
         del result["auc"]

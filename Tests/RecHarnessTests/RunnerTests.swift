@@ -27,10 +27,11 @@ final class RunnerTests: XCTestCase {
           bf16: [off, on]
           stage: [off, on]
           micro_batch: [1, 2]
+          numa: [off, interleave]
         """, dir: dir)
         let summary = try await SweepRunner(store: store, options: options).run(spec)
-        XCTAssertEqual(summary.planned, 7)
-        XCTAssertEqual(summary.executed, [.ok: 2, .crashed: 1, .failed: 1, .timeout: 1, .invalid: 2])
+        XCTAssertEqual(summary.planned, 8)
+        XCTAssertEqual(summary.executed, [.ok: 2, .crashed: 1, .failed: 1, .timeout: 1, .invalid: 3])
         XCTAssertFalse(summary.interrupted)
 
         let runs = try store.runs(experimentID: summary.experimentID)
@@ -56,11 +57,17 @@ final class RunnerTests: XCTestCase {
         XCTAssertTrue(run("bf16", "on").stderrTail.contains("not a JSON object"))
         XCTAssertEqual(run("stage", "on").status, .invalid)
         XCTAssertTrue(run("stage", "on").stderrTail.contains("'auc'"))
+        // The engine ran another value than requested: the run is invalid, with the difference.
+        let lied = run("numa", "interleave")
+        XCTAssertEqual(lied.status, .invalid)
+        XCTAssertTrue(lied.stderrTail.contains("numa: requested interleave, engine ran local"), lied.stderrTail)
+        XCTAssertEqual(lied.effectiveConfig?["numa"], "local", "the store keeps what the engine echoed")
         for r in runs where r.status != .ok { XCTAssertTrue(r.metrics.isEmpty, "a failed run stores no metrics") }
 
         let ok = run("micro_batch", "2")
         XCTAssertEqual(ok.status, .ok)
         XCTAssertEqual(ok.metric("samples_per_sec"), 2000)
+        XCTAssertEqual(ok.effectiveConfig?["micro_batch"], "2")
         XCTAssertEqual(ok.metric("step_ms.p99"), 9)
         XCTAssertEqual(ok.metric("minor-faults"), 400)
         XCTAssertEqual(ok.metric("minor_faults_per_step"), 40)

@@ -75,7 +75,7 @@ final class SpecParserTests: XCTestCase {
     func testBadKnobValueNamesLineAndAllowedValues() {
         expectError("name: x\nfactors:\n  executor: [pool, fast]\n", line: 3, keyPath: "factors.executor[1]",
                     contains: ["'fast'", "allowed: pool, inline, costmodel"])
-        expectError("name: x\nbaseline: {bf16: maybe}\n", line: 2, keyPath: "baseline.bf16", contains: ["'maybe'", "allowed: off, on"])
+        expectError("name: x\nbaseline: {bf16: maybe}\n", line: 2, keyPath: "baseline.bf16", contains: ["'maybe'", "allowed: on, off"])
         expectError("name: x\nfactors:\n  micro_batch: [1, 0]\n", line: 3, keyPath: "factors.micro_batch[1]", contains: ["'0'", "integer"])
     }
 

@@ -1,3 +1,4 @@
+import RecContract
 import Foundation
 import RecStats
 import TestSupport
@@ -128,15 +129,5 @@ final class RecStatsCompareTests: XCTestCase {
         let c = Compare.metric("wall_s", baseline: [10, 10, 10], candidate: [10.3, 10.3, 10.3], rule: r)
         XCTAssertEqual(c.verdict, .unchanged)
         XCTAssertEqual(Compare.metric("wall_s", baseline: [10, 10, 10], candidate: [10.3, 10.3, 10.3]).verdict, .regressed)
-    }
-
-    func testPolarityFromNames() {
-        for n in ["samples_per_sec", "auc", "eval.auc", "throughput_mb", "examples_per_sec"] {
-            XCTAssertEqual(Polarity.forMetric(n), .higherIsBetter, n)
-        }
-        for n in ["step_ms.p99", "step_ms.mean", "minor_faults_per_step", "steals_per_step", "logloss", "wall_s",
-                  "context_switches", "minor_faults_per_sec", "something_unknown"] {
-            XCTAssertEqual(Polarity.forMetric(n), .lowerIsBetter, n)
-        }
     }
 }

@@ -1,3 +1,4 @@
+import RecContract
 import RecSystem
 
 /// One snapshot of every counter source at a phase boundary: perf events, getrusage, and the
@@ -47,31 +48,26 @@ struct PhaseCounters {
             }
         }
         let ru = end.rusage.delta(since: start.rusage)
-        for (name, value) in [("rusage.minflt", Double(ru.minflt)), ("rusage.majflt", Double(ru.majflt)),
-                              ("rusage.nvcsw", Double(ru.nvcsw)),
-                              ("rusage.nivcsw", Double(ru.nivcsw))] {
-            values[name] = value
-            info[name] = CounterInfo(source: "rusage", unit: "")
-        }
-        values["rusage.maxrss_kb"] = Double(end.rusage.maxrssKB)
-        info["rusage.maxrss_kb"] = CounterInfo(source: "rusage", unit: "KiB")
         let ex = end.executor - start.executor
-        let engine: [(String, Double, String)] = [
-            ("executor.tasks", Double(ex.tasks), ""), ("executor.steals", Double(ex.steals), ""),
-            ("executor.failed_steals", Double(ex.failedSteals), ""), ("executor.parks", Double(ex.parks), ""),
-            ("executor.batched_nodes", Double(ex.batchedNodes), ""), ("executor.nodes", Double(ex.nodes), ""),
-            ("allocator.allocations", Double(end.allocator.allocations - start.allocator.allocations), ""),
-            ("allocator.hits", Double(end.allocator.hits - start.allocator.hits), ""),
-            ("allocator.misses", Double(end.allocator.misses - start.allocator.misses), ""),
-            ("allocator.planned_bytes", Double(end.allocator.plannedBytes), "bytes"),
-            ("allocator.peak_live_bytes", Double(end.allocator.peakLiveBytes), "bytes"),
-            ("stage.consumer_waits", Double(end.stage.consumerWaits - start.stage.consumerWaits), ""),
-            ("stage.wait_ms", Double(end.stage.waitNanoseconds &- start.stage.waitNanoseconds) / 1e6, "ms"),
-            ("stage.max_queue_depth", Double(end.stage.maxQueueDepth), ""),
+        let recorded: [(Counter, Double)] = [
+            (.rusageMinflt, Double(ru.minflt)), (.rusageMajflt, Double(ru.majflt)),
+            (.rusageNvcsw, Double(ru.nvcsw)), (.rusageNivcsw, Double(ru.nivcsw)),
+            (.rusageMaxrssKB, Double(end.rusage.maxrssKB)),
+            (.executorTasks, Double(ex.tasks)), (.executorSteals, Double(ex.steals)),
+            (.executorFailedSteals, Double(ex.failedSteals)), (.executorParks, Double(ex.parks)),
+            (.executorBatchedNodes, Double(ex.batchedNodes)), (.executorNodes, Double(ex.nodes)),
+            (.allocatorAllocations, Double(end.allocator.allocations - start.allocator.allocations)),
+            (.allocatorHits, Double(end.allocator.hits - start.allocator.hits)),
+            (.allocatorMisses, Double(end.allocator.misses - start.allocator.misses)),
+            (.allocatorPlannedBytes, Double(end.allocator.plannedBytes)),
+            (.allocatorPeakLiveBytes, Double(end.allocator.peakLiveBytes)),
+            (.stageConsumerWaits, Double(end.stage.consumerWaits - start.stage.consumerWaits)),
+            (.stageWaitMs, Double(end.stage.waitNanoseconds &- start.stage.waitNanoseconds) / 1e6),
+            (.stageMaxQueueDepth, Double(end.stage.maxQueueDepth)),
         ]
-        for (name, value, unit) in engine {
-            values[name] = value
-            info[name] = CounterInfo(source: "engine", unit: unit)
+        for (counter, value) in recorded {
+            values[counter.name] = value
+            info[counter.name] = CounterInfo(source: counter.source.rawValue, unit: counter.unit)
         }
         return (values, info)
     }

@@ -1,3 +1,4 @@
+import RecContract
 import Foundation
 import Histogram
 import RecSystem
@@ -169,7 +170,7 @@ public final class Trainer {
         let (auc, logloss, evalRows) = try Self.evaluate(model: model, dataset: dataset, feed: feed, batch: c.batch)
         let steadySeconds = Double(steadyEndNs - steadyStartNs) / 1e9
         let ms = { (v: UInt64) in Double(v) / 1e6 }
-        var configValues = Self.configValues(c)
+        var configValues = c.echo
         configValues["numa_effect"] = .string(numaEffect)
         return TrainResult(
             model: c.model.rawValue, config: configValues, steps: c.steps, warmupSteps: c.warmupSteps, batch: c.batch,
@@ -199,27 +200,5 @@ public final class Trainer {
         let auc = scores.withUnsafeBufferPointer { s in labels.withUnsafeBufferPointer { Metrics.auc(scores: s, labels: $0) } }
         let logloss = scores.withUnsafeBufferPointer { s in labels.withUnsafeBufferPointer { Metrics.logloss(probabilities: s, labels: $0) } }
         return (auc, logloss, scores.count)
-    }
-
-    /// Every knob's effective value, keyed as in experiment specs.
-    static func configValues(_ c: TrainConfig) -> [String: ConfigValue] {
-        var v: [String: ConfigValue] = [
-            "model": .string(c.model.rawValue), "batch": .int(c.batch), "steps": .int(c.steps), "warmup_steps": .int(c.warmupSteps),
-            "eval_rows": .int(c.evalRows), "seed": .int(Int(truncatingIfNeeded: c.seed)), "bad_rows": .string(c.badRows.rawValue),
-            "embedding_dim": .int(c.embeddingDim), "hash_buckets": .int(c.hashBuckets),
-            "executor": .string(c.executor.rawValue), "inter_threads": .int(c.executor == .inline ? 1 : c.interThreads),
-            "intra_threads": .int(c.intraThreads), "costmodel_start": .int(c.costmodelStart), "costmodel_stop": .int(c.costmodelStop),
-            "pin_threads": .string(c.pinThreads ? "on" : "off"), "numa": .string(c.numa.rawValue),
-            "allocator": .string(c.allocator.rawValue), "alloc_warmup_start": .int(c.allocWarmupStart),
-            "alloc_warmup_steps": .int(c.allocWarmupSteps), "malloc_mmap_threshold": .int(c.mallocMmapThreshold), "stage": .string(c.stage ? "on" : "off"),
-            "stage_capacity": .int(c.stageCapacity), "stage_threads": .int(c.stageThreads),
-            "micro_batch": .int(c.microBatch), "bf16": .string(c.bf16 ? "on" : "off"),
-        ]
-        v["data"] = .string(c.dataPath ?? "synthetic:\(c.syntheticRows)")
-        if let h = c.hiddenLayers { v["hidden_layers"] = .string(h.map(String.init).joined(separator: ",")) }
-        if let h = c.bottomLayers { v["bottom_layers"] = .string(h.map(String.init).joined(separator: ",")) }
-        if let lr = c.learningRate { v["learning_rate"] = .double(Double(lr)) }
-        if let lr = c.wideLearningRate { v["wide_learning_rate"] = .double(Double(lr)) }
-        return v
     }
 }

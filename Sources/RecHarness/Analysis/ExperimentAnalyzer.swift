@@ -1,3 +1,4 @@
+import RecContract
 import Foundation
 import RecStats
 import Synchronization
@@ -19,7 +20,7 @@ public struct ExperimentAnalyzer: Sendable {
     /// Analyses `data` over `metrics` (default: the spec's metrics, or the standard five if it lists none).
     public func analyze(_ data: ExperimentData, metrics: [String]? = nil) -> ExperimentAnalysis {
         let metrics = metrics ?? (data.spec.metrics.isEmpty ? ExperimentSpec.defaultMetrics : data.spec.metrics)
-        let steady = MetricCatalog.steadySteps(data.spec)
+        let steady = RunMetrics.steadySteps(data.spec)
         let runs = data.runs.sorted { $0.id < $1.id }
 
         // Group by config hash in order of first appearance.
@@ -41,8 +42,8 @@ public struct ExperimentAnalyzer: Sendable {
         for hash in order {
             let ok = groups[hash]!.filter { $0.status == .ok }
             for m in metrics {
-                values[hash, default: [:]][m] = ok.compactMap { MetricCatalog.value(m, in: $0, steadySteps: steady) }
-                units[hash, default: [:]][m] = ok.lazy.compactMap { MetricCatalog.unit(m, in: $0) }.first ?? ""
+                values[hash, default: [:]][m] = ok.compactMap { RunMetrics.value(m, in: $0, steadySteps: steady) }
+                units[hash, default: [:]][m] = ok.lazy.compactMap { RunMetrics.unit(m, in: $0) }.first ?? ""
             }
         }
         // Summaries and comparisons, one config per task (the bootstraps dominate the cost on large stores).
@@ -55,10 +56,10 @@ public struct ExperimentAnalyzer: Sendable {
             var results: [MetricResult] = [], comparisons: [MetricComparison] = []
             for m in metrics {
                 let xs = frozenValues[hash]![m]!, unit = frozenUnits[hash]![m]!
-                let reason = xs.isEmpty ? (ok.isEmpty ? "no ok runs" : MetricCatalog.unavailableReason(m, in: ok[0])) : nil
+                let reason = xs.isEmpty ? (ok.isEmpty ? "no ok runs" : RunMetrics.unavailableReason(m, in: ok[0])) : nil
                 if let b = baseline, b != hash {
                     let bx = frozenValues[b]![m]!
-                    let bReason = bx.isEmpty ? (frozenGroups[b]!.first { $0.status == .ok }.map { MetricCatalog.unavailableReason(m, in: $0) } ?? "no ok runs") : nil
+                    let bReason = bx.isEmpty ? (frozenGroups[b]!.first { $0.status == .ok }.map { RunMetrics.unavailableReason(m, in: $0) } ?? "no ok runs") : nil
                     let (stats, cmp) = compareWithStats(m, baseline: bx, candidate: xs,
                                                         baselineResult: MetricResult(metric: m, stats: nil, unavailableReason: bReason),
                                                         candidateResult: MetricResult(metric: m, stats: nil, unavailableReason: reason))
@@ -113,7 +114,7 @@ public struct ExperimentAnalyzer: Sendable {
     /// The comparison and the candidate's summary (taken from the comparison, so it is bootstrapped once).
     func compareWithStats(_ metric: String, baseline: [Double], candidate: [Double], baselineResult: MetricResult?,
                           candidateResult: MetricResult?) -> (stats: MetricStats?, comparison: MetricComparison) {
-        let pol = Polarity.forMetric(metric)
+        let pol = MetricCatalog.specOrGuess(metric).polarity
         if baseline.isEmpty || candidate.isEmpty {
             let why = (baseline.isEmpty ? baselineResult?.unavailableReason : candidateResult?.unavailableReason) ?? "no values"
             let cmp = MetricComparison(metric: metric, higherIsBetter: pol == .higherIsBetter,

@@ -87,12 +87,12 @@ public struct RunSet: Sendable {
 
     /// Values of `metric` over the ok runs (missing values left out, never read as 0).
     public func values(_ metric: String) -> [Double] {
-        okRuns.compactMap { MetricCatalog.value(metric, in: $0, steadySteps: steadySteps[$0.id] ?? 1) }
+        okRuns.compactMap { RunMetrics.value(metric, in: $0, steadySteps: steadySteps[$0.id] ?? 1) }
     }
 
     /// Why `metric` has no values: the first ok run's recorded reason, or "no ok runs".
     public func unavailableReason(_ metric: String) -> String {
-        okRuns.first.map { MetricCatalog.unavailableReason(metric, in: $0) } ?? "no ok runs"
+        okRuns.first.map { RunMetrics.unavailableReason(metric, in: $0) } ?? "no ok runs"
     }
 }
 
@@ -140,7 +140,7 @@ extension ResultStore {
         var steps: [Int64: Int] = [:]
         var hosts: [HostFingerprint] = []
         let byExperiment = Dictionary(datas.map { ($0.experiment.id, $0) }, uniquingKeysWith: { a, _ in a })
-        for r in runs { steps[r.id] = byExperiment[r.experimentID].map { MetricCatalog.steadySteps($0.spec) } ?? 1 }
+        for r in runs { steps[r.id] = byExperiment[r.experimentID].map { RunMetrics.steadySteps($0.spec) } ?? 1 }
         for d in datas where !hosts.contains(where: { $0.comparabilityKey == d.host.comparabilityKey }) { hosts.append(d.host) }
         return RunSet(label: label, runs: runs, host: datas.first?.host, distinctHosts: hosts, steadySteps: steps,
                       specMetrics: datas.first?.spec.metrics ?? [])

@@ -51,7 +51,7 @@ public struct SetComparison: Sendable, Codable {
         ReportTable(
             header: ["metric", "A median [95% CI]", "B median [95% CI]", "B/A [95% CI]", "p", "verdict"],
             rows: rows.map { r in
-                [MetricCatalog.label(r.metric), Fmt.metricCell(r.a, ci: true), Fmt.metricCell(r.b, ci: true),
+                [RunMetrics.label(r.metric), Fmt.metricCell(r.a, ci: true), Fmt.metricCell(r.b, ci: true),
                  Fmt.ratioCI(r.comparison.ratio), Fmt.p(r.comparison.pValue),
                  r.comparison.ratio == nil && r.comparison.verdict == .inconclusive ? "n/a" : r.comparison.verdict.marker]
             },

@@ -86,6 +86,8 @@ public struct RunRecord: Sendable, Equatable {
     public var metrics: [MetricValue]
     /// Metrics the run could not measure, with the reason (e.g. hardware events on a VM).
     public var unavailable: [String: String]
+    /// The engine's echo of every knob's effective value (nil for external commands and unfinished runs).
+    public var effectiveConfig: [String: String]? = nil
 
     public init(id: Int64, experimentID: Int64, config: [String: String], configHash: String, repeatIndex: Int,
                 status: RunStatus, exitCode: Int32? = nil, signal: Int32? = nil, stderrTail: String = "",

@@ -60,13 +60,13 @@ public enum CSVReport {
     public static func wide(_ data: ExperimentData) throws -> String {
         let knobs = knobColumns(data)
         let metrics = wideMetricColumns(data)
-        let steady = MetricCatalog.steadySteps(data.spec)
+        let steady = RunMetrics.steadySteps(data.spec)
         return try write { w in
             try w.write(row: ["run_id", "experiment", "config_hash", "repeat", "status"] + knobs + metrics)
             for run in data.runs {
                 var row = [String(run.id), data.experiment.name, run.configHash, String(run.repeatIndex), run.status.rawValue]
                 row += knobs.map { run.config[$0] ?? "" }
-                row += metrics.map { MetricCatalog.value($0, in: run, steadySteps: steady).map(number) ?? "" }
+                row += metrics.map { RunMetrics.value($0, in: run, steadySteps: steady).map(number) ?? "" }
                 try w.write(row: row)
             }
         }

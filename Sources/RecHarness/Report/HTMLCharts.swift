@@ -35,7 +35,7 @@ enum HTMLCharts {
             }
             b += "<text x=\"\(SVG.f(right + 6))\" y=\"\(SVG.f(mid))\" dy=\"4\" class=\"val\" fill=\"\(color)\">\(SVG.esc(Fmt.ratio(r.value) + " " + cmp.verdict.rawValue))</text>"
         }
-        return SVG.svg(width: width, height: height, title: "\(MetricCatalog.label(metric)): ratio vs baseline with 95% CI", body: b)
+        return SVG.svg(width: width, height: height, title: "\(RunMetrics.label(metric)): ratio vs baseline with 95% CI", body: b)
     }
 
     /// The repeats of each config as dots, with the median as a tick; `n/a (reason)` rows for unmeasured configs.
@@ -64,7 +64,7 @@ enum HTMLCharts {
             b += "<line x1=\"\(SVG.f(m))\" y1=\"\(SVG.f(y + 3))\" x2=\"\(SVG.f(m))\" y2=\"\(SVG.f(y + rowHeight - 3))\" stroke=\"#111\" stroke-width=\"2\"/>"
             b += "<text x=\"\(SVG.f(right + 6))\" y=\"\(SVG.f(mid))\" dy=\"4\" class=\"val\">\(SVG.esc(Fmt.num(st.median.value) + (st.isNoisy ? " noisy" : "")))</text>"
         }
-        return SVG.svg(width: width, height: height, title: "\(MetricCatalog.label(metric)) per config (each dot a run, bar = median)", body: b)
+        return SVG.svg(width: width, height: height, title: "\(RunMetrics.label(metric)) per config (each dot a run, bar = median)", body: b)
     }
 
     /// Median counter-per-step bars per config for one counter metric, `n/a (reason)` where unavailable.
@@ -88,7 +88,7 @@ enum HTMLCharts {
             b += "<rect x=\"\(SVG.f(min(x0, x1)))\" y=\"\(SVG.f(y + 5))\" width=\"\(SVG.f(max(abs(x1 - x0), 1)))\" height=\"\(SVG.f(rowHeight - 10))\" fill=\"\(color)\" fill-opacity=\"0.6\"/>"
             b += "<text x=\"\(SVG.f(right + 6))\" y=\"\(SVG.f(mid))\" dy=\"4\" class=\"val\">\(SVG.esc(Fmt.num(st.median.value)))</text>"
         }
-        return SVG.svg(width: width, height: height, title: "\(MetricCatalog.label(metric)) (median per config)", body: b)
+        return SVG.svg(width: width, height: height, title: "\(RunMetrics.label(metric)) (median per config)", body: b)
     }
 
     /// One point per ok run: throughput on x, AUC on y, coloured by config, with a legend.

@@ -18,13 +18,13 @@ public enum HTMLReport {
 
         var effects = ""
         for m in a.metrics {
-            if let svg = HTMLCharts.effectBars(a, metric: m) { effects += figure(MetricCatalog.label(m) + " — ratio vs baseline, 95% CI", svg) }
+            if let svg = HTMLCharts.effectBars(a, metric: m) { effects += figure(RunMetrics.label(m) + " — ratio vs baseline, 95% CI", svg) }
         }
         if !effects.isEmpty { h += section("Effect of each configuration vs baseline", legend + effects) }
 
         var strips = ""
         for m in a.metrics {
-            if let svg = HTMLCharts.stripPlot(a, metric: m) { strips += figure(MetricCatalog.label(m) + " — every repeat", svg) }
+            if let svg = HTMLCharts.stripPlot(a, metric: m) { strips += figure(RunMetrics.label(m) + " — every repeat", svg) }
         }
         if !strips.isEmpty { h += section("Per-config distributions", strips) }
 
@@ -44,9 +44,9 @@ public enum HTMLReport {
             let results = counterAnalysis.configs.compactMap { $0.result(m) }
             if results.allSatisfy({ $0.stats == nil }) {
                 let reason = results.first?.unavailableReason ?? "not measured"
-                return "<p class=\"na\">\(SVG.esc(MetricCatalog.label(m))): n/a (\(SVG.esc(reason)))</p>"
+                return "<p class=\"na\">\(SVG.esc(RunMetrics.label(m))): n/a (\(SVG.esc(reason)))</p>"
             }
-            return figure(MetricCatalog.label(m) + " — median", HTMLCharts.counterBars(counterAnalysis, metric: m))
+            return figure(RunMetrics.label(m) + " — median", HTMLCharts.counterBars(counterAnalysis, metric: m))
         }
         h += section("Counters per step", counters.joined())
 
@@ -68,11 +68,11 @@ public enum HTMLReport {
     /// (config index, samples/s, AUC) for every ok run that has both.
     static func scatterPoints(_ a: ExperimentAnalysis, data: ExperimentData) -> [(config: Int, x: Double, y: Double)] {
         let index = Dictionary(a.configs.enumerated().map { ($1.configHash, $0) }, uniquingKeysWith: { first, _ in first })
-        let steady = MetricCatalog.steadySteps(data.spec)
+        let steady = RunMetrics.steadySteps(data.spec)
         return data.runs.compactMap { run in
             guard run.status == .ok, let c = index[run.configHash],
-                  let x = MetricCatalog.value("samples_per_sec", in: run, steadySteps: steady),
-                  let y = MetricCatalog.value("auc", in: run, steadySteps: steady) else { return nil }
+                  let x = RunMetrics.value("samples_per_sec", in: run, steadySteps: steady),
+                  let y = RunMetrics.value("auc", in: run, steadySteps: steady) else { return nil }
             return (c, x, y)
         }
     }
@@ -92,7 +92,7 @@ public enum HTMLReport {
         let items = a.configs.filter { !$0.isBaseline }.compactMap { c -> String? in
             guard let cmp = c.comparison(primary) else { return nil }
             return "<li><span class=\"badge\" style=\"background:\(SVG.color(cmp.verdict))\">\(SVG.esc(cmp.verdict.rawValue))</span> "
-                + "<b>\(SVG.esc(c.label))</b>: \(SVG.esc(MetricCatalog.label(primary))) \(SVG.esc(Fmt.ratioCI(cmp.ratio)))</li>"
+                + "<b>\(SVG.esc(c.label))</b>: \(SVG.esc(RunMetrics.label(primary))) \(SVG.esc(Fmt.ratioCI(cmp.ratio)))</li>"
         }
         guard !items.isEmpty else { return "" }
         return "<section class=\"summary\"><ul>\(items.joined())</ul></section>\n"

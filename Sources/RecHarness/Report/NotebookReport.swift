@@ -14,7 +14,7 @@ public enum NotebookReport {
     /// The notebook as JSON text.
     /// - Throws: an encoding error if a value cannot be serialised (does not happen for finite data).
     public static func render(_ a: ExperimentAnalysis, data: ExperimentData) throws -> String {
-        let steady = MetricCatalog.steadySteps(data.spec)
+        let steady = RunMetrics.steadySteps(data.spec)
         let labels = Dictionary(a.configs.map { ($0.configHash, $0.label) }, uniquingKeysWith: { x, _ in x })
         let knobs = CSVReport.knobColumns(data)
         let metricCols = CSVReport.wideMetricColumns(data)
@@ -22,7 +22,7 @@ public enum NotebookReport {
             var row: [String: Any] = ["run_id": run.id, "config": labels[run.configHash] ?? run.configHash,
                                       "config_hash": run.configHash, "repeat": run.repeatIndex, "status": run.status.rawValue]
             for k in knobs { row["knob_" + k] = run.config[k] ?? NSNull() }
-            for m in metricCols { row[m] = MetricCatalog.value(m, in: run, steadySteps: steady).map { $0 as Any } ?? NSNull() }
+            for m in metricCols { row[m] = RunMetrics.value(m, in: run, steadySteps: steady).map { $0 as Any } ?? NSNull() }
             return row
         }
         let comparisons: [[String: Any]] = a.configs.flatMap { c in

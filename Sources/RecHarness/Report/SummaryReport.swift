@@ -11,8 +11,8 @@ public enum SummaryReport {
         let primary = a.metrics.first ?? "samples_per_sec"
         let others = a.metrics.dropFirst()
         var header = ["config"] + a.varyingKnobs
-        header += ["\(MetricCatalog.label(primary)) median [95% CI]", "vs baseline [CI]", "verdict"]
-        header += others.map { MetricCatalog.label($0) }
+        header += ["\(RunMetrics.label(primary)) median [95% CI]", "vs baseline [CI]", "verdict"]
+        header += others.map { RunMetrics.label($0) }
         header += ["runs", "noisy"]
         let right = header.indices.map { $0 > a.varyingKnobs.count && $0 != a.varyingKnobs.count + 3 }
         let rows = a.configs.map { c -> [String] in
@@ -34,7 +34,7 @@ public enum SummaryReport {
                 row.append(cell)
             }
             row.append(c.failedCount > 0 ? "\(c.okRunIDs.count) ok, \(c.failedCount) failed" : "\(c.okRunIDs.count)")
-            let noisy = c.metrics.filter { $0.stats?.isNoisy == true }.map { MetricCatalog.label($0.metric) }
+            let noisy = c.metrics.filter { $0.stats?.isNoisy == true }.map { RunMetrics.label($0.metric) }
             row.append(noisy.isEmpty ? "" : "noisy: " + noisy.joined(separator: ", "))
             return row
         }
@@ -47,7 +47,7 @@ public enum SummaryReport {
         var rows: [[String]] = []
         for c in a.configs where !c.isBaseline {
             for cmp in c.comparisons {
-                rows.append([c.label, MetricCatalog.label(cmp.metric), Fmt.num(cmp.baselineMedian), Fmt.num(cmp.candidateMedian),
+                rows.append([c.label, RunMetrics.label(cmp.metric), Fmt.num(cmp.baselineMedian), Fmt.num(cmp.candidateMedian),
                              Fmt.ratioCI(cmp.ratio), Fmt.p(cmp.pValue), cmp.verdict == .inconclusive && cmp.ratio == nil
                                 ? "n/a (\(cmp.reason))" : cmp.verdict.marker])
             }
@@ -61,7 +61,7 @@ public enum SummaryReport {
         let rows = a.effects.map { e -> [String] in
             let factor = e.secondFactor.map { "\(e.factor) × \($0)" } ?? e.factor
             let level = e.secondLevel.map { "\(e.level) × \($0)" } ?? e.level
-            return [MetricCatalog.label(e.metric), factor, level, Fmt.withCI(e.estimate), Fmt.percent(e.relative)]
+            return [RunMetrics.label(e.metric), factor, level, Fmt.withCI(e.estimate), Fmt.percent(e.relative)]
         }
         return ReportTable(header: header, rows: rows, rightAligned: [false, false, false, true, true])
     }
@@ -72,7 +72,7 @@ public enum SummaryReport {
         let rows = a.claims.map { r -> [String] in
             let when = r.claim.when.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
             let measured = r.measured.map { r.isRatio ? Fmt.ratioCI($0) : Fmt.withCI($0) } ?? r.note
-            return [when, r.configLabel ?? "–", MetricCatalog.label(r.claim.metric), r.claim.expect, measured, r.status.rawValue, r.claim.source]
+            return [when, r.configLabel ?? "–", RunMetrics.label(r.claim.metric), r.claim.expect, measured, r.status.rawValue, r.claim.source]
         }
         return ReportTable(header: header, rows: rows)
     }

@@ -1,11 +1,12 @@
 import Foundation
+import RecContract
 import RecEngine
 
 /// Builds the argv and environment of one run.
 ///
 /// `engine: rectune` → `<exe> train --json <run_dir>/result.json --model M --batch B --steps S
 /// --warmup-steps W --data PATH [--<knob-flag> value …] [--<setting-flag> value …]`, flags from
-/// `TrainConfig.knobs` / `.settings`, values passed as written (`--stage on`).
+/// the `RecContract.Knob` registry, values passed as written (`--stage on`).
 ///
 /// External command → its argv with `{placeholders}` filled, per-knob `args` templates appended
 /// (config order, then fixed settings by name), per-knob `env` templates set; wrapped in
@@ -43,10 +44,8 @@ public struct CommandLineBuilder: Sendable {
             let result = (runDir as NSString).appendingPathComponent("result.json")
             var argv = [executable, "train", "--json", result, "--model", spec.model, "--batch", String(spec.batch),
                         "--steps", String(spec.steps), "--warmup-steps", String(spec.warmupSteps), "--data", dataPath]
-            let descriptors = TrainConfig.knobs + TrainConfig.settings
-            func flag(_ name: String) -> String {
-                descriptors.first { $0.name == name }?.flag ?? "--" + name.replacingOccurrences(of: "_", with: "-")
-            }
+            // The validator admits only registry knobs; anything else would have failed at plan time.
+            func flag(_ name: String) -> String { Knob(name: name)?.flag ?? "--" + name.replacingOccurrences(of: "_", with: "-") }
             for key in config.keys { argv += [flag(key), config[key]!] }
             for (key, value) in spec.fixed.sorted(by: { $0.key < $1.key }) { argv += [flag(key), value] }
             return Command(argv: argv, environment: [:], resultPath: result, measurePath: nil)

@@ -1,20 +1,12 @@
 import Foundation
+import RecContract
 
 /// Turns run output into long-form metrics: the `rectune train --json` contract (strictly
 /// validated), the `rectune measure --json` wrapper output, and external commands' own results
 /// (last JSON line, JSON file, or regexes).
 public enum ResultMetrics {
-    /// Keys every `train` result must have (DESIGN.md "train result contract").
-    public static let contractKeys = ["model", "config", "steps", "warmup_steps", "batch", "samples_per_sec", "step_ms",
-                                      "auc", "logloss", "wall_s", "counters", "counters_warmup", "counter_info"]
-
-    /// Derived per-step metrics: metric name → counter it divides by the phase's step count.
-    public static let perStep: [(metric: String, counter: String)] = [
-        ("minor_faults_per_step", "minor-faults"), ("major_faults_per_step", "major-faults"),
-        ("context_switches_per_step", "context-switches"), ("steals_per_step", "executor.steals"),
-        ("tasks_per_step", "executor.tasks"), ("alloc_misses_per_step", "allocator.misses"),
-        ("alloc_hits_per_step", "allocator.hits"), ("stage_waits_per_step", "stage.waits"),
-    ]
+    /// Keys every `train` result must have: the contract's keys (`RecContract.TrainResult.keys`) less the optional ones.
+    public static var contractKeys: [String] { TrainResult.keys.filter { !TrainResult.optionalKeys.contains($0) } }
 
     /// What a result contributed: metrics, unavailable counters, or why it is invalid.
     public struct Extracted: Sendable, Equatable {
@@ -22,6 +14,66 @@ public enum ResultMetrics {
         public var unavailable: [String: String] = [:]
         /// Non-nil when the result fails validation.
         public var invalidReason: String?
+        /// The engine's `config` echo as text (engine results only).
+        public var effectiveConfig: [String: String]?
+    }
+
+    /// Decodes a `rectune train --json` result strictly (`RecContract.TrainResult`: every required
+    /// key present with its type, no key outside the contract) and checks the engine's `config`
+    /// echo against `requested` (knob → value as the spec wrote it): every registry knob that was
+    /// requested and applies to the run must have been run with the requested value. A mismatch or
+    /// a decoding failure makes the result invalid with the reason.
+    public static func fromEngineResult(_ data: Data, requested: [String: String]) -> Extracted {
+        var out = Extracted()
+        guard let json = object(data) else {
+            out.invalidReason = "the result file is not a JSON object: \(String(decoding: data.prefix(80), as: UTF8.self))"
+            return out
+        }
+        if let unknown = json.keys.sorted().first(where: { !TrainResult.keys.contains($0) }) {
+            out.invalidReason = "result has a key outside the contract: '\(unknown)'"
+            return out
+        }
+        let result: TrainResult
+        do { result = try JSONDecoder().decode(TrainResult.self, from: data) } catch {
+            out.invalidReason = "result does not decode as the train contract: \(describe(error))"
+            return out
+        }
+        let echo = result.config.mapValues(\.description)
+        out.effectiveConfig = echo
+        if let mismatch = echoMismatch(requested: requested, echo: echo, model: result.model) {
+            out.invalidReason = mismatch
+            return out
+        }
+        var extracted = fromTrainJSON(json, strict: true)
+        extracted.effectiveConfig = echo
+        return extracted
+    }
+
+    /// The knobs whose echoed value differs from the requested one (only knobs that apply to the
+    /// run), as one line; nil when they agree.
+    public static func echoMismatch(requested: [String: String], echo: [String: String], model: String) -> String? {
+        func effective(_ k: Knob) -> String { echo[k.name] ?? k.spec.defaultValue }
+        var diffs: [String] = []
+        for (name, value) in requested.sorted(by: { $0.key < $1.key }) {
+            guard let knob = Knob(name: name), knob.spec.applies(model: model, value: effective) else { continue }
+            let wanted = (try? knob.spec.canonical(value)) ?? value
+            guard let got = echo[name] else { diffs.append("\(name): requested \(wanted), not echoed"); continue }
+            if got != wanted { diffs.append("\(name): requested \(wanted), engine ran \(got)") }
+        }
+        return diffs.isEmpty ? nil : "the engine's config echo differs from the request: " + diffs.joined(separator: "; ")
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        guard let e = error as? DecodingError else { return "\(error)" }
+        func path(_ c: DecodingError.Context) -> String {
+            c.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch e {
+        case .keyNotFound(let key, let c): return "missing key '\((c.codingPath + [key]).map(\.stringValue).joined(separator: "."))'"
+        case .typeMismatch(_, let c), .valueNotFound(_, let c), .dataCorrupted(let c):
+            return "'\(path(c))': \(c.debugDescription)"
+        @unknown default: return "\(error)"
+        }
     }
 
     /// Parses a JSON object from `data`; nil when it is not one.
@@ -55,18 +107,18 @@ public enum ResultMetrics {
         for (name, raw) in info {
             if let reason = (raw as? [String: Any])?["unavailable"] as? String { out.unavailable[name] = reason }
         }
-        let units = ["samples_per_sec": "samples/s", "auc": "", "logloss": "", "wall_s": "s"]
         // Run-shape echoes (steps, batch …) are not measurements; counters are handled below.
         let special: Set<String> = ["counters", "counters_warmup", "counter_info", "config", "engine", "profile",
                                     "steps", "warmup_steps", "batch", "eval_rows"]
         for (key, value) in json where !special.contains(key) {
             if let v = number(value) {
                 out.metrics.append(MetricValue(name: key, phase: key == "wall_s" ? "total" : "steady", value: v,
-                                               unit: units[key] ?? "", source: "result"))
+                                               unit: MetricCatalog.spec(key)?.unit ?? "", source: "result"))
             } else if let nested = value as? [String: Any] {
                 for (sub, subValue) in nested {
                     if let v = number(subValue) {
-                        out.metrics.append(MetricValue(name: "\(key).\(sub)", value: v, unit: key == "step_ms" ? "ms" : "", source: "result"))
+                        let name = "\(key).\(sub)"
+                        out.metrics.append(MetricValue(name: name, value: v, unit: MetricCatalog.spec(name)?.unit ?? "", source: "result"))
                     }
                 }
             }
@@ -97,9 +149,9 @@ public enum ResultMetrics {
                                        source: i["source"] as? String ?? "engine", scaled: i["scaled"] as? Bool ?? false))
         }
         if steps > 0 {
-            for (metric, counter) in perStep {
-                if let v = values[counter] {
-                    metrics.append(MetricValue(name: metric, phase: phase, value: v / Double(steps), unit: "per step", source: "derived"))
+            for metric in MetricCatalog.perStepMetrics {
+                if let counter = metric.perStepCounter, let v = values[counter.name] {
+                    metrics.append(MetricValue(name: metric.name, phase: phase, value: v / Double(steps), unit: metric.unit, source: "derived"))
                 }
             }
         }

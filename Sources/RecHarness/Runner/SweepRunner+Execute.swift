@@ -68,13 +68,14 @@ extension SweepRunner {
             outcome.exitCode = code
         default:
             outcome.exitCode = 0
-            var extracted = readResult(spec: spec, command: command, stdoutPath: stdoutPath)
+            var extracted = readResult(spec: spec, planned: planned, command: command, stdoutPath: stdoutPath)
             if let measured {
                 let m = ResultMetrics.fromMeasureJSON(measured, steps: spec.steps)
                 let names = Set(extracted.metrics.map { "\($0.name)|\($0.phase)" })
                 extracted.metrics += m.metrics.filter { !names.contains("\($0.name)|\($0.phase)") }
                 extracted.unavailable.merge(m.unavailable) { a, _ in a }
             }
+            outcome.effectiveConfig = extracted.effectiveConfig
             if let reason = extracted.invalidReason {
                 outcome.status = .invalid
                 tail += (tail.isEmpty ? "" : "\n") + "[rectune sweep] invalid result: \(reason)"
@@ -89,7 +90,7 @@ extension SweepRunner {
     }
 
     /// Reads a finished run's result by the engine's rule.
-    func readResult(spec: ExperimentSpec, command: CommandLineBuilder.Command, stdoutPath: String) -> ResultMetrics.Extracted {
+    func readResult(spec: ExperimentSpec, planned: PlannedRun, command: CommandLineBuilder.Command, stdoutPath: String) -> ResultMetrics.Extracted {
         func invalid(_ reason: String) -> ResultMetrics.Extracted {
             var e = ResultMetrics.Extracted(); e.invalidReason = reason; return e
         }
@@ -98,10 +99,8 @@ extension SweepRunner {
             guard let path = command.resultPath, let data = FileManager.default.contents(atPath: path) else {
                 return invalid("no result file \(command.resultPath ?? "")")
             }
-            guard let json = ResultMetrics.object(data) else {
-                return invalid("the result file is not a JSON object: \(String(decoding: data.prefix(80), as: UTF8.self))")
-            }
-            return ResultMetrics.fromTrainJSON(json, strict: true)
+            let requested = spec.fixed.merging(planned.config.values) { _, factor in factor }
+            return ResultMetrics.fromEngineResult(data, requested: requested)
         case .command(let c):
             let stdout = String(decoding: FileManager.default.contents(atPath: stdoutPath) ?? Data(), as: UTF8.self)
             var extracted: ResultMetrics.Extracted

@@ -1,9 +1,10 @@
 import Foundation
+import RecContract
 import RecEngine
 import Yams
 
 /// Semantic checks of a parsed spec against what the engine accepts: knob names and values
-/// (`TrainConfig.knobs`, `.settings`) for `engine: rectune`, template placeholders for external
+/// (the `RecContract.Knob` registry) for `engine: rectune`, template placeholders for external
 /// commands, claims against factors, and design preconditions. Errors point at the YAML node.
 struct SpecValidator {
     let reader: SpecReader
@@ -30,49 +31,30 @@ struct SpecValidator {
         if !models.contains(spec.model) {
             throw reader.error(nodes["model"], "model", "unknown model", value: spec.model, allowed: models)
         }
-        let knobs = TrainConfig.knobs
-        let knobNames = knobs.map(\.name)
-        if let factors = nodes["factors"] {
-            for e in try reader.entries(factors, "factors") {
-                guard let knob = knobs.first(where: { $0.name == e.key }) else {
-                    throw reader.error(e.keyNode, "factors.\(e.key)", "unknown knob", value: e.key, allowed: knobNames)
+        let knobNames = Knob.allCases.map(\.name)
+        for section in ["factors", "baseline", "fixed"] {
+            guard let node = nodes[section] else { continue }
+            for e in try reader.entries(node, section) {
+                guard let knob = Knob(name: e.key) else {
+                    throw reader.error(e.keyNode, "\(section).\(e.key)", "unknown knob", value: e.key, allowed: knobNames)
                 }
-                for (i, level) in try reader.sequence(e.value, "factors.\(e.key)").enumerated() {
-                    try check(level, knob, "factors.\(e.key)[\(i)]")
+                if section == "factors" {
+                    for (i, level) in try reader.sequence(e.value, "factors.\(e.key)").enumerated() {
+                        try check(level, knob, "factors.\(e.key)[\(i)]")
+                    }
+                } else {
+                    try check(e.value, knob, "\(section).\(e.key)")
                 }
-            }
-        }
-        if let baseline = nodes["baseline"] {
-            for e in try reader.entries(baseline, "baseline") {
-                guard let knob = knobs.first(where: { $0.name == e.key }) else {
-                    throw reader.error(e.keyNode, "baseline.\(e.key)", "unknown knob", value: e.key, allowed: knobNames)
-                }
-                try check(e.value, knob, "baseline.\(e.key)")
-            }
-        }
-        if let fixed = nodes["fixed"] {
-            let all = TrainConfig.settings + knobs
-            for e in try reader.entries(fixed, "fixed") {
-                guard let setting = all.first(where: { $0.name == e.key }) else {
-                    throw reader.error(e.keyNode, "fixed.\(e.key)", "unknown setting", value: e.key, allowed: all.map(\.name))
-                }
-                try check(e.value, setting, "fixed.\(e.key)")
             }
         }
     }
 
-    /// A knob value is one of `allowed`, or (when that is empty) a positive integer; `*_start` knobs may be 0.
-    private func check(_ node: Node, _ knob: KnobDescriptor, _ keyPath: String) throws {
+    /// A knob value must be in the registry's domain for that knob.
+    private func check(_ node: Node, _ knob: Knob, _ keyPath: String) throws {
         let value = try reader.scalar(node, keyPath)
-        if !knob.allowed.isEmpty {
-            guard knob.allowed.contains(value) else {
-                throw reader.error(node, keyPath, "not an allowed value", value: value, allowed: knob.allowed)
-            }
-            return
-        }
-        let minimum = knob.name.hasSuffix("_start") ? 0 : 1
-        guard let v = Int(value), v >= minimum else {
-            throw reader.error(node, keyPath, "expected an integer ≥ \(minimum)", value: value)
+        do { _ = try knob.spec.canonical(value) } catch {
+            throw reader.error(node, keyPath, "not an allowed value", value: value,
+                               allowed: knob.spec.domain.words.isEmpty ? [knob.spec.domain.description] : knob.spec.domain.words)
         }
     }
 

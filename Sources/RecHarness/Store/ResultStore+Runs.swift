@@ -19,10 +19,14 @@ public struct RunOutcome: Sendable, Equatable {
     public var metrics: [MetricValue]
     /// Counter name → reason it could not be measured.
     public var unavailable: [String: String]
+    /// The engine's echo of every knob's effective value (`rectune` engine runs only).
+    public var effectiveConfig: [String: String]?
     public init(status: RunStatus, exitCode: Int32? = nil, signal: Int32? = nil, stderrTail: String = "",
-                durationSeconds: Double, metrics: [MetricValue] = [], unavailable: [String: String] = [:]) {
+                durationSeconds: Double, metrics: [MetricValue] = [], unavailable: [String: String] = [:],
+                effectiveConfig: [String: String]? = nil) {
         self.status = status; self.exitCode = exitCode; self.signal = signal; self.stderrTail = stderrTail
         self.durationSeconds = durationSeconds; self.metrics = metrics; self.unavailable = unavailable
+        self.effectiveConfig = effectiveConfig
     }
 }
 
@@ -48,6 +52,9 @@ extension ResultStore {
                 """, arguments: [outcome.status.rawValue, outcome.exitCode, outcome.signal, outcome.stderrTail,
                                  outcome.durationSeconds, id])
             guard db.changesCount == 1 else { throw StoreError.notFound("run \(id)") }
+            if let echo = outcome.effectiveConfig {
+                try db.execute(sql: "UPDATE runs SET effective_config_json = ? WHERE id = ?", arguments: [CanonicalJSON.string(echo), id])
+            }
             let insert = try db.makeStatement(sql: """
                 INSERT INTO metrics (run_id, name, phase, value, unit, source, scaled) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """)
@@ -134,11 +141,13 @@ extension ResultStore {
         let rows = try Row.fetchAll(db, sql: "SELECT * FROM runs WHERE \(whereSQL) ORDER BY id", arguments: arguments)
         guard !rows.isEmpty else { return [] }
         var records = rows.map { row in
-            RunRecord(id: row["id"], experimentID: row["experiment_id"],
-                      config: CanonicalJSON.stringMap(row["config_json"]) ?? [:], configHash: row["config_hash"],
-                      repeatIndex: row["repeat_index"], status: RunStatus(rawValue: row["status"]) ?? .failed,
-                      exitCode: row["exit_code"], signal: row["signal"], stderrTail: row["stderr_tail"],
-                      started: row["started"], durationSeconds: row["duration_s"])
+            var r = RunRecord(id: row["id"], experimentID: row["experiment_id"],
+                              config: CanonicalJSON.stringMap(row["config_json"]) ?? [:], configHash: row["config_hash"],
+                              repeatIndex: row["repeat_index"], status: RunStatus(rawValue: row["status"]) ?? .failed,
+                              exitCode: row["exit_code"], signal: row["signal"], stderrTail: row["stderr_tail"],
+                              started: row["started"], durationSeconds: row["duration_s"])
+            r.effectiveConfig = (row["effective_config_json"] as String?).flatMap(CanonicalJSON.stringMap)
+            return r
         }
         var index: [Int64: Int] = [:]
         for (i, r) in records.enumerated() { index[r.id] = i }

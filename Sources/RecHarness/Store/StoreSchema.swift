@@ -7,13 +7,13 @@ import GRDB
 /// `registerMigration` with the next version name. `ResultStore.init` applies the pending ones.
 enum StoreSchema {
     /// Names of all migrations in order; the last one is the current schema version.
-    static let versions = ["v1-tables", "v2-views"]
+    static let versions = ["v1-tables", "v2-views", "v3-effective-config"]
 
     /// A migrator holding the first `upTo` migrations (all by default). Tests use a prefix to
     /// build an old database and check that opening it migrates the data forward.
     static func migrator(upTo count: Int = versions.count) -> DatabaseMigrator {
         var migrator = DatabaseMigrator()
-        let steps: [(String, @Sendable (Database) throws -> Void)] = [(versions[0], v1), (versions[1], v2)]
+        let steps: [(String, @Sendable (Database) throws -> Void)] = [(versions[0], v1), (versions[1], v2), (versions[2], v3)]
         for (name, body) in steps.prefix(count) { migrator.registerMigration(name, migrate: body) }
         return migrator
     }
@@ -101,5 +101,11 @@ enum StoreSchema {
                        m.unit, m.source, m.scaled
                 FROM metrics m JOIN runs r ON r.id = m.run_id JOIN experiments e ON e.id = r.experiment_id;
             """)
+    }
+
+    /// The engine's echo of every knob's effective value (`config` of the result contract), next
+    /// to the requested `config_json`; NULL for external commands and runs that did not finish.
+    private static func v3(_ db: Database) throws {
+        try db.execute(sql: "ALTER TABLE runs ADD COLUMN effective_config_json TEXT")
     }
 }

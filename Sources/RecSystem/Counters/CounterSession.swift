@@ -1,4 +1,5 @@
 import Foundation
+import RecContract
 import Glibc
 import Synchronization
 import SystemPackage
@@ -21,8 +22,7 @@ internal import CPFM
 /// events such as context switches then read near 0: that is a property of the scope, not of the run).
 public final class CounterSession: Sendable {
     /// The events `rectune train` and `rectune measure` count by default.
-    public static let defaultEvents = ["minor-faults", "major-faults", "context-switches", "cpu-migrations",
-                                       "task-clock", "cycles", "instructions", "cache-misses"]
+    public static let defaultEvents = Counter.defaultPerfEvents.map(\.name)
 
     struct Slot: Sendable {
         var name: String

@@ -1,9 +1,10 @@
+import RecContract
 import ArgumentParser
 import Foundation
 import RecEngine
 import RecSystem
 
-/// Options shared by `train` and `bench`: model shape, data and every runtime knob.
+/// `train`'s options: run shape, model shape, and every registry knob (`KnobOptions`).
 struct TrainOptions: ParsableArguments {
     @Option(help: "Model: wdl, dlrm or deepfm.") var model: ModelKind = .wdl
     @Option(help: "Criteo-format TSV file (label, 13 integers, 26 hex categoricals). Default: generated data.") var data: String?
@@ -11,50 +12,70 @@ struct TrainOptions: ParsableArguments {
     @Option(help: "Samples per step.") var batch = 512
     @Option(help: "Measured (steady-state) steps.") var steps = 200
     @Option(help: "Warm-up steps before measuring.") var warmupSteps = 50
-    @Option(help: "Held-out rows (the end of the data) for AUC and logloss.") var evalRows = 10_000
-    @Option(help: "Random seed (data generation and initialization).") var seed: UInt64 = 1
-    @Option(help: "Malformed rows: skip (count them) or fail (stop with file, line and reason).") var badRows: BadRowPolicy = .skip
     @Option(help: "Sets both --inter-threads and --intra-threads.") var threads: Int?
 
-    @Option(help: "Embedding dimension.") var embeddingDim = 16
-    @Option(help: "Hash buckets per categorical column.") var hashBuckets = 10_000
     @Option(help: "Main MLP hidden layers, e.g. 1024,512,256 (default: the model's).") var hiddenLayers: IntList?
     @Option(help: "DLRM bottom MLP, ending in the embedding dimension (default 512,256,64,16).") var bottomLayers: IntList?
     @Option(name: .customLong("lr"), help: "Learning rate (default: the model's).") var learningRate: Float?
     @Option(name: .customLong("wide-lr"), help: "Wide / first-order learning rate (default: the model's).") var wideLearningRate: Float?
 
-    @Option(help: "Executor: pool (work stealing), inline (one thread) or costmodel.") var executor: ExecutorPolicy = .pool
-    @Option(help: "Inter-op executor threads.") var interThreads: Int?
-    @Option(help: "Intra-op (oneDNN OpenMP) threads (default 1: on 2 cores, 2 inter-op workers × 2 OpenMP threads oversubscribe).") var intraThreads: Int?
-    @Option(help: "First step the cost model profiles.") var costmodelStart = 10
-    @Option(help: "Step at which the cost-model schedule takes over.") var costmodelStop = 20
-    @Option(help: "Pin executor threads to CPUs: on or off.") var pinThreads: Switch = .off
-    @Option(help: "NUMA policy: off, local or interleave.") var numa: NUMAPolicy = .off
-    @Option(help: "Step-tensor allocator: system or adaptive.") var allocator: AllocatorPolicy = .system
-    @Option(help: "First step the adaptive allocator records.") var allocWarmupStart = 5
-    @Option(help: "Steps the adaptive allocator records before planning.") var allocWarmupSteps = 10
-    @Option(help: "glibc M_MMAP_THRESHOLD in bytes (mallopt); 0 keeps glibc's adaptive default.") var mallocMmapThreshold = 0
-    @Option(help: "Prepare batches ahead on producer threads: on or off.") var stage: Switch = .off
-    @Option(help: "Batches the stage queue holds.") var stageCapacity = 4
-    @Option(help: "Stage producer threads.") var stageThreads = 1
-    @Option(help: "Micro-batches per step (gradients accumulated, one update).") var microBatch = 1
-    @Option(help: "MLP layers in bf16 (fp32 master weights): on or off.") var bf16: Switch = .off
+    @OptionGroup(title: "Knobs (the registry: names, values, defaults and when each applies)") var knobs: KnobOptions
 
-    func makeConfig() -> TrainConfig {
+    /// The config these options describe.
+    /// - Throws: `ValidationError` naming the knob, the value and what is allowed.
+    func makeConfig() throws -> TrainConfig {
         var c = TrainConfig()
         c.model = model; c.dataPath = data; c.syntheticRows = syntheticRows; c.batch = batch; c.steps = steps
-        c.warmupSteps = warmupSteps; c.evalRows = evalRows; c.seed = seed; c.badRows = badRows
-        c.embeddingDim = embeddingDim; c.hashBuckets = hashBuckets; c.hiddenLayers = hiddenLayers?.values
+        c.warmupSteps = warmupSteps
+        c.hiddenLayers = hiddenLayers?.values
         c.bottomLayers = bottomLayers?.values; c.learningRate = learningRate; c.wideLearningRate = wideLearningRate
-        c.executor = executor
-        c.interThreads = interThreads ?? threads ?? 2
-        c.intraThreads = intraThreads ?? threads ?? 1
-        c.costmodelStart = costmodelStart; c.costmodelStop = costmodelStop; c.pinThreads = pinThreads.isOn
-        c.numa = numa; c.allocator = allocator; c.allocWarmupStart = allocWarmupStart; c.allocWarmupSteps = allocWarmupSteps
-        c.mallocMmapThreshold = mallocMmapThreshold
-        c.stage = stage.isOn; c.stageCapacity = stageCapacity; c.stageThreads = stageThreads
-        c.microBatch = microBatch; c.bf16 = bf16.isOn
+        if let threads {
+            c.interThreads = threads
+            c.intraThreads = threads
+        }
+        for (knob, text) in knobs.given {
+            do { try c.set(knob, text) } catch { throw ValidationError(error.description) }
+        }
         return c
+    }
+}
+
+/// One option per registry knob: flag, help, allowed values and default all come from
+/// `RecContract.KnobSpec`; values are validated by the registry, not here. `given` must name
+/// every `Knob` (a test runs `train --help` and checks each registry flag is there).
+struct KnobOptions: ParsableArguments {
+    @Option(name: Knob.executor.optionName, help: Knob.executor.argumentHelp) var executor: String?
+    @Option(name: Knob.interThreads.optionName, help: Knob.interThreads.argumentHelp) var interThreads: String?
+    @Option(name: Knob.intraThreads.optionName, help: Knob.intraThreads.argumentHelp) var intraThreads: String?
+    @Option(name: Knob.costmodelStart.optionName, help: Knob.costmodelStart.argumentHelp) var costmodelStart: String?
+    @Option(name: Knob.costmodelStop.optionName, help: Knob.costmodelStop.argumentHelp) var costmodelStop: String?
+    @Option(name: Knob.pinThreads.optionName, help: Knob.pinThreads.argumentHelp) var pinThreads: String?
+    @Option(name: Knob.numa.optionName, help: Knob.numa.argumentHelp) var numa: String?
+    @Option(name: Knob.allocator.optionName, help: Knob.allocator.argumentHelp) var allocator: String?
+    @Option(name: Knob.allocWarmupStart.optionName, help: Knob.allocWarmupStart.argumentHelp) var allocWarmupStart: String?
+    @Option(name: Knob.allocWarmupSteps.optionName, help: Knob.allocWarmupSteps.argumentHelp) var allocWarmupSteps: String?
+    @Option(name: Knob.mallocMmapThreshold.optionName, help: Knob.mallocMmapThreshold.argumentHelp) var mallocMmapThreshold: String?
+    @Option(name: Knob.stage.optionName, help: Knob.stage.argumentHelp) var stage: String?
+    @Option(name: Knob.stageCapacity.optionName, help: Knob.stageCapacity.argumentHelp) var stageCapacity: String?
+    @Option(name: Knob.stageThreads.optionName, help: Knob.stageThreads.argumentHelp) var stageThreads: String?
+    @Option(name: Knob.microBatch.optionName, help: Knob.microBatch.argumentHelp) var microBatch: String?
+    @Option(name: Knob.bf16.optionName, help: Knob.bf16.argumentHelp) var bf16: String?
+    @Option(name: Knob.embeddingDim.optionName, help: Knob.embeddingDim.argumentHelp) var embeddingDim: String?
+    @Option(name: Knob.hashBuckets.optionName, help: Knob.hashBuckets.argumentHelp) var hashBuckets: String?
+    @Option(name: Knob.evalRows.optionName, help: Knob.evalRows.argumentHelp) var evalRows: String?
+    @Option(name: Knob.seed.optionName, help: Knob.seed.argumentHelp) var seed: String?
+    @Option(name: Knob.badRows.optionName, help: Knob.badRows.argumentHelp) var badRows: String?
+
+    /// Every knob with the text given for it, in registry order; knobs not given are left out.
+    var given: [(Knob, String)] {
+        let all: [Knob: String?] = [
+            .executor: executor, .interThreads: interThreads, .intraThreads: intraThreads, .costmodelStart: costmodelStart,
+            .costmodelStop: costmodelStop, .pinThreads: pinThreads, .numa: numa, .allocator: allocator,
+            .allocWarmupStart: allocWarmupStart, .allocWarmupSteps: allocWarmupSteps, .mallocMmapThreshold: mallocMmapThreshold,
+            .stage: stage, .stageCapacity: stageCapacity, .stageThreads: stageThreads, .microBatch: microBatch, .bf16: bf16,
+            .embeddingDim: embeddingDim, .hashBuckets: hashBuckets, .evalRows: evalRows, .seed: seed, .badRows: badRows,
+        ]
+        return Knob.allCases.compactMap { k in all[k].flatMap { $0 }.map { (k, $0) } }
     }
 }
 
@@ -83,10 +104,10 @@ struct TrainCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let config = options.makeConfig()
+        let config = try options.makeConfig()
         let eventList: [String]
         switch events {
-        case nil: eventList = CounterSession.defaultEvents
+        case nil: eventList = Counter.defaultPerfEvents.map(\.name)
         case "none"?: eventList = []
         case let list?: eventList = list.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
         }

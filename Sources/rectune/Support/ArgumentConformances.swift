@@ -1,3 +1,4 @@
+import RecContract
 import ArgumentParser
 import RecEngine
 
@@ -7,21 +8,6 @@ extension AllocatorPolicy: ExpressibleByArgument {}
 extension NUMAPolicy: ExpressibleByArgument {}
 extension BadRowPolicy: ExpressibleByArgument {}
 
-/// `on` / `off` switch values (also accepts true/false, 1/0, yes/no).
-enum Switch: String, ExpressibleByArgument, CaseIterable {
-    case on, off
-
-    init?(argument: String) {
-        switch argument.lowercased() {
-        case "on", "true", "1", "yes": self = .on
-        case "off", "false", "0", "no": self = .off
-        default: return nil
-        }
-    }
-
-    var isOn: Bool { self == .on }
-}
-
 /// A comma-separated list of positive integers, e.g. `1024,512,256`.
 struct IntList: ExpressibleByArgument {
     let values: [Int]
@@ -30,4 +16,11 @@ struct IntList: ExpressibleByArgument {
         guard !parts.isEmpty, parts.allSatisfy({ $0 != nil && $0! > 0 }) else { return nil }
         values = parts.map { $0! }
     }
+}
+
+extension Knob {
+    /// The option's long name from the registry (`--micro-batch`).
+    var optionName: NameSpecification { .customLong(String(flag.dropFirst(2))) }
+    /// The option's help from the registry: what it does, allowed values, default, when it applies.
+    var argumentHelp: ArgumentHelp { ArgumentHelp(spec.helpLine, valueName: spec.domain.words.isEmpty ? "n" : spec.domain.words.joined(separator: "|")) }
 }

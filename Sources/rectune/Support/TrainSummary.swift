@@ -1,3 +1,4 @@
+import RecContract
 import Foundation
 import RecEngine
 
@@ -5,21 +6,22 @@ import RecEngine
 enum TrainSummary {
     static func render(_ r: TrainResult) -> String {
         let c = r.config
-        func knob(_ k: String) -> String { c[k]?.description ?? "?" }
+        func knob(_ k: Knob) -> String { c[k.name]?.description ?? "?" }
         var lines: [String] = []
         lines.append("\(r.model.uppercased())  batch \(r.batch)  \(r.warmupSteps) warm-up + \(r.steps) steps  " +
-                     "executor \(knob("executor")) allocator \(knob("allocator")) stage \(knob("stage")) " +
-                     "micro_batch \(knob("micro_batch")) bf16 \(knob("bf16"))")
+                     "executor \(knob(.executor)) allocator \(knob(.allocator)) stage \(knob(.stage)) " +
+                     "micro_batch \(knob(.microBatch)) bf16 \(knob(.bf16))")
         lines.append(String(format: "  throughput  %.0f samples/s   step ms p50 %.2f  p90 %.2f  p99 %.2f  mean %.2f",
                             r.samplesPerSec, r.stepMs.p50, r.stepMs.p90, r.stepMs.p99, r.stepMs.mean))
         lines.append(String(format: "  eval        AUC %.4f  logloss %.4f on %d rows   train loss %.4f → %.4f   skipped rows %d",
                             r.auc, r.logloss, r.evalRows, r.trainLossFirst, r.trainLossLast, r.skippedRows))
-        let per = { (name: String) -> String in
-            if let v = r.counters[name] { return String(format: "%.1f", v / Double(max(r.steps, 1))) }
-            return "n/a (\(r.counterInfo[name]?.unavailable ?? "not measured"))"
+        let perStep: [Counter] = [.minorFaults, .contextSwitches, .executorSteals, .executorTasks, .allocatorMisses]
+        let cells = perStep.map { counter -> String in
+            let label = MetricCatalog.perStepMetric(for: counter)?.label ?? counter.name
+            if let v = r.counters[counter.name] { return String(format: "%@ %.1f", label, v / Double(max(r.steps, 1))) }
+            return "\(label) n/a (\(r.counterInfo[counter.name]?.unavailable ?? "not measured"))"
         }
-        lines.append("  per step    minor-faults \(per("minor-faults"))  context-switches \(per("context-switches"))  " +
-                     "steals \(per("executor.steals"))  tasks \(per("executor.tasks"))  alloc misses \(per("allocator.misses"))")
+        lines.append("  per step    " + cells.joined(separator: "  "))
         let unavailable = r.counterInfo.filter { $0.value.unavailable != nil }.map(\.key).sorted()
         if !unavailable.isEmpty {
             lines.append("  unavailable \(unavailable.joined(separator: ", ")) (\(r.counterInfo[unavailable[0]]!.unavailable!))")

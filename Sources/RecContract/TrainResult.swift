@@ -124,7 +124,13 @@ public struct TrainResult: Sendable, Codable {
         self.profile = profile
     }
 
-    enum CodingKeys: String, CodingKey {
+    /// The contract's keys as they appear in the JSON, in declaration order; every key but
+    /// `profile` is required. The README table and the harness's strict decoding use this list.
+    public static let keys: [String] = CodingKeys.allCases.map(\.rawValue)
+    /// Keys a result may omit.
+    public static let optionalKeys: Set<String> = [CodingKeys.profile.rawValue]
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case model, config, steps, batch, auc, logloss, counters, engine, profile
         case warmupSteps = "warmup_steps", samplesPerSec = "samples_per_sec", stepMs = "step_ms"
         case trainLossFirst = "train_loss_first", trainLossLast = "train_loss_last"
