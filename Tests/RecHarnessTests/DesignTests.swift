@@ -35,6 +35,34 @@ final class DesignTests: XCTestCase {
         XCTAssertEqual(configs[1].label(relativeTo: base), "executor=inline")
     }
 
+    func testAblationOfADependentKnobSetsItsPrerequisiteJointly() throws {
+        // issue 8 item 4: alloc_warmup_steps does nothing under allocator: system
+        let s = spec([("allocator", ["system", "adaptive"]), ("alloc_warmup_steps", ["10", "50"])], design: .ablation)
+        let configs = try DesignExpander.configurations(of: s)
+        let base = DesignExpander.baseline(of: s)
+        XCTAssertEqual(configs.map { $0.label(relativeTo: base) },
+                       ["baseline", "allocator=adaptive", "allocator=adaptive alloc_warmup_steps=50"])
+    }
+
+    func testCrossedDesignsRefuseAKnobVariedWhereItHasNoEffect() throws {
+        let s = spec([("allocator", ["system", "adaptive"]), ("alloc_warmup_steps", ["10", "50"])], design: .full)
+        XCTAssertThrowsError(try DesignExpander.configurations(of: s)) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("'alloc_warmup_steps' varies where it has no effect"), text)
+            XCTAssertTrue(text.contains("allocator is adaptive"), text)
+            XCTAssertTrue(text.contains("Fix: set allocator: adaptive"), text)
+        }
+        XCTAssertThrowsError(try DesignExpander.configurations(of: spec([("costmodel_start", ["5", "10"]), ("bf16", ["off", "on"])],
+                                                                          design: .full)))
+        // With the prerequisite in the baseline, the knob applies in every run.
+        let fixed = spec([("alloc_warmup_steps", ["10", "50"]), ("stage", ["off", "on"])], design: .full,
+                         baseline: ["allocator": "adaptive"])
+        XCTAssertEqual(try DesignExpander.configurations(of: fixed).count, 4)
+        // Inert baseline knobs are fine: inter_threads does nothing under inline, but nothing varies it there.
+        let inline = spec([("executor", ["pool", "inline"]), ("bf16", ["off", "on"])], design: .full, baseline: ["inter_threads": "2"])
+        XCTAssertEqual(try DesignExpander.configurations(of: inline).count, 4)
+    }
+
     func testLeaveOneOutStartsFromAllOnAndTurnsEachFactorOff() throws {
         let s = spec(five, design: .leaveOneOut)
         let configs = try DesignExpander.configurations(of: s)

@@ -15,7 +15,8 @@ public enum DesignExpander {
 
     /// The distinct configurations of the spec's design, in a stable order (baseline first for
     /// ablation and random; all-on first for leave-one-out; standard order for full and fractional).
-    /// Throws `DesignError` when a fractional design is impossible (levels ≠ 2, too many factors).
+    /// Throws `DesignError` when a fractional design is impossible (levels ≠ 2, too many factors), or
+    /// when a crossed design varies a knob where it has no effect (`KnobApplicability`).
     public static func configurations(of spec: ExperimentSpec) throws -> [RunConfig] {
         let base = baseline(of: spec)
         let factors = spec.factors
@@ -39,7 +40,7 @@ public enum DesignExpander {
         case .random(let count, let seed):
             configs = random(factors, base: base, count: count, seed: seed)
         }
-        return unique(configs)
+        return try KnobApplicability.apply(unique(configs), spec: spec, base: base)
     }
 
     static func fullFactorial(_ factors: [Factor], base: RunConfig) -> [RunConfig] {
