@@ -12,12 +12,24 @@ public enum RectuneCLI {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
     }
 
+    /// Fails (never skips) when the binary is missing: a broken build must not pass CI.
+    public struct MissingBinary: Error, CustomStringConvertible {
+        public let path: String
+        public var description: String { "no rectune binary at \(path): build it first (make test builds it)" }
+    }
+
+    /// The binary's URL, or `MissingBinary` (a test error, not a skip).
+    public static func requireBinary() throws -> URL {
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else { throw MissingBinary(path: binary.path) }
+        return binary
+    }
+
     /// Runs `rectune args…` in `dir` and returns its exit status, stdout and stderr. Output goes
     /// through files, so a chatty stderr cannot block the child on a full pipe.
     @discardableResult
     public static func run(_ args: [String], in dir: URL) throws -> (status: Int32, out: String, err: String) {
         let p = Process()
-        p.executableURL = binary
+        p.executableURL = try requireBinary()
         p.arguments = args
         p.currentDirectoryURL = dir
         let id = UUID().uuidString

@@ -20,6 +20,8 @@ struct ShowCommand: AsyncParsableCommand {
         var experiment: String
         var experimentID: Int64
         var config: [String: String]
+        /// The engine's echo of every knob's effective value (engine runs that finished).
+        var effectiveConfig: [String: String]?
         var configHash: String
         var repeatIndex: Int
         var status: String
@@ -41,7 +43,7 @@ struct ShowCommand: AsyncParsableCommand {
         }
         let experiment = try store.experiment(id: r.experimentID)
         let shown = Shown(id: r.id, experiment: experiment?.name ?? "?", experimentID: r.experimentID, config: r.config,
-                          configHash: r.configHash, repeatIndex: r.repeatIndex, status: r.status.rawValue, exitCode: r.exitCode,
+                          effectiveConfig: r.effectiveConfig, configHash: r.configHash, repeatIndex: r.repeatIndex, status: r.status.rawValue, exitCode: r.exitCode,
                           signal: r.signal, started: r.started, durationSeconds: r.durationSeconds,
                           commandLine: try store.commandLine(runID: r.id), stderrTail: r.stderrTail, metrics: r.metrics,
                           unavailable: r.unavailable)
@@ -56,6 +58,9 @@ struct ShowCommand: AsyncParsableCommand {
         print("status: \(r.status.rawValue)" + (r.exitCode.map { ", exit \($0)" } ?? "") + (r.signal.map { ", signal \($0)" } ?? "")
               + String(format: ", %.2fs, started %@", r.durationSeconds, ISO8601DateFormatter().string(from: r.started)))
         print("config: " + r.config.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+        if let echo = r.effectiveConfig {
+            print("effective config (engine echo): " + echo.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+        }
         print("config hash: \(r.configHash)")
         if !shown.commandLine.isEmpty { print("command: \(shown.commandLine)") }
         for phase in ["steady", "warmup", "total"] {
