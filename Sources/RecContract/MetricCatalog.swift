@@ -106,6 +106,21 @@ public enum MetricCatalog {
             .prefix(limit).map(\.0)
     }
 
+    /// The README's metric table (Markdown), generated from the catalog; a test keeps the README in sync.
+    public static func markdownTable() -> String {
+        var lines = ["| metric | label | unit | polarity | threshold | derived from |", "|---|---|---|---|---|---|"]
+        for m in resultMetrics + perStepMetrics {
+            let polarity = switch m.polarity {
+            case .higherIsBetter: "higher is better"
+            case .lowerIsBetter: "lower is better"
+            case .neutral: "neutral (no verdict)"
+            }
+            let from = m.perStepCounter.map { "`\($0.name)` / steps" } ?? (m.seedDeterministic ? "result (same for the same seed)" : "result")
+            lines.append("| `\(m.name)` | \(m.label) | \(m.unit) | \(polarity) | \(m.threshold) | \(from) |")
+        }
+        return lines.joined(separator: "\n")
+    }
+
     private static func result(_ name: String, _ label: String, _ unit: String, _ polarity: Polarity,
                                threshold: ChangeThreshold = .relative(0.02), seedDeterministic: Bool = false) -> MetricSpec {
         MetricSpec(name: name, label: label, unit: unit, polarity: polarity, source: .result, perStepCounter: nil,

@@ -9,14 +9,14 @@ struct Rectune: AsyncParsableCommand {
         commandName: "rectune",
         abstract: "Train CTR models under DeepRec-style runtime knobs and measure what each knob does.",
         discussion: """
-        Engine:   train, bench, gen-data
+        Engine:   train, bench, gen-data, knobs, metrics
         Counters: measure, doctor
         Harness:  plan, sweep, runs, show
         Analysis: report, compare, check
         """,
         version: RectuneVersion.string,
         subcommands: [
-            TrainCommand.self, BenchCommand.self, GenDataCommand.self,
+            TrainCommand.self, BenchCommand.self, GenDataCommand.self, KnobsCommand.self, MetricsCommand.self,
             MeasureCommand.self, DoctorCommand.self,
             PlanCommand.self, SweepCommand.self, RunsCommand.self, ShowCommand.self,
             ReportCommand.self, CompareCommand.self, CheckCommand.self,

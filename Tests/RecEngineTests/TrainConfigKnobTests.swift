@@ -24,9 +24,9 @@ final class TrainConfigKnobTests: XCTestCase {
             if knob == .interThreads { continue }  // echoed as 1 under inline, set below
             XCTAssertEqual(config.value(of: knob), value, knob.name)
         }
-        XCTAssertEqual(config.value(of: .interThreads), "1", "inline runs the step on one thread")
-        try config.set(.executor, "pool")
         XCTAssertEqual(config.value(of: .interThreads), "4")
+        try config.set(.executor, "inline")
+        XCTAssertEqual(config.value(of: .interThreads), "1", "inline runs the step on one thread: that is what is echoed")
         let echo = config.echo
         for knob in Knob.allCases { XCTAssertEqual(echo[knob.name]?.description, config.value(of: knob), knob.name) }
         XCTAssertThrowsError(try config.set(.stageCapacity, "0"))

@@ -1,3 +1,5 @@
+import RecContract
+
 /// An error in an experiment spec, pointing at the file, line and column, the key path, the
 /// offending value and what would have been accepted.
 ///
@@ -43,18 +45,6 @@ public struct SpecError: Error, CustomStringConvertible, Equatable, Sendable {
         return scored.min { $0.1 < $1.1 }?.0
     }
 
-    /// Levenshtein distance.
-    static func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a), b = Array(b)
-        if a.isEmpty { return b.count }
-        var previous = Array(0...b.count)
-        for i in 1...a.count {
-            var current = [i] + Array(repeating: 0, count: b.count)
-            for j in stride(from: 1, through: b.count, by: 1) {
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-            }
-            previous = current
-        }
-        return previous[b.count]
-    }
+    /// Levenshtein distance (`RecContract.EditDistance`).
+    static func editDistance(_ a: String, _ b: String) -> Int { EditDistance.between(a, b) }
 }
