@@ -38,7 +38,7 @@ final class SlurmParsingTests: XCTestCase {
 
 /// The client against a real single-node cluster started by `deploy/slurm/local-cluster.sh`.
 final class SlurmClusterTests: XCTestCase {
-    static var cluster: LocalSlurmCluster?
+    nonisolated(unsafe) static var cluster: LocalSlurmCluster?  // set in class setUp before any test runs, read-only after
 
     override class func setUp() { cluster = try? LocalSlurmCluster.start() }
     override class func tearDown() { cluster?.stop() }
