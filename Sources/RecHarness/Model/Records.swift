@@ -86,6 +86,8 @@ public struct RunRecord: Sendable, Equatable {
     public var metrics: [MetricValue]
     /// Metrics the run could not measure, with the reason (e.g. hardware events on a VM).
     public var unavailable: [String: String]
+    /// The run's folder (stdout, stderr, result files, outcome.json); '' for runs stored before v3.
+    public var runDirectory: String = ""
 
     public init(id: Int64, experimentID: Int64, config: [String: String], configHash: String, repeatIndex: Int,
                 status: RunStatus, exitCode: Int32? = nil, signal: Int32? = nil, stderrTail: String = "",

@@ -7,13 +7,13 @@ import GRDB
 /// `registerMigration` with the next version name. `ResultStore.init` applies the pending ones.
 enum StoreSchema {
     /// Names of all migrations in order; the last one is the current schema version.
-    static let versions = ["v1-tables", "v2-views"]
+    static let versions = ["v1-tables", "v2-views", "v3-run-owner"]
 
     /// A migrator holding the first `upTo` migrations (all by default). Tests use a prefix to
     /// build an old database and check that opening it migrates the data forward.
     static func migrator(upTo count: Int = versions.count) -> DatabaseMigrator {
         var migrator = DatabaseMigrator()
-        let steps: [(String, @Sendable (Database) throws -> Void)] = [(versions[0], v1), (versions[1], v2)]
+        let steps: [(String, @Sendable (Database) throws -> Void)] = [(versions[0], v1), (versions[1], v2), (versions[2], v3)]
         for (name, body) in steps.prefix(count) { migrator.registerMigration(name, migrate: body) }
         return migrator
     }
@@ -100,6 +100,17 @@ enum StoreSchema {
                        r.config_hash, r.repeat_index, r.status, m.name AS metric, m.phase, m.value,
                        m.unit, m.source, m.scaled
                 FROM metrics m JOIN runs r ON r.id = m.run_id JOIN experiments e ON e.id = r.experiment_id;
+            """)
+    }
+
+    /// Who runs a run and where its files are: `owner` is `host:pid:start-ticks` of the sweep that
+    /// claimed it (a `running` row whose owner is gone is stale), `run_dir` its unique run folder
+    /// (also the key that ingests a run's `outcome.json` exactly once).
+    private static func v3(_ db: Database) throws {
+        try db.execute(sql: """
+            ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+            ALTER TABLE runs ADD COLUMN run_dir TEXT NOT NULL DEFAULT '';
+            CREATE INDEX runs_run_dir ON runs(run_dir);
             """)
     }
 }
