@@ -31,7 +31,7 @@ struct Rectune: AsyncParsableCommand {
     static func main() async {
         let status: Int32
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(joiningNegativeValues(Array(CommandLine.arguments.dropFirst())))
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -42,6 +42,30 @@ struct Rectune: AsyncParsableCommand {
             status = report(error)
         }
         Foundation.exit(status)
+    }
+
+    /// `--steps -1` → `--steps=-1` (before any `--`): argument-parser reads a value that starts with
+    /// `-` as an option and would say "Missing value"; joined, the option's own validation names the
+    /// bad number ("--steps must be at least 1, got -1").
+    static func joiningNegativeValues(_ args: [String]) -> [String] {
+        var out: [String] = []
+        var i = 0
+        while i < args.count {
+            let a = args[i]
+            if a == "--" { out += args[i...]; break }
+            if a.hasPrefix("--"), !a.contains("="), i + 1 < args.count, Self.isNegativeNumber(args[i + 1]) {
+                out.append(a + "=" + args[i + 1])
+                i += 2
+                continue
+            }
+            out.append(a)
+            i += 1
+        }
+        return out
+    }
+
+    private static func isNegativeNumber(_ s: String) -> Bool {
+        s.count > 1 && s.hasPrefix("-") && Double(s) != nil
     }
 
     /// Prints `error` the way argument-parser would (help on stdout, errors on stderr) and returns its status.

@@ -82,6 +82,8 @@ final class ReliabilityCLITests: XCTestCase {
             XCTAssertEqual(r.status, c.status, "rectune \(c.args.joined(separator: " ")): \(r.err.suffix(300))")
             XCTAssertNotEqual(r.status, 64, "usage errors exit 2, never 64")
         }
+        let negative = try rectune(["train", "--steps", "-1"])
+        XCTAssertTrue(negative.err.contains("--steps must be at least 1, got -1"), "not 'Missing value': \(negative.err)")
         XCTAssertFalse(FileManager.default.fileExists(atPath: missing), "reading commands never create a store")
         XCTAssertFalse(FileManager.default.fileExists(atPath: (missing as NSString).deletingLastPathComponent), "…nor its directory")
     }
