@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -63,7 +64,9 @@ static inline ssize_t rt_perf_read(int fd, unsigned long long out[3]) {
 // ---- counted spawn ---------------------------------------------------------------------------
 
 /// Forks a child that waits on a pipe before it execs `path`, so counters can be attached first.
-/// The child: gets its own process group, an empty signal mask and default SIGPIPE, stdin/stdout/
+/// The child: gets its own process group, `pdeath_sig` (when > 0) as its parent-death signal
+/// (`prctl(PR_SET_PDEATHSIG)`; it raises it at once if the parent is already gone), an empty signal
+/// mask and default dispositions for SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGCHLD, stdin/stdout/
 /// stderr from `in_fd`/`out_fd`/`err_fd` when >= 0 (inherited otherwise), every other fd close-on-
 /// exec; it then blocks reading one byte from the "go" pipe (exits 127 on EOF) and calls execve.
 /// If execve fails, the child writes its errno into the error pipe and exits 127.
@@ -71,8 +74,10 @@ static inline ssize_t rt_perf_read(int fd, unsigned long long out[3]) {
 /// `*err_fd_out` (EOF = exec succeeded; 4 bytes = the child's errno). Only async-signal-safe
 /// calls run in the child. Returns -1 with errno if pipe2/fork fail.
 static inline pid_t rt_spawn_blocked(const char *path, char *const argv[], char *const envp[],
-                                     int in_fd, int out_fd, int err_fd, int *go_fd, int *err_fd_out) {
+                                     int in_fd, int out_fd, int err_fd, int pdeath_sig,
+                                     int *go_fd, int *err_fd_out) {
     int go[2], ep[2];
+    pid_t parent = getpid();
     // pipe2 through syscall(2): glibc declares pipe2 only under _GNU_SOURCE.
     if (syscall(SYS_pipe2, go, O_CLOEXEC) != 0) return -1;
     if (syscall(SYS_pipe2, ep, O_CLOEXEC) != 0) { int e = errno; close(go[0]); close(go[1]); errno = e; return -1; }
@@ -85,10 +90,15 @@ static inline pid_t rt_spawn_blocked(const char *path, char *const argv[], char 
     }
     if (pid == 0) {
         setpgid(0, 0);
+        int defaults[6] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGCHLD};
+        for (int i = 0; i < 6; i++) signal(defaults[i], SIG_DFL);
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGPIPE, SIG_DFL);
+        if (pdeath_sig > 0) {
+            prctl(PR_SET_PDEATHSIG, (unsigned long)pdeath_sig, 0UL, 0UL, 0UL);
+            if (getppid() != parent) raise(pdeath_sig);  // the parent died before prctl
+        }
         int fds[3] = {in_fd, out_fd, err_fd};
         for (int target = 0; target < 3; target++) {
             int src = fds[target];

@@ -77,11 +77,12 @@ public struct ExperimentAnalyzer: Sendable {
             let group = groups[hash]!
             configs.append(ConfigAnalysis(
                 configHash: hash, label: labels[hash]!, knobs: knobsOf[hash]!, isBaseline: hash == baselineHash,
-                okRunIDs: group.filter { $0.status == .ok }.map(\.id), failedCount: group.filter { $0.status != .ok }.count,
+                okRunIDs: group.filter { $0.status == .ok }.map(\.id), failedCount: group.filter { Self.isFailure($0.status) }.count,
                 metrics: analysed[hash]!.0, comparisons: analysed[hash]!.1))
         }
 
-        let failed = runs.filter { $0.status != .ok }.map {
+        // Interrupted (Ctrl-C, a killed sweep) and still-running runs are not failures of the configuration.
+        let failed = runs.filter { Self.isFailure($0.status) }.map {
             FailedRun(runID: $0.id, configLabel: labels[$0.configHash] ?? $0.configHash, repeatIndex: $0.repeatIndex,
                       status: $0.status.rawValue, reason: Self.failureReason($0))
         }
@@ -180,12 +181,26 @@ public struct ExperimentAnalyzer: Sendable {
         }
     }
 
+    /// Whether a run's status counts as a failure (interrupted and running runs do not).
+    static func isFailure(_ status: RunStatus) -> Bool {
+        status != .ok && status != .interrupted && status != .running
+    }
+
+    /// Exit status or signal, and the most telling stderr line: the harness's own note
+    /// (`[rectune sweep] …`: timeout, invalid result), else the last line that reads as an error,
+    /// else the last line that is not a usage hint or part of `measure`'s counter table.
     static func failureReason(_ run: RunRecord) -> String {
         var parts: [String] = []
         if let e = run.exitCode { parts.append("exit \(e)") }
         if let s = run.signal { parts.append("signal \(s)") }
         let lines = run.stderrTail.split(separator: "\n", omittingEmptySubsequences: true)
-        if let last = lines.last { parts.append(String(last.prefix(160))) }
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let noise = ["--help", "USAGE:", "Usage:", "See '", "Performance counter stats", "seconds time elapsed",
+                     "seconds user", "seconds sys", "<not supported"]
+        let pick = lines.last { $0.hasPrefix("[rectune sweep]") }
+            ?? lines.last { $0.range(of: "error", options: .caseInsensitive) != nil || $0.hasPrefix("Traceback") || $0.contains("Exception") }
+            ?? lines.last { line in !noise.contains { line.contains($0) } && !(line.first?.isNumber ?? false) }
+        if let pick { parts.append(String(pick.prefix(160))) }
         return parts.isEmpty ? run.status.rawValue : parts.joined(separator: ": ")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import RecContract
 import RecStats
 
 /// A metric the gate checks and the relative change that counts as a regression (0.05 = 5%).
@@ -100,6 +101,19 @@ public enum RegressionGate {
         }
         guard !baseline.okRuns.isEmpty else { throw GateError("baseline '\(baseline.label)' has no ok runs (\(baseline.runs.count) runs stored)") }
         guard !candidate.okRuns.isEmpty else { throw GateError("candidate '\(candidate.label)' has no ok runs (\(candidate.runs.count) runs stored)") }
+        // A metric that is neither one rectune knows nor one a run of either side measured (or knew as
+        // unavailable) is a typo: a usage error, not "inconclusive".
+        let stored = Set((baseline.runs + candidate.runs).flatMap { $0.metrics.map(\.name) + Array($0.unavailable.keys) })
+        func isKnown(_ name: String) -> Bool {
+            stored.contains(name) || MetricCatalog.spec(name) != nil
+        }
+        let known = stored.union(options.metrics.map(\.name).filter(isKnown))
+        for m in options.metrics where !isKnown(m.name) {
+            let close = SpecError.closest(to: m.name, in: known.sorted())
+            throw GateError("unknown metric '\(m.name)': no run of either side has it"
+                            + (close.map { "; did you mean '\($0)'?" } ?? "")
+                            + "; stored metrics: \(known.sorted().prefix(30).joined(separator: ", "))")
+        }
         var r = rule
         r.alpha = options.alpha
         let analyzer = ExperimentAnalyzer(rule: r, thresholds: Dictionary(options.metrics.map { ($0.name, $0.threshold) },
@@ -109,6 +123,13 @@ public enum RegressionGate {
             var cmp = analyzer.compare(m.name, baseline: b, candidate: c)
             if b.isEmpty || c.isEmpty {
                 cmp.reason = "n/a (\(b.isEmpty ? baseline.unavailableReason(m.name) : candidate.unavailableReason(m.name)))"
+                return cmp
+            }
+            // The minimum sample count comes before any verdict: one run per side proves nothing either way.
+            if b.count < r.minSamples || c.count < r.minSamples {
+                cmp.verdict = .inconclusive
+                cmp.reason = "too few runs: \(b.count) baseline, \(c.count) candidate (need at least \(r.minSamples) per side)"
+                return cmp
             }
             return nonInferiority(cmp, threshold: m.threshold)
         }

@@ -88,6 +88,8 @@ public struct RunRecord: Sendable, Equatable {
     public var unavailable: [String: String]
     /// The engine's echo of every knob's effective value (nil for external commands and unfinished runs).
     public var effectiveConfig: [String: String]? = nil
+    /// The run's folder (stdout, stderr, result files, outcome.json); '' for runs stored before v3.
+    public var runDirectory: String = ""
 
     public init(id: Int64, experimentID: Int64, config: [String: String], configHash: String, repeatIndex: Int,
                 status: RunStatus, exitCode: Int32? = nil, signal: Int32? = nil, stderrTail: String = "",

@@ -80,7 +80,7 @@ public enum SummaryReport {
     /// Failed runs with their reason.
     public static func failuresTable(_ a: ExperimentAnalysis) -> ReportTable {
         ReportTable(header: ["run", "config", "repeat", "status", "reason"],
-                    rows: a.failedRuns.map { ["\($0.runID)", $0.configLabel, "\($0.repeatIndex)", $0.status, $0.reason] })
+                    rows: a.failedRuns.map { ["\($0.runID)", $0.configLabel, "\($0.repeatIndex + 1)", $0.status, $0.reason] })
     }
 
     /// One line describing the host.
@@ -101,7 +101,9 @@ public enum SummaryReport {
         let ok = a.configs.reduce(0) { $0 + $1.okRunIDs.count }
         var out = heading("Experiment \(a.experimentName) (#\(a.experimentID))", level: 1)
         if !md { out += "\n" }
-        out += "\(a.design) design, \(a.configs.count) configs, \(a.totalRuns) runs (\(ok) ok, \(a.failedRuns.count) failed), "
+        let interrupted = a.totalRuns - ok - a.failedRuns.count
+        out += "\(a.design) design, \(a.configs.count) configs, \(a.totalRuns) runs (\(ok) ok, \(a.failedRuns.count) failed"
+            + (interrupted > 0 ? ", \(interrupted) interrupted" : "") + "), "
         out += "created \(ISO8601DateFormatter().string(from: a.created))\n"
         out += (md ? "\n_" : "") + hostLine(a.host) + (md ? "_\n\n" : "\n\n")
         out += heading("Configurations")

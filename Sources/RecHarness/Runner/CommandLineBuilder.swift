@@ -63,7 +63,8 @@ public struct CommandLineBuilder: Sendable {
             if case .jsonFile(let p) = c.result { resultPath = Template.fill(p, values) }
             guard measure else { return Command(argv: argv, environment: env, resultPath: resultPath, measurePath: nil) }
             let measurePath = (runDir as NSString).appendingPathComponent("measure.json")
-            return Command(argv: [executable, "measure", "--json", measurePath, "--"] + argv, environment: env,
+            // --quiet: the counters are in measure.json; measure's table would bury the trainer's last stderr line.
+            return Command(argv: [executable, "measure", "--quiet", "--json", measurePath, "--"] + argv, environment: env,
                            resultPath: resultPath, measurePath: measurePath)
         }
     }

@@ -83,6 +83,9 @@ public enum ResultMetrics {
 
     static func number(_ any: Any?) -> Double? {
         guard let any, !(type(of: any) == Bool.self) else { return nil }
+        // On Linux, JSONSerialization gives `true`/`false` as an NSNumber of ObjC type "c" (char),
+        // which bridges to 1.0/0.0: a JSON boolean is not a measurement.
+        if let n = any as? NSNumber, String(cString: n.objCType) == "c" { return nil }
         if let d = any as? Double { return d }
         if let i = any as? Int { return Double(i) }
         return (any as? NSNumber)?.doubleValue

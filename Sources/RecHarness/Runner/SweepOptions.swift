@@ -68,20 +68,41 @@ public struct SweepSummary: Sendable, Equatable {
     public var gapsSeconds: [Double]
     /// The store file.
     public var storePath: String
+    /// Planned runs skipped because another sweep had claimed (or just ran) them.
+    public var claimedElsewhere: Int = 0
+    /// Run outcomes ingested from run folders (`outcome.json`) at the start.
+    public var ingested: Int = 0
+    /// Set when a store write failed (deleted, replaced, full or corrupt store): the sweep stopped,
+    /// and the last run's outcome is kept in its run folder for `--resume`.
+    public var storeFailure: String? = nil
 
     /// Executed runs that ended ok.
     public var ok: Int { executed[.ok, default: 0] }
     /// Executed runs that did not end ok (interrupted excluded).
     public var failed: Int { executed.filter { $0.key != .ok && $0.key != .interrupted }.values.reduce(0, +) }
 
+    /// The sweep's exit status (README, "Exit codes"): 5 when the store failed, 130 when
+    /// interrupted, 4 when a run failed (failed, crashed, timeout, invalid), else 0.
+    public var exitStatus: Int32 {
+        if storeFailure != nil { return 5 }
+        if interrupted { return 130 }
+        if failed > 0 { return 4 }
+        return 0
+    }
+
     /// A short human summary with the suggested next command.
     public func render() -> String {
         var text = "\(experimentName) (experiment \(experimentID)): \(ok) ok, \(failed) failed"
         if skipped > 0 { text += ", \(skipped) already done" }
+        if claimedElsewhere > 0 { text += ", \(claimedElsewhere) claimed by another sweep" }
+        if ingested > 0 { text += ", \(ingested) ingested from run folders" }
         let bad = executed.filter { $0.key != .ok && $0.value > 0 }.sorted { $0.key.rawValue < $1.key.rawValue }
         if !bad.isEmpty { text += " (" + bad.map { "\($0.value) \($0.key.rawValue)" }.joined(separator: ", ") + ")" }
         text += " of \(planned) planned, in \(Self.clock(elapsedSeconds))\nstore: \(storePath)"
-        if interrupted {
+        if let storeFailure {
+            text += "\nSTORE FAILURE: \(storeFailure)\nthe sweep stopped; the last run's outcome is kept in its run folder (outcome.json):"
+                + " fix the store, then re-run with --resume to ingest it"
+        } else if interrupted {
             text += "\ninterrupted: re-run the same command (or add --resume) to continue; finished runs are kept"
         } else {
             text += "\nreport: rectune report \(experimentID) --db \(storePath)"

@@ -1,4 +1,5 @@
 import Foundation
+import RecSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,45 +13,78 @@ extension SweepRunner {
         var processEnd: Date
     }
 
-    /// Runs one planned run to completion (or timeout/stop) and stores it.
-    func execute(_ planned: PlannedRun, job: Job) async throws -> Executed {
+    /// Claims one planned run (nil: another sweep has it or did it), runs it to completion (or
+    /// timeout/stop) under the process supervisor and stores it. The outcome is first written to
+    /// `<run folder>/outcome.json`, then to the store; a failed store write throws `StoreError`
+    /// with the outcome kept in that file (`--resume` ingests it).
+    func execute(_ planned: PlannedRun, job: Job, since: Date) async throws -> Executed? {
         let spec = job.spec
-        let runDir = (options.runDirectory as NSString)
-            .appendingPathComponent("e\(job.experimentID)/\(planned.configHash.prefix(12))-r\(planned.repeatIndex)")
-        try? FileManager.default.removeItem(atPath: runDir)
-        try? FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
         let builder = CommandLineBuilder(executable: options.executablePath, measure: options.measureExternalCommands)
-        let command = builder.command(spec: spec, config: planned.config, repeatIndex: planned.repeatIndex,
-                                      dataPath: job.dataPath ?? "", runDir: runDir)
+        func command(_ runDir: String) -> CommandLineBuilder.Command {
+            builder.command(spec: spec, config: planned.config, repeatIndex: planned.repeatIndex, dataPath: job.dataPath ?? "", runDir: runDir)
+        }
+        guard let claim = try store.claimRun(experimentID: job.experimentID, config: planned.config.values,
+                                             configHash: planned.configHash, repeatIndex: planned.repeatIndex,
+                                             since: since, runsRoot: options.runDirectory, commandLine: { command($0).shellLine })
+        else { return nil }
+        let runDir = claim.runDirectory
+        let runID = claim.id
+        let command = command(runDir)
+        let start = Date()
+        func finish(_ outcome: RunOutcome, end: Date) throws -> Executed {
+            let file = RunOutcomeFile(experimentName: spec.name, specHash: job.loaded.hash, config: planned.config.values,
+                                      configHash: planned.configHash, repeatIndex: planned.repeatIndex,
+                                      owner: RunOwner.current.description, runDirectory: runDir, commandLine: command.shellLine,
+                                      started: start, outcome: outcome)
+            do { try file.write() } catch {
+                options.progress?("[rectune sweep] warning: cannot write \(runDir)/\(RunOutcomeFile.fileName): \(error)", true)
+            }
+            try store.finishRun(id: runID, outcome: outcome)
+            return Executed(runID: runID, outcome: outcome, processStart: start, processEnd: end)
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
+        } catch {
+            return try finish(RunOutcome(status: .failed, exitCode: 127, stderrTail: "[rectune sweep] cannot create \(runDir): \(error)",
+                                         durationSeconds: 0), end: Date())
+        }
         let stdoutPath = (runDir as NSString).appendingPathComponent("stdout.txt")
         let stderrPath = (runDir as NSString).appendingPathComponent("stderr.txt")
-        let runID = try store.insertRun(experimentID: job.experimentID, config: planned.config.values,
-                                        configHash: planned.configHash, repeatIndex: planned.repeatIndex,
-                                        commandLine: command.shellLine)
-        let environment = ProcessInfo.processInfo.environment.merging(command.environment) { _, new in new }
-        let start = Date()
-        let child: ChildProcess
+        var request = SupervisedChild.Request(argv: command.argv,
+                                              environment: ProcessInfo.processInfo.environment.merging(command.environment) { _, new in new })
+        request.standardInput = .null
+        request.standardOutput = .file(stdoutPath)
+        request.standardError = .file(stderrPath)
+        // `rectune measure` gets SIGTERM when the sweep dies, so it can take its command's group down;
+        // everything else (the engine, an unwrapped command) gets SIGKILL.
+        let wrapped = command.measurePath != nil
+        request.parentDeathSignal = wrapped ? SIGTERM : SIGKILL
+        // measure escalates its own command after its 2 s grace; give it that long plus a margin first.
+        let grace = wrapped ? max(options.killGraceSeconds, CountedProcess.defaultKillGraceSeconds + 1) : options.killGraceSeconds
+        let supervised: SupervisedChild.Exit
         do {
-            child = try ChildProcess.spawn(argv: command.argv, environment: environment, stdoutPath: stdoutPath, stderrPath: stderrPath)
+            // Cancelling the sweep's task is a stop request (the supervisor polls it from its own thread).
+            supervised = try await withTaskCancellationHandler {
+                try await SupervisedChild.run(
+                    request, deadline: .now + .milliseconds(Int64((spec.timeoutSeconds * 1000).rounded())),
+                    grace: .milliseconds(Int64((grace * 1000).rounded())),
+                    shouldStop: { [self] in isStopRequested ? SIGTERM : nil }).exit
+            } onCancel: { [self] in requestStop() }
         } catch {
-            let outcome = RunOutcome(status: .failed, exitCode: 127, stderrTail: "[rectune sweep] \(error)", durationSeconds: 0)
-            try store.finishRun(id: runID, outcome: outcome)
-            return Executed(runID: runID, outcome: outcome, processStart: start, processEnd: Date())
+            return try finish(RunOutcome(status: .failed, exitCode: (error as? CountedProcessError)?.shellStatus ?? 127,
+                                         stderrTail: "[rectune sweep] \(error)", durationSeconds: 0), end: Date())
         }
-        let (termination, stop) = await child.wait(deadline: start.addingTimeInterval(spec.timeoutSeconds), grace: options.killGraceSeconds,
-                                                   shouldStop: { [self] in isStopRequested || Task.isCancelled })
         let end = Date()
         let duration = end.timeIntervalSince(start)
+        let stop = supervised.stopReason
         var tail = Self.tail(of: stderrPath, lines: options.stderrTailLines)
-        if stop == .interrupted {
-            try store.markInterrupted(runID: runID, stderrTail: tail, durationSeconds: duration)
-            return Executed(runID: runID, outcome: RunOutcome(status: .interrupted, stderrTail: tail, durationSeconds: duration),
-                            processStart: start, processEnd: end)
+        if case .stopped = stop {
+            return try finish(RunOutcome(status: .interrupted, stderrTail: tail, durationSeconds: duration), end: end)
         }
         var outcome = RunOutcome(status: .ok, durationSeconds: duration)
         // Behind `measure`, the measured command's own exit status is in measure.json.
         let measured = command.measurePath.flatMap { FileManager.default.contents(atPath: $0) }.flatMap(ResultMetrics.object)
-        var effective = termination
+        var effective = supervised.termination
         if let measured, stop == nil {
             if let s = ResultMetrics.number(measured["signal"]), s > 0 { effective = .signaled(Int32(s)) }
             else if let code = ResultMetrics.number(measured["exit_status"]) { effective = .exited(Int32(code)) }
@@ -85,8 +119,7 @@ extension SweepRunner {
             }
         }
         outcome.stderrTail = tail
-        try store.finishRun(id: runID, outcome: outcome)
-        return Executed(runID: runID, outcome: outcome, processStart: start, processEnd: end)
+        return try finish(outcome, end: end)
     }
 
     /// Reads a finished run's result by the engine's rule.

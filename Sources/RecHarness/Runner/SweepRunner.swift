@@ -43,6 +43,7 @@ public final class SweepRunner: Sendable {
         var durations: [Double] = []
         var previousEnd: Date? = nil
         var stopped = false
+        var storeFailure: String? = nil
         outer: while jobs.contains(where: { !$0.pending.isEmpty }) {
             for j in jobs.indices where !jobs[j].pending.isEmpty {
                 if isStopRequested || Task.isCancelled { stopped = true; break outer }
@@ -53,7 +54,20 @@ public final class SweepRunner: Sendable {
                 let eta = durations.isEmpty ? "" : " ETA " + SweepSummary.clock(durations.reduce(0, +) / Double(durations.count) * Double(total - done + 1))
                 options.progress?("[\(done)/\(total)] \(label)… elapsed \(SweepSummary.clock(elapsed))\(eta)", false)
                 try prepareData(&jobs[j])
-                let result = try await execute(planned, job: jobs[j])
+                let executed: Executed?
+                do {
+                    executed = try await execute(planned, job: jobs[j], since: started)
+                } catch let error as StoreError {
+                    // The outcome (if the run got that far) is in its run folder's outcome.json.
+                    storeFailure = error.description
+                    jobs[j].pending.insert(planned, at: 0)
+                    break outer
+                }
+                guard let result = executed else {
+                    jobs[j].summary.claimedElsewhere += 1
+                    options.progress?("[\(done)/\(total)] \(label): claimed by another sweep, skipped", true)
+                    continue
+                }
                 if let previousEnd { jobs[j].summary.gapsSeconds.append(result.processStart.timeIntervalSince(previousEnd)) }
                 previousEnd = result.processEnd
                 durations.append(result.outcome.durationSeconds)
@@ -70,6 +84,7 @@ public final class SweepRunner: Sendable {
         return jobs.map { job in
             var s = job.summary
             s.interrupted = stopped && (!job.pending.isEmpty || s.executed[.interrupted, default: 0] > 0)
+            s.storeFailure = storeFailure
             s.elapsedSeconds = elapsed
             return s
         }
@@ -98,6 +113,7 @@ public final class SweepRunner: Sendable {
         let host = options.host ?? HostFingerprintCollector.current()
         var experimentID: Int64 = 0
         var created = false
+        var ingestedCount = 0
         var done = Set<RunKey>()
         if options.dryRun {
             if let existing = try store.existingExperiment(name: loaded.spec.name, specHash: loaded.hash, host: host) {
@@ -105,7 +121,9 @@ public final class SweepRunner: Sendable {
                 done = try store.completedKeys(experimentID: existing.id)
             }
         } else {
-            if options.resume, try store.existingExperiment(name: loaded.spec.name, specHash: loaded.hash, host: host) == nil {
+            // Outcomes kept in run folders that the store does not hold (a failed store write, a deleted store).
+            let kept = RunOutcomeFile.scan(runsRoot: options.runDirectory, name: loaded.spec.name, specHash: loaded.hash)
+            if options.resume, kept.isEmpty, try store.existingExperiment(name: loaded.spec.name, specHash: loaded.hash, host: host) == nil {
                 throw RunnerError.nothingToResume("nothing to resume: no stored experiment '\(loaded.spec.name)' with this spec on this host")
             }
             let hostID = try store.upsertHost(host)
@@ -115,13 +133,17 @@ public final class SweepRunner: Sendable {
                                                specHash: loaded.hash, hostID: hostID)
             experimentID = found.record.id
             created = found.created
+            let ingested = try store.ingestOutcomes(kept, experimentID: experimentID)
+            ingestedCount = ingested
+            if ingested > 0 { options.progress?("ingested \(ingested) run outcome(s) kept in run folders into the store", true) }
             try store.markStaleRunning(experimentID: experimentID)
             done = try store.completedKeys(experimentID: experimentID)
         }
         let pending = plan.runs.filter { !done.contains($0.key) }
-        let summary = SweepSummary(experimentID: experimentID, experimentName: loaded.spec.name, createdExperiment: created,
+        var summary = SweepSummary(experimentID: experimentID, experimentName: loaded.spec.name, createdExperiment: created,
                                    planned: plan.runs.count, skipped: plan.runs.count - pending.count, executed: [:], runIDs: [],
                                    interrupted: false, elapsedSeconds: 0, gapsSeconds: [], storePath: store.path)
+        summary.ingested = ingestedCount
         return Job(loaded: loaded, plan: plan, experimentID: experimentID, pending: pending, summary: summary)
     }
 

@@ -142,9 +142,24 @@ public enum Template {
     }
 
     /// `text` with each `{name}` replaced by `values[name]`; unknown placeholders are left as written.
+    /// One pass over `text`: a substituted value is never scanned again, so a knob value that
+    /// itself contains `{steps}` reaches the command literally.
     public static func fill(_ text: String, _ values: [String: String]) -> String {
-        var out = text
-        for name in placeholders(in: text) { if let v = values[name] { out = out.replacingOccurrences(of: "{\(name)}", with: v) } }
-        return out
+        var out = ""
+        var rest = Substring(text)
+        while let open = rest.firstIndex(of: "{") {
+            let after = rest[rest.index(after: open)...]
+            guard let close = after.firstIndex(of: "}") else { break }
+            let name = String(after[..<close])
+            let isShellVariable = open > rest.startIndex && rest[rest.index(before: open)] == "$"
+            if !isShellVariable, placeholders(in: "{\(name)}") == [name], let v = values[name] {
+                out += rest[..<open] + v
+                rest = after[after.index(after: close)...]
+            } else {
+                out += rest[...open]
+                rest = after
+            }
+        }
+        return out + rest
     }
 }

@@ -10,7 +10,7 @@ public struct RunKey: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// How a run ended, as the runner hands it to `ResultStore.finishRun`.
-public struct RunOutcome: Sendable, Equatable {
+public struct RunOutcome: Sendable, Equatable, Codable {
     public var status: RunStatus
     public var exitCode: Int32?
     public var signal: Int32?
@@ -35,7 +35,7 @@ extension ResultStore {
     /// process starts, so a harness killed mid-run leaves a trace (`markStaleRunning` cleans it up).
     public func insertRun(experimentID: Int64, config: [String: String], configHash: String, repeatIndex: Int,
                           started: Date = Date(), commandLine: String = "") throws -> Int64 {
-        try pool.write { db in
+        try writing { db in
             try db.execute(sql: """
                 INSERT INTO runs (experiment_id, config_json, config_hash, repeat_index, status, started, command_line)
                 VALUES (?, ?, ?, ?, 'running', ?, ?)
@@ -44,49 +44,37 @@ extension ResultStore {
         }
     }
 
-    /// Stores a run's outcome, metrics and unavailable counters in one transaction.
+    /// Stores a run's outcome, metrics and unavailable counters in one transaction. Throws
+    /// `StoreError.vanished` when the store file was deleted or replaced, `StoreError.write` when
+    /// SQLite cannot write (disk full, read-only, corrupt).
     public func finishRun(id: Int64, outcome: RunOutcome) throws {
-        try pool.write { db in
-            try db.execute(sql: """
-                UPDATE runs SET status = ?, exit_code = ?, signal = ?, stderr_tail = ?, duration_s = ? WHERE id = ?
-                """, arguments: [outcome.status.rawValue, outcome.exitCode, outcome.signal, outcome.stderrTail,
-                                 outcome.durationSeconds, id])
-            guard db.changesCount == 1 else { throw StoreError.notFound("run \(id)") }
-            if let echo = outcome.effectiveConfig {
-                try db.execute(sql: "UPDATE runs SET effective_config_json = ? WHERE id = ?", arguments: [CanonicalJSON.string(echo), id])
-            }
-            let insert = try db.makeStatement(sql: """
-                INSERT INTO metrics (run_id, name, phase, value, unit, source, scaled) VALUES (?, ?, ?, ?, ?, ?, ?)
-                """)
-            for m in outcome.metrics where m.value.isFinite {
-                try insert.execute(arguments: [id, m.name, m.phase, m.value, m.unit, m.source, m.scaled])
-            }
-            for (name, reason) in outcome.unavailable {
-                try db.execute(sql: "INSERT OR REPLACE INTO unavailable (run_id, name, reason) VALUES (?, ?, ?)",
-                               arguments: [id, name, reason])
-            }
+        try writing { db in try Self.writeOutcome(db, id: id, outcome: outcome) }
+    }
+
+    static func writeOutcome(_ db: Database, id: Int64, outcome: RunOutcome) throws {
+        try db.execute(sql: """
+            UPDATE runs SET status = ?, exit_code = ?, signal = ?, stderr_tail = ?, duration_s = ? WHERE id = ?
+            """, arguments: [outcome.status.rawValue, outcome.exitCode, outcome.signal, outcome.stderrTail,
+                             outcome.durationSeconds, id])
+        guard db.changesCount == 1 else { throw StoreError.notFound("run \(id)") }
+        if let echo = outcome.effectiveConfig {
+            try db.execute(sql: "UPDATE runs SET effective_config_json = ? WHERE id = ?", arguments: [CanonicalJSON.string(echo), id])
+        }
+        let insert = try db.makeStatement(sql: """
+            INSERT INTO metrics (run_id, name, phase, value, unit, source, scaled) VALUES (?, ?, ?, ?, ?, ?, ?)
+            """)
+        for m in outcome.metrics where m.value.isFinite {
+            try insert.execute(arguments: [id, m.name, m.phase, m.value, m.unit, m.source, m.scaled])
+        }
+        for (name, reason) in outcome.unavailable {
+            try db.execute(sql: "INSERT OR REPLACE INTO unavailable (run_id, name, reason) VALUES (?, ?, ?)",
+                           arguments: [id, name, reason])
         }
     }
 
     /// Marks a run interrupted (Ctrl-C while it ran), keeping whatever stderr was captured.
     public func markInterrupted(runID: Int64, stderrTail: String = "", durationSeconds: Double = 0) throws {
-        try pool.write { db in
-            try db.execute(sql: "UPDATE runs SET status = 'interrupted', stderr_tail = ?, duration_s = ? WHERE id = ?",
-                           arguments: [stderrTail, durationSeconds, runID])
-        }
-    }
-
-    /// Marks runs of an experiment still `running` (left by a harness that was killed) as interrupted.
-    /// Returns how many were changed.
-    @discardableResult
-    public func markStaleRunning(experimentID: Int64) throws -> Int {
-        try pool.write { db in
-            try db.execute(sql: """
-                UPDATE runs SET status = 'interrupted', stderr_tail = stderr_tail || '[harness stopped before the run ended]'
-                WHERE experiment_id = ? AND status = 'running'
-                """, arguments: [experimentID])
-            return db.changesCount
-        }
+        try finishRun(id: runID, outcome: RunOutcome(status: .interrupted, stderrTail: stderrTail, durationSeconds: durationSeconds))
     }
 
     /// Keys of the runs of an experiment that completed successfully (what `--resume` skips).
@@ -141,13 +129,20 @@ extension ResultStore {
         let rows = try Row.fetchAll(db, sql: "SELECT * FROM runs WHERE \(whereSQL) ORDER BY id", arguments: arguments)
         guard !rows.isEmpty else { return [] }
         var records = rows.map { row in
-            var r = RunRecord(id: row["id"], experimentID: row["experiment_id"],
-                              config: CanonicalJSON.stringMap(row["config_json"]) ?? [:], configHash: row["config_hash"],
-                              repeatIndex: row["repeat_index"], status: RunStatus(rawValue: row["status"]) ?? .failed,
-                              exitCode: row["exit_code"], signal: row["signal"], stderrTail: row["stderr_tail"],
-                              started: row["started"], durationSeconds: row["duration_s"])
-            r.effectiveConfig = (row["effective_config_json"] as String?).flatMap(CanonicalJSON.stringMap)
-            return r
+            var record = RunRecord(id: row["id"], experimentID: row["experiment_id"],
+                      config: CanonicalJSON.stringMap(row["config_json"]) ?? [:], configHash: row["config_hash"],
+                      repeatIndex: row["repeat_index"], status: RunStatus(rawValue: row["status"]) ?? .failed,
+                      exitCode: row["exit_code"], signal: row["signal"], stderrTail: row["stderr_tail"],
+                      started: row["started"], durationSeconds: row["duration_s"])
+            let owner: String = row["owner"] ?? ""
+            record.runDirectory = row["run_dir"] ?? ""
+            record.effectiveConfig = (row["effective_config_json"] as String?).flatMap(CanonicalJSON.stringMap)
+            // A `running` row whose sweep is gone is shown as what it is (interrupted), without writing.
+            if record.status == .running, RunOwner(owner).map({ !$0.mayBeAlive }) ?? false {
+                record.status = .interrupted
+                record.stderrTail += (record.stderrTail.isEmpty ? "" : "\n") + staleNote(owner)
+            }
+            return record
         }
         var index: [Int64: Int] = [:]
         for (i, r) in records.enumerated() { index[r.id] = i }

@@ -9,7 +9,12 @@ import GRDB
 public final class ResultStore: Sendable {
     /// File path of the database.
     public let path: String
-    let pool: DatabasePool
+    /// The database: a `DatabasePool` (WAL) for writers, a read-only `DatabaseQueue` for readers.
+    let pool: any DatabaseWriter
+    /// True when opened with `ResultStore(readingAt:)`: every write fails.
+    public let readOnly: Bool
+    /// The (device, inode) of the file when it was opened; writes check it still names the same file.
+    let identity: FileIdentity?
 
     /// Opens (creating parent directories and the file if needed) and migrates the store at `path`.
     /// Throws `StoreError.open` naming the path when SQLite cannot open it or a migration fails.
@@ -20,6 +25,7 @@ public final class ResultStore: Sendable {
     /// Opens the store applying only the first `migrations` migrations (tests build old schemas with it).
     init(path: String, migrations: Int) throws {
         self.path = path
+        self.readOnly = false
         let parent = URL(fileURLWithPath: path).deletingLastPathComponent().path
         do {
             try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
@@ -28,9 +34,87 @@ public final class ResultStore: Sendable {
             config.foreignKeysEnabled = true
             pool = try DatabasePool(path: path, configuration: config)
             try StoreSchema.migrator(upTo: migrations).migrate(pool)
+            // A store on read-only media opens and reads, but every write would fail mid-sweep.
+            guard FileManager.default.isWritableFile(atPath: path) else {
+                throw StoreError.open(path: path, reason: "the file is read-only (reading commands can still use it)")
+            }
+        } catch let e as StoreError {
+            throw e
         } catch {
             throw StoreError.open(path: path, reason: String(describing: error))
         }
+        identity = FileIdentity(path: path)
+    }
+
+    /// Opens an existing store for reading only (`runs`, `show`, `report`, `compare`, `check`):
+    /// never creates a file or directory, never migrates, works on read-only media. Throws
+    /// `StoreError.missing` when there is no file at `path`, `StoreError.open` when it is not a
+    /// readable rectune store.
+    public init(readingAt path: String) throws {
+        self.path = path
+        self.readOnly = true
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw StoreError.missing(path: path) }
+        guard !isDirectory.boolValue else { throw StoreError.open(path: path, reason: "it is a directory") }
+        do {
+            var config = Configuration()
+            config.readonly = true
+            config.busyMode = .timeout(10)
+            func open(_ name: String) throws -> (DatabaseQueue, [String]) {
+                let queue = try DatabaseQueue(path: name, configuration: config)
+                return (queue, try queue.read { db in try StoreSchema.migrator().appliedMigrations(db) })
+            }
+            let opened: (DatabaseQueue, [String])
+            do {
+                opened = try open(path)
+            } catch {
+                // A WAL database on read-only media: SQLite cannot create its -shm file. Nobody can
+                // be writing there, so open it as immutable (a URI filename; Debian's SQLite has USE_URI).
+                let absolute = URL(fileURLWithPath: path).path
+                let encoded = absolute.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "?#%"))) ?? absolute
+                guard let fallback = try? open("file:\(encoded)?immutable=1") else { throw error }
+                opened = fallback
+            }
+            pool = opened.0
+            let applied = opened.1
+            guard applied.first == StoreSchema.versions[0] else { throw StoreError.open(path: path, reason: "not a rectune result store") }
+            if let unknown = applied.first(where: { !StoreSchema.versions.contains($0) }) {
+                throw StoreError.open(path: path, reason: "written by a newer rectune (migration \(unknown))")
+            }
+            if applied.count < StoreSchema.versions.count {
+                throw StoreError.open(path: path, reason: "an older schema (\(applied.last ?? "none")): open it once with `rectune sweep` to migrate it")
+            }
+        } catch let e as StoreError {
+            throw e
+        } catch {
+            throw StoreError.open(path: path, reason: String(describing: error))
+        }
+        identity = FileIdentity(path: path)
+    }
+
+    /// Runs `body` in one write transaction after checking the file's identity; every SQLite
+    /// failure (disk full, read-only, corrupt) becomes `StoreError.write` naming the store.
+    func writing<T>(_ body: (Database) throws -> T) throws -> T {
+        try checkIdentity()
+        do { return try pool.write(body) } catch let e as StoreError { throw e } catch {
+            throw StoreError.write(path: path, reason: String(describing: error))
+        }
+    }
+
+    /// `writing` for a body that opens its own transaction (e.g. `.immediate`).
+    func writingWithoutTransaction<T>(_ body: (Database) throws -> T) throws -> T {
+        try checkIdentity()
+        do { return try pool.writeWithoutTransaction(body) } catch let e as StoreError { throw e } catch {
+            throw StoreError.write(path: path, reason: String(describing: error))
+        }
+    }
+
+    /// Throws `StoreError.vanished` when the file at `path` is gone or is no longer the file this
+    /// store opened (deleted, replaced, moved): writes would go to an unlinked inode and be lost.
+    public func checkIdentity() throws {
+        guard let identity else { return }
+        guard let now = FileIdentity(path: path) else { throw StoreError.vanished(path: path, reason: "the file was deleted") }
+        if now != identity { throw StoreError.vanished(path: path, reason: "the file was replaced by another one") }
     }
 
     /// A store in a fresh temporary file (for tests and `--dry-run` style throwaway use).
@@ -49,7 +133,7 @@ public final class ResultStore: Sendable {
     /// Stores a host fingerprint (once per distinct fingerprint) and returns its id.
     public func upsertHost(_ h: HostFingerprint) throws -> Int64 {
         let key = CanonicalJSON.string(h)
-        return try pool.write { db in
+        return try writing { db in
             if let id = try Int64.fetchOne(db, sql: "SELECT id FROM hosts WHERE fingerprint = ?", arguments: [key]) {
                 return id
             }
@@ -113,7 +197,7 @@ public final class ResultStore: Sendable {
     /// spec they were measured under.
     public func findOrCreateExperiment(name: String, specText: String, specPath: String = "", specHash: String,
                                        hostID: Int64) throws -> (record: ExperimentRecord, created: Bool) {
-        try pool.write { db in
+        try writing { db in
             if let row = try Row.fetchOne(db, sql: """
                 SELECT * FROM experiments WHERE name = ? AND spec_hash = ? AND host_id = ? ORDER BY id DESC LIMIT 1
                 """, arguments: [name, specHash, hostID]) {
@@ -147,7 +231,7 @@ public final class ResultStore: Sendable {
     /// Always inserts a new experiment row (`rectune sweep --new`).
     public func createExperiment(name: String, specText: String, specPath: String = "", specHash: String,
                                  hostID: Int64) throws -> (record: ExperimentRecord, created: Bool) {
-        try pool.write { db in (try Self.insertExperiment(db, name, specText, specPath, specHash, hostID), true) }
+        try writing { db in (try Self.insertExperiment(db, name, specText, specPath, specHash, hostID), true) }
     }
 
     private static func insertExperiment(_ db: Database, _ name: String, _ specText: String, _ specPath: String,
@@ -169,13 +253,36 @@ public final class ResultStore: Sendable {
 public enum StoreError: Error, CustomStringConvertible, Equatable {
     /// The database could not be opened or migrated.
     case open(path: String, reason: String)
+    /// A reading command was pointed at a path where no store exists (nothing is created).
+    case missing(path: String)
+    /// The store file was deleted or replaced while open.
+    case vanished(path: String, reason: String)
+    /// A write failed (disk full, read-only, corrupt file…).
+    case write(path: String, reason: String)
     /// A referenced row does not exist.
     case notFound(String)
 
     public var description: String {
         switch self {
         case .open(let path, let reason): "cannot open result store \(path): \(reason)"
+        case .missing(let path): "no result store at \(path) (run `rectune sweep SPEC --db \(path)` first)"
+        case .vanished(let path, let reason): "the result store \(path) is gone: \(reason)"
+        case .write(let path, let reason): "cannot write to the result store \(path): \(reason)"
         case .notFound(let what): "\(what) not found in the result store"
         }
+    }
+}
+
+/// A file's (device, inode) pair: two paths name the same file exactly when these are equal.
+struct FileIdentity: Sendable, Equatable {
+    var device: UInt64
+    var inode: UInt64
+
+    /// The identity of the file at `path`, or nil when there is none.
+    init?(path: String) {
+        guard let a = try? FileManager.default.attributesOfItem(atPath: path),
+              let inode = (a[.systemFileNumber] as? NSNumber)?.uint64Value,
+              let device = (a[.systemNumber] as? NSNumber)?.uint64Value else { return nil }
+        self.device = device; self.inode = inode
     }
 }

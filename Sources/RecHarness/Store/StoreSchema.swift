@@ -7,13 +7,13 @@ import GRDB
 /// `registerMigration` with the next version name. `ResultStore.init` applies the pending ones.
 enum StoreSchema {
     /// Names of all migrations in order; the last one is the current schema version.
-    static let versions = ["v1-tables", "v2-views", "v3-effective-config"]
+    static let versions = ["v1-tables", "v2-views", "v3-run-owner", "v4-effective-config"]
 
     /// A migrator holding the first `upTo` migrations (all by default). Tests use a prefix to
     /// build an old database and check that opening it migrates the data forward.
     static func migrator(upTo count: Int = versions.count) -> DatabaseMigrator {
         var migrator = DatabaseMigrator()
-        let steps: [(String, @Sendable (Database) throws -> Void)] = [(versions[0], v1), (versions[1], v2), (versions[2], v3)]
+        let steps: [(String, @Sendable (Database) throws -> Void)] = [(versions[0], v1), (versions[1], v2), (versions[2], v3), (versions[3], v4)]
         for (name, body) in steps.prefix(count) { migrator.registerMigration(name, migrate: body) }
         return migrator
     }
@@ -103,9 +103,20 @@ enum StoreSchema {
             """)
     }
 
+    /// Who runs a run and where its files are: `owner` is `host:pid:start-ticks` of the sweep that
+    /// claimed it (a `running` row whose owner is gone is stale), `run_dir` its unique run folder
+    /// (also the key that ingests a run's `outcome.json` exactly once).
+    private static func v3(_ db: Database) throws {
+        try db.execute(sql: """
+            ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+            ALTER TABLE runs ADD COLUMN run_dir TEXT NOT NULL DEFAULT '';
+            CREATE INDEX runs_run_dir ON runs(run_dir);
+            """)
+    }
+
     /// The engine's echo of every knob's effective value (`config` of the result contract), next
     /// to the requested `config_json`; NULL for external commands and runs that did not finish.
-    private static func v3(_ db: Database) throws {
+    private static func v4(_ db: Database) throws {
         try db.execute(sql: "ALTER TABLE runs ADD COLUMN effective_config_json TEXT")
     }
 }

@@ -32,8 +32,8 @@ struct CheckCommand: AsyncParsableCommand {
     @Option(help: "Repeats per side for --ab / --ab-command (default: the spec's repeats; 5 for commands).")
     var repeats: Int?
 
-    @Option(help: "The result store.")
-    var db: String = "results/rectune.sqlite"
+    @OptionGroup var store: StoreOptions
+    private var db: String { store.path }
 
     @Option(name: .customLong("metric"), help: "NAME[:threshold] (repeatable). Default: samples_per_sec:0.05 and step_ms.p99:0.10 (wall_s:0.05 for --ab-command).")
     var metricArgs: [String] = []
@@ -65,7 +65,7 @@ struct CheckCommand: AsyncParsableCommand {
                 sides = try await measureNow()
             } else {
                 guard let baseline, let candidate else { throw SelectorError(message: "--baseline and --candidate go together") }
-                let store = try AnalysisCLI.openExisting(db)
+                let store = try self.store.openForReading()
                 sides = (try store.resolve(try RunSelector.parse(baseline)), try store.resolve(try RunSelector.parse(candidate)))
             }
             let result = try RegressionGate.evaluate(baseline: sides.0, candidate: sides.1, options: options)
@@ -89,12 +89,13 @@ struct CheckCommand: AsyncParsableCommand {
             loaded.spec.name += "@check-\(side)"
             specs.append(loaded)
         }
-        let store = try ResultStore(path: db)
+        let store = try self.store.openForWriting()
         var options = SweepOptions(storePath: db)
         options.forceNew = true
         options.repeatsOverride = repeats
         options.progress = { line, final in if final || Terminal.isTTY { Terminal.status(line); if final { Terminal.endStatus() } } }
         let summaries = try await SweepRunner(store: store, options: options).runInterleaved(specs)
+        if let failure = summaries.compactMap(\.storeFailure).first { throw StoreError.write(path: db, reason: failure) }
         if summaries.contains(where: \.interrupted) { throw SelectorError(message: "measurement interrupted") }
         let a = try store.resolve(.runs(summaries[0].runIDs)), b = try store.resolve(.runs(summaries[1].runIDs))
         return (relabel(a, "A: \(list[0])"), relabel(b, "B: \(list[1])"))

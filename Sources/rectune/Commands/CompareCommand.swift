@@ -18,8 +18,8 @@ struct CompareCommand: AsyncParsableCommand {
     @Argument(help: "Candidate selector.")
     var b: String
 
-    @Option(help: "The result store.")
-    var db: String = "results/rectune.sqlite"
+    @OptionGroup var store: StoreOptions
+    private var db: String { store.path }
 
     @Option(name: .customLong("metric"), help: "Metric to compare (repeatable; default: A's spec metrics).")
     var metrics: [String] = []
@@ -32,7 +32,7 @@ struct CompareCommand: AsyncParsableCommand {
             guard ["text", "md", "json"].contains(format) else {
                 throw SelectorError(message: "--format '\(format)': expected text, md or json")
             }
-            let store = try AnalysisCLI.openExisting(db)
+            let store = try self.store.openForReading()
             let setA = try store.resolve(try RunSelector.parse(a))
             let setB = try store.resolve(try RunSelector.parse(b))
             let result = SetComparison.compare(setA, setB, metrics: metrics)

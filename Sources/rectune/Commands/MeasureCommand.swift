@@ -36,6 +36,8 @@ struct MeasureCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
+        // `--help` before the command (captureForPassthrough would take it as the command to run).
+        if let first = command.first, ["--help", "-h", "-help"].contains(first) { throw CleanExit.helpRequest(self) }
         if argv.isEmpty { throw ValidationError("give the command to measure after --, e.g. rectune measure -- sleep 1") }
         if let timeout, !(timeout > 0 && timeout.isFinite) {
             throw ValidationError("--timeout must be a positive number of seconds, got \(timeout)")

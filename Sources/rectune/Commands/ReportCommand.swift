@@ -27,8 +27,8 @@ struct ReportCommand: AsyncParsableCommand {
     @Flag(help: "Report the most recently created experiment.")
     var latest = false
 
-    @Option(help: "The result store.")
-    var db: String = "results/rectune.sqlite"
+    @OptionGroup var store: StoreOptions
+    private var db: String { store.path }
 
     @Option(help: "text | md | csv | csv-wide | html | ipynb | json")
     var format: ReportFormat = .text
@@ -44,7 +44,7 @@ struct ReportCommand: AsyncParsableCommand {
             if experiment != nil && experimentOption != nil { throw SelectorError(message: "give EXPERIMENT once (argument or --experiment)") }
             let experiment = experiment ?? experimentOption
             if latest && experiment != nil { throw SelectorError(message: "give an EXPERIMENT or --latest, not both") }
-            let store = try AnalysisCLI.openExisting(db)
+            let store = try self.store.openForReading()
             let record: ExperimentRecord
             if let experiment {
                 record = try store.findExperiment(experiment)
@@ -69,15 +69,8 @@ struct ReportCommand: AsyncParsableCommand {
 
 /// Shared plumbing of the analysis commands (report, compare, check).
 enum AnalysisCLI {
-    /// Opens a store that must already exist (reading never creates an empty database).
-    static func openExisting(_ path: String) throws -> ResultStore {
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw SelectorError(message: "no result store at \(path) (run `rectune sweep SPEC --db \(path)` first)")
-        }
-        return try ResultStore(path: path)
-    }
-
-    /// Runs `body`; a data or usage error is printed to stderr and exits 2.
+    /// Runs `body`; errors go to the one exit-status mapping (`ExitStatus.map`): a data or usage
+    /// error exits 2, a store failure 5.
     static func exitingOnDataErrors(_ body: () async throws -> Void) async throws {
         do {
             try await body()
@@ -86,8 +79,10 @@ enum AnalysisCLI {
         } catch let e as CleanExit {
             throw e
         } catch {
-            Terminal.err("error: \(error)")
-            throw ExitCode(2)
+            let (status, message) = ExitStatus.map(error)
+            if let message { Terminal.err(message) }
+            // Anything not known to be the runs' own failure is a data error for the analysis commands.
+            throw ExitCode(status == ExitStatus.failure ? ExitStatus.usage : status)
         }
     }
 }

@@ -9,8 +9,8 @@ struct RunsCommand: AsyncParsableCommand {
     @Argument(help: "Experiment name or id (default: all experiments).")
     var experiment: String?
 
-    @Option(help: "The result store.")
-    var db: String = "results/rectune.sqlite"
+    @OptionGroup var store: StoreOptions
+    private var db: String { store.path }
 
     @Option(help: "Only runs with this status (ok, failed, timeout, crashed, invalid, interrupted, running); `failed` includes timeout, crashed and invalid.")
     var status: String?
@@ -19,7 +19,7 @@ struct RunsCommand: AsyncParsableCommand {
     var limit: Int = 500
 
     func run() async throws {
-        let store = try ResultStore(path: db)
+        let store = try self.store.openForReading()
         var experimentID: Int64? = nil
         if let experiment {
             let record = try Int64(experiment).flatMap { try store.experiment(id: $0) } ?? store.experiment(named: experiment)

@@ -9,8 +9,8 @@ struct ShowCommand: AsyncParsableCommand {
     @Argument(help: "Run id (see `rectune runs`).")
     var run: Int64
 
-    @Option(help: "The result store.")
-    var db: String = "results/rectune.sqlite"
+    @OptionGroup var store: StoreOptions
+    private var db: String { store.path }
 
     @Flag(help: "Print JSON instead of text.")
     var json = false
@@ -36,7 +36,7 @@ struct ShowCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try ResultStore(path: db)
+        let store = try self.store.openForReading()
         guard let r = try store.runs(ids: [run]).first else {
             Terminal.err("rectune show: no run \(run) in \(db)")
             throw ExitCode(2)

@@ -9,15 +9,18 @@ struct SweepCommand: AsyncParsableCommand {
         commandName: "sweep", abstract: "Run an experiment spec and store every run.",
         discussion: """
         Runs already stored as ok for the same spec are skipped, so re-running the command (or
-        --resume) continues an interrupted sweep. Ctrl-C kills the current run, marks it
-        interrupted and exits 130; everything finished is kept.
+        --resume) continues an interrupted sweep. Each run is claimed in the store before it
+        starts, so a second sweep of the same spec skips what the first one runs. Ctrl-C kills the
+        current run's process group, marks it interrupted and exits 130; everything finished is kept.
+        Exit: 0 every run ok, 4 some run failed/crashed/timed out/invalid, 5 the store failed (the
+        outcome is kept in the run folder; --resume ingests it), 2 usage or spec error, 130 interrupted.
         """)
 
     @Argument(help: "The experiment spec (YAML).")
     var spec: String
 
-    @Option(help: "The result store.")
-    var db: String = "results/rectune.sqlite"
+    @OptionGroup var store: StoreOptions
+    private var db: String { store.path }
 
     @Flag(help: "Continue the stored experiment with this spec (error if there is none).")
     var resume = false
@@ -45,7 +48,7 @@ struct SweepCommand: AsyncParsableCommand {
 
     func run() async throws {
         let loaded = try loadSpecOrExit(spec)
-        let store = try ResultStore(path: db)
+        let store = try self.store.openForWriting()
         var options = SweepOptions(storePath: db)
         options.resume = resume
         options.forceNew = forceNew
@@ -92,6 +95,7 @@ struct SweepCommand: AsyncParsableCommand {
             return
         }
         print(summary.render())
-        if summary.interrupted { throw ExitCode(130) }
+        if let failure = summary.storeFailure { Terminal.err("rectune sweep: store failure: \(failure)") }
+        if summary.exitStatus != ExitStatus.ok { throw ExitCode(summary.exitStatus) }
     }
 }
