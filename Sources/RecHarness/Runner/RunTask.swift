@@ -10,6 +10,8 @@ import Glibc
 /// group, deadline, SIGTERM→SIGKILL, parent-death signal), and reads the result into an outcome.
 public struct RunTask: Sendable, Codable, Equatable {
     public var spec: ExperimentSpec
+    /// The hash of the spec's text (what its outcome file is matched by on `--resume`).
+    public var specHash: String
     /// The configuration's knobs in display order, and their values.
     public var configKeys: [String]
     public var configValues: [String: String]

@@ -75,6 +75,10 @@ public struct SweepSummary: Sendable, Equatable {
     /// Set when a store write failed (deleted, replaced, full or corrupt store): the sweep stopped,
     /// and the last run's outcome is kept in its run folder for `--resume`.
     public var storeFailure: String? = nil
+    /// Runs left with Slurm by a `detach`ed sweep (a later `--resume` ingests them).
+    public var submitted: Int = 0
+    /// The status of the run stored last (progress lines).
+    public var lastStatus: RunStatus? = nil
 
     /// Executed runs that ended ok.
     public var ok: Int { executed[.ok, default: 0] }

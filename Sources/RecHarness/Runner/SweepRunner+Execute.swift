@@ -41,7 +41,7 @@ extension SweepRunner {
             try store.finishRun(id: runID, outcome: outcome)
             return Executed(runID: runID, outcome: outcome, processStart: start, processEnd: end)
         }
-        let task = RunTask(spec: spec, configKeys: planned.config.keys, configValues: planned.config.values,
+        let task = RunTask(spec: spec, specHash: job.loaded.hash, configKeys: planned.config.keys, configValues: planned.config.values,
                            repeatIndex: planned.repeatIndex, configHash: planned.configHash, dataPath: job.dataPath ?? "",
                            runDirectory: runDir, executablePath: options.executablePath, measure: options.measureExternalCommands,
                            killGraceSeconds: options.killGraceSeconds, stderrTailLines: options.stderrTailLines)

@@ -102,7 +102,7 @@ public final class SweepRunner: Sendable {
         var dataPath: String?
     }
 
-    private func prepare(_ original: LoadedSpec) throws -> Job {
+    func prepare(_ original: LoadedSpec) throws -> Job {
         var loaded = original
         if let n = options.repeatsOverride, n != loaded.spec.repeats {
             loaded.spec.repeats = n
@@ -148,7 +148,7 @@ public final class SweepRunner: Sendable {
     }
 
     /// Generates (or finds cached) synthetic data the first time a job needs it.
-    private func prepareData(_ job: inout Job) throws {
+    func prepareData(_ job: inout Job) throws {
         guard job.dataPath == nil else { return }
         switch job.spec.data {
         case .file(let path):

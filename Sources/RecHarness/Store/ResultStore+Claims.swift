@@ -33,10 +33,27 @@ public struct RunOwner: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Whether a `running` row with this owner text is stale: no owner recorded, or the owner is gone.
+    /// A run handed to Slurm (`slurm:<job>_<element>`) is not stale: the coordinator that reconciles
+    /// it with Slurm's own record (`--resume`) decides how it ended.
     static func isStale(ownerText: String) -> Bool {
+        if SlurmOwner(ownerText) != nil { return false }
         guard let owner = RunOwner(ownerText) else { return true }
         return !owner.mayBeAlive
     }
+}
+
+/// The owner of a run handed to Slurm: array job and element, `slurm:<job>_<element>`.
+public struct SlurmOwner: Sendable, Equatable, CustomStringConvertible {
+    public var jobID: String
+    public var element: Int
+    public init(jobID: String, element: Int) { self.jobID = jobID; self.element = element }
+    public init?(_ text: String) {
+        guard text.hasPrefix("slurm:") else { return nil }
+        let parts = text.dropFirst(6).split(separator: "_")
+        guard parts.count == 2, let e = Int(parts[1]) else { return nil }
+        jobID = String(parts[0]); element = e
+    }
+    public var description: String { "slurm:\(jobID)_\(element)" }
 }
 
 /// A run claimed by this sweep: its row id and unique run folder.
@@ -133,6 +150,9 @@ extension ResultStore {
                     var outcome = file.outcome
                     outcome.stderrTail += (outcome.stderrTail.isEmpty ? "" : "\n") + "[ingested from \(file.runDirectory)/outcome.json]"
                     try Self.writeOutcome(db, id: id, outcome: outcome)
+                    if let host = file.host {
+                        try db.execute(sql: "UPDATE runs SET host_id = ? WHERE id = ?", arguments: [try Self.upsertHost(db, host), id])
+                    }
                     ingested = true
                     return .commit
                 }
@@ -157,8 +177,19 @@ public struct RunOutcomeFile: Sendable, Codable, Equatable {
     public var commandLine: String
     public var started: Date
     public var outcome: RunOutcome
+    /// The machine the run ran on (cluster nodes may differ from the coordinator's); nil when it
+    /// is the sweep's own host.
+    public var host: HostFingerprint? = nil
 
     public static let fileName = "outcome.json"
+
+    public init(experimentName: String, specHash: String, config: [String: String], configHash: String, repeatIndex: Int,
+                owner: String, runDirectory: String, commandLine: String, started: Date, outcome: RunOutcome,
+                host: HostFingerprint? = nil) {
+        self.experimentName = experimentName; self.specHash = specHash; self.config = config; self.configHash = configHash
+        self.repeatIndex = repeatIndex; self.owner = owner; self.runDirectory = runDirectory; self.commandLine = commandLine
+        self.started = started; self.outcome = outcome; self.host = host
+    }
 
     /// Writes the file durably (temporary file, fsync, rename) into its run folder.
     public func write() throws {

@@ -132,20 +132,23 @@ public final class ResultStore: Sendable {
 
     /// Stores a host fingerprint (once per distinct fingerprint) and returns its id.
     public func upsertHost(_ h: HostFingerprint) throws -> Int64 {
+        try writing { db in try Self.upsertHost(db, h) }
+    }
+
+    /// `upsertHost` inside a write the caller already holds.
+    static func upsertHost(_ db: Database, _ h: HostFingerprint) throws -> Int64 {
         let key = CanonicalJSON.string(h)
-        return try writing { db in
-            if let id = try Int64.fetchOne(db, sql: "SELECT id FROM hosts WHERE fingerprint = ?", arguments: [key]) {
-                return id
-            }
-            try db.execute(sql: """
-                INSERT INTO hosts (fingerprint, hostname, cpu_model, cpu_flags, logical_cores, numa_nodes, memory_bytes,
-                    kernel, perf_event_paranoid, onednn_version, onednn_isa, toolchain, rectune_version, git_commit, first_seen)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [key, h.hostname, h.cpuModel, h.cpuFlags, h.logicalCores, h.numaNodes, h.memoryBytes,
-                                 h.kernel, h.perfEventParanoid, h.onednnVersion, h.onednnISA, h.toolchain,
-                                 h.rectuneVersion, h.gitCommit, Date()])
-            return db.lastInsertedRowID
+        if let id = try Int64.fetchOne(db, sql: "SELECT id FROM hosts WHERE fingerprint = ?", arguments: [key]) {
+            return id
         }
+        try db.execute(sql: """
+            INSERT INTO hosts (fingerprint, hostname, cpu_model, cpu_flags, logical_cores, numa_nodes, memory_bytes,
+                kernel, perf_event_paranoid, onednn_version, onednn_isa, toolchain, rectune_version, git_commit, first_seen)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [key, h.hostname, h.cpuModel, h.cpuFlags, h.logicalCores, h.numaNodes, h.memoryBytes,
+                             h.kernel, h.perfEventParanoid, h.onednnVersion, h.onednnISA, h.toolchain,
+                             h.rectuneVersion, h.gitCommit, Date()])
+        return db.lastInsertedRowID
     }
 
     /// The host with `id`; throws `StoreError.notFound` when there is none.

@@ -7,13 +7,13 @@ import GRDB
 /// `registerMigration` with the next version name. `ResultStore.init` applies the pending ones.
 enum StoreSchema {
     /// Names of all migrations in order; the last one is the current schema version.
-    static let versions = ["v1-tables", "v2-views", "v3-run-owner", "v4-effective-config"]
+    static let versions = ["v1-tables", "v2-views", "v3-run-owner", "v4-effective-config", "v5-run-host"]
 
     /// A migrator holding the first `upTo` migrations (all by default). Tests use a prefix to
     /// build an old database and check that opening it migrates the data forward.
     static func migrator(upTo count: Int = versions.count) -> DatabaseMigrator {
         var migrator = DatabaseMigrator()
-        let steps: [(String, @Sendable (Database) throws -> Void)] = [(versions[0], v1), (versions[1], v2), (versions[2], v3), (versions[3], v4)]
+        let steps: [(String, @Sendable (Database) throws -> Void)] = [(versions[0], v1), (versions[1], v2), (versions[2], v3), (versions[3], v4), (versions[4], v5)]
         for (name, body) in steps.prefix(count) { migrator.registerMigration(name, migrate: body) }
         return migrator
     }
@@ -118,5 +118,10 @@ enum StoreSchema {
     /// to the requested `config_json`; NULL for external commands and runs that did not finish.
     private static func v4(_ db: Database) throws {
         try db.execute(sql: "ALTER TABLE runs ADD COLUMN effective_config_json TEXT")
+    }
+
+    /// The host a run ran on, when it is not the experiment's (runs of a Slurm sweep on cluster nodes).
+    private static func v5(_ db: Database) throws {
+        try db.execute(sql: "ALTER TABLE runs ADD COLUMN host_id INTEGER REFERENCES hosts(id)")
     }
 }

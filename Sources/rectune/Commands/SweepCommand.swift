@@ -40,7 +40,10 @@ struct SweepCommand: AsyncParsableCommand {
     @Flag(help: "Run external commands without the perf-counter wrapper (`rectune measure`).")
     var noMeasure = false
 
+    @OptionGroup(title: "Slurm (--backend slurm)") var slurm: SlurmSweepOptions
+
     func validate() throws {
+        try slurm.validate()
         if let repeats, repeats < 1 { throw ValidationError("--repeats must be at least 1") }
         if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be positive") }
         if resume && forceNew { throw ValidationError("--resume and --new contradict each other") }
@@ -50,6 +53,12 @@ struct SweepCommand: AsyncParsableCommand {
         let loaded = try loadSpecOrExit(spec)
         let store = try self.store.openForWriting()
         var options = SweepOptions(storePath: db)
+        if slurm.backend == .slurm {
+            // Run folders and data must be on the directory every node sees.
+            let shared = slurm.options(storePath: db)
+            options.runDirectory = shared.runsDirectory
+            options.dataDirectory = shared.dataDirectory
+        }
         options.resume = resume
         options.forceNew = forceNew
         options.dryRun = dryRun
@@ -81,7 +90,13 @@ struct SweepCommand: AsyncParsableCommand {
         }
         let summary: SweepSummary
         do {
-            summary = try await runner.run(loaded)
+            switch slurm.backend {
+            case .local: summary = try await runner.run(loaded)
+            case .slurm: summary = try await runner.runOnSlurm(loaded, slurm: slurm.options(storePath: db))
+            }
+        } catch let error as SlurmError {
+            Terminal.err("rectune sweep: slurm: \(error)")
+            throw ExitCode(2)
         } catch let error as RunnerError {
             Terminal.err("rectune sweep: \(error)")
             throw ExitCode(2)
