@@ -55,8 +55,9 @@ public struct SlurmClient: Sendable {
         /// At most this many elements at once (`--array=0-N%K`); nil = as many as fit.
         public var maxInFlight: Int?
         public var partition: String?
-        /// Per-element time limit in whole minutes (Slurm's `--time`).
-        public var timeLimitMinutes: Int?
+        /// Per-element time limit in seconds (Slurm's `--time`, rounded up to whole seconds; Slurm
+        /// enforces it at its own granularity, about 30 s).
+        public var timeLimitSeconds: Int?
         /// `--exclusive`: a performance run does not share its node.
         public var exclusive: Bool = true
         public var jobName: String = "rectune"
@@ -75,8 +76,14 @@ public struct SlurmClient: Sendable {
             var a = ["--parsable", "--job-name=\(jobName)", "--array=0-\(count - 1)" + (maxInFlight.map { "%\($0)" } ?? ""),
                      "--output=\(outputPattern)", "--chdir=\(workingDirectory)"]
             if let partition { a.append("--partition=\(partition)") }
-            if let timeLimitMinutes { a.append("--time=\(max(1, timeLimitMinutes))") }
+            if let timeLimitSeconds {
+                let t = max(1, timeLimitSeconds)
+                a.append("--time=\(t / 60):" + (t % 60 < 10 ? "0" : "") + String(t % 60))
+            }
             if exclusive { a.append("--exclusive") }
+            // A requeued element would run twice (and its first outcome may be ingested already):
+            // an element that dies with its node is recorded NODE_FAIL, and `--resume` reruns it.
+            a.append("--no-requeue")
             return a + extraArguments + [script]
         }
     }

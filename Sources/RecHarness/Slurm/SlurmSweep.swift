@@ -21,9 +21,11 @@ public struct SlurmOptions: Sendable {
     public var detach: Bool = false
     /// Seconds between looks at the shared directory and Slurm's state.
     public var pollSeconds: Double = 1
-    /// Slurm's own limit per element (`--time`) in minutes; default: the spec's timeout plus a
-    /// margin (the element enforces the spec's timeout itself; Slurm's is the backstop).
-    public var timeLimitMinutes: Int? = nil
+    /// Slurm's own limit per element (`--time`) in seconds; default: the spec's timeout plus two
+    /// minutes (the element enforces the spec's timeout itself; Slurm's is the backstop).
+    public var timeLimitSeconds: Int? = nil
+    /// The `rectune` binary the batch script runs on the node (`rectune slurm-element`).
+    public var rectuneExecutable: String = SweepOptions.currentExecutable()
     /// Environment for the Slurm commands (e.g. `SLURM_CONF`).
     public var environment: [String: String] = [:]
 
@@ -142,7 +144,7 @@ extension SweepRunner {
                 for jobID in Set(watched.map(\.manifest.jobID)) { try await client.cancel(jobID: jobID) }
                 try await Task.sleep(for: .seconds(slurm.pollSeconds))
                 for w in watched {
-                    if try ingest(w, job: job, into: &summary) { continue }
+                    if try ingest(w, job: job, state: nil, into: &summary) { continue }
                     let outcome = RunOutcome(status: .interrupted, stderrTail: "[rectune sweep] stopped: Slurm job \(w.owner) cancelled",
                                              durationSeconds: Date().timeIntervalSince(started))
                     try settle(w, outcome: outcome, into: &summary)
@@ -154,7 +156,7 @@ extension SweepRunner {
             for jobID in Set(watched.map(\.manifest.jobID)) { states[jobID] = try await client.elementStates(jobID: jobID) }
             var still: [Watched] = []
             for w in watched {
-                if try ingest(w, job: job, into: &summary) {
+                if try ingest(w, job: job, state: states[w.manifest.jobID]?[w.index], into: &summary) {
                     done += 1
                     options.progress?("[\(done)/\(total)] \(w.owner): \(summary.lastStatus?.rawValue ?? "stored")", true)
                     continue
@@ -215,7 +217,7 @@ extension SweepRunner {
             try """
             #!/bin/sh
             # rectune: one run of experiment '\(job.spec.name)' per element (written by the coordinator on \(RunOwner.current.host)).
-            exec \(CommandLineBuilder.Command.quote(options.executablePath)) slurm-element \(CommandLineBuilder.Command.quote(tasksFile)) "$SLURM_ARRAY_TASK_ID"
+            exec \(CommandLineBuilder.Command.quote(slurm.rectuneExecutable)) slurm-element \(CommandLineBuilder.Command.quote(tasksFile)) "$SLURM_ARRAY_TASK_ID"
 
             """.write(toFile: script, atomically: true, encoding: .utf8)
             chmod(script, 0o755)
@@ -229,7 +231,7 @@ extension SweepRunner {
         request.exclusive = slurm.exclusive
         request.extraArguments = slurm.sbatchArguments
         request.jobName = "rectune-\(job.spec.name)"
-        request.timeLimitMinutes = slurm.timeLimitMinutes ?? Int((job.spec.timeoutSeconds / 60).rounded(.up)) + 2
+        request.timeLimitSeconds = slurm.timeLimitSeconds ?? Int(job.spec.timeoutSeconds.rounded(.up)) + 120
         let jobID: String
         do { jobID = try await client.submit(request) } catch {
             try failClaimed(elements, reason: "\(error)")
@@ -251,10 +253,21 @@ extension SweepRunner {
     }
 
     /// Ingests the element's `outcome.json` if it is there (exactly once: keyed by the run folder).
-    private func ingest(_ w: Watched, job: Job, into summary: inout SweepSummary) throws -> Bool {
+    /// A run the element recorded as stopped by Slurm's signal is a timeout when Slurm says TIMEOUT.
+    private func ingest(_ w: Watched, job: Job, state: SlurmJobState?, into summary: inout SweepSummary) throws -> Bool {
         let element = w.manifest.elements[w.index]
         let path = (element.runDirectory as NSString).appendingPathComponent(RunOutcomeFile.fileName)
-        guard let file = RunOutcomeFile.read(path) else { return false }
+        guard var file = RunOutcomeFile.read(path) else { return false }
+        // A run stopped or killed by a signal may be Slurm's doing (scancel, time limit, node failure,
+        // preemption, memory limit): wait for Slurm's verdict on the element, and let it name the end.
+        if file.outcome.status == .interrupted || file.outcome.status == .crashed, let state {
+            guard state.isTerminal else { return false }
+            if state != .completed && state != .failed {
+                let slurm = Self.outcome(for: state, owner: w.owner, output: "")
+                file.outcome.status = slurm.status
+                file.outcome.stderrTail += "\n[rectune sweep] Slurm ended \(w.owner) as \(state.rawValue)"
+            }
+        }
         try store.ingestOutcomes([file], experimentID: job.experimentID)
         guard let row = try store.runs(ids: [element.runID]).first, row.status != .running else { return false }
         summary.executed[row.status, default: 0] += 1

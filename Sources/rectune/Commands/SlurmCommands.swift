@@ -79,7 +79,13 @@ struct SlurmElementCommand: AsyncParsableCommand {
             return source
         }
         defer { sources.forEach { $0.cancel() } }
-        let performed = await task.perform(shouldStop: { stop.isSet })
+        var performed = await task.perform(shouldStop: { stop.isSet })
+        // Slurm signals the whole job (scancel, its time limit, a failing node): the command may die
+        // of that signal before the supervisor sees the stop. Either way the run was stopped.
+        if stop.isSet, performed.outcome.status == .crashed || performed.outcome.status == .failed {
+            performed.outcome.status = .interrupted
+            performed.outcome.stderrTail += "\n[rectune slurm-element] stopped by a signal from Slurm (scancel, time limit or node failure)"
+        }
         let env = ProcessInfo.processInfo.environment
         let owner = "slurm:\(env["SLURM_ARRAY_JOB_ID"] ?? "?")_\(env["SLURM_ARRAY_TASK_ID"] ?? String(index))"
         var file = RunOutcomeFile(experimentName: task.spec.name, specHash: task.specHash, config: task.configValues, configHash: task.configHash,

@@ -30,9 +30,9 @@ final class SlurmParsingTests: XCTestCase {
 
     func testSbatchArguments() {
         var r = SlurmClient.ArrayRequest(script: "/shared/run.sh", count: 4, outputPattern: "/shared/%A_%a.out", workingDirectory: "/shared")
-        r.maxInFlight = 2; r.partition = "cpu"; r.timeLimitMinutes = 3; r.extraArguments = ["--qos=perf"]
+        r.maxInFlight = 2; r.partition = "cpu"; r.timeLimitSeconds = 185; r.extraArguments = ["--qos=perf"]
         XCTAssertEqual(r.arguments, ["--parsable", "--job-name=rectune", "--array=0-3%2", "--output=/shared/%A_%a.out", "--chdir=/shared",
-                                     "--partition=cpu", "--time=3", "--exclusive", "--qos=perf", "/shared/run.sh"])
+                                     "--partition=cpu", "--time=3:05", "--exclusive", "--no-requeue", "--qos=perf", "/shared/run.sh"])
     }
 }
 
@@ -110,6 +110,17 @@ struct LocalSlurmCluster {
     }
 
     func stop() { _ = try? Self.shell([Self.script, "stop"], environment: ["RECTUNE_SLURM_DIR": directory]) }
+
+    /// Brings a downed node back to idle (RESUME, or IDLE when Slurm refuses RESUME for its state).
+    static func resume(node: String, client: SlurmClient) async throws {
+        for _ in 0..<100 {
+            let state = try await client.command("sinfo", ["-h", "-N", "-o", "%T"]).out.trimmingCharacters(in: .whitespacesAndNewlines)
+            if state.hasPrefix("idle") { return }
+            try await client.command("scontrol", ["update", "NodeName=\(node)", "State=RESUME"], allowFailure: true)
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        throw SlurmError("node \(node) did not come back to idle")
+    }
 
     static func shell(_ argv: [String], environment: [String: String]) throws -> (status: Int32, output: String) {
         let p = Process()
