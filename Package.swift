@@ -71,7 +71,7 @@ let package = Package(
 
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "RecSystemTests", dependencies: ["RecSystem", "TestSupport"]),
-        .testTarget(name: "RecEngineTests", dependencies: ["RecEngine", "RecSystem", "TestSupport"]),
+        .testTarget(name: "RecEngineTests", dependencies: ["RecEngine", "RecSystem", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RecStatsTests", dependencies: ["RecStats", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RecHarnessTests", dependencies: ["RecHarness", "RecStats", "RecEngine", "TestSupport"]),
         .testTarget(name: "RectuneCLITests", dependencies: ["TestSupport"]),

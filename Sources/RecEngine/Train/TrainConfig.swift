@@ -3,6 +3,25 @@ public enum ModelKind: String, Sendable, CaseIterable, Codable {
     case wdl, dlrm, deepfm
 }
 
+/// Which data set (and file layout) a run reads.
+public enum DatasetKind: String, Sendable, CaseIterable, Codable {
+    /// Criteo TSV (one file; the last `evalRows` rows are held out). The Criteo models' default.
+    case criteo
+    /// The contest's Ele.me directory (`train.csv`, `eval.csv`): WDL, DeepFM, DLRM.
+    case eleme
+    /// The contest's Taobao directory (`taobao_train_data`, `taobao_test_data`): MMoE.
+    case taobao
+
+    /// The contest format, nil for Criteo.
+    public var contestFormat: ContestFormat? {
+        switch self {
+        case .criteo: nil
+        case .eleme: .eleme
+        case .taobao: .taobao
+        }
+    }
+}
+
 /// Executor policy for a step graph (DeepRec: pool / inline / cost model).
 public enum ExecutorPolicy: String, Sendable, CaseIterable, Codable {
     case pool, inline, costmodel

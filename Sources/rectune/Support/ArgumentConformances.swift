@@ -6,6 +6,7 @@ extension ExecutorPolicy: ExpressibleByArgument {}
 extension AllocatorPolicy: ExpressibleByArgument {}
 extension NUMAPolicy: ExpressibleByArgument {}
 extension BadRowPolicy: ExpressibleByArgument {}
+extension DatasetKind: ExpressibleByArgument {}
 
 /// `on` / `off` switch values (also accepts true/false, 1/0, yes/no).
 enum Switch: String, ExpressibleByArgument, CaseIterable {
