@@ -5,9 +5,9 @@
 /// is a regular one with probability 0.3. Items, categories (30), brands, foods, AOIs (15% empty) and
 /// geohashes follow from the shop. The click logit is
 ///
-///     z = −2.9 + 1.2·[shop ∈ shop_id_list] + 0.6·[category ∈ category_1_id_list]
-///         + 1.0·w(shop) + 0.6·w(category) + 0.5·w(user) + 0.4·is_supervip
-///         + 0.35·[time_type ∈ {lunch, dinner}] + 0.02·ctr_30 − 0.25·(avg_price − 30)/15
+///     z = −3.1 + 1.0·[shop ∈ shop_id_list] + 0.5·[category ∈ category_1_id_list]
+///         + 0.8·w(shop) + 1.2·w(category) + 0.3·w(user) + 0.6·is_supervip
+///         + 0.5·[time_type ∈ {lunch, dinner}] + 0.03·ctr_30 − 0.35·(avg_price − 30)/15
 ///
 /// with fixed per-id weights w ∈ [−1, 1) drawn from the seed; clicked ~ Bernoulli(σ(z)),
 /// ≈ 15% positives. The oracle AUC (σ(z) ranking the evaluation file) is ≈ 0.75.
@@ -48,9 +48,9 @@ enum SyntheticEleme {
         let candCategory = category(candidate)
         let inShops = history.contains(candidate)
         let inCategories = history.contains { category($0) == candCategory }
-        var z = -2.9 + (inShops ? 1.2 : 0) + (inCategories ? 0.6 : 0)
-        z += 1.0 * g.weight(11, candidate) + 0.6 * g.weight(12, candCategory) + 0.5 * g.weight(13, user)
-        z += 0.4 * Double(supervip) + (tt == 1 || tt == 3 ? 0.35 : 0) + 0.02 * Double(ctr30) - 0.25 * (avgPrice - 30) / 15
+        var z = -3.1 + (inShops ? 1.0 : 0) + (inCategories ? 0.5 : 0)
+        z += 0.8 * g.weight(11, candidate) + 1.2 * g.weight(12, candCategory) + 0.3 * g.weight(13, user)
+        z += 0.6 * Double(supervip) + (tt == 1 || tt == 3 ? 0.5 : 0) + 0.03 * Double(ctr30) - 0.35 * (avgPrice - 30) / 15
         let p = G.sigmoid(z)
         let clicked = g.chance(p)
 
