@@ -51,6 +51,31 @@ public enum SyntheticContest {
         return summary
     }
 
+    /// The summary `write` would report for the same arguments (positives and oracle AUCs), without writing.
+    public static func summary(format: ContestFormat, trainRows: Int, evalRows: Int, seed: UInt64) -> Summary {
+        let schema = format.schema
+        var gen = ContestRowGenerator(format: format, seed: seed)
+        var summary = Summary(trainRows: trainRows, evalRows: evalRows, trainBytes: 0, evalBytes: 0,
+                              positives: Array(repeating: 0, count: schema.labels.count), oracleAUC: [], oraclePooledAUC: .nan)
+        var scratch: [UInt8] = []
+        for _ in 0..<trainRows {
+            scratch.removeAll(keepingCapacity: true)
+            let r = gen.row(into: &scratch)
+            summary.trainBytes += scratch.count
+            for (t, y) in r.labels.enumerated() where y { summary.positives[t] += 1 }
+        }
+        var scores = [[Double]](repeating: [], count: schema.labels.count), truth = [[Bool]](repeating: [], count: schema.labels.count)
+        for _ in 0..<evalRows {
+            scratch.removeAll(keepingCapacity: true)
+            let r = gen.row(into: &scratch)
+            summary.evalBytes += scratch.count
+            for t in r.labels.indices { scores[t].append(r.probabilities[t]); truth[t].append(r.labels[t]) }
+        }
+        summary.oracleAUC = (0..<scores.count).map { SyntheticCriteo.rankAUC(scores: scores[$0], labels: truth[$0]) }
+        summary.oraclePooledAUC = SyntheticCriteo.rankAUC(scores: scores.flatMap { $0 }, labels: truth.flatMap { $0 })
+        return summary
+    }
+
     /// The two files' bytes in memory (training, evaluation) — for tests and in-memory runs.
     public static func bytes(format: ContestFormat, trainRows: Int, evalRows: Int, seed: UInt64) -> (train: [UInt8], eval: [UInt8]) {
         var gen = ContestRowGenerator(format: format, seed: seed)

@@ -1,6 +1,11 @@
 /// Which model to train.
 public enum ModelKind: String, Sendable, CaseIterable, Codable {
     case wdl, dlrm, deepfm
+    /// Multi-gate mixture of experts (the contest's Taobao model; `--dataset taobao` only).
+    case mmoe
+
+    /// The models with a Criteo version.
+    public static let criteoModels: [ModelKind] = [.wdl, .dlrm, .deepfm]
 }
 
 /// Which data set (and file layout) a run reads.
@@ -48,6 +53,8 @@ public enum BadRowPolicy: String, Sendable, CaseIterable, Codable {
 /// Every knob of a training run. The effective values are echoed in the result's `config`.
 public struct TrainConfig: Sendable, Codable, Equatable {
     public var model: ModelKind = .wdl
+    /// The data set and its layout; `dataPath` is a directory for the contest data sets.
+    public var dataset: DatasetKind = .criteo
     /// Criteo-format TSV; nil means generate `syntheticRows` rows in memory.
     public var dataPath: String? = nil
     public var syntheticRows: Int = 100_000
@@ -89,6 +96,11 @@ public struct TrainConfig: Sendable, Codable, Equatable {
     public var stageThreads: Int = 1
     public var microBatch: Int = 1
     public var bf16: Bool = false
+    /// Contest models: one lookup and one update node for all embedding tables (DeepRec's
+    /// embedding fusion, on in the contest baseline) or one per table.
+    public var embFusion: Bool = true
+    /// Contest DeepFM: materialize the multi-hot wide input (the contest baseline) or compute its sums from the ids.
+    public var indicator: IndicatorMode = .dense
 
     public init() {}
 }

@@ -5,13 +5,14 @@ import RecSystem
 
 /// Options shared by `train` and `bench`: model shape, data and every runtime knob.
 struct TrainOptions: ParsableArguments {
-    @Option(help: "Model: wdl, dlrm or deepfm.") var model: ModelKind = .wdl
-    @Option(help: "Criteo-format TSV file (label, 13 integers, 26 hex categoricals). Default: generated data.") var data: String?
-    @Option(help: "Rows of generated data when --data is not given (the last --eval-rows are held out).") var syntheticRows = 100_000
+    @Option(help: "Model: wdl, dlrm or deepfm (Criteo and Ele.me), mmoe (Taobao).") var model: ModelKind = .wdl
+    @Option(help: "Data set: criteo (default; taobao for mmoe), eleme or taobao (the contest's directory layouts).") var dataset: DatasetKind?
+    @Option(help: "Criteo-format TSV file (label, 13 integers, 26 hex categoricals), or the eleme/taobao directory. Default: generated data.") var data: String?
+    @Option(help: "Rows of generated data when --data is not given (criteo: the last --eval-rows are held out; eleme/taobao: training rows).") var syntheticRows = 100_000
     @Option(help: "Samples per step.") var batch = 512
     @Option(help: "Measured (steady-state) steps.") var steps = 200
     @Option(help: "Warm-up steps before measuring.") var warmupSteps = 50
-    @Option(help: "Held-out rows (the end of the data) for AUC and logloss.") var evalRows = 10_000
+    @Option(help: "Held-out rows for AUC and logloss: criteo, the end of the data (default 10000); eleme/taobao, the first N rows of the evaluation file (default: all of it; 10000 generated rows without --data).") var evalRows: Int?
     @Option(help: "Random seed (data generation and initialization).") var seed: UInt64 = 1
     @Option(help: "Malformed rows: skip (count them) or fail (stop with file, line and reason).") var badRows: BadRowPolicy = .skip
     @Option(help: "Sets both --inter-threads and --intra-threads.") var threads: Int?
@@ -39,11 +40,15 @@ struct TrainOptions: ParsableArguments {
     @Option(help: "Stage producer threads.") var stageThreads = 1
     @Option(help: "Micro-batches per step (gradients accumulated, one update).") var microBatch = 1
     @Option(help: "MLP layers in bf16 (fp32 master weights): on or off.") var bf16: Switch = .off
+    @Option(help: "Contest models: one lookup/update node for all embedding tables (on) or one per table (off).") var embFusion: Switch = .on
+    @Option(help: "Contest DeepFM's wide input: dense (materialize the multi-hot tensor) or scatter (sum from the ids).") var indicator: IndicatorMode = .dense
 
     func makeConfig() -> TrainConfig {
         var c = TrainConfig()
         c.model = model; c.dataPath = data; c.syntheticRows = syntheticRows; c.batch = batch; c.steps = steps
-        c.warmupSteps = warmupSteps; c.evalRows = evalRows; c.seed = seed; c.badRows = badRows
+        c.dataset = dataset ?? (model == .mmoe ? .taobao : .criteo)
+        c.evalRows = evalRows ?? (c.dataset != .criteo && data != nil ? 0 : 10_000)
+        c.warmupSteps = warmupSteps; c.seed = seed; c.badRows = badRows
         c.embeddingDim = embeddingDim; c.hashBuckets = hashBuckets; c.hiddenLayers = hiddenLayers?.values
         c.bottomLayers = bottomLayers?.values; c.learningRate = learningRate; c.wideLearningRate = wideLearningRate
         c.executor = executor
@@ -54,6 +59,7 @@ struct TrainOptions: ParsableArguments {
         c.mallocMmapThreshold = mallocMmapThreshold
         c.stage = stage.isOn; c.stageCapacity = stageCapacity; c.stageThreads = stageThreads
         c.microBatch = microBatch; c.bf16 = bf16.isOn
+        c.embFusion = embFusion.isOn; c.indicator = indicator
         return c
     }
 }
@@ -97,8 +103,14 @@ struct TrainCommand: AsyncParsableCommand {
                                    p.warmup ? " (warm-up)" : "", p.loss, p.samplesPerSec))
         }
         let result: TrainResult
+        var contest: ContestRunResult?
         do {
-            result = try trainer.run()
+            if config.dataset != .criteo {
+                contest = try ContestTrainer.run(config: config, counterEvents: eventList, progress: trainer.progressHandler)
+                result = contest!.result
+            } else {
+                result = try trainer.run()
+            }
         } catch let e as DataError {
             if !quiet { Terminal.endStatus() }
             Terminal.err("error: \(e)")
@@ -108,7 +120,12 @@ struct TrainCommand: AsyncParsableCommand {
             Terminal.endStatus()
             Terminal.err(TrainSummary.render(result))
         }
-        if let json {
+        if let contest, !quiet {
+            Terminal.err("  auc by task " + contest.aucByTask.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.4f", $0.value))" }.joined(separator: ", "))
+        }
+        if let json, let contest {
+            try Terminal.output(try contest.jsonData(), to: json)
+        } else if let json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
             try Terminal.output(try encoder.encode(result), to: json)

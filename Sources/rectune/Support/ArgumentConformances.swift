@@ -7,6 +7,7 @@ extension AllocatorPolicy: ExpressibleByArgument {}
 extension NUMAPolicy: ExpressibleByArgument {}
 extension BadRowPolicy: ExpressibleByArgument {}
 extension DatasetKind: ExpressibleByArgument {}
+extension IndicatorMode: ExpressibleByArgument {}
 
 /// `on` / `off` switch values (also accepts true/false, 1/0, yes/no).
 enum Switch: String, ExpressibleByArgument, CaseIterable {
