@@ -198,3 +198,55 @@ public enum ContestTrainer {
                           rows: scores[0].count)
     }
 }
+
+extension ContestTrainer {
+    /// Per-node-group timing of a contest training step (inline order, like `NodeProfiler`):
+    /// `steps` timed steps after `warmup` untimed ones, on pre-parsed batches.
+    public static func profile(config: TrainConfig, dataset: ContestDataset, warmup: Int = 3, steps: Int = 10) throws -> [NodeProfiler.Entry] {
+        var c = config
+        c.executor = .inline
+        let context = try DNNLContext(workers: 1)
+        context.setIntraOpThreads(c.intraThreads)
+        let feed = ContestFeed(schema: dataset.schema, capacity: c.batch)
+        let model = try makeContestModel(config: c, context: context, feed: feed)
+        let graph = try model.trainingGraph(microBatches: MicroBatch.split(batch: c.batch, count: c.microBatch))
+        let allocator = Trainer.makeAllocator(c)
+        let memory = StepMemory(graph: graph, allocator: allocator)
+        let source = try ContestBatchSource(dataset: dataset, batchSize: c.batch, inMemory: 4)
+        var totals = [UInt64](repeating: 0, count: graph.nodeCount)
+        for step in 0..<(warmup + steps) {
+            feed.stage(try source.next())
+            allocator.stepBegan(step)
+            memory.beginStep()
+            for id in graph.topologicalOrder {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                graph.execute(id, worker: 0, memory: memory, step: step)
+                if step >= warmup { totals[id.index] += DispatchTime.now().uptimeNanoseconds - t0 }
+            }
+            allocator.stepEnded(step)
+        }
+        var groups: [String: (kind: String, nodes: Int, ns: UInt64)] = [:]
+        for node in graph.nodes {
+            let key = NodeProfiler.fold(node.name)
+            var g = groups[key] ?? (node.kind.rawValue, 0, 0)
+            g.nodes += 1; g.ns += totals[node.id.index]
+            groups[key] = g
+        }
+        return groups.map { NodeProfiler.Entry(group: $0.key, kind: $0.value.kind, nodes: $0.value.nodes,
+                                               microsPerStep: Double($0.value.ns) / Double(steps) / 1e3) }
+            .sorted { $0.microsPerStep > $1.microsPerStep }
+    }
+
+    /// Single-thread parse speed of the training file: `batches` batches of `batchSize` rows parsed
+    /// into one reused batch. Returns rows/s and MB/s (bytes estimated from the file's mean line length).
+    public static func parseThroughput(dataset: ContestDataset, batchSize: Int, batches: Int) throws -> (rowsPerSec: Double, mbPerSec: Double) {
+        var b = ContestBatch(schema: dataset.schema, capacity: batchSize)
+        try dataset.fill(&b, index: 0, batchSize: batchSize)  // sizes the id buffer
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        for k in 0..<batches { try dataset.fill(&b, index: k, batchSize: batchSize) }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        let rows = Double(batches * batchSize)
+        let bytesPerRow = Double(dataset.trainingBytes) / Double(dataset.trainingRows)
+        return (rows / seconds, rows * bytesPerRow / seconds / 1e6)
+    }
+}
