@@ -206,6 +206,35 @@ final class ContestModelTests: XCTestCase {
         XCTAssertEqual(snaps[0], snaps[1])
     }
 
+    /// BF16 dense layers (fp32 master weights) keep the AUC within 0.01 of fp32 (DLRM, WDL).
+    func testBF16MatchesFP32Accuracy() throws {
+        for (model, steps) in [(ModelKind.dlrm, 120), (.wdl, 80)] {
+            var auc: [Bool: Double] = [:]
+            for bf16 in [false, true] {
+                var c = Self.config(model, steps: steps)
+                c.bf16 = bf16
+                auc[bf16] = try Self.run(c, Self.eleme).result.auc
+            }
+            XCTAssertEqual(auc[true]!, auc[false]!, accuracy: 0.01, "\(model) bf16 AUC \(auc[true]!) vs fp32 \(auc[false]!)")
+        }
+    }
+
+    /// The adaptive allocator serves every steady-state step tensor of the contest graphs (DeepFM's
+    /// multi-hot tensor, MMoE's experts) from its planned pool.
+    func testAdaptiveAllocatorServesContestGraphs() throws {
+        for model in [ModelKind.deepfm, .mmoe] {
+            var c = Self.config(model, steps: 8, batch: 128)
+            c.warmupSteps = 8
+            c.allocator = .adaptive
+            c.allocWarmupStart = 2
+            c.allocWarmupSteps = 3
+            let r = try Self.run(c, model == .mmoe ? Self.taobao : Self.load(.eleme, rows: 2_000)).result
+            XCTAssertEqual(r.counters["allocator.misses"], 0, "\(model): steady-state fallback allocations")
+            XCTAssertEqual(r.counters["allocator.hits"], r.counters["allocator.allocations"], "\(model)")
+            XCTAssertGreaterThan(r.counters["allocator.planned_bytes"] ?? 0, 0, "\(model)")
+        }
+    }
+
     func testInvalidModelDatasetPairsAreRejected() {
         var c = Self.config(.mmoe, steps: 1)
         c.dataset = .eleme

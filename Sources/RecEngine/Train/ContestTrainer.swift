@@ -69,6 +69,9 @@ public enum ContestTrainer {
         let numaEffect = (try? NUMAControl.apply(policy: c.numa.rawValue)) ?? "numa policy \(c.numa.rawValue) not applied"
         let counters = PhaseCounters(events: counterEvents)
         let dataset = try preloaded ?? loadDataset(c)
+        guard dataset.schema.format == c.dataset.contestFormat, dataset.buckets == buckets(c) else {
+            throw EngineError.invalidConfiguration("the data set was read for \(dataset.schema.format) with other bucket counts than --dataset \(c.dataset.rawValue) --hash-buckets \(c.hashBuckets)")
+        }
         let context = try DNNLContext(workers: max(c.interThreads, 1))
         context.setIntraOpThreads(c.intraThreads)
         let feed = ContestFeed(schema: dataset.schema, capacity: c.batch)
