@@ -249,3 +249,62 @@ final class ContestKernelTests: XCTestCase {
 }
 
 import Foundation
+
+/// The embedding-column graph nodes: a shared group's members pool from one table into their own
+/// fields, and the update node applies both members' gradients to that table (fused and unfused).
+final class EmbeddingColumnsTests: XCTestCase {
+    func testSharedGroupLookupAndUpdateThroughTheGraph() throws {
+        let fixtures = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!
+        let buckets = ContestSchema.elemeBuckets(hashBuckets: 1_000)
+        let ds = try ContestDataset(directory: fixtures.appendingPathComponent("eleme").path, format: .eleme, buckets: buckets, badRows: .fail)
+        var batch = ContestBatch(schema: ds.schema, capacity: 3)
+        try ds.fill(&batch, index: 0, batchSize: 3)
+        let feed = ContestFeed(schema: ds.schema, capacity: 3)
+        feed.stage(batch)
+        let shop = ds.schema.slot("shop_id"), list = ds.schema.slot("shop_id_list"), user = ds.schema.slot("user_id")
+        var results: [[Float]] = []
+        for fused in [true, false] {
+            let dim = 4, rows = 3
+            let cols = EmbeddingColumns(name: "t", feed: feed, groups: [[shop, list], [user]], buckets: buckets, dim: dim, combiner: .mean,
+                                        kind: .sgd, learningRate: 1, initScale: 0.5, fused: fused, seed: 3)
+            XCTAssertEqual(cols.fields, 3)
+            let table = cols.tables[0].parameter
+            let before = table.snapshot()
+            var rng = KernelTestRNG(seed: 1)
+            let g = rng.floats(rows * 3 * dim)
+            final class Sink: @unchecked Sendable { var pooled: [Float] = [] }  // written by one node, read after the step
+            let sink = Sink()
+            let b = GraphBuilder()
+            let out = b.floats("out", count: rows * 3 * dim), grad = b.floats("grad", count: rows * 3 * dim)
+            let alloc = b.node("alloc", kind: .input, allocates: [out, grad]) { ctx in
+                ctx.memory.floats(grad).update(from: g, count: g.count)
+            }
+            let lookups = cols.addLookup(b, tag: "", rowStart: 0, rows: rows, out: out, outStride: 3 * dim, outOffset: 0, after: [alloc])
+            let read = b.node("read", kind: .forward, after: lookups, uses: [out]) { ctx in
+                sink.pooled = Array(UnsafeBufferPointer(start: ctx.memory.floats(out), count: rows * 3 * dim))
+            }
+            _ = cols.addUpdates(b, slices: [.init(rowStart: 0, rows: rows, grad: grad, gradStride: 3 * dim, gradOffset: 0, ready: read)])
+            let graph = try b.build()
+            XCTAssertEqual(graph.nodes.filter { $0.name.hasPrefix("t.update") }.count, fused ? 1 : 2)
+            InlineExecutor().run(graph, memory: StepMemory(graph: graph, allocator: SystemAllocator()), step: 0)
+            // Forward: field k of each row is the mean of its member's rows in the shared table.
+            let fieldOfSlot = [shop: 0, list: 1]
+            var dense = [Float](repeating: 0, count: before.count)
+            for (slot, field) in fieldOfSlot {
+                for i in 0..<rows {
+                    let ids = batch.bag(row: i, slot: slot)
+                    for d in 0..<dim {
+                        let mean = ids.isEmpty ? 0 : ids.reduce(Float(0)) { $0 + before[Int($1) * dim + d] } / Float(ids.count)
+                        XCTAssertEqual(sink.pooled[i * 3 * dim + field * dim + d], mean, accuracy: 1e-6, "slot \(slot) row \(i)")
+                        for id in ids { dense[Int(id) * dim + d] += g[i * 3 * dim + field * dim + d] / Float(ids.count) }
+                    }
+                }
+            }
+            // Update: SGD lr 1 moves the shared table by both members' gradients.
+            assertClose(table.snapshot(), zip(before, dense).map { $0 - $1 }, rtol: 1e-5, atol: 1e-6, "fused \(fused)")
+            XCTAssertGreaterThan(dense.filter { $0 != 0 }.count, 0)
+            results.append(table.snapshot())
+        }
+        XCTAssertEqual(results[0], results[1], "fusion changes the nodes, not the update")
+    }
+}
