@@ -76,7 +76,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "RecContractTests", dependencies: ["RecContract", "TestSupport"]),
         .testTarget(name: "RecSystemTests", dependencies: ["RecSystem", "TestSupport"]),
-        .testTarget(name: "RecEngineTests", dependencies: ["RecContract", "RecEngine", "RecSystem", "TestSupport"]),
+        .testTarget(name: "RecEngineTests", dependencies: ["RecContract", "RecEngine", "RecSystem", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RecStatsTests", dependencies: ["RecContract", "RecStats", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RecHarnessTests", dependencies: ["RecContract", "RecHarness", "RecStats", "RecEngine", "TestSupport"]),
         .testTarget(name: "RectuneCLITests", dependencies: ["RecContract", "TestSupport"]),

@@ -38,6 +38,9 @@ public enum Counter: String, CaseIterable, Sendable, Codable {
     case stageConsumerWaits = "stage.consumer_waits"
     case stageWaitMs = "stage.wait_ms"
     case stageMaxQueueDepth = "stage.max_queue_depth"
+    // engine: graph and contest inputs
+    case graphNodes = "graph.nodes"
+    case indicatorBytesPerStep = "indicator.bytes_per_step"
 
     /// The name in results and in the store.
     public var name: String { rawValue }
@@ -57,7 +60,7 @@ public enum Counter: String, CaseIterable, Sendable, Codable {
         switch self {
         case .taskClock: "ns"
         case .rusageMaxrssKB: "KiB"
-        case .allocatorPlannedBytes, .allocatorPeakLiveBytes: "bytes"
+        case .allocatorPlannedBytes, .allocatorPeakLiveBytes, .indicatorBytesPerStep: "bytes"
         case .stageWaitMs: "ms"
         default: ""
         }
@@ -67,8 +70,18 @@ public enum Counter: String, CaseIterable, Sendable, Codable {
     /// per-step rate.
     public var isLevel: Bool {
         switch self {
-        case .rusageMaxrssKB, .allocatorPlannedBytes, .allocatorPeakLiveBytes, .stageMaxQueueDepth: true
+        case .rusageMaxrssKB, .allocatorPlannedBytes, .allocatorPeakLiveBytes, .stageMaxQueueDepth, .graphNodes,
+             .indicatorBytesPerStep: true
         default: false
+        }
+    }
+
+    /// When the engine produces it: nil for every run (the machine permitting), else the
+    /// registry condition (DeepFM's multi-hot bytes exist only for the contest's Ele.me DeepFM).
+    public var producedWhen: KnobCondition? {
+        switch self {
+        case .indicatorBytesPerStep: .all([.models(["deepfm"]), .when(.dataset, isOneOf: ["eleme"])])
+        default: nil
         }
     }
 

@@ -32,6 +32,10 @@ public enum Knob: String, CaseIterable, Sendable, Codable, Comparable {
     case evalRows = "eval_rows"
     case seed
     case badRows = "bad_rows"
+    case dataset
+    // The contest winners' changes (identical results, different cost).
+    case embFusion = "emb_fusion"
+    case indicator
 
     /// The spec/config name, e.g. `micro_batch`.
     public var name: String { rawValue }
@@ -83,6 +87,8 @@ public enum KnobCondition: Sendable, Equatable {
     case unless(Knob, isOneOf: [String])
     /// Only for these models.
     case models([String])
+    /// Only when every one of these holds.
+    indirect case all([KnobCondition])
 
     /// Whether the condition holds for a run whose knob values are `value(knob)` and whose model is `model`.
     public func holds(model: String, value: (Knob) -> String) -> Bool {
@@ -90,6 +96,7 @@ public enum KnobCondition: Sendable, Equatable {
         case .when(let k, let values): values.contains(value(k))
         case .unless(let k, let values): !values.contains(value(k))
         case .models(let models): models.contains(model)
+        case .all(let conditions): conditions.allSatisfy { $0.holds(model: model, value: value) }
         }
     }
 
@@ -99,6 +106,7 @@ public enum KnobCondition: Sendable, Equatable {
         case .when(let k, let values): "\(k.name) is \(values.joined(separator: " or "))"
         case .unless(let k, let values): "\(k.name) is not \(values.joined(separator: " or "))"
         case .models(let models): "model is \(models.joined(separator: " or "))"
+        case .all(let conditions): conditions.map(\.description).joined(separator: " and ")
         }
     }
 
@@ -107,6 +115,7 @@ public enum KnobCondition: Sendable, Equatable {
         switch self {
         case .when(let k, let values): values.first.map { (k, $0) }
         case .unless, .models: nil
+        case .all(let conditions): conditions.count == 1 ? conditions[0].prerequisite : nil
         }
     }
 }

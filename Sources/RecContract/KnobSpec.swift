@@ -124,14 +124,25 @@ extension KnobSpec {
         case .hashBuckets:
             return entry(.setting, .integer(min: 2, max: 1 << 28), "10000", "rows", help: "Hash buckets per categorical column.")
         case .evalRows:
-            return entry(.setting, .integer(min: 1, max: unbounded), "10000", "rows",
-                         help: "Held-out rows (the end of the data) for AUC and logloss.")
+            return entry(.setting, .integer(min: 0, max: unbounded), "10000", "rows",
+                         help: "Rows evaluated for AUC and logloss: criteo, held out from the end of the data; eleme/taobao, the first N rows of the evaluation file (0 = all of it, the default with --data).")
         case .seed:
             return entry(.setting, .integer(min: 0, max: unbounded), "1",
                          help: "Random seed of data generation and initialization.")
         case .badRows:
             return entry(.setting, .choice(["skip", "fail"]), "skip",
                          help: "Malformed rows: skip (count them) or fail (stop with file, line and reason).")
+        case .dataset:
+            return entry(.setting, .choice(["criteo", "eleme", "taobao"]), "criteo",
+                         help: "Data set and layout: criteo (TSV; wdl, dlrm, deepfm), the contest's eleme directory (wdl, deepfm, dlrm as the contest scripts build them) or taobao (mmoe; implied by --model mmoe).")
+        case .embFusion:
+            return entry(.runtime, .onOff, "on",
+                         help: "Contest models: one lookup and one update node for all embedding tables (DeepRec's embedding fusion) or one per table.",
+                         when: .unless(.dataset, isOneOf: ["criteo"]))
+        case .indicator:
+            return entry(.runtime, .choice(["dense", "scatter"]), "dense",
+                         help: "Contest DeepFM's wide input: dense materializes the multi-hot tensor every step (the contest baseline), scatter sums from the ids (the champion's fix).",
+                         when: .all([.models(["deepfm"]), .when(.dataset, isOneOf: ["eleme"])]))
         }
     }
 }

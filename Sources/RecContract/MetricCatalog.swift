@@ -18,6 +18,8 @@ public struct MetricSpec: Sendable, Equatable {
     /// True when the value does not depend on timing: with the same seed every repeat gives the
     /// same value (AUC, logloss, losses), so repeats are not independent replicates of it.
     public let seedDeterministic: Bool
+    /// When the engine produces it (registry condition); nil for every run.
+    public var producedWhen: KnobCondition? = nil
 }
 
 /// Where a metric's value comes from.
@@ -42,6 +44,12 @@ public enum MetricCatalog {
         result("step_ms.mean", "step mean ms", "ms", .lowerIsBetter),
         result("auc", "AUC", "", .higherIsBetter, threshold: .absolute(0.001), seedDeterministic: true),
         result("logloss", "logloss", "", .lowerIsBetter, threshold: .absolute(0.001), seedDeterministic: true),
+        result("auc_by_task.clk", "AUC clk", "", .higherIsBetter, threshold: .absolute(0.001), seedDeterministic: true,
+               when: .when(.dataset, isOneOf: ["taobao"])),
+        result("auc_by_task.buy", "AUC buy", "", .higherIsBetter, threshold: .absolute(0.001), seedDeterministic: true,
+               when: .when(.dataset, isOneOf: ["taobao"])),
+        result("auc_by_task.clicked", "AUC clicked", "", .higherIsBetter, threshold: .absolute(0.001), seedDeterministic: true,
+               when: .when(.dataset, isOneOf: ["eleme"])),
         result("train_loss_first", "first train loss", "", .neutral, threshold: .absolute(0.001), seedDeterministic: true),
         result("train_loss_last", "last train loss", "", .neutral, threshold: .absolute(0.001), seedDeterministic: true),
         result("skipped_rows", "skipped rows", "rows", .neutral, seedDeterministic: true),
@@ -74,7 +82,7 @@ public enum MetricCatalog {
     public static let counterMetrics: [MetricSpec] = Counter.allCases.map { c in
         let polarity: Polarity = [.minorFaults, .majorFaults, .pageFaults].contains(c) ? .lowerIsBetter : .neutral
         return MetricSpec(name: c.name, label: c.name, unit: c.unit, polarity: polarity, source: .counter,
-                          perStepCounter: nil, threshold: .relative(0.02), seedDeterministic: false)
+                          perStepCounter: nil, threshold: .relative(0.02), seedDeterministic: false, producedWhen: c.producedWhen)
     }
 
     /// Every metric, result fields first.
@@ -122,9 +130,10 @@ public enum MetricCatalog {
     }
 
     private static func result(_ name: String, _ label: String, _ unit: String, _ polarity: Polarity,
-                               threshold: ChangeThreshold = .relative(0.02), seedDeterministic: Bool = false) -> MetricSpec {
+                               threshold: ChangeThreshold = .relative(0.02), seedDeterministic: Bool = false,
+                               when condition: KnobCondition? = nil) -> MetricSpec {
         MetricSpec(name: name, label: label, unit: unit, polarity: polarity, source: .result, perStepCounter: nil,
-                   threshold: threshold, seedDeterministic: seedDeterministic)
+                   threshold: threshold, seedDeterministic: seedDeterministic, producedWhen: condition)
     }
 
     private static func perStep(_ name: String, _ label: String, _ counter: Counter, _ polarity: Polarity) -> MetricSpec {

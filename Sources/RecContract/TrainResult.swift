@@ -110,6 +110,9 @@ public struct TrainResult: Sendable, Codable {
     public var engine: EngineInfo
     /// Per-node mean time over steady-state steps (ms) for the first micro-batch's nodes; optional profile.
     public var profile: [String: Double]?
+    /// Multi-task and contest models: evaluation AUC per task (`clk`, `buy`; `clicked`); `auc` is
+    /// then the contest's, pooled over the tasks.
+    public var aucByTask: [String: Double]?
 
     public init(model: String, config: [String: ConfigValue], steps: Int, warmupSteps: Int, batch: Int,
                 samplesPerSec: Double, stepMs: StepTimes, auc: Double, logloss: Double,
@@ -128,13 +131,13 @@ public struct TrainResult: Sendable, Codable {
     /// `profile` is required. The README table and the harness's strict decoding use this list.
     public static let keys: [String] = CodingKeys.allCases.map(\.rawValue)
     /// Keys a result may omit.
-    public static let optionalKeys: Set<String> = [CodingKeys.profile.rawValue]
+    public static let optionalKeys: Set<String> = [CodingKeys.profile.rawValue, CodingKeys.aucByTask.rawValue]
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case model, config, steps, batch, auc, logloss, counters, engine, profile
         case warmupSteps = "warmup_steps", samplesPerSec = "samples_per_sec", stepMs = "step_ms"
         case trainLossFirst = "train_loss_first", trainLossLast = "train_loss_last"
         case evalRows = "eval_rows", skippedRows = "skipped_rows", wallS = "wall_s"
-        case countersWarmup = "counters_warmup", counterInfo = "counter_info"
+        case countersWarmup = "counters_warmup", counterInfo = "counter_info", aucByTask = "auc_by_task"
     }
 }

@@ -17,7 +17,7 @@ public final class StagedBatchSource: BatchSource {
     public let capacity: Int
     /// Producer threads.
     public let threads: Int
-    private let state: StageQueueState
+    private let state: StageQueueState<Batch>
     private var workers: [StageThread] = []
 
     /// Starts `threads` producers (named `rectune-stage-N`) reading `dataset` from batch
@@ -31,11 +31,13 @@ public final class StagedBatchSource: BatchSource {
         self.batchSize = batchSize
         self.capacity = capacity
         self.threads = threads
-        let state = StageQueueState(capacity: capacity, start: startIndex)
+        let state = StageQueueState<Batch>(capacity: capacity, start: startIndex)
         self.state = state
         for t in 0..<threads {
             workers.append(StageThread(name: "rectune-stage-\(t)") {
-                StageQueueState.produce(state: state, dataset: dataset, batchSize: batchSize)
+                StageQueueState.produce(state: state, makeBuffer: { Batch(capacity: batchSize) }) { batch, k in
+                    try dataset.fill(&batch, index: k, batchSize: batchSize)
+                }
             })
         }
     }
@@ -101,18 +103,18 @@ public final class StagedBatchSource: BatchSource {
 @available(*, unavailable, message: "a batch source has one consumer thread")
 extension StagedBatchSource: Sendable {}
 
-/// The shared state of a stage queue and the producer loop.
-final class StageQueueState: @unchecked Sendable {  // every `var` is read and written only with `monitor` locked
+/// The shared state of a stage queue of `Item` batches and the producer loop.
+final class StageQueueState<Item: Sendable>: @unchecked Sendable {  // every `var` is read and written only with `monitor` locked
     let monitor = StageMonitor()
     let capacity: Int
     /// Reorder buffer: slot `k % capacity` holds batch k once parsed.
-    var slots: [Result<Batch, any Error>?]
+    var slots: [Result<Item, any Error>?]
     /// Next batch index a producer will claim.
     var nextClaim: Int
     /// Next batch index the consumer will take.
     var nextConsume: Int
     /// Recycled buffers.
-    var free: [Batch] = []
+    var free: [Item] = []
     var stopping = false
     /// The error delivered to the consumer, re-thrown by every later `next()`.
     var failure: (any Error)?
@@ -128,7 +130,7 @@ final class StageQueueState: @unchecked Sendable {  // every `var` is read and w
 
     /// A producer thread's loop: claim the next index while the queue has room, parse it
     /// outside the lock, publish it in its slot.
-    static func produce(state s: StageQueueState, dataset: CriteoDataset, batchSize: Int) {
+    static func produce(state s: StageQueueState<Item>, makeBuffer: () -> Item, fill: (inout Item, Int) throws -> Void) {
         s.monitor.lock()
         while true {
             while !s.stopping && s.nextClaim - s.nextConsume >= s.capacity { s.monitor.waitSpace() }
@@ -140,10 +142,10 @@ final class StageQueueState: @unchecked Sendable {  // every `var` is read and w
             if recycled == nil { s.stats.buffersAllocated += 1 }
             s.monitor.unlock()
 
-            var batch = recycled ?? Batch(capacity: batchSize)
-            let result: Result<Batch, any Error>
+            var batch = recycled ?? makeBuffer()
+            let result: Result<Item, any Error>
             do {
-                try dataset.fill(&batch, index: k, batchSize: batchSize)
+                try fill(&batch, k)
                 result = .success(batch)
             } catch {
                 result = .failure(error)

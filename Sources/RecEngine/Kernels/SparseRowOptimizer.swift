@@ -107,35 +107,60 @@ public final class SparseRowOptimizer: @unchecked Sendable {
     public func accumulate(ids: UnsafePointer<Int32>, idStride: Int, column: Int, count: Int,
                            grad: UnsafePointer<Float>, gradStride: Int, gradOffset: Int) {
         lock.withLock { unique in
-            let rows = table.rows, dim = self.dim, sums = gradRows.pointer
             for i in 0..<count {
-                let id = ids[i &* idStride &+ column]
-                if id < 0 || Int(id) >= rows {
-                    fatalError("SparseRowOptimizer(\(table.name)): id \(id) of sample \(i), column \(column) is outside 0..<\(rows)")
-                }
-                let src = grad + (i &* gradStride &+ gradOffset)
-                var slot = Int(truncatingIfNeeded: (UInt64(UInt32(bitPattern: id)) &* 0x9E37_79B9_7F4A_7C15) >> hashShift)
-                while true {
-                    let key = keys[slot]
-                    if key == id {
-                        KernelMath.add(src, into: sums + Int(positions[slot]) &* dim, dim)
-                        break
-                    }
-                    if key < 0 {
-                        if unique == maxIdsPerUpdate {
-                            fatalError("SparseRowOptimizer(\(table.name)): more than maxIdsPerUpdate = \(maxIdsPerUpdate) unique ids in one update")
-                        }
-                        keys[slot] = id
-                        positions[slot] = Int32(truncatingIfNeeded: unique)
-                        uniqueIds[unique] = id
-                        uniqueSlots[unique] = Int32(truncatingIfNeeded: slot)
-                        (sums + unique &* dim).update(from: src, count: dim)
-                        unique &+= 1
-                        break
-                    }
-                    slot = (slot &+ 1) & capacityMask
+                add(id: ids[i &* idStride &+ column], row: grad + (i &* gradStride &+ gradOffset), weight: 1, unique: &unique,
+                    sample: i, column: column)
+            }
+        }
+    }
+
+    /// Adds the gradient rows of one (micro-)batch of bags (pooled lookups): every id of sample
+    /// `i`'s bag receives `w_i · grad[i*gradStride + gradOffset ..< + dim]`, `w_i` the combiner's
+    /// weight. Call it once per member column of a shared table: all land in this table's rows.
+    /// Stops the process as `accumulate` does.
+    public func accumulateBags(_ bags: BagView, count: Int, combiner: BagCombiner,
+                               grad: UnsafePointer<Float>, gradStride: Int, gradOffset: Int) {
+        lock.withLock { unique in
+            for i in 0..<count {
+                let (s, n) = bags.bag(i)
+                if n == 0 { continue }
+                let w = combiner.weight(n), row = grad + (i &* gradStride &+ gradOffset)
+                for k in s..<(s &+ Int(n)) {
+                    add(id: bags.ids[k], row: row, weight: w, unique: &unique, sample: i, column: bags.slot)
                 }
             }
+        }
+    }
+
+    /// Adds `weight · row` to id's summed gradient (inside `lock`).
+    @inline(__always)
+    private func add(id: Int32, row src: UnsafePointer<Float>, weight: Float, unique: inout Int, sample i: Int, column: Int) {
+        let dim = self.dim, sums = gradRows.pointer
+        if id < 0 || Int(id) >= table.rows {
+            fatalError("SparseRowOptimizer(\(table.name)): id \(id) of sample \(i), column \(column) is outside 0..<\(table.rows)")
+        }
+        var slot = Int(truncatingIfNeeded: (UInt64(UInt32(bitPattern: id)) &* 0x9E37_79B9_7F4A_7C15) >> hashShift)
+        while true {
+            let key = keys[slot]
+            if key == id {
+                let dst = sums + Int(positions[slot]) &* dim
+                if weight == 1 { KernelMath.add(src, into: dst, dim) } else { KernelMath.axpy(weight, src, dst, dim) }
+                return
+            }
+            if key < 0 {
+                if unique == maxIdsPerUpdate {
+                    fatalError("SparseRowOptimizer(\(table.name)): more than maxIdsPerUpdate = \(maxIdsPerUpdate) unique ids in one update")
+                }
+                keys[slot] = id
+                positions[slot] = Int32(truncatingIfNeeded: unique)
+                uniqueIds[unique] = id
+                uniqueSlots[unique] = Int32(truncatingIfNeeded: slot)
+                let dst = sums + unique &* dim
+                if weight == 1 { dst.update(from: src, count: dim) } else { for d in 0..<dim { dst[d] = weight * src[d] } }
+                unique &+= 1
+                return
+            }
+            slot = (slot &+ 1) & capacityMask
         }
     }
 

@@ -35,6 +35,7 @@ public func makeModel(config: TrainConfig, context: DNNLContext, feed: StepFeed)
     case .wdl: try WDLModel(config: config, context: context, feed: feed)
     case .dlrm: try DLRMModel(config: config, context: context, feed: feed)
     case .deepfm: try DeepFMModel(config: config, context: context, feed: feed)
+    case .mmoe: throw EngineError.invalidConfiguration("--model mmoe needs --dataset taobao")
     }
 }
 

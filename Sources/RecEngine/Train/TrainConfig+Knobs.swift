@@ -29,6 +29,9 @@ extension TrainConfig {
         case .evalRows: String(evalRows)
         case .seed: String(seed)
         case .badRows: badRows.rawValue
+        case .dataset: dataset.rawValue
+        case .embFusion: embFusion ? "on" : "off"
+        case .indicator: indicator.rawValue
         }
     }
 
@@ -59,6 +62,9 @@ extension TrainConfig {
         case .evalRows: evalRows = int()
         case .seed: seed = UInt64(v)!
         case .badRows: badRows = BadRowPolicy(rawValue: v)!
+        case .dataset: dataset = DatasetKind(rawValue: v)!
+        case .embFusion: embFusion = v == "on"
+        case .indicator: indicator = IndicatorMode(rawValue: v)!
         }
     }
 

@@ -1,6 +1,30 @@
 /// Which model to train.
 public enum ModelKind: String, Sendable, CaseIterable, Codable {
     case wdl, dlrm, deepfm
+    /// Multi-gate mixture of experts (the contest's Taobao model; `--dataset taobao` only).
+    case mmoe
+
+    /// The models with a Criteo version.
+    public static let criteoModels: [ModelKind] = [.wdl, .dlrm, .deepfm]
+}
+
+/// Which data set (and file layout) a run reads.
+public enum DatasetKind: String, Sendable, CaseIterable, Codable {
+    /// Criteo TSV (one file; the last `evalRows` rows are held out). The Criteo models' default.
+    case criteo
+    /// The contest's Ele.me directory (`train.csv`, `eval.csv`): WDL, DeepFM, DLRM.
+    case eleme
+    /// The contest's Taobao directory (`taobao_train_data`, `taobao_test_data`): MMoE.
+    case taobao
+
+    /// The contest format, nil for Criteo.
+    public var contestFormat: ContestFormat? {
+        switch self {
+        case .criteo: nil
+        case .eleme: .eleme
+        case .taobao: .taobao
+        }
+    }
 }
 
 /// Executor policy for a step graph (DeepRec: pool / inline / cost model).
@@ -29,6 +53,8 @@ public enum BadRowPolicy: String, Sendable, CaseIterable, Codable {
 /// Every knob of a training run. The effective values are echoed in the result's `config`.
 public struct TrainConfig: Sendable, Codable, Equatable {
     public var model: ModelKind = .wdl
+    /// The data set and its layout; `dataPath` is a directory for the contest data sets.
+    public var dataset: DatasetKind = .criteo
     /// Criteo-format TSV; nil means generate `syntheticRows` rows in memory.
     public var dataPath: String? = nil
     public var syntheticRows: Int = 100_000
@@ -70,6 +96,11 @@ public struct TrainConfig: Sendable, Codable, Equatable {
     public var stageThreads: Int = 1
     public var microBatch: Int = 1
     public var bf16: Bool = false
+    /// Contest models: one lookup and one update node for all embedding tables (DeepRec's
+    /// embedding fusion, on in the contest baseline) or one per table.
+    public var embFusion: Bool = true
+    /// Contest DeepFM: materialize the multi-hot wide input (the contest baseline) or compute its sums from the ids.
+    public var indicator: IndicatorMode = .dense
 
     public init() {}
 }

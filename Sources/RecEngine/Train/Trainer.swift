@@ -25,6 +25,9 @@ public final class Trainer {
     /// - Parameters:
     ///   - counterEvents: perf events to count (default `CounterSession.defaultEvents`); empty disables perf counters.
     ///   - progress: called every few steps from the training thread.
+    /// The progress callback given at init.
+    public var progressHandler: (@Sendable (TrainProgress) -> Void)? { progress }
+
     public init(config: TrainConfig, counterEvents: [String] = CounterSession.defaultEvents,
                 progress: (@Sendable (TrainProgress) -> Void)? = nil) {
         self.config = config
@@ -46,7 +49,12 @@ public final class Trainer {
         if c.intraThreads < 1 { try fail("--intra-threads must be at least 1, got \(c.intraThreads)") }
         if c.embeddingDim < 1 { try fail("--embedding-dim must be at least 1, got \(c.embeddingDim)") }
         if c.hashBuckets < 1 { try fail("--hash-buckets must be at least 1, got \(c.hashBuckets)") }
-        if c.evalRows < 1 { try fail("--eval-rows must be at least 1, got \(c.evalRows)") }
+        if c.dataset != .criteo {
+            try ContestTrainer.validate(c)
+        } else if c.model == .mmoe {
+            try fail("--model mmoe runs on --dataset taobao only")
+        }
+        if c.dataset == .criteo && c.evalRows < 1 { try fail("--eval-rows must be at least 1, got \(c.evalRows)") }
         if c.stageCapacity < 1 { try fail("--stage-capacity must be at least 1, got \(c.stageCapacity)") }
         if c.stageThreads < 1 { try fail("--stage-threads must be at least 1, got \(c.stageThreads)") }
         if c.allocWarmupStart < 0 || c.allocWarmupSteps < 1 {
@@ -58,7 +66,7 @@ public final class Trainer {
         if c.mallocMmapThreshold < 0 || c.mallocMmapThreshold > 32 << 20 {
             try fail("--malloc-mmap-threshold must be in 0...\(32 << 20) bytes, got \(c.mallocMmapThreshold)")
         }
-        if c.dataPath == nil && c.syntheticRows <= c.evalRows {
+        if c.dataset == .criteo && c.dataPath == nil && c.syntheticRows <= c.evalRows {
             try fail("--synthetic-rows (\(c.syntheticRows)) must exceed --eval-rows (\(c.evalRows))")
         }
     }
@@ -98,6 +106,9 @@ public final class Trainer {
                     inspect: ((any CTRModel) -> Void)? = nil) throws -> TrainResult {
         let c = config
         try Self.validate(c)
+        if c.dataset != .criteo {
+            return try ContestTrainer.run(config: c, counterEvents: counterEvents, progress: progress).result
+        }
         let wallStart = DispatchTime.now().uptimeNanoseconds
         if c.mallocMmapThreshold > 0 {
             // Fixes glibc's threshold (and so disables its dynamic adjustment) for this process.
@@ -164,7 +175,9 @@ public final class Trainer {
         let steadyEndNs = DispatchTime.now().uptimeNanoseconds
         let end = counters.snapshot(executor: executor, allocator: allocator, stage: source.counters)
         let warm = counters.phase(from: start, to: boundary)
-        let steady = counters.phase(from: boundary, to: end)
+        var steady = counters.phase(from: boundary, to: end)
+        steady.values[Counter.graphNodes.name] = Double(graph.nodeCount)
+        steady.info[Counter.graphNodes.name] = CounterInfo(source: CounterSource.engine.rawValue, unit: Counter.graphNodes.unit)
 
         inspect?(model)
         let (auc, logloss, evalRows) = try Self.evaluate(model: model, dataset: dataset, feed: feed, batch: c.batch)

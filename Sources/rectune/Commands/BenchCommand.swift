@@ -10,10 +10,14 @@ struct BenchCommand: AsyncParsableCommand {
         For each model: steady-state samples/s and step-time percentiles from pre-parsed in-memory
         batches, and end-to-end from a Criteo-format file (reading and parsing inside the step, and
         with the stage knob on). --profile adds where one step's time goes, node group by node group.
-        Build with -c release before trusting any figure.
+        The contest models (--contest: WDL, DeepFM, DLRM on generated Ele.me data, MMoE on generated
+        Taobao data, in the contest's directory layout) get the same rows plus the reader's single-thread
+        parse speed; DeepFM runs with both --indicator settings. Build with -c release before trusting any figure.
         """)
 
-    @Option(help: "Models to benchmark, comma-separated.") var models = "wdl,dlrm,deepfm"
+    @Option(help: "Criteo models to benchmark, comma-separated ('none' for none).") var models = "wdl,dlrm,deepfm"
+    @Option(help: "Contest models to benchmark (wdl, deepfm, dlrm on Ele.me; mmoe on Taobao), comma-separated ('none' for none).") var contest = "wdl,deepfm,dlrm,mmoe"
+    @Option(help: "Hash buckets of the Ele.me models (the scripts: 100000 for WDL and DLRM, 10000 for DeepFM).") var contestHashBuckets: Int?
     @Option(help: "Samples per step.") var batch = 512
     @Option(help: "Measured steps per run.") var steps = 150
     @Option(help: "Warm-up steps per run.") var warmupSteps = 30
@@ -27,8 +31,14 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Also benchmark the Swift kernels (gather, FM, interaction, loss, sparse Adam) in ns/sample.") var kernels = false
 
     func run() async throws {
-        let kinds = try models.split(separator: ",").map { s -> ModelKind in
-            guard let k = ModelKind(rawValue: String(s)) else { throw ValidationError("unknown model '\(s)' (allowed: wdl, dlrm, deepfm)") }
+        let kinds = try (models == "none" ? [] : models.split(separator: ",")).map { s -> ModelKind in
+            guard let k = ModelKind(rawValue: String(s)), ModelKind.criteoModels.contains(k) else {
+                throw ValidationError("unknown model '\(s)' (allowed: wdl, dlrm, deepfm)")
+            }
+            return k
+        }
+        let contestKinds = try (contest == "none" ? [] : contest.split(separator: ",")).map { s -> ModelKind in
+            guard let k = ModelKind(rawValue: String(s)) else { throw ValidationError("unknown contest model '\(s)' (allowed: wdl, deepfm, dlrm, mmoe)") }
             return k
         }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rectune-bench-\(getpid())")
@@ -64,6 +74,60 @@ struct BenchCommand: AsyncParsableCommand {
                 for e in entries.prefix(14) {
                     print("    " + pad(e.group, 34) + pad(e.kind, 10) + pad("\(e.nodes) nodes", 10)
                           + String(format: "%8.0f µs  %5.1f%%", e.microsPerStep, 100 * e.microsPerStep / max(total, 1e-9)))
+                }
+            }
+        }
+        if !contestKinds.isEmpty { try benchContest(contestKinds, dir: dir) }
+    }
+
+    private func benchContest(_ kinds: [ModelKind], dir: URL) throws {
+        var datasets: [DatasetKind: String] = [:]
+        print("contest models (generated data in the contest layout, \(rows) training + 10000 evaluation rows)")
+        print(pad("model", 16) + pad("mode", 22) + pad("samples/s", 12) + pad("p50 ms", 9) + pad("p90 ms", 9) + pad("p99 ms", 9) + "AUC (by task)")
+        for kind in kinds {
+            var c = TrainConfig()
+            c.model = kind; c.dataset = kind == .mmoe ? .taobao : .eleme
+            c.batch = batch; c.steps = steps; c.warmupSteps = warmupSteps; c.evalRows = 0
+            c.interThreads = interThreads; c.intraThreads = intraThreads; c.allocator = allocator
+            c.hashBuckets = contestHashBuckets ?? (kind == .deepfm ? 10_000 : 100_000)
+            if datasets[c.dataset] == nil {
+                let out = dir.appendingPathComponent(c.dataset.rawValue).path
+                try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+                try SyntheticContest.write(format: c.dataset.contestFormat!, trainRows: rows, evalRows: 10_000, seed: 1, to: out)
+                datasets[c.dataset] = out
+            }
+            c.dataPath = datasets[c.dataset]
+            let dataset = try ContestTrainer.loadDataset(c)
+            let parse = try ContestTrainer.parseThroughput(dataset: dataset, batchSize: batch, batches: 40)
+            print(String(format: "  %@ reader: %.0f rows/s, %.1f MB/s on one thread", c.dataset.rawValue, parse.rowsPerSec, parse.mbPerSec))
+            var variants: [(String, TrainConfig)] = [(kind.rawValue, c)]
+            if kind == .deepfm {
+                var scatter = c; scatter.indicator = .scatter
+                variants = [("deepfm dense", c), ("deepfm scatter", scatter)]
+            }
+            for (label, v) in variants {
+                var modes: [(String, TrainConfig, Bool)] = [("in-memory", v, true)]
+                if !inMemoryOnly {
+                    modes.append(("end-to-end", v, false))
+                    var staged = v; staged.stage = true; staged.stageThreads = 1
+                    modes.append(("end-to-end stage on", staged, false))
+                }
+                for (mode, config, inMemory) in modes {
+                    let r = try ContestTrainer.run(config: config, counterEvents: [], dataset: dataset, inMemory: inMemory)
+                    let byTask = r.aucByTask.sorted { $0.key < $1.key }.map { String(format: "%@ %.4f", $0.key, $0.value) }.joined(separator: ", ")
+                    print(pad(label, 16) + pad(mode, 22) + pad(String(format: "%.0f", r.result.samplesPerSec), 12)
+                          + pad(String(format: "%.2f", r.result.stepMs.p50), 9) + pad(String(format: "%.2f", r.result.stepMs.p90), 9)
+                          + pad(String(format: "%.2f", r.result.stepMs.p99), 9) + String(format: "%.4f", r.result.auc)
+                          + (r.aucByTask.count > 1 ? " (\(byTask))" : ""))
+                }
+                if profile {
+                    let entries = try ContestTrainer.profile(config: v, dataset: dataset)
+                    let total = entries.reduce(0) { $0 + $1.microsPerStep }
+                    print(String(format: "  profile of one %@ step (inline, %.0f µs total):", label, total))
+                    for e in entries.prefix(12) {
+                        print("    " + pad(e.group, 34) + pad(e.kind, 10) + pad("\(e.nodes) nodes", 10)
+                              + String(format: "%8.0f µs  %5.1f%%", e.microsPerStep, 100 * e.microsPerStep / max(total, 1e-9)))
+                    }
                 }
             }
         }

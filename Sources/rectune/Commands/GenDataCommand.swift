@@ -2,11 +2,12 @@ import ArgumentParser
 import Foundation
 import RecEngine
 
-/// `rectune gen-data`: writes deterministic synthetic Criteo-format data with a learnable signal.
+/// `rectune gen-data`: writes deterministic synthetic data (Criteo TSV, or the contest's Ele.me and
+/// Taobao directories) with a learnable signal.
 struct GenDataCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gen-data",
-        abstract: "Write synthetic Criteo-format data with a learnable signal.",
+        abstract: "Write synthetic Criteo, Ele.me or Taobao data with a learnable signal.",
         discussion: """
         Lines are `label<TAB>I1..I13<TAB>C1..C26` like the Kaggle Criteo files: integers may be empty, \
         categoricals are 8 lowercase hex digits or empty. Labels come from a hidden logistic model over \
@@ -14,16 +15,32 @@ struct GenDataCommand: AsyncParsableCommand {
         Zipf-distributed over 10 to 10^6 values per column; 5-20% of each column is missing; about 25% \
         of labels are 1. The same --seed always gives the same bytes. The hidden model's own AUC (the \
         best any model can reach on this data) is about 0.80: --oracle-auc measures it.
+
+        --format eleme|taobao writes the contest's directory layout into --out (a directory, created \
+        if missing): train.csv and eval.csv (39 columns, `;` lists), or taobao_train_data and \
+        taobao_test_data (20 columns, `|` tag lists, NULL brands, empty profile fields), with \
+        --rows training and --eval-rows evaluation rows. The hidden model's AUC on the evaluation \
+        file (per label, and pooled over clk and buy for Taobao) is printed: the oracle AUC.
         """
     )
 
-    @Option(help: "Rows to write (> 0).") var rows: Int
+    @Option(help: "Layout: criteo (one TSV file), eleme or taobao (a directory of the contest's files).") var format: DatasetKind = .criteo
+    @Option(help: "Rows to write (> 0; training rows for eleme/taobao).") var rows: Int
+    @Option(help: "Evaluation-file rows for eleme/taobao (> 0).") var evalRows = 10_000
     @Option(help: "Random seed: the same seed gives the same file.") var seed: UInt64 = 1
-    @Option(help: "Output file (created or truncated; its directory must exist).") var out: String
+    @Option(help: "Output file for criteo (created or truncated; its directory must exist); output directory for eleme/taobao.") var out: String
     @Flag(help: "Also report the hidden model's AUC on the first min(rows, 200000) rows.") var oracleAuc = false
 
     func validate() throws {
         guard rows > 0 else { throw ValidationError("--rows must be > 0, got \(rows)") }
+        if format != .criteo {
+            guard evalRows > 0 else { throw ValidationError("--eval-rows must be > 0, got \(evalRows)") }
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory), !isDirectory.boolValue {
+                throw ValidationError("--out \(out) is a file; --format \(format.rawValue) writes a directory")
+            }
+            return
+        }
         let url = URL(fileURLWithPath: out)
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
@@ -36,6 +53,7 @@ struct GenDataCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let contest = format.contestFormat { return try writeContest(contest) }
         let start = Date()
         let summary: SyntheticCriteo.Summary
         do {
@@ -56,5 +74,26 @@ struct GenDataCommand: AsyncParsableCommand {
             print(String(format: "  hidden-model AUC %.4f on %d rows (the ceiling for a trained model)",
                          SyntheticCriteo.oracleAUC(rows: n, seed: seed), n))
         }
+    }
+
+    private func writeContest(_ contest: ContestFormat) throws {
+        let start = Date()
+        let summary: SyntheticContest.Summary
+        do {
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            summary = try SyntheticContest.write(format: contest, trainRows: rows, evalRows: evalRows, seed: seed, to: out)
+        } catch let error as DataError {
+            FileHandle.standardError.write(Data("rectune gen-data: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
+        let seconds = Date().timeIntervalSince(start)
+        let schema = contest.schema
+        print("wrote \(summary.trainRows) + \(summary.evalRows) rows to \(out)/\(schema.trainFile), \(out)/\(schema.evalFile)")
+        for (t, name) in schema.labels.enumerated() {
+            print(String(format: "  %@: train positive rate %.4f, oracle AUC on eval %.4f", name,
+                         Double(summary.positives[t]) / Double(summary.trainRows), summary.oracleAUC[t]))
+        }
+        if schema.labels.count > 1 { print(String(format: "  oracle AUC pooled over labels %.4f", summary.oraclePooledAUC)) }
+        print(String(format: "  %.1f MB, %.3f s, seed %llu", Double(summary.trainBytes + summary.evalBytes) / 1e6, seconds, seed))
     }
 }

@@ -6,9 +6,9 @@ import RecSystem
 
 /// `train`'s options: run shape, model shape, and every registry knob (`KnobOptions`).
 struct TrainOptions: ParsableArguments {
-    @Option(help: "Model: wdl, dlrm or deepfm.") var model: ModelKind = .wdl
-    @Option(help: "Criteo-format TSV file (label, 13 integers, 26 hex categoricals). Default: generated data.") var data: String?
-    @Option(help: "Rows of generated data when --data is not given (the last --eval-rows are held out).") var syntheticRows = 100_000
+    @Option(help: "Model: wdl, dlrm or deepfm (Criteo and Ele.me), mmoe (Taobao).") var model: ModelKind = .wdl
+    @Option(help: "Criteo-format TSV file (label, 13 integers, 26 hex categoricals), or the eleme/taobao directory. Default: generated data.") var data: String?
+    @Option(help: "Rows of generated data when --data is not given (criteo: the last --eval-rows are held out; eleme/taobao: training rows).") var syntheticRows = 100_000
     @Option(help: "Samples per step.") var batch = 512
     @Option(help: "Measured (steady-state) steps.") var steps = 200
     @Option(help: "Warm-up steps before measuring.") var warmupSteps = 50
@@ -36,6 +36,9 @@ struct TrainOptions: ParsableArguments {
         for (knob, text) in knobs.given {
             do { try c.set(knob, text) } catch { throw ValidationError(error.description) }
         }
+        // The contest's defaults: MMoE runs on Taobao; a contest directory is evaluated whole.
+        if knobs.dataset == nil && model == .mmoe { c.dataset = .taobao }
+        if knobs.evalRows == nil && c.dataset != .criteo && data != nil { c.evalRows = 0 }
         return c
     }
 }
@@ -65,6 +68,9 @@ struct KnobOptions: ParsableArguments {
     @Option(name: Knob.evalRows.optionName, help: Knob.evalRows.argumentHelp) var evalRows: String?
     @Option(name: Knob.seed.optionName, help: Knob.seed.argumentHelp) var seed: String?
     @Option(name: Knob.badRows.optionName, help: Knob.badRows.argumentHelp) var badRows: String?
+    @Option(name: Knob.dataset.optionName, help: Knob.dataset.argumentHelp) var dataset: String?
+    @Option(name: Knob.embFusion.optionName, help: Knob.embFusion.argumentHelp) var embFusion: String?
+    @Option(name: Knob.indicator.optionName, help: Knob.indicator.argumentHelp) var indicator: String?
 
     /// Every knob with the text given for it, in registry order; knobs not given are left out.
     var given: [(Knob, String)] {
@@ -74,6 +80,7 @@ struct KnobOptions: ParsableArguments {
             .allocWarmupStart: allocWarmupStart, .allocWarmupSteps: allocWarmupSteps, .mallocMmapThreshold: mallocMmapThreshold,
             .stage: stage, .stageCapacity: stageCapacity, .stageThreads: stageThreads, .microBatch: microBatch, .bf16: bf16,
             .embeddingDim: embeddingDim, .hashBuckets: hashBuckets, .evalRows: evalRows, .seed: seed, .badRows: badRows,
+            .dataset: dataset, .embFusion: embFusion, .indicator: indicator,
         ]
         return Knob.allCases.compactMap { k in all[k].flatMap { $0 }.map { (k, $0) } }
     }
@@ -84,13 +91,19 @@ struct TrainCommand: AsyncParsableCommand {
         commandName: "train",
         abstract: "Train a model and write the result contract.",
         discussion: """
-        Trains WDL, DLRM or DeepFM on a Criteo-format file or generated data under the given knobs,
+        Trains WDL, DLRM or DeepFM on a Criteo-format file or generated data (or a contest model, below) under the given knobs,
         measures warm-up and steady-state phases (perf counters, getrusage, engine counters), evaluates
         AUC and logloss on the held-out rows, prints a summary on stderr and, with --json, writes the
         result object the harness reads.
 
+        The contest models run on the contest's directories: --dataset eleme (WDL, DeepFM, DLRM as the
+        contest scripts build them) and taobao (MMoE, implied by --model mmoe); the result then also
+        has auc_by_task, and --eval-rows caps the evaluation file (default: all of it).
+
         Examples:
           rectune train --model wdl --synthetic-rows 60000 --steps 100 --json -
+          rectune train --model deepfm --dataset eleme --data data/eleme --hash-buckets 10000 --indicator scatter
+          rectune train --model mmoe --data data/taobao --json out.json
           rectune train --model dlrm --data data/train.tsv --executor costmodel --allocator adaptive --json out.json
         """)
 
@@ -128,6 +141,9 @@ struct TrainCommand: AsyncParsableCommand {
         if !quiet {
             Terminal.endStatus()
             Terminal.err(TrainSummary.render(result))
+        }
+        if let byTask = result.aucByTask, !quiet {
+            Terminal.err("  auc by task " + byTask.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.4f", $0.value))" }.joined(separator: ", "))
         }
         if let json {
             let encoder = JSONEncoder()

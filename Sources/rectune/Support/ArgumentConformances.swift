@@ -7,6 +7,8 @@ extension ExecutorPolicy: ExpressibleByArgument {}
 extension AllocatorPolicy: ExpressibleByArgument {}
 extension NUMAPolicy: ExpressibleByArgument {}
 extension BadRowPolicy: ExpressibleByArgument {}
+extension DatasetKind: ExpressibleByArgument {}
+extension IndicatorMode: ExpressibleByArgument {}
 
 /// A comma-separated list of positive integers, e.g. `1024,512,256`.
 struct IntList: ExpressibleByArgument {

@@ -1,0 +1,169 @@
+import Synchronization
+
+/// A contest data set (Ele.me or Taobao) in the contest's directory layout: the training file
+/// (`train.csv` / `taobao_train_data`) and the evaluation file (`eval.csv` / `taobao_test_data`),
+/// each mapped read-only and line-indexed once.
+///
+/// - Training batch `k` of size `B` is training lines `[k·B, (k+1)·B)` modulo the line count
+///   (batches wrap into the next epoch); `batch.firstSample == k·B`.
+/// - Evaluation reads the first `evalRows` lines of the evaluation file (all of them when nil),
+///   in chunks (`evalBatchCount(size:)`, `fillEval`), parsed on demand.
+/// - Malformed lines are skipped and counted (`.skip`) or throw `DataError.malformedRow` naming the
+///   file, 1-based line and the field (`.fail`).
+///
+/// Thread-safe: `fill` may be called from several threads at once (each with its own batch).
+public final class ContestDataset: Sendable {
+    /// The format and its schema.
+    public let schema: ContestSchema
+    /// Buckets per slot.
+    public let buckets: [Int]
+    /// What a malformed row does.
+    public let badRows: BadRowPolicy
+    /// Lines in the training file.
+    public let trainingRows: Int
+    /// Lines of the evaluation file that evaluation reads.
+    public let evalRows: Int
+    /// Names of the two files (paths, or labels for in-memory data).
+    public let trainName: String
+    public let evalName: String
+
+    private let train: CriteoBytes
+    private let eval: CriteoBytes
+    private let trainLines: CriteoLineIndex
+    private let evalLines: CriteoLineIndex
+    private let parser: ContestRowParser
+    private let skipped = Atomic<Int>(0)
+
+    /// Maps `directory/<train file>` and `directory/<eval file>` of `format`.
+    /// Throws `DataError.io` if a file cannot be read, `.notEnoughRows` if the training file is
+    /// empty or the evaluation file has no lines, `.invalidParameter` for bad bucket counts.
+    public convenience init(directory: String, format: ContestFormat, buckets: [Int], evalRows: Int? = nil,
+                            badRows: BadRowPolicy) throws {
+        let schema = format.schema
+        let trainPath = directory + "/" + schema.trainFile, evalPath = directory + "/" + schema.evalFile
+        try self.init(schema: schema, buckets: buckets, train: CriteoBytes(mapping: trainPath), trainName: trainPath,
+                      eval: CriteoBytes(mapping: evalPath), evalName: evalPath, evalRows: evalRows, badRows: badRows)
+    }
+
+    /// In-memory files (for generated data and tests); the names stand for the files in errors.
+    public convenience init(format: ContestFormat, train: [UInt8], eval: [UInt8], buckets: [Int], evalRows: Int? = nil,
+                            badRows: BadRowPolicy, name: String = "memory") throws {
+        let schema = format.schema
+        try self.init(schema: schema, buckets: buckets, train: CriteoBytes(array: train), trainName: "\(name)/\(schema.trainFile)",
+                      eval: CriteoBytes(array: eval), evalName: "\(name)/\(schema.evalFile)", evalRows: evalRows, badRows: badRows)
+    }
+
+    private init(schema: ContestSchema, buckets: [Int], train: CriteoBytes, trainName: String, eval: CriteoBytes,
+                 evalName: String, evalRows: Int?, badRows: BadRowPolicy) throws {
+        guard buckets.count == schema.slots.count else {
+            throw DataError.invalidParameter(name: "bucket counts", value: "\(buckets.count)", allowed: "\(schema.format) has \(schema.slots.count) slots")
+        }
+        if let bad = buckets.first(where: { $0 < 1 || $0 > Int(Int32.max) }) {
+            throw DataError.invalidParameter(name: "buckets", value: "\(bad)", allowed: "must be in 1...\(Int32.max)")
+        }
+        if let e = evalRows, e < 1 {
+            throw DataError.invalidParameter(name: "eval rows", value: "\(e)", allowed: "must be >= 1")
+        }
+        self.schema = schema
+        self.buckets = buckets
+        self.badRows = badRows
+        self.train = train
+        self.eval = eval
+        self.trainName = trainName
+        self.evalName = evalName
+        parser = ContestRowParser(schema: schema, buckets: buckets)
+        trainLines = train.withBytes { CriteoLineIndex($0) }
+        evalLines = eval.withBytes { CriteoLineIndex($0) }
+        guard trainLines.count > 0 else { throw DataError.notEnoughRows(file: trainName, rows: 0, evalRows: 0) }
+        guard evalLines.count > 0 else { throw DataError.notEnoughRows(file: evalName, rows: 0, evalRows: evalRows ?? 1) }
+        trainingRows = trainLines.count
+        self.evalRows = min(evalRows ?? evalLines.count, evalLines.count)
+    }
+
+    /// Malformed rows skipped so far (every pass over a bad line counts). Thread-safe.
+    public var skippedRows: Int { skipped.load(ordering: .relaxed) }
+
+    /// Bytes of the training file.
+    public var trainingBytes: Int { train.count }
+
+    /// Parses training batch `k` (lines `[k·B, (k+1)·B)` modulo `trainingRows`) into `batch`
+    /// (replaced by a new one if its capacity is not `batchSize`). Throws `DataError.malformedRow`
+    /// under `.fail`, `.invalidParameter` for `k < 0` or `batchSize < 1`.
+    public func fill(_ batch: inout ContestBatch, index k: Int, batchSize: Int) throws {
+        guard batchSize > 0 else { throw DataError.invalidParameter(name: "batch size", value: "\(batchSize)", allowed: "must be > 0") }
+        let first = k.multipliedReportingOverflow(by: batchSize)
+        guard k >= 0, !first.overflow else {
+            throw DataError.invalidParameter(name: "batch index", value: "\(k)", allowed: "must be >= 0 and index × batch size must fit in Int")
+        }
+        if batch.capacity != batchSize { batch = ContestBatch(schema: schema, capacity: batchSize) }
+        let start = first.partialValue % trainingRows
+        try parse(train, trainLines, name: trainName, lines: start..<start + batchSize, wrap: trainingRows, into: &batch)
+        batch.firstSample = first.partialValue
+    }
+
+    /// Number of evaluation chunks of `size` rows (the last may be shorter).
+    public func evalBatchCount(size: Int) -> Int { (evalRows + max(size, 1) - 1) / max(size, 1) }
+
+    /// Parses evaluation chunk `k` (lines `[k·size, min((k+1)·size, evalRows))`) into `batch`
+    /// (capacity `size`; the tail past the chunk is padding). Throws as `fill`.
+    public func fillEval(_ batch: inout ContestBatch, index k: Int, size: Int) throws {
+        guard size > 0, k >= 0, k < evalBatchCount(size: size) else {
+            throw DataError.invalidParameter(name: "eval chunk", value: "\(k) of size \(size)", allowed: "must be in 0..<\(evalBatchCount(size: size))")
+        }
+        if batch.capacity != size { batch = ContestBatch(schema: schema, capacity: size) }
+        let lo = k * size, hi = min(lo + size, evalRows)
+        try parse(eval, evalLines, name: evalName, lines: lo..<hi, wrap: evalLines.count, into: &batch)
+        batch.firstSample = lo
+    }
+
+    /// Parses lines `range` (each modulo `wrap`) into rows 0…; sets `size`, pads the tail.
+    private func parse(_ storage: CriteoBytes, _ lines: CriteoLineIndex, name: String, lines range: Range<Int>, wrap: Int,
+                       into batch: inout ContestBatch) throws {
+        // Room for every id the lines can produce, so the parser writes through a raw pointer.
+        var room = 0
+        var line = range.lowerBound % wrap
+        for _ in range {
+            room += parser.idRoom(lineBytes: lines.end(line) - lines.start(line))
+            line += 1
+            if line == wrap { line = 0 }
+        }
+        if batch.ids.count < room { batch.ids.append(contentsOf: repeatElement(0, count: room - batch.ids.count)) }
+        let (l, n, s) = (batch.labelCount, batch.numericCount, batch.slotCount)
+        var size = 0, cursor = 0, skippedHere = 0
+        defer { if skippedHere > 0 { skipped.add(skippedHere, ordering: .relaxed) } }
+        let parser = self.parser, policy = badRows, schema = self.schema
+        try storage.withBytes { bytes in
+            try batch.labels.withUnsafeMutableBufferPointer { labels in
+                try batch.numeric.withUnsafeMutableBufferPointer { numeric in
+                    try batch.bagStart.withUnsafeMutableBufferPointer { starts in
+                        try batch.bagCount.withUnsafeMutableBufferPointer { counts in
+                            try batch.ids.withUnsafeMutableBufferPointer { ids in
+                                var line = range.lowerBound % wrap
+                                for _ in range {
+                                    let row = ContestRowParser.Row(labels: labels.baseAddress! + size * l, numeric: numeric.baseAddress! + size * n,
+                                                                   bagStart: starts.baseAddress! + size * s, bagCount: counts.baseAddress! + size * s,
+                                                                   ids: ids.baseAddress!)
+                                    switch parser.parse(bytes, start: lines.start(line), end: lines.end(line), into: row, idCursor: cursor) {
+                                    case .success(let written):
+                                        cursor += written
+                                        size += 1
+                                    case .failure(let fault):
+                                        if policy == .fail {
+                                            throw DataError.malformedRow(file: name, line: line + 1, reason: fault.reason(in: bytes, schema: schema))
+                                        }
+                                        skippedHere += 1
+                                    }
+                                    line += 1
+                                    if line == wrap { line = 0 }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        batch.size = size
+        batch.idCount = cursor
+        batch.padTail()
+    }
+}

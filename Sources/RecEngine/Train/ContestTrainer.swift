@@ -1,0 +1,249 @@
+import Foundation
+import RecContract
+import Histogram
+import RecSystem
+
+/// The result of a contest-model run: the common contract plus what only contest runs have.
+public struct ContestRunResult: Sendable {
+    /// The `train` result contract (`auc` is the contest's: pooled over all tasks).
+    public var result: TrainResult
+    /// Per-task evaluation AUC (`clicked`; `clk`, `buy`).
+    public var aucByTask: [String: Double]
+    /// Mean squared error of the evaluation probabilities (the Brier score; DeepFM's training loss).
+    public var evalMSE: Double
+
+}
+
+/// Trains a contest model (WDL, DeepFM, DLRM on Ele.me; MMoE on Taobao) under one knob
+/// configuration: the contest path of `Trainer` (same executors, allocators, counters, phases).
+public enum ContestTrainer {
+    /// Contest-specific checks. Throws `EngineError.invalidConfiguration`.
+    static func validate(_ c: TrainConfig) throws {
+        func fail(_ s: String) throws -> Never { throw EngineError.invalidConfiguration(s) }
+        switch (c.dataset, c.model) {
+        case (.eleme, .wdl), (.eleme, .deepfm), (.eleme, .dlrm), (.taobao, .mmoe): break
+        default: try fail("--model \(c.model.rawValue) does not run on --dataset \(c.dataset.rawValue) (eleme: wdl, deepfm, dlrm; taobao: mmoe)")
+        }
+        if c.evalRows < 0 || (c.evalRows == 0 && c.dataPath == nil) {
+            try fail("--eval-rows must be >= 1 (0 = the whole evaluation file, with --data), got \(c.evalRows)")
+        }
+        if c.dataPath == nil && c.syntheticRows < 1 { try fail("--synthetic-rows must be at least 1, got \(c.syntheticRows)") }
+        if c.hashBuckets < 1 { try fail("--hash-buckets must be at least 1, got \(c.hashBuckets)") }
+    }
+
+    /// Bucket counts per slot: the MMoE script's for Taobao, `hashBuckets` (and 5 vocabulary rows) for Ele.me.
+    public static func buckets(_ c: TrainConfig) -> [Int] {
+        c.dataset == .taobao ? ContestSchema.taobaoBuckets : ContestSchema.elemeBuckets(hashBuckets: c.hashBuckets)
+    }
+
+    /// The data set: the directory at `dataPath`, or generated in memory (`syntheticRows`
+    /// training rows, `evalRows` evaluation rows).
+    public static func loadDataset(_ c: TrainConfig) throws -> ContestDataset {
+        guard let format = c.dataset.contestFormat else { throw EngineError.invalidConfiguration("not a contest data set: \(c.dataset.rawValue)") }
+        if let dir = c.dataPath {
+            return try ContestDataset(directory: dir, format: format, buckets: buckets(c), evalRows: c.evalRows == 0 ? nil : c.evalRows,
+                                      badRows: c.badRows)
+        }
+        let data = SyntheticContest.bytes(format: format, trainRows: c.syntheticRows, evalRows: c.evalRows, seed: c.seed)
+        return try ContestDataset(format: format, train: data.train, eval: data.eval, buckets: buckets(c), badRows: c.badRows,
+                                  name: "synthetic(\(c.syntheticRows)+\(c.evalRows), seed \(c.seed))")
+    }
+
+    /// Runs warm-up and steady-state steps, evaluates on the evaluation file, returns the result.
+    /// - Parameters:
+    ///   - inMemory: serve 64 pre-parsed batches round-robin (the in-memory speed benchmark).
+    ///   - inspect: called with the trained model before evaluation (tests compare parameters).
+    public static func run(config c: TrainConfig, counterEvents: [String], dataset preloaded: ContestDataset? = nil, inMemory: Bool = false,
+                           progress: (@Sendable (TrainProgress) -> Void)? = nil,
+                           inspect: ((any ContestModel) -> Void)? = nil) throws -> ContestRunResult {
+        try Trainer.validate(c)
+        let wallStart = DispatchTime.now().uptimeNanoseconds
+        if c.mallocMmapThreshold > 0 { MallocTuning.setMmapThreshold(bytes: c.mallocMmapThreshold) }
+        let numaEffect = (try? NUMAControl.apply(policy: c.numa.rawValue)) ?? "numa policy \(c.numa.rawValue) not applied"
+        let counters = PhaseCounters(events: counterEvents)
+        let dataset = try preloaded ?? loadDataset(c)
+        guard dataset.schema.format == c.dataset.contestFormat, dataset.buckets == buckets(c) else {
+            throw EngineError.invalidConfiguration("the data set was read for \(dataset.schema.format) with other bucket counts than --dataset \(c.dataset.rawValue) --hash-buckets \(c.hashBuckets)")
+        }
+        let context = try DNNLContext(workers: max(c.interThreads, 1))
+        context.setIntraOpThreads(c.intraThreads)
+        let feed = ContestFeed(schema: dataset.schema, capacity: c.batch)
+        let model = try makeContestModel(config: c, context: context, feed: feed)
+        let micros = MicroBatch.split(batch: c.batch, count: c.microBatch)
+        let graph = try model.trainingGraph(microBatches: micros)
+        let allocator = Trainer.makeAllocator(c)
+        let memory = StepMemory(graph: graph, allocator: allocator)
+        let intra = c.intraThreads
+        let executor = Trainer.makeExecutor(c) { _ in context.setIntraOpThreads(intra) }
+        defer { executor.shutdown() }
+        let source = try ContestBatchSource(dataset: dataset, batchSize: c.batch, inMemory: inMemory ? 64 : 0,
+                                            stage: c.stage ? (c.stageCapacity, c.stageThreads) : nil)
+        defer { source.shutdown() }
+
+        let total = c.warmupSteps + c.steps
+        var histogram = Histogram<UInt64>(highestTrackableValue: 600_000_000_000, numberOfSignificantValueDigits: .three)
+        let start = counters.snapshot(executor: executor, allocator: allocator, stage: source.counters)
+        var boundary = start
+        var steadyStartNs = DispatchTime.now().uptimeNanoseconds
+        var steadySamples = 0
+        var firstLoss = Double.nan, lastLoss = Double.nan
+        var intervalLoss = 0.0, intervalSamples = 0, intervalSteps = 0
+        var intervalStart = DispatchTime.now().uptimeNanoseconds
+        let reportEvery = max(1, total / 20)
+        for step in 0..<total {
+            if step == c.warmupSteps {
+                boundary = counters.snapshot(executor: executor, allocator: allocator, stage: source.counters)
+                steadyStartNs = DispatchTime.now().uptimeNanoseconds
+            }
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let batch = try source.next()
+            feed.stage(batch)
+            allocator.stepBegan(step)
+            executor.run(graph, memory: memory, step: step)
+            allocator.stepEnded(step)
+            let rows = feed.validRows
+            source.recycle(batch)
+            let t1 = DispatchTime.now().uptimeNanoseconds
+            let loss = model.head.lastStepLoss(microBatches: micros.count)
+            if step >= c.warmupSteps {
+                _ = histogram.record(max(t1 - t0, 1))
+                steadySamples += rows
+                if firstLoss.isNaN { firstLoss = loss }
+                lastLoss = loss
+            }
+            intervalLoss += loss; intervalSamples += rows; intervalSteps += 1
+            if let progress, (step + 1) % reportEvery == 0 || step + 1 == total {
+                let dt = Double(t1 - intervalStart) / 1e9
+                progress(TrainProgress(step: step + 1, totalSteps: total, warmup: step < c.warmupSteps,
+                                       loss: intervalLoss / Double(intervalSteps), samplesPerSec: Double(intervalSamples) / max(dt, 1e-9)))
+                intervalLoss = 0; intervalSamples = 0; intervalSteps = 0; intervalStart = t1
+            }
+        }
+        let steadyEndNs = DispatchTime.now().uptimeNanoseconds
+        let end = counters.snapshot(executor: executor, allocator: allocator, stage: source.counters)
+        let warm = counters.phase(from: start, to: boundary)
+        var steady = counters.phase(from: boundary, to: end)
+        if let deepfm = model as? ContestDeepFM {
+            // The multi-hot bytes each training step materializes (0 with --indicator scatter).
+            steady.values[Counter.indicatorBytesPerStep.name] = Double(deepfm.indicatorBytesPerStep(batch: c.batch))
+            steady.info[Counter.indicatorBytesPerStep.name] = CounterInfo(source: CounterSource.engine.rawValue, unit: Counter.indicatorBytesPerStep.unit)
+        }
+        steady.values[Counter.graphNodes.name] = Double(graph.nodeCount)
+        steady.info[Counter.graphNodes.name] = CounterInfo(source: CounterSource.engine.rawValue, unit: Counter.graphNodes.unit)
+
+        inspect?(model)
+        let eval = try evaluate(model: model, dataset: dataset, feed: feed, batch: c.batch)
+        let steadySeconds = Double(steadyEndNs - steadyStartNs) / 1e9
+        let ms = { (v: UInt64) in Double(v) / 1e6 }
+        var configValues = c.echo
+        configValues["numa_effect"] = .string(numaEffect)
+        if c.dataPath == nil { configValues["data"] = .string("synthetic:\(c.syntheticRows)+\(c.evalRows)") }
+        let result = TrainResult(
+            model: c.model.rawValue, config: configValues, steps: c.steps, warmupSteps: c.warmupSteps, batch: c.batch,
+            samplesPerSec: Double(steadySamples) / max(steadySeconds, 1e-9),
+            stepMs: StepTimes(p50: ms(histogram.valueAtPercentile(50)), p90: ms(histogram.valueAtPercentile(90)),
+                              p99: ms(histogram.valueAtPercentile(99)), mean: histogram.mean / 1e6),
+            auc: eval.pooledAUC, logloss: eval.logloss, trainLossFirst: firstLoss, trainLossLast: lastLoss, evalRows: eval.rows,
+            skippedRows: dataset.skippedRows, wallS: Double(DispatchTime.now().uptimeNanoseconds - wallStart) / 1e9,
+            counters: steady.values, countersWarmup: warm.values, counterInfo: steady.info.merging(warm.info) { a, _ in a },
+            engine: EngineInfo(version: RectuneVersion.string, onednnVersion: OneDNNInfo.version, onednnISA: OneDNNInfo.isa,
+                               interThreads: executor.workerCount, intraThreads: c.intraThreads))
+        var withTasks = result
+        withTasks.aucByTask = eval.aucByTask
+        return ContestRunResult(result: withTasks, aucByTask: eval.aucByTask, evalMSE: eval.mse)
+    }
+
+    /// Evaluation figures: AUC pooled over tasks (the contest's metric), per task, and logloss over all tasks.
+    struct Evaluation {
+        var pooledAUC: Double
+        var aucByTask: [String: Double]
+        var logloss: Double
+        var mse: Double
+        var rows: Int
+    }
+
+    /// One forward pass over the evaluation rows in chunks of `batch`.
+    static func evaluate(model: any ContestModel, dataset: ContestDataset, feed: ContestFeed, batch: Int) throws -> Evaluation {
+        let graph = try model.evaluationGraph(rows: batch)
+        let memory = StepMemory(graph: graph, allocator: SystemAllocator())
+        let executor = InlineExecutor()
+        let tasks = feed.labelCount
+        var scores = [[Float]](repeating: [], count: tasks), labels = scores
+        var chunk = ContestBatch(schema: dataset.schema, capacity: batch)
+        for k in 0..<dataset.evalBatchCount(size: batch) {
+            try dataset.fillEval(&chunk, index: k, size: batch)
+            guard chunk.size > 0 else { continue }
+            feed.stage(chunk)
+            executor.run(graph, memory: memory, step: 0)
+            for i in 0..<chunk.size {
+                for t in 0..<tasks {
+                    scores[t].append(model.head.scores[i * tasks + t])
+                    labels[t].append(chunk.labels[i * tasks + t])
+                }
+            }
+        }
+        func auc(_ s: [Float], _ l: [Float]) -> Double {
+            s.withUnsafeBufferPointer { sp in l.withUnsafeBufferPointer { Metrics.auc(scores: sp, labels: $0) } }
+        }
+        let allScores = scores.flatMap { $0 }, allLabels = labels.flatMap { $0 }
+        let logloss = allScores.withUnsafeBufferPointer { s in allLabels.withUnsafeBufferPointer { Metrics.logloss(probabilities: s, labels: $0) } }
+        var byTask: [String: Double] = [:]
+        for (t, name) in dataset.schema.labels.enumerated() { byTask[name] = auc(scores[t], labels[t]) }
+        var se = 0.0
+        for (p, y) in zip(allScores, allLabels) { se += Double(p - y) * Double(p - y) }
+        return Evaluation(pooledAUC: auc(allScores, allLabels), aucByTask: byTask, logloss: logloss, mse: se / Double(max(allScores.count, 1)),
+                          rows: scores[0].count)
+    }
+}
+
+extension ContestTrainer {
+    /// Per-node-group timing of a contest training step (inline order, like `NodeProfiler`):
+    /// `steps` timed steps after `warmup` untimed ones, on pre-parsed batches.
+    public static func profile(config: TrainConfig, dataset: ContestDataset, warmup: Int = 3, steps: Int = 10) throws -> [NodeProfiler.Entry] {
+        var c = config
+        c.executor = .inline
+        let context = try DNNLContext(workers: 1)
+        context.setIntraOpThreads(c.intraThreads)
+        let feed = ContestFeed(schema: dataset.schema, capacity: c.batch)
+        let model = try makeContestModel(config: c, context: context, feed: feed)
+        let graph = try model.trainingGraph(microBatches: MicroBatch.split(batch: c.batch, count: c.microBatch))
+        let allocator = Trainer.makeAllocator(c)
+        let memory = StepMemory(graph: graph, allocator: allocator)
+        let source = try ContestBatchSource(dataset: dataset, batchSize: c.batch, inMemory: 4)
+        var totals = [UInt64](repeating: 0, count: graph.nodeCount)
+        for step in 0..<(warmup + steps) {
+            feed.stage(try source.next())
+            allocator.stepBegan(step)
+            memory.beginStep()
+            for id in graph.topologicalOrder {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                graph.execute(id, worker: 0, memory: memory, step: step)
+                if step >= warmup { totals[id.index] += DispatchTime.now().uptimeNanoseconds - t0 }
+            }
+            allocator.stepEnded(step)
+        }
+        var groups: [String: (kind: String, nodes: Int, ns: UInt64)] = [:]
+        for node in graph.nodes {
+            let key = NodeProfiler.fold(node.name)
+            var g = groups[key] ?? (node.kind.rawValue, 0, 0)
+            g.nodes += 1; g.ns += totals[node.id.index]
+            groups[key] = g
+        }
+        return groups.map { NodeProfiler.Entry(group: $0.key, kind: $0.value.kind, nodes: $0.value.nodes,
+                                               microsPerStep: Double($0.value.ns) / Double(steps) / 1e3) }
+            .sorted { $0.microsPerStep > $1.microsPerStep }
+    }
+
+    /// Single-thread parse speed of the training file: `batches` batches of `batchSize` rows parsed
+    /// into one reused batch. Returns rows/s and MB/s (bytes estimated from the file's mean line length).
+    public static func parseThroughput(dataset: ContestDataset, batchSize: Int, batches: Int) throws -> (rowsPerSec: Double, mbPerSec: Double) {
+        var b = ContestBatch(schema: dataset.schema, capacity: batchSize)
+        try dataset.fill(&b, index: 0, batchSize: batchSize)  // sizes the id buffer
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        for k in 0..<batches { try dataset.fill(&b, index: k, batchSize: batchSize) }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        let rows = Double(batches * batchSize)
+        let bytesPerRow = Double(dataset.trainingBytes) / Double(dataset.trainingRows)
+        return (rows / seconds, rows * bytesPerRow / seconds / 1e6)
+    }
+}
