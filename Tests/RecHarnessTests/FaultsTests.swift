@@ -270,3 +270,23 @@ final class FaultsTests: XCTestCase {
         return p.terminationStatus
     }
 }
+
+extension FaultsTests {
+    /// Item 16: a trainer that writes 20 MB to stderr: the run log is capped, its end (the error) kept.
+    func testHugeStderrIsCapped() throws {
+        let store = try ResultStore(path: dir.appendingPathComponent("log/r.sqlite").path)
+        var options = try options(store: store, measure: false)
+        options.logLimitBytes = 1 << 20
+        let spec = try SpecParser.parse("""
+        name: chatty
+        command: [python3, -c, "import sys; sys.stderr.write('x' * 20000000 + '\\\\nerror: the real reason\\\\n'); sys.exit(2)"]
+        repeats: 1
+        """, path: "chatty.yaml")
+        let summary = try runSync(SweepRunner(store: store, options: options), spec)
+        let run = try XCTUnwrap(store.runs(experimentID: summary.experimentID).first)
+        let size = (try FileManager.default.attributesOfItem(atPath: run.runDirectory + "/stderr.txt")[.size] as? Int) ?? 0
+        XCTAssertLessThanOrEqual(size, (1 << 20) + 200)
+        tally(correct: run.status == .failed && run.stderrTail.hasSuffix("error: the real reason") && size <= (1 << 20) + 200,
+              "trainer writing 20 MB of stderr")
+    }
+}

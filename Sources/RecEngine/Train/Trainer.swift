@@ -96,7 +96,7 @@ public final class Trainer {
     public func run(dataset preloaded: CriteoDataset? = nil, inMemory: Bool = false,
                     inspect: ((any CTRModel) -> Void)? = nil) throws -> TrainResult {
         let c = config
-        try Self.validate(c)
+        try c.validate()
         let wallStart = DispatchTime.now().uptimeNanoseconds
         if c.mallocMmapThreshold > 0 {
             // Fixes glibc's threshold (and so disables its dynamic adjustment) for this process.
@@ -161,6 +161,8 @@ public final class Trainer {
             }
         }
         let steadyEndNs = DispatchTime.now().uptimeNanoseconds
+        // Every training row malformed (and skipped): 0 samples/s is not a measurement.
+        guard steadySamples > 0 else { throw DataError.noUsableRows(file: dataset.name, skipped: dataset.skippedRows) }
         let end = counters.snapshot(executor: executor, allocator: allocator, stage: source.counters)
         let warm = counters.phase(from: start, to: boundary)
         let steady = counters.phase(from: boundary, to: end)

@@ -54,6 +54,10 @@ public enum ResultMetrics {
                 return out
             }
         }
+        // `"auc": null, "auc_unavailable": "…"`: a value the engine could not produce, with its reason.
+        for (key, value) in json where key.hasSuffix("_unavailable") {
+            if let reason = value as? String { out.unavailable[String(key.dropLast("_unavailable".count))] = reason }
+        }
         let info = json["counter_info"] as? [String: Any] ?? [:]
         for (name, raw) in info {
             if let reason = (raw as? [String: Any])?["unavailable"] as? String { out.unavailable[name] = reason }
@@ -113,6 +117,10 @@ public enum ResultMetrics {
     /// rusage values as `rusage.<field>`, `wall_s`, and counters per step over `steps`.
     public static func fromMeasureJSON(_ json: [String: Any], steps: Int) -> Extracted {
         var out = Extracted()
+        // `"auc": null, "auc_unavailable": "…"`: a value the engine could not produce, with its reason.
+        for (key, value) in json where key.hasSuffix("_unavailable") {
+            if let reason = value as? String { out.unavailable[String(key.dropLast("_unavailable".count))] = reason }
+        }
         let info = json["counter_info"] as? [String: Any] ?? [:]
         for (name, raw) in info {
             if let reason = (raw as? [String: Any])?["unavailable"] as? String { out.unavailable[name] = reason }

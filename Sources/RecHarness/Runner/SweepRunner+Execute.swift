@@ -77,6 +77,7 @@ extension SweepRunner {
         let end = Date()
         let duration = end.timeIntervalSince(start)
         let stop = supervised.stopReason
+        for log in [stdoutPath, stderrPath] { Self.capLog(log, limit: options.logLimitBytes) }
         var tail = Self.tail(of: stderrPath, lines: options.stderrTailLines)
         if case .stopped = stop {
             return try finish(RunOutcome(status: .interrupted, stderrTail: tail, durationSeconds: duration), end: end)
@@ -154,6 +155,22 @@ extension SweepRunner {
             if extracted.invalidReason == nil && extracted.metrics.isEmpty { extracted.invalidReason = "the result holds no numeric metric" }
             return extracted
         }
+    }
+
+    /// Caps a run log at `limit` bytes: a bigger file is rewritten as its first 64 KiB, a note of
+    /// how much was cut, and its last `limit - 64 KiB` (where the error usually is).
+    static func capLog(_ path: String, limit: Int) {
+        guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > limit,
+              let handle = FileHandle(forReadingAtPath: path) else { return }
+        defer { try? handle.close() }
+        let headBytes = min(64 << 10, limit / 2)
+        let head = (try? handle.read(upToCount: headBytes)) ?? Data()
+        try? handle.seek(toOffset: UInt64(size - (limit - headBytes)))
+        let tail = (try? handle.readToEnd()) ?? Data()
+        var capped = head
+        capped.append(Data("\n[rectune sweep] log capped at \(limit) bytes: \(size - head.count - tail.count) bytes cut here\n".utf8))
+        capped.append(tail)
+        try? capped.write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 
     /// The last `lines` lines of a file (at most 16 KiB), trimmed.

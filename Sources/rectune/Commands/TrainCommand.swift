@@ -79,7 +79,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Flag(help: "No progress or summary on stderr.") var quiet = false
 
     func validate() throws {
-        do { try Trainer.validate(options.makeConfig()) } catch let e as EngineError { throw ValidationError(e.description) }
+        do { try options.makeConfig().validate() } catch let e as EngineError { throw ValidationError(e.description) }
     }
 
     func run() async throws {
@@ -109,9 +109,7 @@ struct TrainCommand: AsyncParsableCommand {
             Terminal.err(TrainSummary.render(result))
         }
         if let json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-            try Terminal.output(try encoder.encode(result), to: json)
+            try Terminal.output(try TrainResultJSON.encode(result), to: json)
         }
     }
 }
