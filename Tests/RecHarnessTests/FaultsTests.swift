@@ -230,6 +230,7 @@ final class FaultsTests: XCTestCase {
         let spec = try spec("full", modes: ["ok"], repeats: 1)
         let summary = try await SweepRunner(store: store, options: options).run(spec)
         let kept = RunOutcomeFile.scan(runsRoot: options.runDirectory, name: "full", specHash: spec.hash)
+        print("full tmpfs: store failure: \(summary.storeFailure ?? "none"); outcomes kept: \(kept.count)")
         if summary.storeFailure == nil {
             // SQLite found room in pages it already had: the run must then be stored.
             let runs = try store.runs(experimentID: summary.experimentID)

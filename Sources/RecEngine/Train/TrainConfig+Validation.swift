@@ -4,15 +4,17 @@ import Foundation
 /// builds anything and `rectune plan`/`sweep` check every planned run with them, so a spec cannot
 /// plan what every run would then fail on. Works on `TrainConfig` fields only.
 extension TrainConfig {
-    /// Checks every rule: the value ranges (`Trainer.validate`), finite positive learning rates,
+    /// Checks every rule: the value ranges (`Trainer.validate`), finite non-negative learning rates,
     /// at least 2 hash buckets, an existing data file, and a memory estimate within `memoryLimit`
     /// bytes (default: 80% of this machine's memory).
     /// - Throws: `EngineError.invalidConfiguration` naming the setting and its value.
     public func validate(memoryLimit: Int? = TrainConfig.defaultMemoryLimit) throws {
         try Trainer.validate(self)
         func fail(_ s: String) throws -> Never { throw EngineError.invalidConfiguration(s) }
+        // 0 is allowed here (it freezes the parameters: tests read the initial weights that way);
+        // `rectune train` itself asks for a positive rate.
         for (flag, lr) in [("--lr", learningRate), ("--wide-lr", wideLearningRate)] {
-            if let lr, !(lr.isFinite && lr > 0) { try fail("\(flag) must be a finite positive number, got \(lr)") }
+            if let lr, !(lr.isFinite && lr >= 0) { try fail("\(flag) must be a finite positive number, got \(lr)") }
         }
         if hashBuckets < 2 { try fail("--hash-buckets must be at least 2 (one bucket cannot tell ids apart), got \(hashBuckets)") }
         for (flag, layers) in [("--hidden-layers", hiddenLayers), ("--bottom-layers", bottomLayers)] {

@@ -80,6 +80,9 @@ struct TrainCommand: AsyncParsableCommand {
 
     func validate() throws {
         do { try options.makeConfig().validate() } catch let e as EngineError { throw ValidationError(e.description) }
+        for (flag, lr) in [("--lr", options.learningRate), ("--wide-lr", options.wideLearningRate)] where lr == 0 {
+            throw ValidationError("\(flag) must be a finite positive number, got 0 (nothing would be learned)")
+        }
     }
 
     func run() async throws {
