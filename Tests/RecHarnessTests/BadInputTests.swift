@@ -118,3 +118,30 @@ final class SpecInputTests: XCTestCase {
         XCTAssertThrowsError(try RunPlan(spec: spec.spec)) { XCTAssertTrue(String(describing: $0).contains("more than the 100000 runs"), "\($0)") }
     }
 }
+
+extension BadInputTests {
+    /// Item 16: exports show the repeat 1-based, like `runs` (the store's repeat_index stays 0-based).
+    func testExportsShowRepeatsOneBased() throws {
+        let store = try ResultStore.temporary()
+        let id = try CheckTests.seed(store, name: "reps", sps: 1000, noise: 0.01, repeats: 2, seed: 1)
+        let csv = try CSVReport.tidy(store.loadExperimentData(id))
+        let repeats = Set(csv.split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false)[3] })
+        XCTAssertEqual(repeats, ["1", "2"], csv)
+    }
+
+    /// Item 5: an outcome file of a run whose live sweep is still storing it is not ingested twice.
+    func testIngestLeavesALiveSweepsRunAlone() throws {
+        let store = try ResultStore.temporary()
+        let host = try store.upsertHost(StoreTests.host)
+        let e = try store.findOrCreateExperiment(name: "live", specText: "name: live\n", specHash: "h", hostID: host).record
+        let claim = try XCTUnwrap(store.claimRun(experimentID: e.id, config: [:], configHash: "c", repeatIndex: 0, since: Date(),
+                                                 runsRoot: "/tmp/rectune-ingest-test", commandLine: { _ in "" }))
+        let file = RunOutcomeFile(experimentName: "live", specHash: "h", config: [:], configHash: "c", repeatIndex: 0,
+                                  owner: RunOwner.current.description, runDirectory: claim.runDirectory, commandLine: "", started: Date(),
+                                  outcome: RunOutcome(status: .ok, durationSeconds: 1, metrics: [MetricValue(name: "x", value: 1, unit: "")]))
+        XCTAssertEqual(try store.ingestOutcomes([file], experimentID: e.id), 0, "its owner (this process) is alive")
+        try store.finishRun(id: claim.id, outcome: file.outcome)
+        XCTAssertEqual(try store.ingestOutcomes([file], experimentID: e.id), 0, "already stored")
+        XCTAssertEqual(try store.runs(experimentID: e.id).first?.metrics.count, 1, "metrics stored once")
+    }
+}
