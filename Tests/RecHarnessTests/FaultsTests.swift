@@ -291,3 +291,30 @@ extension FaultsTests {
               "trainer writing 20 MB of stderr")
     }
 }
+
+extension FaultsTests {
+    /// Item 5: the store file is corrupted in place (same inode, header overwritten) while a run runs:
+    /// the store write fails loudly (exit 5) and the outcome is kept in the run folder.
+    func testCorruptedStoreKeepsTheOutcome() async throws {
+        setenv("FAULT_SLEEP", "0.6", 1)
+        defer { unsetenv("FAULT_SLEEP") }
+        let path = dir.appendingPathComponent("corrupt/r.sqlite").path
+        let store = try ResultStore(path: path)
+        var options = try options(store: store)
+        let once = Mutex(false)
+        options.progress = { _, final in
+            if !final, once.withLock({ let was = $0; $0 = true; return !was }) {
+                DispatchQueue.global().asyncAfter(deadline: .now() + 0.2) {
+                    // Overwrite the header and the first pages, and drop the WAL: what a bad disk or a stray `dd` does.
+                    FaultsTests.shell("dd if=/dev/urandom of='\(path)' bs=4096 count=4 conv=notrunc; rm -f '\(path)-wal' '\(path)-shm'")
+                }
+            }
+        }
+        let spec = try spec("corrupt", modes: ["ok"], repeats: 1)
+        let summary = try await SweepRunner(store: store, options: options).run(spec)
+        let kept = RunOutcomeFile.scan(runsRoot: options.runDirectory, name: "corrupt", specHash: spec.hash)
+        print("corrupted store: store failure: \(summary.storeFailure ?? "none"); outcomes kept: \(kept.count)")
+        tally(correct: summary.exitStatus == 5 && kept.map(\.outcome.status) == [.ok], lost: kept.isEmpty ? 1 : 0,
+              "store corrupted during a sweep")
+    }
+}
