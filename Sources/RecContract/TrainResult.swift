@@ -130,6 +130,10 @@ public struct TrainResult: Sendable, Codable {
     /// The contract's keys as they appear in the JSON, in declaration order; every key but
     /// `profile` is required. The README table and the harness's strict decoding use this list.
     public static let keys: [String] = CodingKeys.allCases.map(\.rawValue)
+    /// A number the engine could not produce (an AUC of a one-class evaluation slice, a diverged
+    /// loss) is written as `null` with a reason under `<key>` + this suffix: `"auc_unavailable": "…"`.
+    public static let unavailableSuffix = "_unavailable"
+
     /// Keys a result may omit.
     public static let optionalKeys: Set<String> = [CodingKeys.profile.rawValue, CodingKeys.aucByTask.rawValue]
 

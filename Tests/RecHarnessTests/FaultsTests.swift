@@ -230,6 +230,7 @@ final class FaultsTests: XCTestCase {
         let spec = try spec("full", modes: ["ok"], repeats: 1)
         let summary = try await SweepRunner(store: store, options: options).run(spec)
         let kept = RunOutcomeFile.scan(runsRoot: options.runDirectory, name: "full", specHash: spec.hash)
+        print("full tmpfs: store failure: \(summary.storeFailure ?? "none"); outcomes kept: \(kept.count)")
         if summary.storeFailure == nil {
             // SQLite found room in pages it already had: the run must then be stored.
             let runs = try store.runs(experimentID: summary.experimentID)
@@ -268,5 +269,52 @@ final class FaultsTests: XCTestCase {
         guard (try? p.run()) != nil else { return -1 }
         p.waitUntilExit()
         return p.terminationStatus
+    }
+}
+
+extension FaultsTests {
+    /// Item 16: a trainer that writes 20 MB to stderr: the run log is capped, its end (the error) kept.
+    func testHugeStderrIsCapped() throws {
+        let store = try ResultStore(path: dir.appendingPathComponent("log/r.sqlite").path)
+        var options = try options(store: store, measure: false)
+        options.logLimitBytes = 1 << 20
+        let spec = try SpecParser.parse("""
+        name: chatty
+        command: [python3, -c, "import sys; sys.stderr.write('x' * 20000000 + '\\\\nerror: the real reason\\\\n'); sys.exit(2)"]
+        repeats: 1
+        """, path: "chatty.yaml")
+        let summary = try runSync(SweepRunner(store: store, options: options), spec)
+        let run = try XCTUnwrap(store.runs(experimentID: summary.experimentID).first)
+        let size = (try FileManager.default.attributesOfItem(atPath: run.runDirectory + "/stderr.txt")[.size] as? Int) ?? 0
+        XCTAssertLessThanOrEqual(size, (1 << 20) + 200)
+        tally(correct: run.status == .failed && run.stderrTail.hasSuffix("error: the real reason") && size <= (1 << 20) + 200,
+              "trainer writing 20 MB of stderr")
+    }
+}
+
+extension FaultsTests {
+    /// Item 5: the store file is corrupted in place (same inode, header overwritten) while a run runs:
+    /// the store write fails loudly (exit 5) and the outcome is kept in the run folder.
+    func testCorruptedStoreKeepsTheOutcome() async throws {
+        setenv("FAULT_SLEEP", "0.6", 1)
+        defer { unsetenv("FAULT_SLEEP") }
+        let path = dir.appendingPathComponent("corrupt/r.sqlite").path
+        let store = try ResultStore(path: path)
+        var options = try options(store: store)
+        let once = Mutex(false)
+        options.progress = { _, final in
+            if !final, once.withLock({ let was = $0; $0 = true; return !was }) {
+                DispatchQueue.global().asyncAfter(deadline: .now() + 0.2) {
+                    // Overwrite the header and the first pages, and drop the WAL: what a bad disk or a stray `dd` does.
+                    FaultsTests.shell("dd if=/dev/urandom of='\(path)' bs=4096 count=4 conv=notrunc; rm -f '\(path)-wal' '\(path)-shm'")
+                }
+            }
+        }
+        let spec = try spec("corrupt", modes: ["ok"], repeats: 1)
+        let summary = try await SweepRunner(store: store, options: options).run(spec)
+        let kept = RunOutcomeFile.scan(runsRoot: options.runDirectory, name: "corrupt", specHash: spec.hash)
+        print("corrupted store: store failure: \(summary.storeFailure ?? "none"); outcomes kept: \(kept.count)")
+        tally(correct: summary.exitStatus == 5 && kept.map(\.outcome.status) == [.ok], lost: kept.isEmpty ? 1 : 0,
+              "store corrupted during a sweep")
     }
 }

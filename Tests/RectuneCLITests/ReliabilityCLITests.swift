@@ -161,6 +161,32 @@ final class ReliabilityCLITests: XCTestCase {
         XCTAssertEqual(after.out.components(separatedBy: " ok ").count - 1, 1, after.out)
     }
 
+    /// Two `rectune sweep` processes of one spec on one store (item 4): every planned run executes
+    /// exactly once, in its own folder, and every external result is stored ok (none clobbered).
+    func testTwoConcurrentSweepProcessesRunEachRunOnce() throws {
+        let trainer = try write("t.sh", "#!/bin/sh\necho $$ >> \"$1/../pids-all\"\nsleep 0.4\necho '{\"samples_per_sec\": 10}'\n")
+        let spec = try write("c.yaml", "name: twice\ncommand: [/bin/sh, \(trainer), '{run_dir}']\nrepeats: 3\nfactors: {k: [a, b]}\n")
+        let db = dir.appendingPathComponent("store/r.sqlite").path
+        _ = try rectune(["plan", spec])
+        let sweeps = (0..<2).map { _ -> Process in
+            let p = Process()
+            p.executableURL = RectuneCLI.binary
+            p.arguments = ["sweep", spec, "--db", db]
+            p.currentDirectoryURL = dir
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            return p
+        }
+        for p in sweeps { try p.run() }
+        for p in sweeps { p.waitUntilExit() }
+        XCTAssertEqual(sweeps.map(\.terminationStatus), [0, 0])
+        let listed = try rectune(["runs", "twice", "--db", db])
+        XCTAssertTrue(listed.out.contains("6 run(s)"), "6 planned runs, 6 rows: \(listed.out)")
+        XCTAssertEqual(listed.out.components(separatedBy: " ok ").count - 1, 6, listed.out)
+        let starts = try String(contentsOfFile: dir.appendingPathComponent("store/runs/e1/pids-all").path, encoding: .utf8)
+        XCTAssertEqual(starts.split(separator: "\n").count, 6, "each run's trainer started once")
+    }
+
     /// Pids of `pids` still alive (not zombies) after waiting up to `seconds`.
     func waitUntilGone(_ pids: [Int32], seconds: Double) -> [Int32] {
         let deadline = Date().addingTimeInterval(seconds)

@@ -9,6 +9,8 @@ public enum DataError: Error, Sendable, Equatable, CustomStringConvertible {
     case notEnoughRows(file: String, rows: Int, evalRows: Int)
     /// A parameter is out of range (`name` = `value`, with what is allowed).
     case invalidParameter(name: String, value: String, allowed: String)
+    /// Training saw no valid row (every one was malformed and skipped under `--bad-rows skip`).
+    case noUsableRows(file: String, skipped: Int)
 
     public var description: String {
         switch self {
@@ -20,6 +22,9 @@ public enum DataError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(file): \(rows) rows is not enough for \(evalRows) evaluation rows plus at least one training row"
         case let .invalidParameter(name, value, allowed):
             return "invalid \(name) \(value): \(allowed)"
+        case let .noUsableRows(file, skipped):
+            return "\(file): no valid training row (\(skipped) malformed rows skipped); nothing was trained"
+                + " (use --bad-rows fail to see the first bad row)"
         }
     }
 }

@@ -105,7 +105,7 @@ public final class Trainer {
     public func run(dataset preloaded: CriteoDataset? = nil, inMemory: Bool = false,
                     inspect: ((any CTRModel) -> Void)? = nil) throws -> TrainResult {
         let c = config
-        try Self.validate(c)
+        try c.validate()
         if c.dataset != .criteo {
             return try ContestTrainer.run(config: c, counterEvents: counterEvents, progress: progress).result
         }
@@ -173,6 +173,8 @@ public final class Trainer {
             }
         }
         let steadyEndNs = DispatchTime.now().uptimeNanoseconds
+        // Every training row malformed (and skipped): 0 samples/s is not a measurement.
+        guard steadySamples > 0 else { throw DataError.noUsableRows(file: dataset.name, skipped: dataset.skippedRows) }
         let end = counters.snapshot(executor: executor, allocator: allocator, stage: source.counters)
         let warm = counters.phase(from: start, to: boundary)
         var steady = counters.phase(from: boundary, to: end)

@@ -22,7 +22,20 @@ public struct RunPlan: Sendable {
 
     /// Expands `spec`; throws `DesignError` when the design cannot be built.
     public init(spec: ExperimentSpec) throws {
+        let maxRuns = SpecParser.limits.maxRuns
+        if case .full = spec.design {
+            // Count before expanding: a full design's size is the product of the level counts.
+            let count = spec.factors.reduce(1) { n, f in n.multipliedReportingOverflow(by: f.levels.count).overflow ? Int.max : n * f.levels.count }
+            if count > maxRuns || count.multipliedReportingOverflow(by: spec.repeats).overflow || count * spec.repeats > maxRuns {
+                throw DesignError(message: "the full design has \(count == Int.max ? "too many" : String(count)) configurations × \(spec.repeats) repeats, "
+                                  + "more than the \(maxRuns) runs a spec may plan; use design: ablation, fractional or random(N)")
+            }
+        }
         configs = try DesignExpander.configurations(of: spec)
+        guard configs.count * spec.repeats <= maxRuns else {
+            throw DesignError(message: "\(configs.count) configurations × \(spec.repeats) repeats = \(configs.count * spec.repeats) runs, "
+                              + "more than the \(maxRuns) runs a spec may plan")
+        }
         baseline = DesignExpander.baseline(of: spec)
         let hashes = configs.map { Self.configHash($0, spec: spec) }
         var pairs: [(Int, Int)] = []          // (config index, repeat)

@@ -40,7 +40,7 @@ public enum CSVReport {
             try w.write(row: ["run_id", "experiment", "config_hash", "repeat", "status"] + knobs
                         + ["metric", "phase", "value", "unit", "source", "scaled", "note"])
             for run in data.runs {
-                let prefix = [String(run.id), data.experiment.name, run.configHash, String(run.repeatIndex), run.status.rawValue]
+                let prefix = [String(run.id), data.experiment.name, run.configHash, String(run.repeatIndex + 1), run.status.rawValue]
                     + knobs.map { run.config[$0] ?? "" }
                 for m in run.metrics {
                     try w.write(row: prefix + [m.name, m.phase, number(m.value), m.unit, m.source, m.scaled ? "1" : "0", ""])
@@ -64,7 +64,7 @@ public enum CSVReport {
         return try write { w in
             try w.write(row: ["run_id", "experiment", "config_hash", "repeat", "status"] + knobs + metrics)
             for run in data.runs {
-                var row = [String(run.id), data.experiment.name, run.configHash, String(run.repeatIndex), run.status.rawValue]
+                var row = [String(run.id), data.experiment.name, run.configHash, String(run.repeatIndex + 1), run.status.rawValue]
                 row += knobs.map { run.config[$0] ?? "" }
                 row += metrics.map { RunMetrics.value($0, in: run, steadySteps: steady).map(number) ?? "" }
                 try w.write(row: row)

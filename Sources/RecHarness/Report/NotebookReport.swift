@@ -20,7 +20,7 @@ public enum NotebookReport {
         let metricCols = CSVReport.wideMetricColumns(data)
         let runs: [[String: Any]] = data.runs.sorted { $0.id < $1.id }.map { run in
             var row: [String: Any] = ["run_id": run.id, "config": labels[run.configHash] ?? run.configHash,
-                                      "config_hash": run.configHash, "repeat": run.repeatIndex, "status": run.status.rawValue]
+                                      "config_hash": run.configHash, "repeat": run.repeatIndex + 1, "status": run.status.rawValue]
             for k in knobs { row["knob_" + k] = run.config[k] ?? NSNull() }
             for m in metricCols { row[m] = RunMetrics.value(m, in: run, steadySteps: steady).map { $0 as Any } ?? NSNull() }
             return row

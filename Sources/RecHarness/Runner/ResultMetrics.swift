@@ -29,12 +29,24 @@ public enum ResultMetrics {
             out.invalidReason = "the result file is not a JSON object: \(String(decoding: data.prefix(80), as: UTF8.self))"
             return out
         }
-        if let unknown = json.keys.sorted().first(where: { !TrainResult.keys.contains($0) }) {
+        // A `null` with its `<key>_unavailable` reason is allowed (the value could not be produced);
+        // the structure is checked with a placeholder in its place, and the metric is left unmeasured.
+        var shape = json
+        for (key, value) in json where key.hasSuffix(TrainResult.unavailableSuffix) {
+            let base = String(key.dropLast(TrainResult.unavailableSuffix.count))
+            guard value is String, TrainResult.keys.contains(base), shape[base] is NSNull else { continue }
+            shape[key] = nil
+            shape[base] = 0
+        }
+        if let unknown = shape.keys.sorted().first(where: { !TrainResult.keys.contains($0) }) {
             out.invalidReason = "result has a key outside the contract: '\(unknown)'"
             return out
         }
         let result: TrainResult
-        do { result = try JSONDecoder().decode(TrainResult.self, from: data) } catch {
+        do {
+            let shaped = try JSONSerialization.data(withJSONObject: shape)
+            result = try JSONDecoder().decode(TrainResult.self, from: shaped)
+        } catch {
             out.invalidReason = "result does not decode as the train contract: \(describe(error))"
             return out
         }
@@ -106,6 +118,10 @@ public enum ResultMetrics {
                 return out
             }
         }
+        // `"auc": null, "auc_unavailable": "…"`: a value the engine could not produce, with its reason.
+        for (key, value) in json where key.hasSuffix(TrainResult.unavailableSuffix) {
+            if let reason = value as? String { out.unavailable[String(key.dropLast(TrainResult.unavailableSuffix.count))] = reason }
+        }
         let info = json["counter_info"] as? [String: Any] ?? [:]
         for (name, raw) in info {
             if let reason = (raw as? [String: Any])?["unavailable"] as? String { out.unavailable[name] = reason }
@@ -165,6 +181,10 @@ public enum ResultMetrics {
     /// rusage values as `rusage.<field>`, `wall_s`, and counters per step over `steps`.
     public static func fromMeasureJSON(_ json: [String: Any], steps: Int) -> Extracted {
         var out = Extracted()
+        // `"auc": null, "auc_unavailable": "…"`: a value the engine could not produce, with its reason.
+        for (key, value) in json where key.hasSuffix(TrainResult.unavailableSuffix) {
+            if let reason = value as? String { out.unavailable[String(key.dropLast(TrainResult.unavailableSuffix.count))] = reason }
+        }
         let info = json["counter_info"] as? [String: Any] ?? [:]
         for (name, raw) in info {
             if let reason = (raw as? [String: Any])?["unavailable"] as? String { out.unavailable[name] = reason }

@@ -27,6 +27,8 @@ public struct RunTask: Sendable, Codable, Equatable {
     public var measure: Bool
     public var killGraceSeconds: Double
     public var stderrTailLines: Int
+    /// Run logs (stdout, stderr) are capped at this size after the run.
+    public var logLimitBytes: Int
 
     public var config: RunConfig { RunConfig(keys: configKeys, values: configValues) }
 
@@ -81,6 +83,7 @@ public struct RunTask: Sendable, Codable, Equatable {
         let end = Date()
         let duration = end.timeIntervalSince(start)
         let stop = supervised.stopReason
+        for log in [stdoutPath, stderrPath] { Self.capLog(log, limit: logLimitBytes) }
         var tail = Self.tail(of: stderrPath, lines: stderrTailLines)
         if case .stopped = stop {
             return Performed(start: start, end: end, outcome: RunOutcome(status: .interrupted, stderrTail: tail, durationSeconds: duration))
@@ -157,6 +160,22 @@ public struct RunTask: Sendable, Codable, Equatable {
             if extracted.invalidReason == nil && extracted.metrics.isEmpty { extracted.invalidReason = "the result holds no numeric metric" }
             return extracted
         }
+    }
+
+    /// Caps a run log at `limit` bytes: a bigger file is rewritten as its first 64 KiB, a note of
+    /// how much was cut, and its last `limit - 64 KiB` (where the error usually is).
+    static func capLog(_ path: String, limit: Int) {
+        guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > limit,
+              let handle = FileHandle(forReadingAtPath: path) else { return }
+        defer { try? handle.close() }
+        let headBytes = min(64 << 10, limit / 2)
+        let head = (try? handle.read(upToCount: headBytes)) ?? Data()
+        try? handle.seek(toOffset: UInt64(size - (limit - headBytes)))
+        let tail = (try? handle.readToEnd()) ?? Data()
+        var capped = head
+        capped.append(Data("\n[rectune] log capped at \(limit) bytes: \(size - head.count - tail.count) bytes cut here\n".utf8))
+        capped.append(tail)
+        try? capped.write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 
     /// The last `lines` lines of a file (at most 16 KiB), trimmed.

@@ -26,6 +26,8 @@ public struct SweepOptions: Sendable {
     public var killGraceSeconds: Double = 2
     /// Lines of stderr kept with a failed run.
     public var stderrTailLines: Int = 40
+    /// A run's stdout.txt and stderr.txt are capped at this many bytes after it ends (head and tail kept).
+    public var logLimitBytes: Int = 8 << 20
     /// The host to record (default: `HostFingerprintCollector.current()`).
     public var host: HostFingerprint? = nil
     /// Receives progress lines; `final` is false for in-place updates. nil: silent.

@@ -44,7 +44,8 @@ extension SweepRunner {
         let task = RunTask(spec: spec, specHash: job.loaded.hash, configKeys: planned.config.keys, configValues: planned.config.values,
                            repeatIndex: planned.repeatIndex, configHash: planned.configHash, dataPath: job.dataPath ?? "",
                            runDirectory: runDir, executablePath: options.executablePath, measure: options.measureExternalCommands,
-                           killGraceSeconds: options.killGraceSeconds, stderrTailLines: options.stderrTailLines)
+                           killGraceSeconds: options.killGraceSeconds, stderrTailLines: options.stderrTailLines,
+                           logLimitBytes: options.logLimitBytes)
         // Cancelling the sweep's task is a stop request (the supervisor polls it from its own thread).
         let performed = await withTaskCancellationHandler {
             await task.perform(shouldStop: { [self] in isStopRequested })

@@ -110,6 +110,7 @@ public final class SweepRunner: Sendable {
         }
         if let t = options.timeoutOverride { loaded.spec.timeoutSeconds = t }
         let plan = try RunPlan(spec: loaded.spec)
+        try plan.checkEngineRules(spec: loaded.spec)
         let host = options.host ?? HostFingerprintCollector.current()
         var experimentID: Int64 = 0
         var created = false

@@ -118,7 +118,7 @@ extension SweepRunner {
                                  repeatIndex: planned.repeatIndex, configHash: planned.configHash, dataPath: data,
                                  runDirectory: claim.runDirectory, executablePath: options.executablePath,
                                  measure: options.measureExternalCommands, killGraceSeconds: options.killGraceSeconds,
-                                 stderrTailLines: options.stderrTailLines))
+                                 stderrTailLines: options.stderrTailLines, logLimitBytes: options.logLimitBytes))
             elements.append(.init(runID: claim.id, runDirectory: claim.runDirectory, configHash: planned.configHash,
                                   repeatIndex: planned.repeatIndex))
         }

@@ -31,7 +31,9 @@ public struct SpecError: Error, CustomStringConvertible, Equatable, Sendable {
     }
 
     public var description: String {
-        var text = "\(path):\(line):\(column): error: \(keyPath.isEmpty ? "spec" : keyPath): \(message)"
+        // A file-level error (missing, a directory, unreadable) has no line: `path: error: …`.
+        var text = line > 0 ? "\(path):\(line):\(column): error: \(keyPath.isEmpty ? "spec" : keyPath): \(message)"
+                            : "\(path): error: \(message)"
         if let value { text += " '\(value)'" }
         if let suggestion { text += "; did you mean '\(suggestion)'?" }
         if !allowed.isEmpty { text += " (allowed: \(allowed.joined(separator: ", ")))" }

@@ -12,6 +12,10 @@ public enum SpecParser {
                                       "repeats", "order", "seed", "timeout", "baseline", "factors", "fixed", "design",
                                       "resolution", "count", "metrics", "claims"]
 
+    /// What one spec may ask for: beyond these a typo (an extra zero) would plan for minutes and
+    /// hold gigabytes before the first run. `RunPlan` also caps the planned runs (`maxRuns`).
+    public static let limits = (repeats: 10_000, levels: 10_000, maxRuns: 100_000, minTimeout: 1.0)
+
     /// Parses and validates `text`; `path` is used in error messages. Throws `SpecError`.
     public static func parse(_ text: String, path: String) throws -> LoadedSpec {
         let r = SpecReader(path: path)
@@ -24,7 +28,7 @@ public enum SpecParser {
         } catch let e as SpecError {
             throw e
         } catch let e as YamlError {
-            throw yamlError(e, path: path)
+            throw yamlError(e, path: path, text: text)
         }
         let entries = try r.entries(root, "", allowed: topLevelKeys)
         var nodes: [String: Node] = [:]
@@ -41,8 +45,16 @@ public enum SpecParser {
         if let n = nodes["batch"] { spec.batch = try r.int(n, "batch", min: 1) }
         if let n = nodes["steps"] { spec.steps = try r.int(n, "steps", min: 1) }
         if let n = nodes["warmup_steps"] { spec.warmupSteps = try r.int(n, "warmup_steps", min: 0) }
-        if let n = nodes["repeats"] { spec.repeats = try r.int(n, "repeats", min: 1) }
-        if let n = nodes["timeout"] { spec.timeoutSeconds = try r.double(n, "timeout", minExclusive: 0) }
+        if let n = nodes["repeats"] {
+            spec.repeats = try r.int(n, "repeats", min: 1)
+            guard spec.repeats <= limits.repeats else { throw r.error(n, "repeats", "must be at most \(limits.repeats), got", value: String(spec.repeats)) }
+        }
+        if let n = nodes["timeout"] {
+            spec.timeoutSeconds = try r.double(n, "timeout", minExclusive: 0)
+            guard spec.timeoutSeconds >= limits.minTimeout else {
+                throw r.error(n, "timeout", "must be at least \(Int(limits.minTimeout)) second (no run starts faster), got", value: String(spec.timeoutSeconds))
+            }
+        }
         let seed = try nodes["seed"].map { UInt64(try r.int($0, "seed", min: 0)) } ?? 1
         spec.order = try parseOrder(nodes["order"], seed: seed, r)
         spec.factors = try parseFactors(nodes["factors"], r)
@@ -88,6 +100,9 @@ public enum SpecParser {
         return try r.entries(node, "factors").map { e in
             let levels = try r.strings(e.value, "factors.\(e.key)")
             guard !levels.isEmpty else { throw r.error(e.value, "factors.\(e.key)", "needs at least one level") }
+            guard levels.count <= limits.levels else {
+                throw r.error(e.value, "factors.\(e.key)", "has \(levels.count) levels, more than the \(limits.levels) a factor may have")
+            }
             if let dup = Dictionary(grouping: levels, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
                 throw r.error(e.value, "factors.\(e.key)", "level listed twice", value: dup)
             }
@@ -153,6 +168,10 @@ public enum SpecParser {
             let map = Dictionary(uniqueKeysWithValues: e.map { ($0.key, $0.value) })
             guard let metric = map["metric"] else { throw r.error(n, "\(kp).metric", "missing required key") }
             guard let expect = map["expect"] else { throw r.error(n, "\(kp).expect", "missing required key") }
+            let expectText = try r.scalar(expect, "\(kp).expect")
+            do { _ = try ClaimExpectation.parse(expectText) } catch {
+                throw r.error(expect, "\(kp).expect", "\(error); e.g. \">= 1.3x baseline\" or \"<= 0.5\", got", value: expectText)
+            }
             let when = try map["when"].map { try r.stringMap($0, "\(kp).when") } ?? []
             return Claim(when: Dictionary(uniqueKeysWithValues: when.map { ($0.key, $0.value) }),
                          metric: try r.scalar(metric, "\(kp).metric"), expect: try r.scalar(expect, "\(kp).expect"),
@@ -160,12 +179,27 @@ public enum SpecParser {
         }
     }
 
-    private static func yamlError(_ e: YamlError, path: String) -> SpecError {
+    private static func yamlError(_ e: YamlError, path: String, text: String) -> SpecError {
         switch e {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
             return SpecError(path: path, line: mark.line, column: mark.column, keyPath: "", message: "invalid YAML: \(problem)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            // Point at the second occurrence of the first duplicated key (the mapping's mark as a fallback).
+            let key = duplicates.sorted().first ?? ""
+            var seen = 0
+            for (i, line) in text.components(separatedBy: "\n").enumerated() {
+                let trimmed = line.drop { $0 == " " || $0 == "-" }
+                guard trimmed.hasPrefix(key), trimmed.dropFirst(key.count).drop(while: { $0 == " " }).hasPrefix(":") else { continue }
+                seen += 1
+                if seen == 2 {
+                    return SpecError(path: path, line: i + 1, column: line.count - trimmed.count + 1, keyPath: key,
+                                     message: "key listed twice in the same mapping")
+                }
+            }
+            return SpecError(path: path, line: context.mark.line, column: context.mark.column, keyPath: key,
+                             message: "key listed twice in the same mapping")
         default:
-            return SpecError(path: path, line: 0, column: 0, keyPath: "", message: "invalid YAML: \(e)")
+            return SpecError(path: path, line: 1, column: 1, keyPath: "", message: "invalid YAML: \(e)")
         }
     }
 }

@@ -133,11 +133,15 @@ extension ResultStore {
             let done: Bool = try writingWithoutTransaction { db in
                 var ingested = false
                 try db.inTransaction(.immediate) {
-                    let row = try Row.fetchOne(db, sql: "SELECT id, status FROM runs WHERE run_dir = ? ORDER BY id DESC LIMIT 1",
+                    let row = try Row.fetchOne(db, sql: "SELECT id, status, owner FROM runs WHERE run_dir = ? ORDER BY id DESC LIMIT 1",
                                                arguments: [file.runDirectory])
                     let id: Int64
                     if let row {
                         guard row["status"] as String == RunStatus.running.rawValue else { return .commit }
+                        // A live sweep that just wrote its outcome file stores the outcome itself; a Slurm
+                        // element's outcome file is final (the element has ended), so it is ingested.
+                        let owner: String = row["owner"]
+                        guard RunOwner.isStale(ownerText: owner) || SlurmOwner(owner) != nil else { return .commit }
                         id = row["id"]
                     } else {
                         try db.execute(sql: """

@@ -49,6 +49,27 @@ extension ResultStore {
     /// SQLite cannot write (disk full, read-only, corrupt).
     public func finishRun(id: Int64, outcome: RunOutcome) throws {
         try writing { db in try Self.writeOutcome(db, id: id, outcome: outcome) }
+        try verifyStored(id: id, status: outcome.status)
+    }
+
+    /// Reads the run back through a fresh read-only connection: a store whose file was corrupted,
+    /// or whose WAL was deleted, under the open pool accepts writes that no reader will ever see.
+    /// Throws `StoreError.write` when the row is not there as written.
+    func verifyStored(id: Int64, status: RunStatus) throws {
+        guard !readOnly else { return }
+        var config = Configuration()
+        config.readonly = true
+        config.busyMode = .timeout(10)
+        let stored: String?
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: config)
+            stored = try queue.read { db in try String.fetchOne(db, sql: "SELECT status FROM runs WHERE id = ?", arguments: [id]) }
+        } catch {
+            throw StoreError.write(path: path, reason: "reading run \(id) back failed: \(error)")
+        }
+        guard stored == status.rawValue else {
+            throw StoreError.write(path: path, reason: "run \(id) was written as \(status.rawValue) but reads back as \(stored ?? "missing")")
+        }
     }
 
     static func writeOutcome(_ db: Database, id: Int64, outcome: RunOutcome) throws {

@@ -92,12 +92,14 @@ public final class ResultStore: Sendable {
         identity = FileIdentity(path: path)
     }
 
-    /// Runs `body` in one write transaction after checking the file's identity; every SQLite
-    /// failure (disk full, read-only, corrupt) becomes `StoreError.write` naming the store.
+    /// Runs `body` in one IMMEDIATE write transaction after checking the file's identity, so a
+    /// read-then-write (find-or-create, claim) is atomic against other processes on the same store;
+    /// every SQLite failure (disk full, read-only, corrupt) becomes `StoreError.write` naming the store.
     func writing<T>(_ body: (Database) throws -> T) throws -> T {
-        try checkIdentity()
-        do { return try pool.write(body) } catch let e as StoreError { throw e } catch {
-            throw StoreError.write(path: path, reason: String(describing: error))
+        try writingWithoutTransaction { db in
+            var result: T? = nil
+            try db.inTransaction(.immediate) { result = try body(db); return .commit }
+            return result!
         }
     }
 

@@ -20,7 +20,10 @@ struct PlanCommand: AsyncParsableCommand {
         var loaded = try loadSpecOrExit(spec)
         if let repeats { loaded.spec.repeats = repeats }
         let plan: RunPlan
-        do { plan = try RunPlan(spec: loaded.spec) } catch {
+        do {
+            plan = try RunPlan(spec: loaded.spec)
+            try plan.checkEngineRules(spec: loaded.spec)
+        } catch {
             Terminal.err("\(loaded.path): error: \(error)")
             throw ExitCode(2)
         }

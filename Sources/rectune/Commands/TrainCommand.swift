@@ -113,7 +113,10 @@ struct TrainCommand: AsyncParsableCommand {
     @Flag(help: "No progress or summary on stderr.") var quiet = false
 
     func validate() throws {
-        do { try Trainer.validate(options.makeConfig()) } catch let e as EngineError { throw ValidationError(e.description) }
+        do { try options.makeConfig().validate() } catch let e as EngineError { throw ValidationError(e.description) }
+        for (flag, lr) in [("--lr", options.learningRate), ("--wide-lr", options.wideLearningRate)] where lr == 0 {
+            throw ValidationError("\(flag) must be a finite positive number, got 0 (nothing would be learned)")
+        }
     }
 
     func run() async throws {
@@ -146,9 +149,7 @@ struct TrainCommand: AsyncParsableCommand {
             Terminal.err("  auc by task " + byTask.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.4f", $0.value))" }.joined(separator: ", "))
         }
         if let json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-            try Terminal.output(try encoder.encode(result), to: json)
+            try Terminal.output(try TrainResultJSON.encode(result), to: json)
         }
     }
 }
