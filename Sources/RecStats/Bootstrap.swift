@@ -91,7 +91,62 @@ public enum Bootstrap {
         return a / b
     }
 
-    private static func interval(of stats: inout [Double], level: Double) -> ConfidenceInterval {
+    /// Resample medians and means of one sample: `resamples` resamples drawn with replacement from one
+    /// seeded stream, each giving its median (by selection, not sorting) and its mean. Computed once per
+    /// configuration and metric and reused for the median and mean CIs and, paired index by index with
+    /// another sample's draws (the two streams are independent), for the CIs of the ratio and the
+    /// difference of medians.
+    public static func draws(_ samples: [Double], resamples: Int, seed: UInt64) -> Draws {
+        guard samples.count > 1, resamples > 0 else {
+            let m = Descriptive.median(samples), a = Descriptive.mean(samples)
+            return Draws(medians: [m], means: [a])
+        }
+        var rng = Xoshiro256(seed: seed)
+        var buffer = samples
+        var medians = [Double](repeating: 0, count: resamples), means = medians
+        let n = samples.count
+        for r in 0..<resamples {
+            var sum = 0.0
+            for i in 0..<n { let v = samples[rng.nextIndex(n)]; buffer[i] = v; sum += v }
+            means[r] = sum / Double(n)
+            medians[r] = Descriptive.medianBySelection(&buffer)
+        }
+        return Draws(medians: medians, means: means)
+    }
+
+    /// Bootstrap resample statistics of one sample (see `draws`).
+    public struct Draws: Sendable {
+        /// Median of each resample, in draw order.
+        public var medians: [Double]
+        /// Mean of each resample, in draw order.
+        public var means: [Double]
+        /// Creates draws from their parts.
+        public init(medians: [Double], means: [Double]) { self.medians = medians; self.means = means }
+    }
+
+    /// Percentile interval of the values `f(candidate[k], baseline[k])` over paired draws.
+    public static func pairedCI(_ candidate: [Double], _ baseline: [Double], level: Double,
+                                _ f: (Double, Double) -> Double) -> ConfidenceInterval {
+        let k = min(candidate.count, baseline.count)
+        var stats = [Double](repeating: 0, count: k)
+        for i in 0..<k { stats[i] = f(candidate[i], baseline[i]) }
+        return interval(of: &stats, level: level)
+    }
+
+    /// Percentile interval of already computed resample statistics (reorders `stats`).
+    public static func percentileInterval(_ stats: [Double], level: Double) -> ConfidenceInterval {
+        var s = stats
+        return interval(of: &s, level: level)
+    }
+
+    /// The `p`-quantile of resample statistics.
+    public static func quantile(_ stats: [Double], _ p: Double) -> Double {
+        var s = stats
+        s.sort()
+        return Descriptive.quantileOfSorted(s, p)
+    }
+
+    static func interval(of stats: inout [Double], level: Double) -> ConfidenceInterval {
         stats.sort()
         let alpha = (1 - level) / 2
         return ConfidenceInterval(lower: Descriptive.quantileOfSorted(stats, alpha),

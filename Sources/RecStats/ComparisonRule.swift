@@ -69,6 +69,23 @@ public struct Comparison: Sendable, Codable {
     public var verdict: Verdict
     /// One line a human can read: why this verdict.
     public var reason: String
+    /// candidate median − baseline median, in the metric's unit.
+    public var difference: Double = .nan
+    /// Percentile-bootstrap CI of the difference of medians (same resamples as `ratioCI`); nil when
+    /// deterministic or with fewer than two samples on a side.
+    public var differenceCI: ConfidenceInterval?
+    /// The change that matters for this metric (relative to the baseline median, or absolute).
+    public var threshold: ChangeThreshold = .relative(0.02)
+    /// True when the metric is treated as deterministic (no p, no CI, n_eff = 1): seed-deterministic
+    /// repeats, or zero variance on both sides.
+    public var deterministic = false
+    /// True when deterministic because the metric only depends on the seed (not because of zero variance).
+    public var seedDeterministic = false
+    /// Benjamini–Hochberg q-value within the report or gate check (nil when not tested: deterministic,
+    /// neutral or without a p-value).
+    public var qValue: Double?
+    /// Set when a sample is NaN or infinite (names it); such a comparison is not tested.
+    public var nonFinite: String?
 
     /// A comparison from its parts (for tests and for callers that compute their own statistics).
     public init(metric: String, polarity: Polarity, baseline: Summary, candidate: Summary, ratio: Double,

@@ -46,9 +46,9 @@ public enum FactorialEffects {
         var specs: [(factor: String, level: String?, eval: ([Double]) -> Double)] = []
         for (f, ls) in levels where ls.count >= 2 {
             for k in 1..<ls.count {
-                let hi = ls[k], lo = ls[0]
-                specs.append((f, ls.count > 2 ? hi : nil, { m in
-                    design.average(m, where: [(f, hi)]) - design.average(m, where: [(f, lo)])
+                let hi = design.cells(where: [(f, ls[k])]), lo = design.cells(where: [(f, ls[0])])
+                specs.append((f, ls.count > 2 ? ls[k] : nil, { m in
+                    Design.average(m, hi) - Design.average(m, lo)
                 }))
             }
         }
@@ -65,9 +65,10 @@ public enum FactorialEffects {
         for i in two.indices {
             for j in two.indices where j > i {
                 let (a, la) = two[i], (b, lb) = two[j]
+                let pp = design.cells(where: [(a, la[1]), (b, lb[1])]), mm = design.cells(where: [(a, la[0]), (b, lb[0])])
+                let pm = design.cells(where: [(a, la[1]), (b, lb[0])]), mp = design.cells(where: [(a, la[0]), (b, lb[1])])
                 specs.append((a, nil, b, { m in
-                    (design.average(m, where: [(a, la[1]), (b, lb[1])]) + design.average(m, where: [(a, la[0]), (b, lb[0])])
-                        - design.average(m, where: [(a, la[1]), (b, lb[0])]) - design.average(m, where: [(a, la[0]), (b, lb[1])])) / 2
+                    (Design.average(m, pp) + Design.average(m, mm) - Design.average(m, pm) - Design.average(m, mp)) / 2
                 }))
             }
         }
@@ -93,13 +94,17 @@ private struct Design {
         }
     }
 
-    /// Mean of the cell means (`means[i]` for cell i) over cells matching every (factor, value) condition.
-    func average(_ means: [Double], where conditions: [(String, String)]) -> Double {
-        var s = 0.0, k = 0
-        for i in means.indices where conditions.allSatisfy({ configs[i][$0.0] == $0.1 }) {
-            s += means[i]; k += 1
-        }
-        return k == 0 ? .nan : s / Double(k)
+    /// The cells matching every (factor, value) condition (looked up once, not per resample).
+    func cells(where conditions: [(String, String)]) -> [Int] {
+        cells.indices.filter { i in conditions.allSatisfy { configs[i][$0.0] == $0.1 } }
+    }
+
+    /// Mean of the cell means (`means[i]` for cell i) over the cells `which`.
+    static func average(_ means: [Double], _ which: [Int]) -> Double {
+        guard !which.isEmpty else { return .nan }
+        var s = 0.0
+        for i in which { s += means[i] }
+        return s / Double(which.count)
     }
 
     func effects(_ specs: [(String, String?, String?, ([Double]) -> Double)], level: Double, resamples: Int,
@@ -108,12 +113,24 @@ private struct Design {
         let grand = Descriptive.mean(means)
         let estimates = specs.map { $0.3(means) }
         let canResample = cells.contains { $0.count > 1 }
-        let cis: [ConfidenceInterval]? = canResample && !specs.isEmpty
-            ? Bootstrap.groupedCI(cells, level: level, resamples: resamples, seed: seed) { groups in
-                let m = groups.map(Descriptive.mean)
-                return specs.map { $0.3(m) }
+        var cis: [ConfidenceInterval]?
+        if canResample && !specs.isEmpty {
+            // The same draws as `Bootstrap.groupedCI` (cells in order, singletons kept), but each resampled
+            // cell is reduced to its mean on the fly: no resample arrays are built.
+            var rng = Xoshiro256(seed: seed)
+            var m = means
+            var columns = [[Double]](repeating: [Double](repeating: 0, count: max(resamples, 1)), count: specs.count)
+            for r in 0..<max(resamples, 1) {
+                for g in cells.indices where cells[g].count > 1 {
+                    let cell = cells[g], n = cell.count
+                    var sum = 0.0
+                    for _ in 0..<n { sum += cell[rng.nextIndex(n)] }
+                    m[g] = sum / Double(n)
+                }
+                for k in specs.indices { columns[k][r] = specs[k].3(m) }
             }
-            : nil
+            cis = columns.map { Bootstrap.percentileInterval($0, level: level) }
+        }
         return specs.indices.map { k in
             Effect(factor: specs[k].0, level: specs[k].1, secondFactor: specs[k].2, estimate: estimates[k],
                    ci: cis?[k], relative: grand.isFinite && grand != 0 ? estimates[k] / grand : nil)

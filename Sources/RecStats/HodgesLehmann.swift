@@ -8,6 +8,6 @@ public enum HodgesLehmann {
         var d = [Double]()
         d.reserveCapacity(x.count * y.count)
         for a in x { for b in y { d.append(a - b) } }
-        return Descriptive.median(d)
+        return Descriptive.medianBySelection(&d)
     }
 }

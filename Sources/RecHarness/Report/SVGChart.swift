@@ -30,6 +30,7 @@ enum SVG {
         case .regressed: "#d73027"
         case .unchanged: "#7f8c8d"
         case .inconclusive: "#e6a100"
+        case .changed: "#9aa3b5"
         case nil: "#4575b4"
         }
     }

@@ -99,7 +99,7 @@ extension SweepRunner {
             guard let path = command.resultPath, let data = FileManager.default.contents(atPath: path) else {
                 return invalid("no result file \(command.resultPath ?? "")")
             }
-            let requested = spec.fixed.merging(planned.config.values) { _, factor in factor }
+            let requested = RunPlan.settings(spec: spec, repeatIndex: planned.repeatIndex).merging(planned.config.values) { _, factor in factor }
             return ResultMetrics.fromEngineResult(data, requested: requested)
         case .command(let c):
             let stdout = String(decoding: FileManager.default.contents(atPath: stdoutPath) ?? Data(), as: UTF8.self)

@@ -10,7 +10,7 @@ public enum SpecParser {
     /// Top-level keys of a spec.
     public static let topLevelKeys = ["name", "engine", "command", "model", "data", "batch", "steps", "warmup_steps",
                                       "repeats", "order", "seed", "timeout", "baseline", "factors", "fixed", "design",
-                                      "resolution", "count", "metrics", "claims"]
+                                      "resolution", "count", "metrics", "claims", "thresholds", "repeat_seed"]
 
     /// Parses and validates `text`; `path` is used in error messages. Throws `SpecError`.
     public static func parse(_ text: String, path: String) throws -> LoadedSpec {
@@ -52,6 +52,7 @@ public enum SpecParser {
             spec.metrics = try r.strings(n, "metrics")
             if spec.metrics.isEmpty { throw r.error(n, "metrics", "must list at least one metric") }
         }
+        try parseStatistics(nodes, into: &spec, r)
         spec.baseline = try parseBaseline(nodes["baseline"], factors: spec.factors, r)
         spec.claims = try parseClaims(nodes["claims"], r)
 
