@@ -43,16 +43,22 @@ public enum FactorialEffects {
                                    levels: [(factor: String, levels: [String])], level: Double = 0.95, seed: UInt64 = 1,
                                    resamples: Int = 2000) -> [Effect] {
         let design = Design(observations, levels: levels)
-        var specs: [(factor: String, level: String?, eval: ([Double]) -> Double)] = []
+        return design.effects(mainSpecs(design, levels), level: level, resamples: resamples, seed: seed)
+    }
+
+    typealias Spec = (String, String?, String?, ([Double]) -> Double)
+
+    static func mainSpecs(_ design: Design, _ levels: [(factor: String, levels: [String])]) -> [Spec] {
+        var specs: [Spec] = []
         for (f, ls) in levels where ls.count >= 2 {
             for k in 1..<ls.count {
                 let hi = design.cells(where: [(f, ls[k])]), lo = design.cells(where: [(f, ls[0])])
-                specs.append((f, ls.count > 2 ? ls[k] : nil, { m in
+                specs.append((f, ls.count > 2 ? ls[k] : nil, nil, { m in
                     Design.average(m, hi) - Design.average(m, lo)
                 }))
             }
         }
-        return design.effects(specs.map { ($0.factor, $0.level, nil, $0.eval) }, level: level, resamples: resamples, seed: seed)
+        return specs
     }
 
     /// Interaction of each pair of 2-level factors in `levels` (pairs in the order given).
@@ -60,8 +66,12 @@ public enum FactorialEffects {
                                     levels: [(factor: String, levels: [String])], level: Double = 0.95, seed: UInt64 = 1,
                                     resamples: Int = 2000) -> [Effect] {
         let design = Design(observations, levels: levels)
+        return design.effects(interactionSpecs(design, levels), level: level, resamples: resamples, seed: seed)
+    }
+
+    static func interactionSpecs(_ design: Design, _ levels: [(factor: String, levels: [String])]) -> [Spec] {
         let two = levels.filter { $0.levels.count == 2 }
-        var specs: [(String, String?, String?, ([Double]) -> Double)] = []
+        var specs: [Spec] = []
         for i in two.indices {
             for j in two.indices where j > i {
                 let (a, la) = two[i], (b, lb) = two[j]
@@ -72,12 +82,43 @@ public enum FactorialEffects {
                 }))
             }
         }
-        return design.effects(specs, level: level, resamples: resamples, seed: seed)
+        return specs
+    }
+}
+
+extension FactorialEffects {
+    /// One cell of a factorial design prepared elsewhere: its config, its values and the bootstrap means of
+    /// its resamples (`Bootstrap.draws(...).means`, one per resample; a single entry for a one-run cell).
+    public struct Cell: Sendable {
+        public var config: [String: String]
+        public var values: [Double]
+        public var meanDraws: [Double]
+        /// A cell from its parts.
+        public init(config: [String: String], values: [Double], meanDraws: [Double]) {
+            self.config = config; self.values = values; self.meanDraws = meanDraws
+        }
+    }
+
+    /// Main effects and interactions from cells whose resample means are already drawn (one bootstrap per
+    /// configuration and metric, shared with the report's summaries): resample r of every effect is the
+    /// contrast of the cells' r-th resample means — the same estimator as `mainEffects`/`interactions`,
+    /// without drawing again. Cells whose config misses a factor or level are ignored.
+    public static func effects(cells: [Cell], levels: [(factor: String, levels: [String])], level: Double = 0.95)
+        -> (main: [Effect], interactions: [Effect]) {
+        let kept = cells.filter { c in
+            !c.values.isEmpty && levels.allSatisfy { f in c.config[f.factor].map { f.levels.contains($0) } ?? false }
+        }
+        var design = Design([], levels: levels)
+        design.configs = kept.map(\.config)
+        design.cells = kept.map(\.values)
+        let draws = kept.map(\.meanDraws)
+        let main = mainSpecs(design, levels), inter = interactionSpecs(design, levels)
+        return (design.effects(main, level: level, draws: draws), design.effects(inter, level: level, draws: draws))
     }
 }
 
 /// Observations grouped into cells (one per distinct config), the shared machinery of `FactorialEffects`.
-private struct Design {
+struct Design {
     var configs: [[String: String]] = []
     var cells: [[Double]] = []
 
@@ -105,6 +146,28 @@ private struct Design {
         var s = 0.0
         for i in which { s += means[i] }
         return s / Double(which.count)
+    }
+
+    /// Effects with CIs from per-cell resample means drawn elsewhere (`draws[g][r]`; one entry = a fixed cell).
+    func effects(_ specs: [(String, String?, String?, ([Double]) -> Double)], level: Double, draws: [[Double]]) -> [Effect] {
+        let means = cells.map(Descriptive.mean)
+        let grand = Descriptive.mean(means)
+        let resamples = draws.map(\.count).max() ?? 1
+        var cis: [ConfidenceInterval]?
+        if cells.contains(where: { $0.count > 1 }) && !specs.isEmpty && resamples > 1 {
+            var m = means
+            var columns = [[Double]](repeating: [Double](repeating: 0, count: resamples), count: specs.count)
+            for r in 0..<resamples {
+                for g in draws.indices where draws[g].count == resamples { m[g] = draws[g][r] }
+                for k in specs.indices { columns[k][r] = specs[k].3(m) }
+            }
+            cis = columns.map { Bootstrap.percentileInterval($0, level: level) }
+        }
+        return specs.indices.map { k in
+            let e = specs[k].3(means)
+            return Effect(factor: specs[k].0, level: specs[k].1, secondFactor: specs[k].2, estimate: e,
+                          ci: cis?[k], relative: grand.isFinite && grand != 0 ? e / grand : nil)
+        }
     }
 
     func effects(_ specs: [(String, String?, String?, ([Double]) -> Double)], level: Double, resamples: Int,

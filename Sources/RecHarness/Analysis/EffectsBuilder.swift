@@ -13,11 +13,13 @@ import Synchronization
 struct EffectsBuilder {
     var rule: ComparisonRule
 
+    /// - Parameter samples: config hash → metric → the report's prepared sample; when given, factorial
+    ///   CIs reuse its bootstrap draws (one bootstrap per config and metric) instead of drawing again.
     func effects(spec: ExperimentSpec, configs: [ConfigAnalysis], values: [String: [String: [Double]]],
-                 metrics: [String]) -> [EffectEstimate] {
+                 metrics: [String], samples: [String: [String: Sample]]? = nil) -> [EffectEstimate] {
         switch spec.design {
         case .full, .fractional:
-            return factorial(spec: spec, configs: configs, values: values, metrics: metrics)
+            return factorial(spec: spec, configs: configs, values: values, metrics: metrics, samples: samples)
         case .ablation, .leaveOneOut, .random:
             return versusBaseline(configs: configs, metrics: metrics)
         }
@@ -34,7 +36,7 @@ struct EffectsBuilder {
     }
 
     func factorial(spec: ExperimentSpec, configs: [ConfigAnalysis], values: [String: [String: [Double]]],
-                   metrics: [String]) -> [EffectEstimate] {
+                   metrics: [String], samples: [String: [String: Sample]]? = nil) -> [EffectEstimate] {
         let levels = Self.levels(spec: spec, configs: configs)
         guard !levels.isEmpty else { return [] }
         let levelMap = Dictionary(uniqueKeysWithValues: levels.map { ($0.factor, $0.levels) })
@@ -47,8 +49,17 @@ struct EffectsBuilder {
                 (values[c.configHash]?[m] ?? []).map { (c.knobs, $0) }
             }
             guard !obs.isEmpty else { return }
-            let main = FactorialEffects.mainEffects(obs, levels: levels, level: rule.level, seed: rule.seed, resamples: rule.resamples)
-            let inter = FactorialEffects.interactions(obs, levels: levels, level: rule.level, seed: rule.seed, resamples: rule.resamples)
+            let main: [Effect], inter: [Effect]
+            if let samples {
+                let cells = configs.compactMap { c -> FactorialEffects.Cell? in
+                    guard let s = samples[c.configHash]?[m] else { return nil }
+                    return FactorialEffects.Cell(config: c.knobs, values: s.values, meanDraws: s.draws.means)
+                }
+                (main, inter) = FactorialEffects.effects(cells: cells, levels: levels, level: rule.level)
+            } else {
+                main = FactorialEffects.mainEffects(obs, levels: levels, level: rule.level, seed: rule.seed, resamples: rule.resamples)
+                inter = FactorialEffects.interactions(obs, levels: levels, level: rule.level, seed: rule.seed, resamples: rule.resamples)
+            }
             for e in main + inter where e.estimate.isFinite {
                 let first = levelMap[e.factor] ?? []
                 let level = e.level ?? (first.count == 2 ? "\(first[0])→\(first[1])" : "")

@@ -122,12 +122,33 @@ public struct ExperimentAnalyzer: Sendable {
             FailedRun(runID: $0.id, configLabel: labels[$0.configHash] ?? $0.configHash, repeatIndex: $0.repeatIndex,
                       status: $0.status.rawValue, reason: Self.failureReason($0))
         }
-        let effects = EffectsBuilder(rule: rule).effects(spec: data.spec, configs: configs, values: values, metrics: metrics)
+        var sampleMap: [String: [String: Sample]] = [:]
+        for (i, hash) in order.enumerated() {
+            for (j, m) in metrics.enumerated() { if let s = prepared[i * metrics.count + j] { sampleMap[hash, default: [:]][m] = s } }
+        }
+        let effects = EffectsBuilder(rule: rule).effects(spec: data.spec, configs: configs, values: values, metrics: metrics,
+                                                         samples: sampleMap)
         let claims = ClaimEvaluator.evaluate(data.spec.claims, configs: configs)
         return ExperimentAnalysis(
             experimentName: data.experiment.name, experimentID: data.experiment.id, created: data.experiment.created,
             host: data.host, specText: data.experiment.specText, design: Self.designName(data.spec.design), metrics: metrics,
             varyingKnobs: varying, configs: configs, effects: effects, claims: claims, failedRuns: failed, totalRuns: runs.count)
+    }
+
+    /// The report's label of every config hash and the baseline's hash, without analysing anything
+    /// (what the CSV exports and the notebook write next to each run).
+    public static func configLabels(_ data: ExperimentData) -> (labels: [String: String], baseline: String?) {
+        var order: [String] = []
+        var groups: [String: [RunRecord]] = [:]
+        for run in data.runs.sorted(by: { $0.id < $1.id }) {
+            if groups[run.configHash] == nil { order.append(run.configHash) }
+            groups[run.configHash, default: []].append(run)
+        }
+        let knobs = Dictionary(uniqueKeysWithValues: order.map { ($0, groups[$0]!.first!.config) })
+        let base = baselineHash(spec: data.spec, order: order, knobs: knobs, groups: groups)
+        if let b = base, let i = order.firstIndex(of: b) { order.remove(at: i); order.insert(b, at: 0) }
+        let varying = varyingKnobs(spec: data.spec, configs: order.map { knobs[$0]! })
+        return (labels(order: order, knobs: knobs, baseline: base.flatMap { knobs[$0] }, varying: varying), base)
     }
 
     /// A bootstrap seed per (config, metric) cell: independent streams, stable across runs of the report.
