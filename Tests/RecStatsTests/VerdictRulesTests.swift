@@ -124,3 +124,34 @@ final class RecStatsVerdictRulesTests: XCTestCase {
         XCTAssertTrue(c.reason.contains("difference"), c.reason)
     }
 }
+
+final class RecStatsHodgesLehmannIntervalTests: XCTestCase {
+    /// The Moses interval at 6 vs 6, level 0.95: k = 6 (P(U ≤ 5) = 19/924 ≤ 0.025 < P(U ≤ 6) = 30/924),
+    /// so the ends are the 6th smallest and 6th largest of the 36 pairwise differences.
+    func testOrderStatisticsOfTheInterval() throws {
+        let x = [10.0, 11, 12, 13, 14, 15], y = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
+        let d = x.flatMap { a in y.map { a - $0 } }.sorted()
+        let r = try XCTUnwrap(HodgesLehmann.interval(x, y, level: 0.95))
+        XCTAssertEqual(r.ci.lower, d[5])
+        XCTAssertEqual(r.ci.upper, d[30])
+        XCTAssertEqual(r.shift, HodgesLehmann.shift(x, y))
+        XCTAssertNil(HodgesLehmann.interval([1, 2, 3], [4, 5, 6], level: 0.95), "3 vs 3 cannot reach 97.5% one-sided")
+    }
+
+    /// Coverage by simulation: each end is a one-sided 97.5% bound for a location shift.
+    func testOneSidedCoverage() throws {
+        var rng = Xoshiro256(seed: 21)
+        var missLow = 0, missHigh = 0
+        let trials = 2000
+        for _ in 0..<trials {
+            let x = (0..<7).map { _ in 3 + rng.nextNormal() }, y = (0..<6).map { _ in rng.nextNormal() }
+            let r = try XCTUnwrap(HodgesLehmann.interval(x, y, level: 0.95))
+            if r.ci.lower > 3 { missLow += 1 }
+            if r.ci.upper < 3 { missHigh += 1 }
+        }
+        // nominal ≤ 2.5% each; allow binomial noise (3.09 sd)
+        let bound = 0.025 + 3.09 * (0.025 * 0.975 / Double(trials)).squareRoot()
+        XCTAssertLessThanOrEqual(Double(missLow) / Double(trials), bound)
+        XCTAssertLessThanOrEqual(Double(missHigh) / Double(trials), bound)
+    }
+}

@@ -119,7 +119,8 @@ public struct GateResult: Sendable {
             rightAligned: [false, true, true, true, true, true, false, true])
         out += table.markdown() + "\n"
         for c in comparisons { out += "- `\(c.metric)`: \(c.reason)\n" }
-        out += "\nA regression needs the whole \(pct)% CI of the change beyond the threshold on the bad side; "
+        out += "\nchange = Hodges–Lehmann ratio (or shift, for absolute thresholds) with its exact Mann–Whitney CI. "
+            + "A regression needs the whole \(pct)% CI of the change beyond the threshold on the bad side; "
             + "\"no regression\" needs its bad-side bound within the threshold (one-sided non-inferiority, Bonferroni over the "
             + "judged metrics). Neutral diagnostics are shown, never judged. \"repeats needed\": runs per side that the "
             + "observed robust CV needs for a decisive answer 90% of the time when nothing changed.\n"
@@ -130,8 +131,10 @@ public struct GateResult: Sendable {
 
 /// The CI regression gate: compares a candidate run set with a baseline run set per metric.
 ///
-/// Per metric (t = its threshold; k = number of non-neutral metrics; the interval is the two-sided
-/// 1 − 2α/k percentile-bootstrap CI of the change, so each of its ends is a one-sided 1 − α/k bound):
+/// Per metric (t = its threshold; k = number of non-neutral metrics; the change is the Hodges–Lehmann
+/// estimate — of the log values for a relative threshold, so a ratio — with its exact distribution-free
+/// Mann–Whitney CI at two-sided level 1 − 2α/k, so each end is a one-sided 1 − α/k bound; more efficient
+/// at 5–10 repeats than a bootstrap CI of medians, and consistent with the Mann–Whitney test):
 /// - **regressed** when the whole interval lies beyond t on the bad side (the change is worse than t with
 ///   confidence), or for a deterministic metric when the change itself is worse than t;
 /// - **unchanged** ("no regression") when the bad-side bound lies within t (non-inferiority: a regression
@@ -171,7 +174,7 @@ public enum RegressionGate {
         for (i, m) in options.metrics.enumerated() {
             let b = baseline.values(m.name), c = candidate.values(m.name)
             if b.isEmpty || c.isEmpty { comparisons[i].reason = "n/a (\(comparisons[i].reason))"; continue }
-            comparisons[i] = nonInferiority(comparisons[i], threshold: m.threshold)
+            comparisons[i] = nonInferiority(comparisons[i], threshold: m.threshold, baseline: b, candidate: c, level: r.level)
             if !comparisons[i].neutral && !comparisons[i].deterministic {
                 needed[m.name] = repeatsNeeded(baseline: b, candidate: c, threshold: m.threshold, alpha: options.alpha / Double(max(judged, 1)))
             }
@@ -214,15 +217,28 @@ public enum RegressionGate {
 
     /// The gate's one-sided decision (see the type's documentation), replacing the two-sided report verdict
     /// of a non-neutral, non-deterministic comparison.
-    static func nonInferiority(_ cmp: MetricComparison, threshold: ChangeThreshold) -> MetricComparison {
+    static func nonInferiority(_ cmp: MetricComparison, threshold: ChangeThreshold, baseline b: [Double], candidate c: [Double],
+                               level: Double) -> MetricComparison {
         guard !cmp.neutral, !cmp.deterministic else { return cmp }
+        var cmp = cmp
         let interval: Interval?
         let (lo, hi): (Double, Double)
         switch threshold {
         case .relative(let t):
-            interval = cmp.baselineMedian == 0 ? nil : cmp.ratio
+            // ratio = exp(Hodges–Lehmann shift of the logs) with its exact Mann–Whitney bounds (positive data)
+            if b.allSatisfy({ $0 > 0 }), c.allSatisfy({ $0 > 0 }) {
+                guard let hl = HodgesLehmann.interval(c.map { Foundation.log($0) }, b.map { Foundation.log($0) }, level: level) else {
+                    return tooFew(cmp, level: level)
+                }
+                cmp.ratio = Interval(value: Foundation.exp(hl.shift), low: Foundation.exp(hl.ci.lower), high: Foundation.exp(hl.ci.upper))
+                interval = cmp.ratio
+            } else {
+                interval = cmp.baselineMedian == 0 ? nil : cmp.ratio
+            }
             (lo, hi) = (1 - t, 1 + t)
         case .absolute(let a):
+            guard let hl = HodgesLehmann.interval(c, b, level: level) else { return tooFew(cmp, level: level) }
+            cmp.difference = Interval(value: hl.shift, low: hl.ci.lower, high: hl.ci.upper)
             interval = cmp.difference
             (lo, hi) = (-a, a)
         }
@@ -247,6 +263,15 @@ public enum RegressionGate {
             out.reason = "the worse-side bound \(bound(worse)) is beyond \(tText) and the better-side bound \(bound(better)) within it: "
                 + "cannot rule a regression in or out; \(twoSided)"
         }
+        return out
+    }
+
+    /// Inconclusive: with so few runs no bound at this level exists (e.g. 3 vs 3 at one-sided 97.5%).
+    static func tooFew(_ cmp: MetricComparison, level: Double) -> MetricComparison {
+        var out = cmp
+        out.verdict = .inconclusive
+        out.reason = "too few runs for a one-sided \(Fmt.num((1 + level) / 2 * 100))% bound (the exact Mann–Whitney interval "
+            + "does not exist at these sizes); add repeats"
         return out
     }
 
