@@ -127,7 +127,7 @@ public enum Compare {
         let change = changeText(c)
         // 3. deterministic
         if c.deterministic {
-            let why = c.seedDeterministic ? "deterministic for a fixed seed (repeats are copies), n_eff = 1" : "deterministic (zero variance), n_eff = 1"
+            let why = c.seedDeterministic ? "seed-deterministic with a fixed seed (repeats do not replicate it), n_eff = 1" : "deterministic (zero variance), n_eff = 1"
             if beyond(c, t) {
                 return set(direction(up: up), "\(why): \(fmt(b.median)) → \(fmt(cand.median)), \(change) beyond \(tText)")
             }

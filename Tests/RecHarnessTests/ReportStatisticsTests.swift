@@ -127,4 +127,16 @@ final class ReportStatisticsTests: XCTestCase {
         let p = try MetricArgument.parse("auc:abs:0.002", known: data.metricNames)
         XCTAssertEqual(p.threshold, .absolute(0.002))
     }
+
+    func testFastCoordinateFormattingMatchesPrintf() {
+        var rng = Xoshiro256(seed: 1)
+        for _ in 0..<2000 {
+            let x = (rng.nextUnit() - 0.5) * 2000
+            XCTAssertEqual(Double(SVG.f(x))!, Double(String(format: "%.2f", x))!, accuracy: 0.0100001, "\(x)")
+        }
+        XCTAssertEqual(SVG.f(3), "3.00")
+        XCTAssertEqual(SVG.f(-1.5), "-1.50")
+        XCTAssertEqual(SVG.f(0.07), "0.07")
+        XCTAssertEqual(SVG.f(123.456), "123.46")
+    }
 }

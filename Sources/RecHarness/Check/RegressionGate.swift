@@ -57,7 +57,7 @@ public enum MetricArgument {
         let near = MetricCatalog.suggestions(for: name, among: pool)
         throw SelectorError(message: "\(context): unknown metric '\(name)'"
                             + (near.isEmpty ? "" : "; did you mean \(near.map { "'\($0)'" }.joined(separator: " or "))?")
-                            + " (`rectune show metrics` lists them)")
+                           )
     }
 }
 
