@@ -54,6 +54,60 @@ final class GateSimulationTests: XCTestCase {
         XCTAssertEqual(worstFalseAlarm, 0, "A/A exit 1")
     }
 
+    /// Machine drift between rounds (the load of a shared CI runner changes: each round's speed is scaled by
+    /// a factor with CV `drift`, shared by the A and B run of that round, as `check --ab` interleaves them).
+    static func driftRates(n: Int, drift: Double, noise: Double, scale: Double = 1, paired: Bool, sims: Int, seed: UInt64) throws -> [Int32: Double] {
+        var counts: [Int32: Int] = [:]
+        var rng = Xoshiro256(seed: seed)
+        var rule = ComparisonRule()
+        rule.resamples = 500
+        for _ in 0..<sims {
+            var a: [RunRecord] = [], b: [RunRecord] = []
+            for r in 0..<n {
+                let load = exp(drift * rng.nextNormal())
+                for (side, k) in [(0, 1.0), (1, scale)] {
+                    let sps = 1000 * k * load * exp(noise * rng.nextNormal()), p99 = 50 / (k * load) * exp(2.5 * noise * rng.nextNormal())
+                    let run = RunRecord(id: Int64(2 * r + side + 1), experimentID: Int64(side + 1), config: [:], configHash: "c", repeatIndex: r,
+                                        status: .ok, started: Date(timeIntervalSince1970: 0), durationSeconds: 1,
+                                        metrics: [MetricValue(name: "samples_per_sec", value: sps), MetricValue(name: "step_ms.p99", value: p99)])
+                    if side == 0 { a.append(run) } else { b.append(run) }
+                }
+            }
+            let options = GateOptions(paired: paired)
+            let result = try RegressionGate.evaluate(baseline: RunSet(label: "A", runs: a, host: AnalysisFixtures.host()),
+                                                     candidate: RunSet(label: "B", runs: b, host: AnalysisFixtures.host()),
+                                                     options: options, rule: rule)
+            counts[result.exitCode, default: 0] += 1
+        }
+        return counts.mapValues { Double($0) / Double(sims) }
+    }
+
+    func testPairingInterleavedRoundsCancelsDrift() throws {
+        print("gate under round-to-round drift (200 checks per cell, n = 8 rounds, 2% noise within a round):")
+        var worst = 0.0
+        for drift in [0.0, 0.10, 0.25] {
+            let u = try Self.driftRates(n: 8, drift: drift, noise: 0.02, paired: false, sims: 200, seed: 31)
+            let p = try Self.driftRates(n: 8, drift: drift, noise: 0.02, paired: true, sims: 200, seed: 31)
+            worst = max(worst, u[1] ?? 0, p[1] ?? 0)
+            print(String(format: "  drift CV %2.0f%%: unpaired exit0 %.3f exit1 %.3f | paired exit0 %.3f exit1 %.3f",
+                         drift * 100, u[0] ?? 0, u[1] ?? 0, p[0] ?? 0, p[1] ?? 0))
+            if drift >= 0.10 { XCTAssertGreaterThan(p[0] ?? 0, (u[0] ?? 0) + 0.3, "pairing must help under drift") }
+        }
+        // decisive rate of the paired gate by rounds (drift cancels, so only the within-round noise matters)
+        for n in [8, 10, 12] {
+            let p = try Self.driftRates(n: n, drift: 0.25, noise: 0.02, paired: true, sims: 200, seed: 33 + UInt64(n))
+            worst = max(worst, p[1] ?? 0)
+            print(String(format: "  paired, %2d rounds, drift CV 25%%: exit0 %.3f exit1 %.3f exit3 %.3f", n, p[0] ?? 0, p[1] ?? 0, p[3] ?? 0))
+            if n >= 10 { XCTAssertGreaterThanOrEqual(p[0] ?? 0, 0.85, "paired A/A decisive at \(n) rounds") }
+        }
+        XCTAssertEqual(worst, 0, "A/A exit 1")
+        // and a real 15% slowdown under 25% drift is still caught when paired
+        let slow = try Self.driftRates(n: 8, drift: 0.25, noise: 0.02, scale: 0.85, paired: true, sims: 200, seed: 32)
+        print(String(format: "  15%% slower under 25%% drift, paired: exit1 %.3f exit0 %.3f", slow[1] ?? 0, slow[0] ?? 0))
+        XCTAssertGreaterThanOrEqual(slow[1] ?? 0, 0.9)
+        XCTAssertEqual(slow[0] ?? 0, 0)
+    }
+
     func testRealRegressionsAreCaught() throws {
         // samples/s down 15% (p99 up 17.6%) at n = 8 and CV 2%/5%: the gate says regression nearly always
         let r = try Self.rates(n: 8, spsCV: 0.02, p99CV: 0.05, spsScale: 0.85, sims: 200, seed: 77)

@@ -155,3 +155,34 @@ final class RecStatsHodgesLehmannIntervalTests: XCTestCase {
         XCTAssertLessThanOrEqual(Double(missHigh) / Double(trials), bound)
     }
 }
+
+final class RecStatsSignedRankIntervalTests: XCTestCase {
+    /// 8 pairs at level 0.95: T⁺ null counts over 256 patterns give P(T⁺ ≤ 3) = 5/256 ≤ 0.025 < P(T⁺ ≤ 4) = 7/256,
+    /// so k = 4: the 4th smallest and 4th largest of the 36 Walsh averages.
+    func testOrderStatisticsOfTheInterval() throws {
+        let d = [0.3, -0.1, 0.25, 0.05, 0.12, 0.4, -0.02, 0.18]
+        var walsh: [Double] = []
+        for i in d.indices { for j in i..<d.count { walsh.append((d[i] + d[j]) / 2) } }
+        walsh.sort()
+        let r = try XCTUnwrap(SignedRank.interval(d, level: 0.95))
+        XCTAssertEqual(r.ci.lower, walsh[3])
+        XCTAssertEqual(r.ci.upper, walsh[32])
+        XCTAssertEqual(r.center, Descriptive.median(walsh))
+        XCTAssertNil(SignedRank.interval([1, 2, 3, 4, 5], level: 0.95), "5 pairs cannot reach one-sided 97.5% (1/32 > 0.025)")
+    }
+
+    func testOneSidedCoverage() throws {
+        var rng = Xoshiro256(seed: 8)
+        var missLow = 0, missHigh = 0
+        let trials = 2000
+        for _ in 0..<trials {
+            let d = (0..<9).map { _ in 0.5 + rng.nextNormal() }
+            let r = try XCTUnwrap(SignedRank.interval(d, level: 0.95))
+            if r.ci.lower > 0.5 { missLow += 1 }
+            if r.ci.upper < 0.5 { missHigh += 1 }
+        }
+        let bound = 0.025 + 3.09 * (0.025 * 0.975 / Double(trials)).squareRoot()
+        XCTAssertLessThanOrEqual(Double(missLow) / Double(trials), bound)
+        XCTAssertLessThanOrEqual(Double(missHigh) / Double(trials), bound)
+    }
+}

@@ -70,9 +70,15 @@ public struct GateOptions: Sendable {
     public var inconclusiveFails: Bool
     /// Compare runs from hosts whose comparability keys differ.
     public var force: Bool
+    /// The two sides were measured interleaved (`check --ab`): the runs of repeat r of both sides ran
+    /// back to back, so the change is estimated from the per-round pairs (the Wilcoxon signed-rank
+    /// interval of the paired log ratios), which cancels machine drift between rounds.
+    public var paired: Bool
     /// Creates options; see the field docs.
-    public init(metrics: [GateMetric] = GateMetric.defaults, alpha: Double = 0.05, inconclusiveFails: Bool = false, force: Bool = false) {
+    public init(metrics: [GateMetric] = GateMetric.defaults, alpha: Double = 0.05, inconclusiveFails: Bool = false, force: Bool = false,
+                paired: Bool = false) {
         self.metrics = metrics; self.alpha = alpha; self.inconclusiveFails = inconclusiveFails; self.force = force
+        self.paired = paired
     }
 }
 
@@ -102,6 +108,8 @@ public struct GateResult: Sendable {
     public var level: Double = 0.95
     /// Per metric: repeats per side the observed noise needs for a decisive answer (nil when not estimable).
     public var repeatsNeeded: [String: Int] = [:]
+    /// True when the change was estimated from interleaved pairs (`GateOptions.paired`).
+    public var paired = false
 
     /// The Markdown summary printed on stdout for CI logs.
     public var markdown: String {
@@ -119,7 +127,8 @@ public struct GateResult: Sendable {
             rightAligned: [false, true, true, true, true, true, false, true])
         out += table.markdown() + "\n"
         for c in comparisons { out += "- `\(c.metric)`: \(c.reason)\n" }
-        out += "\nchange = Hodges–Lehmann ratio (or shift, for absolute thresholds) with its exact Mann–Whitney CI. "
+        out += "\nchange = Hodges–Lehmann ratio (or shift, for absolute thresholds) with its exact Mann–Whitney CI"
+            + (paired ? " — here from the interleaved A/B rounds: the signed-rank interval of the per-round ratios. " : ". ")
             + "A regression needs the whole \(pct)% CI of the change beyond the threshold on the bad side; "
             + "\"no regression\" needs its bad-side bound within the threshold (one-sided non-inferiority, Bonferroni over the "
             + "judged metrics). Neutral diagnostics are shown, never judged. \"repeats needed\": runs per side that the "
@@ -174,9 +183,15 @@ public enum RegressionGate {
         for (i, m) in options.metrics.enumerated() {
             let b = baseline.values(m.name), c = candidate.values(m.name)
             if b.isEmpty || c.isEmpty { comparisons[i].reason = "n/a (\(comparisons[i].reason))"; continue }
-            comparisons[i] = nonInferiority(comparisons[i], threshold: m.threshold, baseline: b, candidate: c, level: r.level)
+            let pairs = options.paired ? Self.pairs(m.name, baseline: baseline, candidate: candidate) : nil
+            comparisons[i] = nonInferiority(comparisons[i], threshold: m.threshold, baseline: b, candidate: c, level: r.level, pairs: pairs)
             if !comparisons[i].neutral && !comparisons[i].deterministic {
-                needed[m.name] = repeatsNeeded(baseline: b, candidate: c, threshold: m.threshold, alpha: options.alpha / Double(max(judged, 1)))
+                let a = options.alpha / Double(max(judged, 1))
+                if let pairs, pairs.count >= 2 {
+                    needed[m.name] = repeatsNeeded(pairs: pairs, threshold: m.threshold, alpha: a)
+                } else {
+                    needed[m.name] = repeatsNeeded(baseline: b, candidate: c, threshold: m.threshold, alpha: a)
+                }
             }
         }
         let counted = comparisons.filter { !$0.neutral }
@@ -203,6 +218,7 @@ public enum RegressionGate {
                                 exitCode: exit, bottomLine: bottom, hostNote: hostNote)
         result.level = r.level
         result.repeatsNeeded = needed
+        result.paired = options.paired
         return result
     }
 
@@ -217,13 +233,40 @@ public enum RegressionGate {
 
     /// The gate's one-sided decision (see the type's documentation), replacing the two-sided report verdict
     /// of a non-neutral, non-deterministic comparison.
+    /// (baseline, candidate) values of the same repeat index on both sides (interleaved rounds), ok runs only.
+    static func pairs(_ metric: String, baseline: RunSet, candidate: RunSet) -> [(b: Double, c: Double)] {
+        func byRepeat(_ s: RunSet) -> [Int: Double] {
+            var out: [Int: Double] = [:]
+            for r in s.okRuns { if let v = RunMetrics.value(metric, in: r, steadySteps: s.steadySteps[r.id] ?? 1) { out[r.repeatIndex] = v } }
+            return out
+        }
+        let b = byRepeat(baseline), c = byRepeat(candidate)
+        return b.keys.filter { c[$0] != nil }.sorted().map { (b[$0]!, c[$0]!) }
+    }
+
     static func nonInferiority(_ cmp: MetricComparison, threshold: ChangeThreshold, baseline b: [Double], candidate c: [Double],
-                               level: Double) -> MetricComparison {
+                               level: Double, pairs: [(b: Double, c: Double)]? = nil) -> MetricComparison {
         guard !cmp.neutral, !cmp.deterministic else { return cmp }
         var cmp = cmp
         let interval: Interval?
         let (lo, hi): (Double, Double)
+        var how = ""
         switch threshold {
+        case .relative(let t) where pairs.map({ $0.count >= 2 && $0.allSatisfy { $0.b > 0 && $0.c > 0 } }) == true:
+            // paired rounds: the signed-rank interval of the per-round log ratios
+            guard let sr = SignedRank.interval(pairs!.map { Foundation.log($0.c / $0.b) }, level: level) else {
+                return tooFew(cmp, level: level)
+            }
+            cmp.ratio = Interval(value: Foundation.exp(sr.center), low: Foundation.exp(sr.ci.lower), high: Foundation.exp(sr.ci.upper))
+            interval = cmp.ratio
+            (lo, hi) = (1 - t, 1 + t)
+            how = " (\(pairs!.count) interleaved pairs)"
+        case .absolute(let a) where pairs.map({ $0.count >= 2 }) == true:
+            guard let sr = SignedRank.interval(pairs!.map { $0.c - $0.b }, level: level) else { return tooFew(cmp, level: level) }
+            cmp.difference = Interval(value: sr.center, low: sr.ci.lower, high: sr.ci.upper)
+            interval = cmp.difference
+            (lo, hi) = (-a, a)
+            how = " (\(pairs!.count) interleaved pairs)"
         case .relative(let t):
             // ratio = exp(Hodges–Lehmann shift of the logs) with its exact Mann–Whitney bounds (positive data)
             if b.allSatisfy({ $0 > 0 }), c.allSatisfy({ $0 > 0 }) {
@@ -254,16 +297,32 @@ public enum RegressionGate {
         let twoSided = "two-sided: \(cmp.verdict.rawValue) (\(cmp.reason))"
         if cmp.higherIsBetter ? better < lo : better > hi {
             out.verdict = .regressed
-            out.reason = "regression beyond \(tText): even the better-side bound \(bound(better)) is beyond it (one-sided); \(twoSided)"
+            out.reason = "regression beyond \(tText): even the better-side bound \(bound(better)) is beyond it (one-sided\(how)); \(twoSided)"
         } else if cmp.higherIsBetter ? worse >= lo : worse <= hi {
             out.verdict = cmp.verdict == .improved ? .improved : .unchanged
-            out.reason = "no regression beyond \(tText): the worse-side bound \(bound(worse)) is within it (one-sided); \(twoSided)"
+            out.reason = "no regression beyond \(tText): the worse-side bound \(bound(worse)) is within it (one-sided\(how)); \(twoSided)"
         } else {
             out.verdict = .inconclusive
-            out.reason = "the worse-side bound \(bound(worse)) is beyond \(tText) and the better-side bound \(bound(better)) within it: "
+            out.reason = "the worse-side bound \(bound(worse)) is beyond \(tText) and the better-side bound \(bound(better)) within it\(how): "
                 + "cannot rule a regression in or out; \(twoSided)"
         }
         return out
+    }
+
+    /// Rounds needed in paired mode: n = (π/3) · s² · (z_{1−α} + z_{0.9})² / t², s the robust SD of the per-round
+    /// log ratios (relative threshold) or differences (absolute); π/3 is the signed-rank HL's normal efficiency loss.
+    public static func repeatsNeeded(pairs: [(b: Double, c: Double)], threshold: ChangeThreshold, alpha: Double) -> Int? {
+        let d: [Double], t: Double
+        switch threshold {
+        case .relative(let r):
+            guard pairs.allSatisfy({ $0.b > 0 && $0.c > 0 }) else { return nil }
+            d = pairs.map { Foundation.log($0.c / $0.b) }; t = Foundation.log(1 + r)
+        case .absolute(let a): d = pairs.map { $0.c - $0.b }; t = a
+        }
+        let s = 1.4826 * Descriptive.mad(d)
+        guard s.isFinite, s > 0, t > 0 else { return nil }
+        let z = NormalDistribution.quantile(1 - alpha) + 1.2815515655446004
+        return max(6, Int((Double.pi / 3 * s * s * z * z / (t * t)).rounded(.up)))
     }
 
     /// Inconclusive: with so few runs no bound at this level exists (e.g. 3 vs 3 at one-sided 97.5%).

@@ -59,7 +59,9 @@ struct CheckCommand: AsyncParsableCommand {
             // An external command's metrics are only known once it ran; stored ones are checked after loading.
             var metrics = try metricArgs.map { try GateMetric.parse($0, known: nil) }
             if metrics.isEmpty { metrics = abCommand.isEmpty ? GateMetric.defaults : [GateMetric(name: "wall_s", threshold: 0.05)] }
-            let options = GateOptions(metrics: metrics, alpha: alpha, inconclusiveFails: inconclusiveFails, force: force)
+            // Measured now means interleaved A/B rounds: the gate pairs them (drift between rounds cancels).
+            let options = GateOptions(metrics: metrics, alpha: alpha, inconclusiveFails: inconclusiveFails, force: force,
+                                      paired: !ab.isEmpty || !abCommand.isEmpty)
 
             let sides: (RunSet, RunSet)
             if !ab.isEmpty || !abCommand.isEmpty {
