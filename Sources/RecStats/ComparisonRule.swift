@@ -6,7 +6,8 @@ import RecContract
 public struct ComparisonRule: Sendable, Codable, Equatable {
     /// Significance level for the Mann–Whitney p-value.
     public var alpha: Double = 0.05
-    /// Relative change of the median that matters (0.02 = 2%); smaller changes count as unchanged.
+    /// Relative change of the median that matters (0.02 = 2%) for metrics outside the catalog; catalog
+    /// metrics use their own `ChangeThreshold` unless the caller passes one (spec `thresholds:`, `--metric NAME:T`).
     public var threshold: Double = 0.02
     /// Fewer samples than this on either side gives an inconclusive verdict.
     public var minSamples: Int = 3
@@ -16,7 +17,8 @@ public struct ComparisonRule: Sendable, Codable, Equatable {
     public var resamples: Int = 2000
     /// Bootstrap seed (results are deterministic for a given seed).
     public var seed: UInt64 = 1
-    /// Coefficient of variation above which a summary is flagged noisy.
+    /// Robust coefficient of variation (1.4826 · MAD / |median|) above which `Summary.isNoisy` is set.
+    /// (Reports flag noisy configs by the median CI's half-width against the metric's threshold instead.)
     public var noisyCV: Double = 0.05
 
     /// A rule; every parameter has the default documented on its property.
