@@ -1,6 +1,8 @@
 # rectune — the two README commands: `make run` and `make test`.
 SHELL := /bin/bash
 APT_PACKAGES := libdnnl-dev libpfm4-dev libnuma-dev libsqlite3-dev
+# The Slurm backend's tests run a real single-node cluster (deploy/slurm/local-cluster.sh).
+TEST_APT_PACKAGES := slurm-wlm munge
 SWIFT ?= swift
 # Release build; tests also run optimized (the engine's kernels are too slow unoptimized),
 # with testability enabled for @testable imports.
@@ -10,7 +12,7 @@ BIN := .build/release/rectune
 SPEC ?= Experiments/quick.yaml
 DB ?= results/rectune.sqlite
 
-.PHONY: deps build run test bench clean
+.PHONY: deps test-deps build run test bench clean
 
 ## deps: install the system packages if any is missing (needs root or sudo).
 deps:
@@ -20,6 +22,10 @@ deps:
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
+
+## test-deps: what the tests need beyond the build (a local Slurm cluster's packages).
+test-deps:
+	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(TEST_APT_PACKAGES)"
 
 ## build: release build of the rectune binary.
 build: deps
@@ -35,7 +41,7 @@ run: build
 	@echo "reports: results/quick-report.html results/quick-report.md"
 
 ## test: build and run the whole test suite (optimized, with testability).
-test: deps
+test: deps test-deps
 	$(SWIFT) build $(TEST_FLAGS) --build-tests
 	$(SWIFT) test $(TEST_FLAGS) --skip-build
 

@@ -19,7 +19,15 @@ Contents:
                For the median of an odd-sized sample the exact (infinite-resample) bootstrap percentile endpoints
                are recorded too (exact_lower/exact_upper), from P(median* <= x_(k)) = P(Bin(n, k/n) >= (n+1)/2).
   hodges_lehmann: numpy.median(numpy.subtract.outer(x, y)).
+  mannwhitney_permutation: the exact conditional (permutation) p-value of U given the pooled sample, ties
+               included: scipy.stats.permutation_test(permutation_type="independent", n_resamples=inf), i.e.
+               every split enumerated, with U of x (mannwhitneyu(...).statistic) as the statistic; two-sided is
+               twice the smaller one-sided p (permutation_test's definition). Checked against a brute-force
+               itertools enumeration in this script. (mannwhitneyu(method="exact") ignores ties.)
+  benjamini_hochberg: scipy.stats.false_discovery_control(p, method="bh").
 """
+import itertools
+import math
 import json
 import os
 import sys
@@ -140,10 +148,75 @@ def hodges_lehmann_cases():
     return [{"x": x, "y": y, "shift": float(np.median(np.subtract.outer(x, y)))} for x, y in pairs]
 
 
+def mwu_u(x, y, axis=-1):
+    return stats.mannwhitneyu(x, y, axis=axis, method="asymptotic").statistic
+
+
+def brute_force_permutation_p(x, y, alternative):
+    """Enumerate every split of the pooled sample (the definition, independent of SciPy)."""
+    pooled = np.concatenate([x, y])
+    n, n1 = len(pooled), len(x)
+    ranks = stats.rankdata(pooled)
+    u_obs = ranks[:n1].sum() - n1 * (n1 + 1) / 2
+    ge = le = total = 0
+    for idx in itertools.combinations(range(n), n1):
+        u = ranks[list(idx)].sum() - n1 * (n1 + 1) / 2
+        total += 1
+        ge += u >= u_obs - 1e-9
+        le += u <= u_obs + 1e-9
+    if alternative == "greater":
+        return ge / total
+    if alternative == "less":
+        return le / total
+    return min(1.0, 2 * min(ge, le) / total)
+
+
+def permutation_cases():
+    g = np.random.default_rng(8)
+    cases = [
+        ("ties 5v5 two-sided", [3, 4, 4, 5, 7], [4, 5, 5, 6, 8], "two-sided"),
+        ("ties 5v6 greater", [10, 12, 12, 13, 15], [9, 10, 10, 11, 12, 12], "greater"),
+        ("ties 5v5 separated (minimum p)", [1, 1, 2, 2, 3], [4, 5, 5, 6, 6], "two-sided"),
+        ("ties 5v5 less", [1, 1, 2, 2, 3], [4, 5, 5, 6, 6], "less"),
+        ("ties 6v6 counters", [float(v) for v in g.poisson(4, 6)], [float(v) for v in g.poisson(6, 6)], "two-sided"),
+        ("ties 8v7 counters greater", [float(v) for v in g.poisson(5, 8)], [float(v) for v in g.poisson(4, 7)], "greater"),
+        ("ties 3v9 asymmetric", [2, 2, 9], [1, 2, 2, 3, 3, 3, 4, 5, 9], "two-sided"),
+        ("no ties 5v5 (equals exact)", [1.5, 2.5, 3.5, 6.5, 8.5], [4.0, 5.0, 7.0, 9.0, 10.0], "two-sided"),
+        ("all ties", [7.0, 7.0, 7.0], [7.0, 7.0, 7.0, 7.0], "two-sided"),
+        ("ties 10v10 rounded timings", [float(v) for v in np.round(g.normal(100, 1.5, 10))],
+         [float(v) for v in np.round(g.normal(101, 1.5, 10))], "two-sided"),
+    ]
+    out = []
+    for name, x, y, alt in cases:
+        x = np.array(x, dtype=float)
+        y = np.array(y, dtype=float)
+        res = stats.permutation_test((x, y), mwu_u, permutation_type="independent", vectorized=True,
+                                     n_resamples=np.inf, alternative=alt)
+        brute = brute_force_permutation_p(x, y, alt)
+        assert abs(res.pvalue - brute) < 1e-12, (name, res.pvalue, brute)
+        out.append({"name": name, "x": list(map(float, x)), "y": list(map(float, y)), "alternative": alt,
+                    "u": float(res.statistic), "pvalue": float(res.pvalue),
+                    "n_splits": math.comb(len(x) + len(y), len(x))})
+    return out
+
+
+def bh_cases():
+    g = np.random.default_rng(3)
+    ps = [
+        [0.01, 0.02, 0.03, 0.04, 0.05],
+        [0.001, 0.008, 0.039, 0.041, 0.042, 0.06, 0.074, 0.205, 0.212, 0.216],
+        [0.5],
+        [0.04, 0.04, 0.04, 0.9, 0.0001],
+        list(map(float, np.round(g.uniform(0, 0.2, 12), 6))),
+    ]
+    return [{"p": p, "q": list(map(float, stats.false_discovery_control(p, method="bh")))} for p in ps]
+
+
 def main():
     doc = {"scipy": scipy.__version__, "numpy": np.__version__, "generator": "scripts/stats_fixtures.py",
            "mannwhitney": mann_whitney_cases(), "bootstrap": bootstrap_cases(),
-           "hodges_lehmann": hodges_lehmann_cases()}
+           "hodges_lehmann": hodges_lehmann_cases(), "mannwhitney_permutation": permutation_cases(),
+           "benjamini_hochberg": bh_cases()}
     with open(OUT, "w") as f:
         json.dump(doc, f, indent=1)
         f.write("\n")

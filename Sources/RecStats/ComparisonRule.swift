@@ -6,7 +6,8 @@ import RecContract
 public struct ComparisonRule: Sendable, Codable, Equatable {
     /// Significance level for the Mann–Whitney p-value.
     public var alpha: Double = 0.05
-    /// Relative change of the median that matters (0.02 = 2%); smaller changes count as unchanged.
+    /// Relative change of the median that matters (0.02 = 2%) for metrics outside the catalog; catalog
+    /// metrics use their own `ChangeThreshold` unless the caller passes one (spec `thresholds:`, `--metric NAME:T`).
     public var threshold: Double = 0.02
     /// Fewer samples than this on either side gives an inconclusive verdict.
     public var minSamples: Int = 3
@@ -16,7 +17,8 @@ public struct ComparisonRule: Sendable, Codable, Equatable {
     public var resamples: Int = 2000
     /// Bootstrap seed (results are deterministic for a given seed).
     public var seed: UInt64 = 1
-    /// Coefficient of variation above which a summary is flagged noisy.
+    /// Robust coefficient of variation (1.4826 · MAD / |median|) above which `Summary.isNoisy` is set.
+    /// (Reports flag noisy configs by the median CI's half-width against the metric's threshold instead.)
     public var noisyCV: Double = 0.05
 
     /// A rule; every parameter has the default documented on its property.
@@ -69,6 +71,23 @@ public struct Comparison: Sendable, Codable {
     public var verdict: Verdict
     /// One line a human can read: why this verdict.
     public var reason: String
+    /// candidate median − baseline median, in the metric's unit.
+    public var difference: Double = .nan
+    /// Percentile-bootstrap CI of the difference of medians (same resamples as `ratioCI`); nil when
+    /// deterministic or with fewer than two samples on a side.
+    public var differenceCI: ConfidenceInterval?
+    /// The change that matters for this metric (relative to the baseline median, or absolute).
+    public var threshold: ChangeThreshold = .relative(0.02)
+    /// True when the metric is treated as deterministic (no p, no CI, n_eff = 1): seed-deterministic
+    /// repeats, or zero variance on both sides.
+    public var deterministic = false
+    /// True when deterministic because the metric only depends on the seed (not because of zero variance).
+    public var seedDeterministic = false
+    /// Benjamini–Hochberg q-value within the report or gate check (nil when not tested: deterministic,
+    /// neutral or without a p-value).
+    public var qValue: Double?
+    /// Set when a sample is NaN or infinite (names it); such a comparison is not tested.
+    public var nonFinite: String?
 
     /// A comparison from its parts (for tests and for callers that compute their own statistics).
     public init(metric: String, polarity: Polarity, baseline: Summary, candidate: Summary, ratio: Double,

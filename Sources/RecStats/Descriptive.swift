@@ -28,6 +28,48 @@ public enum Descriptive {
         return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2
     }
 
+    /// Median by selection (Hoare's quickselect, O(n) expected) rather than sorting; reorders `buf`.
+    /// Same value as `median`; NaN for an empty array.
+    public static func medianBySelection(_ buf: inout [Double]) -> Double {
+        let n = buf.count
+        guard n > 0 else { return .nan }
+        let k = n / 2
+        buf.withUnsafeMutableBufferPointer { select(k, in: $0) }
+        if n % 2 == 1 { return buf[k] }
+        // the lower middle is the largest value left of k once k is in place
+        var lower = buf[0]
+        for i in 1..<k { if buf[i] > lower { lower = buf[i] } }
+        return (lower + buf[k]) / 2
+    }
+
+    /// Puts the k-th smallest value at index k, smaller-or-equal values before it, larger-or-equal after.
+    static func select(_ k: Int, in a: UnsafeMutableBufferPointer<Double>) {
+        var lo = 0, hi = a.count - 1
+        while hi > lo {
+            // median of three as the pivot
+            let mid = lo + (hi - lo) / 2
+            if a[mid] < a[lo] { a.swapAt(mid, lo) }
+            if a[hi] < a[lo] { a.swapAt(hi, lo) }
+            if a[hi] < a[mid] { a.swapAt(hi, mid) }
+            let pivot = a[mid]
+            var i = lo, j = hi
+            while i <= j {
+                while a[i] < pivot { i += 1 }
+                while a[j] > pivot { j -= 1 }
+                if i <= j { a.swapAt(i, j); i += 1; j -= 1 }
+            }
+            if k <= j { hi = j } else if k >= i { lo = i } else { return }
+        }
+    }
+
+    /// Median absolute deviation from the median (unscaled); NaN for an empty array.
+    public static func mad(_ xs: [Double]) -> Double {
+        guard !xs.isEmpty else { return .nan }
+        let m = median(xs)
+        var d = xs.map { abs($0 - m) }
+        return medianBySelection(&d)
+    }
+
     /// Sample standard deviation (n - 1 denominator); 0 for fewer than two values.
     public static func stddev(_ xs: [Double]) -> Double {
         guard xs.count > 1 else { return 0 }

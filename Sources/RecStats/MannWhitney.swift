@@ -7,7 +7,8 @@ public struct MannWhitneyResult: Sendable, Codable {
     public var u: Double
     /// p-value for the requested alternative.
     public var pValue: Double
-    /// `"exact"` (null distribution of U without ties) or `"asymptotic"` (normal approximation with tie and
+    /// `"permutation"` (exact conditional distribution of U given the pooled sample, ties included), `"exact"`
+    /// (null distribution of U without ties) or `"asymptotic"` (normal approximation with tie and
     /// continuity corrections); `"invalid"` when an input was empty or non-finite (then `pValue` is NaN).
     public var method: String
 
@@ -19,12 +20,16 @@ public struct MannWhitneyResult: Sendable, Codable {
     }
 }
 
-/// The Mann–Whitney U (Wilcoxon rank-sum) test, matching `scipy.stats.mannwhitneyu` (SciPy 1.17,
-/// `use_continuity=True`, `method="auto"`).
+/// The Mann–Whitney U (Wilcoxon rank-sum) test.
 ///
 /// - U is U of `x`: R_x - n_x(n_x+1)/2 from average ranks of the pooled sample.
-/// - Method choice (SciPy's `_mwu_choose_method`): asymptotic when both samples have more than 8 values or
-///   when the pooled sample has any tie; exact otherwise.
+/// - Method choice (`auto`): without ties the exact null distribution (`MannWhitneyExact`, as long as the
+///   counts fit 128 bits and the smaller sample has at most 100 values); with ties the exact conditional
+///   permutation distribution of U given the pooled sample (`MannWhitneyPermutation`) whenever it is cheap
+///   enough (up to about 30 values per side); the normal approximation only beyond. So a small sample with ties never gets a p-value below the exact
+///   permutation minimum 2 / C(N, n_x) (0.0079 at 5 vs 5), as the normal approximation can give.
+///   Without ties `auto` equals SciPy's `method="exact"`; `scipyAuto` reproduces SciPy 1.17's own choice
+///   (asymptotic when both samples have more than 8 values or when there is any tie).
 /// - Exact: P(U ≥ u) from the null distribution of U, whose counts are the coefficients of the Gaussian
 ///   binomial [n_x+n_y choose n_x]_q (computed in exact 128-bit integers). `greater` uses U_x, `less` uses
 ///   U_y = n_x·n_y - U_x, `two-sided` doubles the tail of max(U_x, U_y), clipped to 1.
@@ -43,8 +48,13 @@ public enum MannWhitney {
 
     /// How the p-value is computed.
     public enum Method: String, Sendable {
-        /// SciPy's rule: exact for small samples without ties, asymptotic otherwise.
+        /// Exact conditional permutation distribution (ties included) when feasible, asymptotic otherwise.
         case auto
+        /// SciPy 1.17's `method="auto"` rule: exact for small samples without ties, asymptotic otherwise.
+        case scipyAuto
+        /// The exact conditional permutation distribution of U given the pooled sample (handles ties);
+        /// falls back to asymptotic beyond `MannWhitneyPermutation.fits`.
+        case permutation
         /// Exact null distribution (ties are ignored, as in SciPy). Falls back to asymptotic beyond
         /// C(n_x+n_y, n_x) ≥ 2^120, where exact counting would overflow.
         case exact
@@ -77,10 +87,34 @@ public enum MannWhitney {
         }
         let hasTies = ties.contains { $0 > 1 }
         var chosen = method
-        if chosen == .auto { chosen = (n1 > 8 && n2 > 8) || hasTies ? .asymptotic : .exact }
+        if chosen == .scipyAuto { chosen = (n1 > 8 && n2 > 8) || hasTies ? .asymptotic : .exact }
+        if chosen == .auto {
+            // without ties the permutation distribution is the classical exact one (cheaper to count)
+            chosen = hasTies ? .permutation : (MannWhitneyExact.fits(n1, n2) && Swift.min(n1, n2) <= 100 ? .exact : .asymptotic)
+        }
         if chosen == .exact, !MannWhitneyExact.fits(n1, n2) { chosen = .asymptotic }
+        if chosen == .permutation, !MannWhitneyPermutation.fits(n1, n2) { chosen = .asymptotic }
         let p: Double
-        if chosen == .exact {
+        if chosen == .permutation {
+            let sorted = (x + y).sorted()
+            var doubled: [Int] = [], sizes: [Int] = []
+            var i = 0
+            while i < sorted.count {
+                var j = i
+                while j + 1 < sorted.count && sorted[j + 1] == sorted[i] { j += 1 }
+                doubled.append(i + j + 2)  // 2 × mean of the 1-based ranks i+1 … j+1
+                sizes.append(j - i + 1)
+                i = j + 1
+            }
+            let t = MannWhitneyPermutation.tails(u: u1, n1: n1, doubledRanks: doubled, groupSizes: sizes)
+            let raw: Double
+            switch alternative {
+            case .greater: raw = t.greater
+            case .less: raw = t.less
+            case .twoSided: raw = 2 * Swift.min(t.greater, t.less)
+            }
+            return MannWhitneyResult(u: u1, pValue: Swift.min(Swift.max(raw, 0), 1), method: chosen.rawValue)
+        } else if chosen == .exact {
             p = MannWhitneyExact.sf(Int(u.rounded(.down)), n1, n2)
         } else {
             p = NormalDistribution.cdf(-zScore(u: u, n1: n1, n2: n2, ties: ties))

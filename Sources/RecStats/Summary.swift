@@ -22,7 +22,11 @@ public struct Summary: Sendable, Codable {
     /// Coefficient of variation stddev / |mean| (0 when every sample is equal, infinity when the mean is 0 but
     /// the samples vary).
     public var cv: Double
-    /// Whether `cv` exceeds the noise limit the summary was built with.
+    /// Robust coefficient of variation: 1.4826 · MAD / |median| (the normal-consistent scale over the
+    /// median; 0 when at least half the samples equal the median, infinity when the median is 0 but the
+    /// samples vary). Unlike `cv` one outlying repeat does not dominate it.
+    public var robustCV: Double = 0
+    /// Whether `robustCV` exceeds the noise limit the summary was built with.
     public var isNoisy: Bool
     /// Number of NaN or infinite inputs left out of every statistic above (0 for clean data).
     public var rejected: Int
@@ -51,7 +55,7 @@ public struct Summary: Sendable, Codable {
     ///   - level: confidence level of the bootstrap intervals.
     ///   - resamples: bootstrap resamples.
     ///   - seed: bootstrap seed (the median CI uses `seed`, the mean CI `seed + 1`).
-    ///   - noisyCV: `isNoisy` is `cv > noisyCV` (0.05 suits wall-time metrics).
+    ///   - noisyCV: `isNoisy` is `robustCV > noisyCV` (0.05 suits wall-time metrics).
     public static func of(_ samples: [Double], level: Double = 0.95, resamples: Int = 2000, seed: UInt64 = 1,
                           noisyCV: Double = 0.05) -> Summary {
         let xs = samples.filter(\.isFinite)
@@ -71,9 +75,40 @@ public struct Summary: Sendable, Codable {
                                                     statisticOfSorted: Descriptive.medianOfSorted)
             meanCI = Bootstrap.percentileCI(xs, level: level, resamples: resamples, seed: seed &+ 1, statistic: Descriptive.mean)
         }
-        return Summary(n: xs.count, mean: mean, median: Descriptive.medianOfSorted(sorted), stddev: sd,
-                       min: sorted[0], max: sorted[sorted.count - 1], meanCI: meanCI, medianCI: medianCI,
-                       cv: cv, isNoisy: cv > noisyCV, rejected: rejected)
+        let median = Descriptive.medianOfSorted(sorted), mad = Descriptive.mad(xs)
+        let robust: Double = mad == 0 ? 0 : (median == 0 ? .infinity : 1.4826 * mad / abs(median))
+        var s = Summary(n: xs.count, mean: mean, median: median, stddev: sd,
+                        min: sorted[0], max: sorted[sorted.count - 1], meanCI: meanCI, medianCI: medianCI,
+                        cv: cv, isNoisy: robust > noisyCV, rejected: rejected)
+        s.robustCV = robust
+        return s
+    }
+
+    /// Summarises `samples` from bootstrap `draws` already made of its finite values (see `Bootstrap.draws`),
+    /// so one bootstrap serves the summary and every comparison. `isNoisy` is `robustCV > noisyCV`.
+    public static func of(_ samples: [Double], draws: Bootstrap.Draws, level: Double = 0.95, noisyCV: Double = 0.05) -> Summary {
+        let xs = samples.filter(\.isFinite)
+        let rejected = samples.count - xs.count
+        guard !xs.isEmpty else {
+            return Summary(n: 0, mean: .nan, median: .nan, stddev: .nan, min: .nan, max: .nan, meanCI: nil, medianCI: nil,
+                           cv: .nan, isNoisy: false, rejected: rejected)
+        }
+        let sorted = xs.sorted()
+        let mean = Descriptive.mean(xs)
+        let sd = Descriptive.stddev(xs)
+        let median = Descriptive.medianOfSorted(sorted)
+        let cv: Double = sd == 0 ? 0 : (mean == 0 ? .infinity : sd / abs(mean))
+        let mad = Descriptive.mad(xs)
+        let robust: Double = mad == 0 ? 0 : (median == 0 ? .infinity : 1.4826 * mad / abs(median))
+        var medianCI: ConfidenceInterval?, meanCI: ConfidenceInterval?
+        if xs.count > 1 {
+            medianCI = Bootstrap.percentileInterval(draws.medians, level: level)
+            meanCI = Bootstrap.percentileInterval(draws.means, level: level)
+        }
+        var s = Summary(n: xs.count, mean: mean, median: median, stddev: sd, min: sorted[0], max: sorted[sorted.count - 1],
+                        meanCI: meanCI, medianCI: medianCI, cv: cv, isNoisy: robust > noisyCV, rejected: rejected)
+        s.robustCV = robust
+        return s
     }
 
     /// Whether every sample is identical (zero spread), as for a deterministic counter. False when n < 2.

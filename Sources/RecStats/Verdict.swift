@@ -10,6 +10,9 @@ public enum Verdict: String, Sendable, Codable {
     case unchanged
     /// Too few samples or too much noise to tell.
     case inconclusive
+    /// A neutral diagnostic (steals, tasks, allocator hits) changed beyond its threshold: reported, but
+    /// neither good nor bad, so never a badge, never in the gate's verdict or in multiplicity correction.
+    case changed
 }
 
 /// A two-sided confidence interval `[lower, upper]` at confidence `level` (e.g. 0.95).

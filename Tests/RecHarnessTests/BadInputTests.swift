@@ -125,7 +125,9 @@ extension BadInputTests {
         let store = try ResultStore.temporary()
         let id = try CheckTests.seed(store, name: "reps", sps: 1000, noise: 0.01, repeats: 2, seed: 1)
         let csv = try CSVReport.tidy(store.loadExperimentData(id))
-        let repeats = Set(csv.split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false)[3] })
+        let lines = csv.split(separator: "\n")
+        let column = try XCTUnwrap(lines.first?.split(separator: ",").firstIndex(of: "repeat"), "no repeat column")
+        let repeats = Set(lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false)[column] })
         XCTAssertEqual(repeats, ["1", "2"], csv)
     }
 

@@ -67,7 +67,7 @@ final class CheckTests: XCTestCase {
 
         // Markdown summary: a table per metric and a bottom line.
         let md = slow.markdown
-        XCTAssertTrue(md.contains("| metric | baseline median | candidate median | ratio [95% CI] | p | threshold | verdict |"), md)
+        XCTAssertTrue(md.contains("| metric | baseline median | candidate median | change [95% CI] | p (BH q) | threshold | verdict | repeats needed |"), md)
         XCTAssertTrue(md.contains("| samples_per_sec |"))
         XCTAssertTrue(md.contains("**REGRESSION"))
 
@@ -98,8 +98,16 @@ final class CheckTests: XCTestCase {
             XCTAssertThrowsError(try RunSelector.parse(bad), bad)
         }
         XCTAssertEqual(try GateMetric.parse("step_ms.p99:10%"), GateMetric(name: "step_ms.p99", threshold: 0.1))
-        XCTAssertEqual(try GateMetric.parse("auc"), GateMetric(name: "auc", threshold: 0.05))
+        // AUC's catalog threshold is absolute; a relative default applies to the others
+        XCTAssertEqual(try GateMetric.parse("auc"), GateMetric(name: "auc", threshold: .absolute(0.001)))
+        XCTAssertEqual(try GateMetric.parse("wall_s"), GateMetric(name: "wall_s", threshold: 0.05))
+        XCTAssertEqual(try GateMetric.parse("auc:abs:0.002"), GateMetric(name: "auc", threshold: .absolute(0.002)))
         XCTAssertThrowsError(try GateMetric.parse("auc:fast"))
+        XCTAssertThrowsError(try GateMetric.parse("samples_per_secc:5%")) { e in
+            XCTAssertTrue("\(e)".contains("unknown metric 'samples_per_secc'") && "\(e)".contains("did you mean 'samples_per_sec'"), "\(e)")
+        }
+        XCTAssertEqual(try GateMetric.parse("my_qps:5%", known: ["my_qps"]).name, "my_qps")
+        XCTAssertEqual(try GateMetric.parse("anything", known: nil).name, "anything")
 
         // A side with no ok runs is a data error.
         let empty = RunSet(label: "empty", runs: [], host: AnalysisFixtures.host())

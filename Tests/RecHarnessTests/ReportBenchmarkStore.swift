@@ -3,8 +3,9 @@ import Foundation
 import RecStats
 import XCTest
 
-/// Builds a large store for timing `rectune report` (not a timing test: it only builds the data).
-/// Run with `RECTUNE_BENCH_STORE=/tmp/big.sqlite swift test --filter ReportBenchmarkStore`; skipped otherwise.
+/// Builds a large store and times every report format on it — a benchmark that prints, never asserts a time.
+/// Run with `RECTUNE_BENCH_STORE=/tmp/big.sqlite swift test --filter ReportBenchmarkStore` (skipped otherwise),
+/// or `scripts/bench_report.sh`, which also times the `rectune report` binary end to end.
 final class ReportBenchmarkStore: XCTestCase {
     func testBuildTenThousandRunStore() throws {
         guard let path = ProcessInfo.processInfo.environment["RECTUNE_BENCH_STORE"] else {
@@ -54,5 +55,16 @@ final class ReportBenchmarkStore: XCTestCase {
         }
         XCTAssertEqual(try store.runs(experimentID: exp.id).count, runs)
         print("built \(runs) runs in \(path)")
+
+        // In-process times: load once, then each format (the analysis runs once per format, as in `report`).
+        let clock = ContinuousClock()
+        var data: ExperimentData?
+        let load = try clock.measure { data = try store.loadExperimentData(exp.id) }
+        print("bench report: load \(runs) runs: \(load)")
+        for format in ReportFormat.allCases where format != .ipynb || ProcessInfo.processInfo.environment["RECTUNE_BENCH_IPYNB"] != nil {
+            var bytes = 0
+            let t = try clock.measure { bytes = try ReportRenderer.render(data!, format: format).utf8.count }
+            print("bench report: \(format.rawValue): \(t) (\(bytes) bytes)")
+        }
     }
 }

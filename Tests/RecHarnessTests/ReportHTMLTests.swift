@@ -96,7 +96,11 @@ final class ReportHTMLTests: XCTestCase {
         let cells = try XCTUnwrap(json["cells"] as? [[String: Any]])
         XCTAssertEqual(cells.map { $0["cell_type"] as? String }, ["markdown", "code", "code", "code", "code"])
         let source = cells.compactMap { ($0["source"] as? [String])?.joined() }.joined(separator: "\n")
-        XCTAssertTrue(source.contains("pd.DataFrame(json.loads(RUNS_JSON))"))
+        XCTAssertTrue(source.contains("pd.DataFrame(json.loads(RUNS_JSON), columns=COLUMNS)"))
+        // deliberate column order (identity, knobs, metrics) and the baseline config first
+        XCTAssertTrue(source.contains("COLUMNS = [\"run_id\",\"config\",\"is_baseline\",\"repeat\",\"status\",\"knob_"), source)
+        XCTAssertTrue(source.contains("CONFIG_ORDER = [\"baseline\""), source)
+        XCTAssertTrue(source.contains("reindex"), source)
         XCTAssertTrue(source.contains("groupby(\"config\")"))
         XCTAssertTrue(source.contains("errorbar"))
         XCTAssertEqual(NotebookReport.defaultPath(for: "wdl ablation/1"), "notebooks-export/wdl_ablation_1.ipynb")

@@ -18,8 +18,8 @@ final class ReportTests: XCTestCase {
         let header = try XCTUnwrap(rows.first)
         let knobs = CSVReport.knobColumns(data)
         XCTAssertEqual(knobs, ["stage", "allocator", "executor"])
-        XCTAssertEqual(header, ["run_id", "experiment", "config_hash", "repeat", "status"] + knobs
-                       + ["metric", "phase", "value", "unit", "source", "scaled", "note"])
+        XCTAssertEqual(header, ["run_id", "experiment", "config", "is_baseline", "config_hash", "repeat", "status", "started", "duration_s"]
+                       + knobs + ["metric", "phase", "value", "unit", "source", "scaled", "note"])
         let expected = data.runs.reduce(0) { n, r in n + max(1, r.metrics.count + r.unavailable.count) }
         XCTAssertEqual(rows.count - 1, expected)
         XCTAssertTrue(rows.allSatisfy { $0.count == header.count })
@@ -43,12 +43,34 @@ final class ReportTests: XCTestCase {
         let rows = try Self.parseCSV(try CSVReport.wide(data))
         let header = rows[0]
         XCTAssertEqual(rows.count - 1, data.runs.count)
-        XCTAssertEqual(header.count, 5 + 3 + ExperimentSpec.defaultMetrics.count)
+        XCTAssertEqual(header.count, 9 + 3 + ExperimentSpec.defaultMetrics.count)
         XCTAssertEqual(Array(header.suffix(5)), ExperimentSpec.defaultMetrics)
+        // label, baseline flag, start time and duration next to every run
+        let cfg = header.firstIndex(of: "config")!, isBase = header.firstIndex(of: "is_baseline")!
+        let started = header.firstIndex(of: "started")!, dur = header.firstIndex(of: "duration_s")!
+        let baseRows = rows.dropFirst().filter { $0[isBase] == "1" }
+        XCTAssertFalse(baseRows.isEmpty)
+        XCTAssertTrue(baseRows.allSatisfy { $0[cfg] == "baseline" })
+        XCTAssertTrue(rows.dropFirst().filter { $0[isBase] == "0" }.allSatisfy { $0[cfg] != "baseline" && !$0[cfg].isEmpty })
+        XCTAssertTrue(rows.dropFirst().allSatisfy { ISO8601DateFormatter.withFractionalSeconds.date(from: $0[started]) != nil }, rows[1][started])
+        XCTAssertTrue(rows.dropFirst().allSatisfy { Double($0[dur]) != nil })
         let faults = header.firstIndex(of: "minor_faults_per_step")!
         XCTAssertTrue(rows.dropFirst().allSatisfy { $0[faults].isEmpty }, "unavailable must be empty, not 0")
         let sps = header.firstIndex(of: "samples_per_sec")!
         XCTAssertTrue(rows.dropFirst().allSatisfy { Double($0[sps]) ?? 0 > 5000 })
+    }
+
+    func testWideCSVKeepsWholeRunMetricsAndQuotesFields() throws {
+        var data = AnalysisFixtures.ablation()
+        data.runs[0].metrics.append(MetricValue(name: "wall_s", phase: "total", value: 12.5, unit: "s"))
+        data.runs[1].stderrTail = "boom, \"quoted\"\nlast"
+        let rows = try Self.parseCSV(try CSVReport.wide(data))
+        let wall = try XCTUnwrap(rows[0].firstIndex(of: "wall_s"), "wall_s (phase total) is a wide column")
+        XCTAssertEqual(rows[1][wall], "12.5")
+        // RFC 4180 quoting round-trips through a real CSV reader
+        var w = CSVReport.Writer()
+        w.fields(["a,b", "say \"hi\"", "two\nlines", "plain"])
+        XCTAssertEqual(try Self.parseCSV(w.text), [["a,b", "say \"hi\"", "two\nlines", "plain"]])
     }
 
     func testMarkdownTablesAreWellFormed() throws {
@@ -107,5 +129,13 @@ final class ReportTests: XCTestCase {
         let back = try decoder.decode(ExperimentAnalysis.self, from: Data(text.utf8))
         XCTAssertEqual(back.configs.count, 3)
         XCTAssertEqual(back.configs.first { $0.label == "stage=on" }?.comparison("samples_per_sec")?.verdict, .improved)
+    }
+}
+
+extension ISO8601DateFormatter {
+    static var withFractionalSeconds: ISO8601DateFormatter {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f
     }
 }

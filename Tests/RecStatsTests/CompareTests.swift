@@ -126,7 +126,9 @@ final class RecStatsCompareTests: XCTestCase {
         XCTAssertEqual(r.alpha, 0.05)
         XCTAssertEqual(r.minSamples, 3)
         // a wider threshold turns a 3% change from regressed into unchanged for constants
-        let c = Compare.metric("wall_s", baseline: [10, 10, 10], candidate: [10.3, 10.3, 10.3], rule: r)
+        // (rule.threshold is the default of metrics outside the catalog; catalog metrics take theirs unless overridden)
+        let c = Compare.metric("my_wall_s", baseline: [10, 10, 10], candidate: [10.3, 10.3, 10.3], rule: r)
+        XCTAssertEqual(Compare.metric("wall_s", baseline: [10, 10, 10], candidate: [10.3, 10.3, 10.3], threshold: .relative(0.05)).verdict, .unchanged)
         XCTAssertEqual(c.verdict, .unchanged)
         XCTAssertEqual(Compare.metric("wall_s", baseline: [10, 10, 10], candidate: [10.3, 10.3, 10.3]).verdict, .regressed)
     }

@@ -33,7 +33,8 @@ final class RecStatsMannWhitneyTests: XCTestCase {
 
     func testForcedMethodsAndOverflowFallback() {
         let x = [1.0, 2, 3, 4, 5, 6, 7, 8, 9, 10], y = [2.5, 4.5, 6.5, 8.5, 10.5, 11, 12, 13, 14, 15]
-        XCTAssertEqual(MannWhitney.test(x, y).method, "asymptotic")
+        XCTAssertEqual(MannWhitney.test(x, y, alternative: .twoSided, method: .scipyAuto).method, "asymptotic")
+        XCTAssertEqual(MannWhitney.test(x, y).method, "exact", "small samples without ties: exact, not the normal approximation")
         let exact = MannWhitney.test(x, y, alternative: .twoSided, method: .exact)
         let asym = MannWhitney.test(x, y, alternative: .twoSided, method: .asymptotic)
         XCTAssertEqual(exact.method, "exact")

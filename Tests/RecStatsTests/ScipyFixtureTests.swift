@@ -13,10 +13,15 @@ final class RecStatsScipyFixtureTests: XCTestCase {
             var n_resamples: Int; var lower: Double; var upper: Double; var tol_lower: Double; var tol_upper: Double
             var exact_lower: Double?; var exact_upper: Double? }
         struct HL: Decodable { var x: [Double]; var y: [Double]; var shift: Double }
+        struct Perm: Decodable { var name: String; var x: [Double]; var y: [Double]; var alternative: String
+            var u: Double; var pvalue: Double; var n_splits: Int }
+        struct BH: Decodable { var p: [Double]; var q: [Double] }
         var scipy: String
         var mannwhitney: [MWU]
         var bootstrap: [Boot]
         var hodges_lehmann: [HL]
+        var mannwhitney_permutation: [Perm]
+        var benjamini_hochberg: [BH]
     }
 
     func load() throws -> Fixtures {
@@ -31,7 +36,8 @@ final class RecStatsScipyFixtureTests: XCTestCase {
         var methods = Set<String>()
         for c in f.mannwhitney {
             let alt: MannWhitney.Alternative = c.alternative == "less" ? .less : c.alternative == "greater" ? .greater : .twoSided
-            let r = MannWhitney.test(c.x, c.y, alternative: alt)
+            // SciPy's own method choice (the default `auto` is exact at small n with ties: see the permutation fixtures)
+            let r = MannWhitney.test(c.x, c.y, alternative: alt, method: .scipyAuto)
             XCTAssertEqual(r.u, c.u, "U for \(c.name)")
             XCTAssertEqual(r.method, c.method, "method for \(c.name)")
             // exact: counts are exact integers, only the final division rounds; asymptotic: erfc vs ndtr.
@@ -70,6 +76,39 @@ final class RecStatsScipyFixtureTests: XCTestCase {
         let f = try load()
         for c in f.hodges_lehmann {
             assertClose(HodgesLehmann.shift(c.x, c.y), c.shift, rtol: 1e-12, atol: 1e-12)
+        }
+    }
+
+    /// The default Mann–Whitney p at small n with ties is the exact conditional permutation p (SciPy's
+    /// permutation_test enumerating every split, cross-checked by brute force in the script), never the
+    /// normal approximation, so it is never below the smallest attainable p, 2 / C(N, n_x).
+    func testPermutationPValuesMatchScipyEnumeration() throws {
+        let f = try load()
+        XCTAssertGreaterThanOrEqual(f.mannwhitney_permutation.count, 8)
+        for c in f.mannwhitney_permutation {
+            let alt: MannWhitney.Alternative = c.alternative == "less" ? .less : c.alternative == "greater" ? .greater : .twoSided
+            let r = MannWhitney.test(c.x, c.y, alternative: alt)
+            XCTAssertEqual(r.u, c.u, "U for \(c.name)")
+            let hasTies = Set(c.x + c.y).count < c.x.count + c.y.count
+            XCTAssertEqual(r.method, hasTies ? "permutation" : "exact", c.name)
+            assertClose(r.pValue, c.pvalue, rtol: 1e-12, atol: 1e-15, "p-value for \(c.name)")
+            let forced = MannWhitney.test(c.x, c.y, alternative: alt, method: .permutation)
+            assertClose(forced.pValue, c.pvalue, rtol: 1e-12, atol: 1e-15, "forced permutation p for \(c.name)")
+            XCTAssertGreaterThanOrEqual(r.pValue, (alt == .twoSided ? 2.0 : 1.0) / Double(c.n_splits) - 1e-15,
+                                        "\(c.name): p below the permutation minimum")
+        }
+        // 5 vs 5 completely separated with ties: exactly the minimum 2/252 = 0.0079
+        let sep = MannWhitney.test([1, 1, 2, 2, 3], [4, 5, 5, 6, 6])
+        assertClose(sep.pValue, 2.0 / 252, rtol: 1e-12)
+    }
+
+    func testBenjaminiHochbergMatchesScipy() throws {
+        let f = try load()
+        XCTAssertGreaterThanOrEqual(f.benjamini_hochberg.count, 4)
+        for c in f.benjamini_hochberg {
+            let q = MultipleTesting.benjaminiHochberg(c.p)
+            XCTAssertEqual(q.count, c.q.count)
+            for (a, b) in zip(q, c.q) { assertClose(a, b, rtol: 1e-12, atol: 1e-15, "q for p = \(c.p)") }
         }
     }
 }

@@ -19,9 +19,11 @@ final class CheckCLITests: XCTestCase {
         // The baseline config's runs picked by id (from the wide CSV) against the same config by selector.
         let csv = try ReportCLITests.rectune(["report", "--db", "r.sqlite", "--format", "csv-wide"], in: dir).out
         var ids: [String] = []
+        let header = csv.split(separator: "\n").first.map { $0.split(separator: ",", omittingEmptySubsequences: false) } ?? []
+        let sps = try XCTUnwrap(header.firstIndex(of: "sps"), csv)
         for line in csv.split(separator: "\n").dropFirst() {
             let cells: [Substring] = line.split(separator: ",", omittingEmptySubsequences: false)
-            if cells.count > 5 && cells[5] == "1000" { ids.append(String(cells[0])) }
+            if cells.count > sps && cells[sps] == "1000" { ids.append(String(cells[0])) }
         }
         XCTAssertEqual(ids.count, 3, csv)
         let same = try check(["--baseline", "cli-fixture:sps=1000", "--candidate", "runs:" + ids.joined(separator: ",")])

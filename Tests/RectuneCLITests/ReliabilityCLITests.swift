@@ -168,18 +168,21 @@ final class ReliabilityCLITests: XCTestCase {
         let spec = try write("c.yaml", "name: twice\ncommand: [/bin/sh, \(trainer), '{run_dir}']\nrepeats: 3\nfactors: {k: [a, b]}\n")
         let db = dir.appendingPathComponent("store/r.sqlite").path
         _ = try rectune(["plan", spec])
-        let sweeps = (0..<2).map { _ -> Process in
+        let errs = (0..<2).map { dir.appendingPathComponent("sweep\($0).err") }
+        let sweeps = try (0..<2).map { i -> Process in
             let p = Process()
             p.executableURL = RectuneCLI.binary
             p.arguments = ["sweep", spec, "--db", db]
             p.currentDirectoryURL = dir
             p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
+            FileManager.default.createFile(atPath: errs[i].path, contents: nil)
+            p.standardError = try FileHandle(forWritingTo: errs[i])
             return p
         }
         for p in sweeps { try p.run() }
         for p in sweeps { p.waitUntilExit() }
-        XCTAssertEqual(sweeps.map(\.terminationStatus), [0, 0])
+        XCTAssertEqual(sweeps.map(\.terminationStatus), [0, 0],
+                       errs.map { (try? String(contentsOf: $0, encoding: .utf8)) ?? "" }.joined(separator: "\n---\n"))
         let listed = try rectune(["runs", "twice", "--db", db])
         XCTAssertTrue(listed.out.contains("6 run(s)"), "6 planned runs, 6 rows: \(listed.out)")
         XCTAssertEqual(listed.out.components(separatedBy: " ok ").count - 1, 6, listed.out)

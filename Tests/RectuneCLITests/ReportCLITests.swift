@@ -76,6 +76,14 @@ final class ReportCLITests: XCTestCase {
 
         let cmp = try Self.rectune(["compare", "cli-fixture:sps=1000", "cli-fixture:sps=700", "--db", "r.sqlite", "--format", "md"], in: dir)
         XCTAssertEqual(cmp.status, 0, cmp.err)
-        XCTAssertTrue(cmp.out.contains("| samples/s | 1000 [1000, 1000] | 700.0 [700.0, 700.0] | 0.700x [0.700, 0.700] |"), cmp.out)
+        // constant repeats are deterministic: no CI, n_eff = 1, judged on the threshold alone
+        XCTAssertTrue(cmp.out.contains("| samples/s | 1000 | 700.0 | 0.700x | ±2% | n_eff = 1 | - REGRESSED |"), cmp.out)
+        let cmpThreshold = try Self.rectune(["compare", "cli-fixture:sps=1000", "cli-fixture:sps=700", "--db", "r.sqlite",
+                                             "--metric", "samples_per_sec:40%"], in: dir)
+        XCTAssertEqual(cmpThreshold.status, 0, cmpThreshold.err)
+        XCTAssertTrue(cmpThreshold.out.contains("±40%") && cmpThreshold.out.contains("= unchanged"), cmpThreshold.out)
+        let typo = try Self.rectune(["report", "--db", "r.sqlite", "--metric", "samples_per_secc"], in: dir)
+        XCTAssertEqual(typo.status, 2)
+        XCTAssertTrue(typo.err.contains("did you mean 'samples_per_sec'"), typo.err)
     }
 }

@@ -3,6 +3,8 @@ import Foundation
 /// The outcome of comparing one metric of a candidate with a baseline, in the metric's polarity.
 public enum MetricVerdict: String, Sendable, Codable, CaseIterable {
     case improved, regressed, unchanged, inconclusive
+    /// A neutral diagnostic moved beyond its threshold: reported, neither good nor bad (no badge).
+    case changed
 
     /// A short marker for terminal and Markdown tables.
     public var marker: String {
@@ -11,8 +13,12 @@ public enum MetricVerdict: String, Sendable, Codable, CaseIterable {
         case .regressed: "- REGRESSED"
         case .unchanged: "= unchanged"
         case .inconclusive: "? inconclusive"
+        case .changed: "~ changed"
         }
     }
+
+    /// The verdicts that judge a metric as good or bad (the others are neutral statements).
+    public var isJudgement: Bool { self == .improved || self == .regressed }
 }
 
 /// A point estimate with a confidence interval.
@@ -34,7 +40,11 @@ public struct MetricStats: Sendable, Codable, Equatable {
     public var max: Double
     /// Coefficient of variation (stddev / mean).
     public var cv: Double
-    /// True when the CV exceeds the noise limit for this metric.
+    /// Robust coefficient of variation: 1.4826 · MAD / |median|.
+    public var robustCV: Double = 0
+    /// True when the half-width of the median's 95% CI exceeds the metric's change threshold (relative to the
+    /// median for a relative threshold): the repeats cannot pin the median down to the change that matters.
+    /// Never set for a deterministic metric.
     public var isNoisy: Bool
     /// The raw values, in run order (for strip plots).
     public var values: [Double]
@@ -75,6 +85,17 @@ public struct MetricComparison: Sendable, Codable, Equatable {
     public var verdict: MetricVerdict
     /// Why this verdict (e.g. "p=0.008 < 0.05 and +12% beyond 5%", or "n/a (counter unavailable)").
     public var reason: String
+    /// candidate − baseline (medians) with a bootstrap CI from the same resamples as `ratio`.
+    public var difference: Interval?
+    /// Benjamini–Hochberg q-value over the tested comparisons of the report (or gate check); nil when the
+    /// comparison is not tested (deterministic, neutral or no p-value). Verdicts use q; `pValue` stays raw.
+    public var qValue: Double?
+    /// Deterministic metric (seed-fixed or zero variance): no p, no CI, n_eff = 1.
+    public var deterministic = false
+    /// The metric is a neutral diagnostic: its change is shown, never judged.
+    public var neutral = false
+    /// The change threshold used, e.g. `±2%` or `±0.001`.
+    public var threshold = ""
     /// Creates a comparison; see the field docs.
     public init(metric: String, higherIsBetter: Bool, baselineMedian: Double?, candidateMedian: Double?, ratio: Interval?,
                 pValue: Double?, shift: Double?, verdict: MetricVerdict, reason: String) {

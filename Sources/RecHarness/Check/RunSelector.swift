@@ -73,6 +73,8 @@ public struct RunSet: Sendable {
     public var steadySteps: [Int64: Int]
     /// Metrics the spec(s) of these runs list, in order.
     public var specMetrics: [String]
+    /// The spec of the (first) experiment the runs come from (its `repeat_seed` and `thresholds`), if known.
+    public var spec: ExperimentSpec?
 
     /// Creates a run set.
     public init(label: String, runs: [RunRecord], host: HostFingerprint?, distinctHosts: [HostFingerprint]? = nil,
@@ -80,6 +82,13 @@ public struct RunSet: Sendable {
         self.label = label; self.runs = runs; self.host = host
         self.distinctHosts = distinctHosts ?? host.map { [$0] } ?? []
         self.steadySteps = steadySteps; self.specMetrics = specMetrics
+    }
+
+    /// Every metric name stored in these runs (measured or recorded unavailable), for `--metric` checks.
+    public var metricNames: Set<String> {
+        var names = Set(runs.flatMap { r in r.metrics.map(\.name) + r.unavailable.keys })
+        if case .command(let c)? = spec?.engine, case .regex(let p) = c.result { names.formUnion(p.keys) }
+        return names
     }
 
     /// The runs that count (status ok).
@@ -142,7 +151,9 @@ extension ResultStore {
         let byExperiment = Dictionary(datas.map { ($0.experiment.id, $0) }, uniquingKeysWith: { a, _ in a })
         for r in runs { steps[r.id] = byExperiment[r.experimentID].map { RunMetrics.steadySteps($0.spec) } ?? 1 }
         for d in datas where !hosts.contains(where: { $0.comparabilityKey == d.host.comparabilityKey }) { hosts.append(d.host) }
-        return RunSet(label: label, runs: runs, host: datas.first?.host, distinctHosts: hosts, steadySteps: steps,
-                      specMetrics: datas.first?.spec.metrics ?? [])
+        var set = RunSet(label: label, runs: runs, host: datas.first?.host, distinctHosts: hosts, steadySteps: steps,
+                         specMetrics: datas.first?.spec.metrics ?? [])
+        set.spec = datas.first?.spec
+        return set
     }
 }

@@ -26,16 +26,18 @@ public struct SetComparison: Sendable, Codable {
                                analyzer: ExperimentAnalyzer = ExperimentAnalyzer()) -> SetComparison {
         let metrics = metrics.flatMap { $0.isEmpty ? nil : $0 }
             ?? (a.specMetrics.isEmpty ? ExperimentSpec.defaultMetrics : a.specMetrics)
+        // Seed-deterministic metrics are deterministic only when neither side varied the seed.
+        let spec = a.spec?.repeatSeed == .vary && b.spec?.repeatSeed == .vary ? a.spec : (a.spec ?? b.spec)
         func result(_ s: RunSet, _ m: String) -> MetricResult {
             let xs = s.values(m)
             return xs.isEmpty ? MetricResult(metric: m, stats: nil, unavailableReason: s.unavailableReason(m))
-                              : MetricResult(metric: m, stats: analyzer.summarize(xs))
+                              : MetricResult(metric: m, stats: analyzer.summarize(xs, metric: m, spec: spec))
         }
-        let rows = metrics.map { m -> Row in
-            let ra = result(a, m), rb = result(b, m)
-            return Row(metric: m, a: ra, b: rb,
-                       comparison: analyzer.compare(m, baseline: a.values(m), candidate: b.values(m), baselineResult: ra, candidateResult: rb))
-        }
+        let results = metrics.map { (result(a, $0), result(b, $0)) }
+        let comparisons = analyzer.compareAll(metrics.indices.map { i in
+            (metrics[i], a.values(metrics[i]), b.values(metrics[i]), results[i].0, results[i].1)
+        }, spec: spec)
+        let rows = metrics.indices.map { Row(metric: metrics[$0], a: results[$0].0, b: results[$0].1, comparison: comparisons[$0]) }
         var warning: String?
         let hosts = a.distinctHosts + b.distinctHosts
         if let first = hosts.first, let other = hosts.first(where: { $0.comparabilityKey != first.comparabilityKey }) {
@@ -49,13 +51,13 @@ public struct SetComparison: Sendable, Codable {
     /// The side-by-side table.
     public var table: ReportTable {
         ReportTable(
-            header: ["metric", "A median [95% CI]", "B median [95% CI]", "B/A [95% CI]", "p", "verdict"],
+            header: ["metric", "A median [95% CI]", "B median [95% CI]", "B vs A [95% CI]", "threshold", "p (BH q)", "verdict"],
             rows: rows.map { r in
                 [RunMetrics.label(r.metric), Fmt.metricCell(r.a, ci: true), Fmt.metricCell(r.b, ci: true),
-                 Fmt.ratioCI(r.comparison.ratio), Fmt.p(r.comparison.pValue),
-                 r.comparison.ratio == nil && r.comparison.verdict == .inconclusive ? "n/a" : r.comparison.verdict.marker]
+                 Fmt.change(r.comparison), r.comparison.threshold, Fmt.pq(r.comparison),
+                 r.comparison.baselineMedian == nil || r.comparison.candidateMedian == nil ? "n/a" : Fmt.verdict(r.comparison)]
             },
-            rightAligned: [false, true, true, true, true, false])
+            rightAligned: [false, true, true, true, true, true, false])
     }
 
     /// Text or Markdown rendering.

@@ -77,8 +77,24 @@ public struct RunPlan: Sendable {
         case .rectune: e["@engine"] = "rectune"
         case .command(let c): e["@engine"] = CanonicalJSON.string(c)
         }
+        // With `repeat_seed: vary` the seed of repeat r is base + r: a function of (config, repeat), which is
+        // the run key, so only the mode enters the hash (repeats of a config still share it, and a vary
+        // sweep never reuses fixed-seed runs).
+        if spec.repeatSeed == .vary { e["@repeat_seed"] = "vary" }
         return e
     }
+
+    /// The spec's fixed settings for repeat `repeatIndex`: `spec.fixed`, with `seed` = base + repeat when
+    /// `repeat_seed: vary` (base = the spec's `fixed.seed`, else the seed knob's default 1).
+    public static func settings(spec: ExperimentSpec, repeatIndex: Int) -> [String: String] {
+        guard spec.repeatSeed == .vary else { return spec.fixed }
+        var out = spec.fixed
+        out["seed"] = String(baseSeed(spec) &+ UInt64(max(repeatIndex, 0)))
+        return out
+    }
+
+    /// The base training seed of `spec` (`fixed.seed`, else 1).
+    public static func baseSeed(_ spec: ExperimentSpec) -> UInt64 { spec.fixed["seed"].flatMap { UInt64($0) } ?? 1 }
 
     /// SHA-256 (hex) of the canonical JSON of the effective config.
     public static func configHash(_ config: RunConfig, spec: ExperimentSpec) -> String {

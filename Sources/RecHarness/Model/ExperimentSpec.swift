@@ -1,4 +1,14 @@
 import Foundation
+import RecContract
+
+/// How the training seed is set across repeats of a configuration.
+public enum RepeatSeed: String, Sendable, Equatable, Codable {
+    /// Every repeat uses the same seed: seed-deterministic metrics (AUC, logloss) repeat exactly and are
+    /// treated as deterministic (n_eff = 1).
+    case fixed
+    /// Repeat r uses seed base + r: AUC and logloss get real replicates (and p-values and CIs).
+    case vary
+}
 
 /// A parsed experiment spec (YAML, see `SpecParser`): what to run, under which knob
 /// combinations, and what to compare. Plain values only; parsing and validation live in
@@ -31,6 +41,10 @@ public struct ExperimentSpec: Sendable, Equatable, Codable {
     public var claims: [Claim]
     /// Extra fixed engine options applied to every run (knob name → value).
     public var fixed: [String: String]
+    /// Per-metric change thresholds overriding the catalog's (`thresholds: {auc: abs:0.001, samples_per_sec: 3%}`).
+    public var thresholds: [String: ChangeThreshold] = [:]
+    /// Whether repeats share the seed (`fixed`, the default) or use base seed + repeat index (`vary`).
+    public var repeatSeed: RepeatSeed = .fixed
 
     public init(name: String, engine: EngineSpec = .rectune, model: String = "wdl",
                 data: DataSpec = .synthetic(rows: 20_000, seed: 1), batch: Int = 512, steps: Int = 100,

@@ -116,3 +116,17 @@ public struct ExperimentData: Sendable {
         self.experiment = experiment; self.spec = spec; self.host = host; self.runs = runs
     }
 }
+
+extension ExperimentData {
+    /// Every metric name stored in the runs (measured or recorded unavailable), plus the metrics an
+    /// external command's regex result rule declares: what `--metric` may name besides the catalog.
+    public var metricNames: Set<String> {
+        var names = Set<String>()
+        for r in runs {
+            for m in r.metrics { names.insert(m.name) }
+            for k in r.unavailable.keys { names.insert(k) }
+        }
+        if case .command(let c) = spec.engine, case .regex(let p) = c.result { names.formUnion(p.keys) }
+        return names
+    }
+}

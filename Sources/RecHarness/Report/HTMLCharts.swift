@@ -10,7 +10,7 @@ enum HTMLCharts {
     /// Ratio vs baseline per config for one metric: a bar from 1 to the ratio, CI whiskers, coloured by verdict.
     static func effectBars(_ a: ExperimentAnalysis, metric: String) -> String? {
         let rows = a.configs.filter { !$0.isBaseline }.compactMap { c -> (ConfigAnalysis, MetricComparison)? in
-            guard let cmp = c.comparison(metric), cmp.ratio != nil else { return nil }
+            guard let cmp = c.comparison(metric), let r = cmp.ratio, r.low.isFinite, r.high.isFinite else { return nil }
             return (c, cmp)
         }
         guard !rows.isEmpty else { return nil }

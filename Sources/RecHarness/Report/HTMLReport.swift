@@ -28,15 +28,21 @@ public enum HTMLReport {
         }
         if !strips.isEmpty { h += section("Per-config distributions", strips) }
 
-        // Counters the spec did not list are analysed here so the chart is never silently empty.
+        // Counters the spec did not list get summaries here (medians only, no comparisons: they take no part
+        // in the report's verdicts or multiplicity correction), so the chart is never silently empty.
         let missing = counterMetrics.filter { !a.metrics.contains($0) }
         var counterAnalysis = a
         if !missing.isEmpty {
-            let extra = ExperimentAnalyzer(rule: analyzer.rule).analyze(data, metrics: missing)
+            let steady = RunMetrics.steadySteps(data.spec)
+            var byConfig: [String: [RunRecord]] = [:]
+            for run in data.runs where run.status == .ok { byConfig[run.configHash, default: []].append(run) }
             for i in counterAnalysis.configs.indices {
-                if let other = extra.configs.first(where: { $0.configHash == counterAnalysis.configs[i].configHash }) {
-                    counterAnalysis.configs[i].metrics += other.metrics
-                    counterAnalysis.configs[i].comparisons += other.comparisons
+                let ok = byConfig[counterAnalysis.configs[i].configHash] ?? []
+                for m in missing {
+                    let xs = ok.compactMap { RunMetrics.value(m, in: $0, steadySteps: steady) }
+                    counterAnalysis.configs[i].metrics.append(xs.isEmpty
+                        ? MetricResult(metric: m, stats: nil, unavailableReason: ok.first.map { RunMetrics.unavailableReason(m, in: $0) } ?? "no ok runs")
+                        : MetricResult(metric: m, stats: analyzer.summarize(xs, metric: m, spec: data.spec)))
                 }
             }
         }
@@ -91,16 +97,19 @@ public enum HTMLReport {
         guard let primary = a.metrics.first else { return "" }
         let items = a.configs.filter { !$0.isBaseline }.compactMap { c -> String? in
             guard let cmp = c.comparison(primary) else { return nil }
-            return "<li><span class=\"badge\" style=\"background:\(SVG.color(cmp.verdict))\">\(SVG.esc(cmp.verdict.rawValue))</span> "
-                + "<b>\(SVG.esc(c.label))</b>: \(SVG.esc(RunMetrics.label(primary))) \(SVG.esc(Fmt.ratioCI(cmp.ratio)))</li>"
+            let mark = cmp.neutral
+                ? "<span class=\"na\">\(SVG.esc(Fmt.verdict(cmp)))</span>"
+                : "<span class=\"badge\" style=\"background:\(SVG.color(cmp.verdict))\">\(SVG.esc(cmp.verdict.rawValue))</span>"
+            return "<li>\(mark) <b>\(SVG.esc(c.label))</b>: \(SVG.esc(RunMetrics.label(primary))) \(SVG.esc(Fmt.change(cmp)))</li>"
         }
         guard !items.isEmpty else { return "" }
         return "<section class=\"summary\"><ul>\(items.joined())</ul></section>\n"
     }
 
-    static let legend = "<p class=\"legend\">" + MetricVerdict.allCases.map {
+    static let legend = "<p class=\"legend\">" + MetricVerdict.allCases.filter { $0 != .changed }.map {
         "<span class=\"badge\" style=\"background:\(SVG.color($0))\">\($0.rawValue)</span>"
-    }.joined(separator: " ") + " — bar from 1x to the median ratio, whisker = bootstrap 95% CI; polarity per metric.</p>"
+    }.joined(separator: " ") + " — bar from 1x to the median ratio, whisker = bootstrap 95% CI; polarity per metric; "
+        + "a neutral diagnostic shows its change as “changed” (grey, no badge). Verdicts use Benjamini–Hochberg q-values.</p>"
 
     static func section(_ title: String, _ body: String) -> String {
         "<section><h2>\(SVG.esc(title))</h2>\(body)</section>\n"

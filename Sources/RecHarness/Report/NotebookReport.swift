@@ -18,18 +18,33 @@ public enum NotebookReport {
         let labels = Dictionary(a.configs.map { ($0.configHash, $0.label) }, uniquingKeysWith: { x, _ in x })
         let knobs = CSVReport.knobColumns(data)
         let metricCols = CSVReport.wideMetricColumns(data)
-        let runs: [[String: Any]] = data.runs.sorted { $0.id < $1.id }.map { run in
+        // Runs in report order: the baseline config first, then the configs as the report lists them.
+        let configRank = Dictionary(a.configs.enumerated().map { ($1.configHash, $0) }, uniquingKeysWith: { x, _ in x })
+        let baselineHash = a.baseline?.configHash
+        let ordered = data.runs.sorted { (configRank[$0.configHash] ?? .max, $0.id) < (configRank[$1.configHash] ?? .max, $1.id) }
+        let runs: [[String: Any]] = ordered.map { run in
             var row: [String: Any] = ["run_id": run.id, "config": labels[run.configHash] ?? run.configHash,
-                                      "config_hash": run.configHash, "repeat": run.repeatIndex + 1, "status": run.status.rawValue]
+                                      "is_baseline": run.configHash == baselineHash, "config_hash": run.configHash,
+                                      "repeat": run.repeatIndex + 1, "status": run.status.rawValue,
+                                      "started": CSVReport.timestamp(run.started), "duration_s": run.durationSeconds]
             for k in knobs { row["knob_" + k] = run.config[k] ?? NSNull() }
             for m in metricCols { row[m] = RunMetrics.value(m, in: run, steadySteps: steady).map { $0 as Any } ?? NSNull() }
             return row
         }
+        // The DataFrame's columns, deliberately ordered: identity, knobs, then metrics in the report's order.
+        let analysed = a.metrics.filter(metricCols.contains) + a.metrics.filter { !metricCols.contains($0) }
+        let columns = ["run_id", "config", "is_baseline", "repeat", "status"] + knobs.map { "knob_" + $0 }
+            + analysed.filter(metricCols.contains) + metricCols.filter { !analysed.contains($0) }
+            + ["config_hash", "started", "duration_s"]
+        func finite(_ x: Double?) -> Any { x.flatMap { $0.isFinite ? $0 : nil } ?? NSNull() }
         let comparisons: [[String: Any]] = a.configs.flatMap { c in
             c.comparisons.compactMap { cmp -> [String: Any]? in
                 guard let r = cmp.ratio else { return nil }
-                return ["config": c.label, "metric": cmp.metric, "ratio": r.value, "low": r.low, "high": r.high,
-                        "p": cmp.pValue.map { $0 as Any } ?? NSNull(), "verdict": cmp.verdict.rawValue]
+                return ["config": c.label, "metric": cmp.metric, "ratio": finite(r.value), "low": finite(r.low), "high": finite(r.high),
+                        "difference": finite(cmp.difference?.value), "diff_low": finite(cmp.difference?.low),
+                        "diff_high": finite(cmp.difference?.high), "p": finite(cmp.pValue), "q": finite(cmp.qValue),
+                        "deterministic": cmp.deterministic, "neutral": cmp.neutral, "threshold": cmp.threshold,
+                        "verdict": cmp.verdict.rawValue]
             }
         }
         let baseline = a.baseline?.label ?? ""
@@ -62,7 +77,10 @@ public enum NotebookReport {
         COMPARISONS_JSON = \(try pythonString(json(comparisons)))
         BASELINE = \(try pythonString(baseline))
         METRICS = \(try json(a.metrics))
-        runs = pd.DataFrame(json.loads(RUNS_JSON))
+        # Column order (identity, knobs, metrics in report order) and config order (baseline first).
+        COLUMNS = \(try json(columns))
+        CONFIG_ORDER = \(try json(a.configs.map(\.label)))
+        runs = pd.DataFrame(json.loads(RUNS_JSON), columns=COLUMNS)
         comparisons = pd.DataFrame(json.loads(COMPARISONS_JSON))
         runs.head()
         """)
@@ -71,6 +89,7 @@ public enum NotebookReport {
         ok = runs[runs["status"] == "ok"]
         metrics = [m for m in METRICS if m in ok.columns]
         summary = ok.groupby("config")[metrics].median()
+        summary = summary.reindex([c for c in CONFIG_ORDER if c in summary.index])  # baseline first
         summary["runs"] = ok.groupby("config").size()
         if BASELINE in summary.index:
             for m in metrics:

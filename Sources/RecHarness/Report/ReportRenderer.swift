@@ -32,20 +32,25 @@ public enum ReportRenderer {
         switch format {
         case .text: return SummaryReport.render(analysis, style: .text)
         case .md: return SummaryReport.render(analysis, style: .markdown)
-        case .html: return HTMLReport.render(analysis, data: data, analyzer: analyzer)
+        case .html: return HTMLReport.render(analysis, data: data, analyzer: analyzer)  // one analysis, reused
         case .ipynb: return try NotebookReport.render(analysis, data: data)
         case .json: return try json(analysis)
         case .csv, .csvWide: fatalError("handled above")
         }
     }
 
-    /// Any Encodable as pretty, sorted JSON (dates ISO 8601; NaN/±infinity as the strings "nan", "inf", "-inf").
+    /// Any Encodable as pretty, sorted JSON (dates ISO 8601; NaN and ±infinity as `null`: JSON has no
+    /// number for them, and a string would break consumers that expect a number or nothing).
     /// - Throws: `EncodingError`.
     public static func json<T: Encodable>(_ value: T) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return String(decoding: try encoder.encode(value), as: UTF8.self) + "\n"
+        // A sentinel string value, replaced by null below (a stored string equal to it is not plausible).
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: nonFinite, negativeInfinity: nonFinite, nan: nonFinite)
+        let text = String(decoding: try encoder.encode(value), as: UTF8.self)
+        return text.replacingOccurrences(of: "\"\(nonFinite)\"", with: "null") + "\n"
     }
+
+    private static let nonFinite = "__rectune_non_finite_7f3a9c__"
 }

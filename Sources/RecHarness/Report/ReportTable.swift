@@ -49,7 +49,7 @@ public enum Fmt {
     /// A value with precision chosen by magnitude: `12345`, `123.4`, `1.234`, `0.7812`.
     public static func num(_ x: Double?) -> String {
         guard let x else { return "–" }
-        guard x.isFinite else { return x.isNaN ? "nan" : (x > 0 ? "inf" : "-inf") }
+        guard x.isFinite else { return x.isNaN ? "nan" : (x > 0 ? "∞" : "-∞") }
         let a = abs(x)
         if a == 0 { return "0" }
         if a >= 1000 { return String(format: "%.0f", x) }
@@ -59,20 +59,57 @@ public enum Fmt {
         return String(format: "%.3g", x)
     }
 
-    /// `1.43x`.
+    /// `1.43x` (`∞x` for an infinite ratio: a zero baseline).
     public static func ratio(_ x: Double) -> String {
-        guard x.isFinite else { return num(x) }
+        guard x.isFinite else { return x.isNaN ? "nan" : (x > 0 ? "∞x" : "-∞x") }
         return String(format: abs(x) >= 10 ? "%.1fx" : "%.3fx", x)
     }
 
-    /// `1.43x [1.30, 1.55]`.
+    /// `1.43x [1.30, 1.55]`; an infinite end prints as `∞`.
     public static func ratioCI(_ r: Interval?) -> String {
         guard let r else { return "–" }
-        return "\(ratio(r.value)) [\(ratio(r.low).dropLast()), \(ratio(r.high).dropLast())]"
+        func end(_ x: Double) -> String { String(ratio(x).dropLast()) }
+        return "\(ratio(r.value)) [\(end(r.low)), \(end(r.high))]"
+    }
+
+    /// The change of a comparison: the ratio (relative thresholds) or the difference (absolute ones, and a
+    /// zero baseline), with its CI; a deterministic comparison has no CI.
+    public static func change(_ c: MetricComparison) -> String {
+        let absolute = !c.threshold.hasSuffix("%")
+        let zeroBase = c.baselineMedian == 0
+        if absolute || zeroBase, let d = c.difference {
+            let v = signed(d.value)
+            return c.deterministic ? "\(v)" : "\(v) [\(signed(d.low)), \(signed(d.high))]"
+        }
+        guard let r = c.ratio else { return "–" }
+        return c.deterministic ? ratio(r.value) : ratioCI(r)
+    }
+
+    /// `+0.0123` style: a signed value with magnitude-chosen precision.
+    public static func signed(_ x: Double) -> String {
+        let s = num(x)
+        return x > 0 && x.isFinite ? "+" + s : s
+    }
+
+    /// The p column: raw p and, when the comparison was tested, the q-value; `n_eff = 1` for deterministic.
+    public static func pq(_ c: MetricComparison) -> String {
+        if c.deterministic { return "n_eff = 1" }
+        guard let p = c.pValue else { return "–" }
+        return c.qValue.map { "\(Fmt.p(p)) (q \(Fmt.p($0)))" } ?? Fmt.p(p)
+    }
+
+    /// The verdict cell: `n/a (reason)` when a side has no data, `—` for a neutral diagnostic that did not
+    /// clearly change, else the verdict's marker.
+    public static func verdict(_ c: MetricComparison) -> String {
+        if c.baselineMedian == nil || c.candidateMedian == nil { return "n/a (\(c.reason))" }
+        if c.neutral && c.verdict != .changed && c.verdict != .unchanged { return "—" }
+        return c.verdict.marker
     }
 
     /// `1234 [1200, 1260]`.
-    public static func withCI(_ i: Interval) -> String { "\(num(i.value)) [\(num(i.low)), \(num(i.high))]" }
+    public static func withCI(_ i: Interval) -> String {
+        i.low == i.value && i.high == i.value ? num(i.value) : "\(num(i.value)) [\(num(i.low)), \(num(i.high))]"
+    }
 
     /// `0.008`, `<0.001`.
     public static func p(_ p: Double?) -> String {

@@ -22,13 +22,13 @@ public enum SummaryReport {
             if c.isBaseline {
                 row += ["1x", ""]
             } else if let cmp = c.comparison(primary) {
-                row += [Fmt.ratioCI(cmp.ratio), cmp.verdict.marker]
+                row += [Fmt.change(cmp), Fmt.verdict(cmp)]
             } else {
                 row += ["–", ""]
             }
             for m in others {
                 var cell = Fmt.metricCell(c.result(m))
-                if !c.isBaseline, let v = c.comparison(m), v.verdict == .improved || v.verdict == .regressed {
+                if !c.isBaseline, let v = c.comparison(m), v.verdict.isJudgement {
                     cell += v.verdict == .improved ? " (+)" : " (-)"
                 }
                 row.append(cell)
@@ -43,16 +43,15 @@ public enum SummaryReport {
 
     /// Every metric of every non-baseline config against the baseline.
     public static func comparisonTable(_ a: ExperimentAnalysis) -> ReportTable {
-        let header = ["config", "metric", "baseline", "candidate", "ratio [95% CI]", "p", "verdict"]
+        let header = ["config", "metric", "baseline", "candidate", "change [95% CI]", "threshold", "p (BH q)", "verdict"]
         var rows: [[String]] = []
         for c in a.configs where !c.isBaseline {
             for cmp in c.comparisons {
                 rows.append([c.label, RunMetrics.label(cmp.metric), Fmt.num(cmp.baselineMedian), Fmt.num(cmp.candidateMedian),
-                             Fmt.ratioCI(cmp.ratio), Fmt.p(cmp.pValue), cmp.verdict == .inconclusive && cmp.ratio == nil
-                                ? "n/a (\(cmp.reason))" : cmp.verdict.marker])
+                             Fmt.change(cmp), cmp.threshold, Fmt.pq(cmp), Fmt.verdict(cmp)])
             }
         }
-        return ReportTable(header: header, rows: rows, rightAligned: [false, false, true, true, true, true, false])
+        return ReportTable(header: header, rows: rows, rightAligned: [false, false, true, true, true, true, true, false])
     }
 
     /// Main effects (and interactions) table.
@@ -91,6 +90,14 @@ public enum SummaryReport {
             + "rectune \(h.rectuneVersion) \(h.gitCommit.prefix(10))"
     }
 
+    /// What the markers and columns mean (shown under every text and Markdown report).
+    public static let legend = "+ improved  - regressed  = unchanged  ? inconclusive  ~ changed (a neutral diagnostic moved; "
+        + "no good or bad)  — neutral, no clear change. Improved/regressed need the Benjamini–Hochberg q (over the report's "
+        + "non-deterministic, non-neutral comparisons) < alpha, a change beyond the metric's threshold and a CI excluding no "
+        + "change. Deterministic metrics (n_eff = 1: fixed-seed AUC/logloss, zero-variance counters) have no p or CI and are "
+        + "judged on the threshold alone. noisy = the median's 95% CI half-width exceeds the threshold. "
+        + "n/a (reason) = not measured, never 0."
+
     /// Renders the whole report.
     public static func render(_ a: ExperimentAnalysis, style: Style) -> String {
         let md = style == .markdown
@@ -124,9 +131,7 @@ public enum SummaryReport {
             out += heading("Failed runs")
             out += table(failuresTable(a))
         }
-        out += md ? "Verdicts: improved / regressed need p < alpha and a change beyond the noise threshold; "
-                  + "`n/a (reason)` marks a metric that could not be measured (never 0).\n"
-                  : "+ improved  - regressed  = unchanged  ? inconclusive; n/a (reason) = not measured, never 0\n"
+        out += md ? legend.replacingOccurrences(of: "n/a (reason)", with: "`n/a (reason)`") + "\n" : legend + "\n"
         return out
     }
 }

@@ -47,7 +47,7 @@ public struct CommandLineBuilder: Sendable {
             // The validator admits only registry knobs; anything else would have failed at plan time.
             func flag(_ name: String) -> String { Knob(name: name)?.flag ?? "--" + name.replacingOccurrences(of: "_", with: "-") }
             for key in config.keys { argv += [flag(key), config[key]!] }
-            for (key, value) in spec.fixed.sorted(by: { $0.key < $1.key }) { argv += [flag(key), value] }
+            for (key, value) in RunPlan.settings(spec: spec, repeatIndex: repeatIndex).sorted(by: { $0.key < $1.key }) { argv += [flag(key), value] }
             return Command(argv: argv, environment: [:], resultPath: result, measurePath: nil)
         case .command(let c):
             var values = placeholderValues(spec: spec, config: config, repeatIndex: repeatIndex, dataPath: dataPath, runDir: runDir)
@@ -80,6 +80,7 @@ public struct CommandLineBuilder: Sendable {
         values["run_dir"] = runDir
         values["repeat"] = String(repeatIndex)
         if case .synthetic(_, let seed) = spec.data { values["seed"] = spec.fixed["seed"] ?? String(seed) } else { values["seed"] = spec.fixed["seed"] ?? "1" }
+        if spec.repeatSeed == .vary { values["seed"] = RunPlan.settings(spec: spec, repeatIndex: repeatIndex)["seed"] }
         return values
     }
 

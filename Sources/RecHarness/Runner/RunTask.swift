@@ -139,7 +139,7 @@ public struct RunTask: Sendable, Codable, Equatable {
             guard let path = command.resultPath, let data = FileManager.default.contents(atPath: path) else {
                 return invalid("no result file \(command.resultPath ?? "")")
             }
-            let requested = spec.fixed.merging(configValues) { _, factor in factor }
+            let requested = RunPlan.settings(spec: spec, repeatIndex: repeatIndex).merging(configValues) { _, factor in factor }
             return ResultMetrics.fromEngineResult(data, requested: requested)
         case .command(let c):
             let stdout = String(decoding: FileManager.default.contents(atPath: stdoutPath) ?? Data(), as: UTF8.self)

@@ -10,7 +10,7 @@ public enum SpecParser {
     /// Top-level keys of a spec.
     public static let topLevelKeys = ["name", "engine", "command", "model", "data", "batch", "steps", "warmup_steps",
                                       "repeats", "order", "seed", "timeout", "baseline", "factors", "fixed", "design",
-                                      "resolution", "count", "metrics", "claims"]
+                                      "resolution", "count", "metrics", "claims", "thresholds", "repeat_seed"]
 
     /// What one spec may ask for: beyond these a typo (an extra zero) would plan for minutes and
     /// hold gigabytes before the first run. `RunPlan` also caps the planned runs (`maxRuns`).
@@ -64,6 +64,7 @@ public enum SpecParser {
             spec.metrics = try r.strings(n, "metrics")
             if spec.metrics.isEmpty { throw r.error(n, "metrics", "must list at least one metric") }
         }
+        try parseStatistics(nodes, into: &spec, r)
         spec.baseline = try parseBaseline(nodes["baseline"], factors: spec.factors, r)
         spec.claims = try parseClaims(nodes["claims"], r)
 

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import RecSystem
 
 /// The SQLite result store (GRDB `DatabasePool`, WAL): hosts, experiments, runs and their
 /// long-form metrics. Every write is one transaction, so a run is durable as soon as
@@ -32,8 +33,15 @@ public final class ResultStore: Sendable {
             var config = Configuration()
             config.busyMode = .timeout(10)
             config.foreignKeysEnabled = true
-            pool = try DatabasePool(path: path, configuration: config)
-            try StoreSchema.migrator(upTo: migrations).migrate(pool)
+            // Two processes creating or migrating the same store at once (two sweeps started
+            // together) take turns; SQLITE_BUSY while switching a fresh file to WAL is retried.
+            pool = try FileLock.withExclusiveLock(on: path) {
+                try Self.openRetryingBusy {
+                    let pool = try DatabasePool(path: path, configuration: config)
+                    try StoreSchema.migrator(upTo: migrations).migrate(pool)
+                    return pool
+                }
+            }
             // A store on read-only media opens and reads, but every write would fail mid-sweep.
             guard FileManager.default.isWritableFile(atPath: path) else {
                 throw StoreError.open(path: path, reason: "the file is read-only (reading commands can still use it)")
@@ -44,6 +52,19 @@ public final class ResultStore: Sendable {
             throw StoreError.open(path: path, reason: String(describing: error))
         }
         identity = FileIdentity(path: path)
+    }
+
+    /// Runs `open` again while SQLite answers SQLITE_BUSY: switching a new file to WAL takes an
+    /// exclusive lock that the busy timeout does not wait for, so two processes creating the same
+    /// store at once (two sweeps started together) would otherwise fail with "database is locked".
+    static func openRetryingBusy<T>(_ open: () throws -> T) throws -> T {
+        var attempt = 0
+        while true {
+            do { return try open() } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && attempt < 100 {
+                attempt += 1
+                usleep(50_000)
+            }
+        }
     }
 
     /// Opens an existing store for reading only (`runs`, `show`, `report`, `compare`, `check`):

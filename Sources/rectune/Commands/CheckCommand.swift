@@ -35,7 +35,7 @@ struct CheckCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
     private var db: String { store.path }
 
-    @Option(name: .customLong("metric"), help: "NAME[:threshold] (repeatable). Default: samples_per_sec:0.05 and step_ms.p99:0.10 (wall_s:0.05 for --ab-command).")
+    @Option(name: .customLong("metric"), help: "NAME[:T] (repeatable), T = 5%, 0.05 (relative) or abs:0.001 (absolute). Default: samples_per_sec:5% and step_ms.p99:10% (wall_s:5% for --ab-command).")
     var metricArgs: [String] = []
 
     @Option(help: "Significance level of the Mann-Whitney test.")
@@ -56,9 +56,12 @@ struct CheckCommand: AsyncParsableCommand {
             }
             guard alpha > 0 && alpha < 1 else { throw SelectorError(message: "--alpha \(alpha): must be in (0, 1)") }
             if let repeats, repeats < 2 { throw SelectorError(message: "--repeats \(repeats): need at least 2 per side") }
-            var metrics = try metricArgs.map { try GateMetric.parse($0) }
+            // An external command's metrics are only known once it ran; stored ones are checked after loading.
+            var metrics = try metricArgs.map { try GateMetric.parse($0, known: nil) }
             if metrics.isEmpty { metrics = abCommand.isEmpty ? GateMetric.defaults : [GateMetric(name: "wall_s", threshold: 0.05)] }
-            let options = GateOptions(metrics: metrics, alpha: alpha, inconclusiveFails: inconclusiveFails, force: force)
+            // Measured now means interleaved A/B rounds: the gate pairs them (drift between rounds cancels).
+            let options = GateOptions(metrics: metrics, alpha: alpha, inconclusiveFails: inconclusiveFails, force: force,
+                                      paired: !ab.isEmpty || !abCommand.isEmpty)
 
             let sides: (RunSet, RunSet)
             if !ab.isEmpty || !abCommand.isEmpty {
@@ -67,6 +70,10 @@ struct CheckCommand: AsyncParsableCommand {
                 guard let baseline, let candidate else { throw SelectorError(message: "--baseline and --candidate go together") }
                 let store = try self.store.openForReading()
                 sides = (try store.resolve(try RunSelector.parse(baseline)), try store.resolve(try RunSelector.parse(candidate)))
+            }
+            if abCommand.isEmpty {
+                let known = sides.0.metricNames.union(sides.1.metricNames)
+                for m in metrics { try MetricArgument.checkName(m.name, known: known, context: "--metric '\(m.name)'") }
             }
             let result = try RegressionGate.evaluate(baseline: sides.0, candidate: sides.1, options: options)
             print(result.markdown, terminator: "")

@@ -21,7 +21,7 @@ struct CompareCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
     private var db: String { store.path }
 
-    @Option(name: .customLong("metric"), help: "Metric to compare (repeatable; default: A's spec metrics).")
+    @Option(name: .customLong("metric"), help: "NAME[:T] metric to compare (repeatable; default: A's spec metrics); T overrides its change threshold: 3%, 0.03 or abs:0.001.")
     var metrics: [String] = []
 
     @Option(help: "text | md | json")
@@ -35,7 +35,11 @@ struct CompareCommand: AsyncParsableCommand {
             let store = try self.store.openForReading()
             let setA = try store.resolve(try RunSelector.parse(a))
             let setB = try store.resolve(try RunSelector.parse(b))
-            let result = SetComparison.compare(setA, setB, metrics: metrics)
+            let known = setA.metricNames.union(setB.metricNames)
+            let parsed = try metrics.map { try MetricArgument.parse($0, known: known) }
+            var analyzer = ExperimentAnalyzer()
+            for p in parsed { if let t = p.threshold { analyzer.thresholds[p.name] = t } }
+            let result = SetComparison.compare(setA, setB, metrics: parsed.map(\.name), analyzer: analyzer)
             let text = format == "json" ? try ReportRenderer.json(result) : result.render(markdown: format == "md")
             FileHandle.standardOutput.write(Data(text.utf8))
         }

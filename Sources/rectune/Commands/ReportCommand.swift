@@ -36,7 +36,7 @@ struct ReportCommand: AsyncParsableCommand {
     @Option(help: "Output file ('-' for stdout).")
     var out: String?
 
-    @Option(name: .customLong("metric"), help: "Metric to analyse (repeatable; default: the spec's metrics).")
+    @Option(name: .customLong("metric"), help: "NAME[:T] metric to analyse (repeatable; default: the spec's metrics); T overrides its change threshold: 3%, 0.03 or abs:0.001.")
     var metrics: [String] = []
 
     func run() async throws {
@@ -53,7 +53,10 @@ struct ReportCommand: AsyncParsableCommand {
                 record = l
             }
             let data = try store.loadExperimentData(record.id)
-            let text = try ReportRenderer.render(data, format: format, metrics: metrics.isEmpty ? nil : metrics)
+            let parsed = try metrics.map { try MetricArgument.parse($0, known: data.metricNames) }
+            var analyzer = ExperimentAnalyzer()
+            for p in parsed { if let t = p.threshold { analyzer.thresholds[p.name] = t } }
+            let text = try ReportRenderer.render(data, format: format, analyzer: analyzer, metrics: parsed.isEmpty ? nil : parsed.map(\.name))
             let path = out ?? (format == .ipynb ? NotebookReport.defaultPath(for: record.name) : "-")
             if path == "-" {
                 FileHandle.standardOutput.write(Data(text.utf8))
