@@ -142,7 +142,7 @@ final class ContestModelTests: XCTestCase {
 
     /// Pool (2 workers), inline and cost-model executors give bit-identical parameters (one intra thread).
     func testExecutorsGiveBitIdenticalParameters() throws {
-        for model in [ModelKind.dlrm, .mmoe] {
+        for model in [ModelKind.wdl, .deepfm, .dlrm, .mmoe] {
             var reference: [[Float]]?
             for policy in ExecutorPolicy.allCases {
                 var c = Self.config(model, steps: 6, batch: 128)
