@@ -133,6 +133,47 @@ final class SlurmSweepTests: XCTestCase {
         XCTAssertTrue(run.stderrTail.contains("TIMEOUT"), run.stderrTail)
     }
 
+    func testCoordinatorKilledWithSIGKILLLosesNothingAndResumeSubmitsNothingTwice() async throws {
+        let slurm = try slurmOptions()
+        let spec = dir.appendingPathComponent("k.yaml")
+        try #"""
+        name: slurm-kill
+        command: [/bin/sh, -c, "sleep 1; printf '\\173\"samples_per_sec\": %s\\175\\n' {sps}"]
+        repeats: 2
+        factors: {sps: ["1000", "2000"]}
+        baseline: {sps: "1000"}
+        metrics: [samples_per_sec]
+        """#.write(to: spec, atomically: true, encoding: .utf8)
+        let db = dir.appendingPathComponent("k.sqlite").path
+        let args = ["sweep", spec.path, "--db", db, "--backend", "slurm", "--shared-dir", slurm.sharedDirectory, "--no-exclusive"]
+        let coordinator = Process()
+        coordinator.executableURL = try RectuneCLI.requireBinary()
+        coordinator.arguments = args
+        coordinator.environment = ProcessInfo.processInfo.environment.merging(slurm.environment) { _, new in new }
+        coordinator.standardOutput = FileHandle.nullDevice
+        coordinator.standardError = FileHandle.nullDevice
+        try coordinator.run()
+        // Kill it once its array is submitted and an element runs.
+        let client = SlurmClient(environment: slurm.environment)
+        for _ in 0..<200 {
+            if try await client.command("squeue", ["-h", "-t", "R", "-o", "%i"], allowFailure: true).out.contains("_") { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        kill(coordinator.processIdentifier, SIGKILL)
+        coordinator.waitUntilExit()
+
+        setenv("SLURM_CONF", slurm.environment["SLURM_CONF"]!, 1)
+        defer { unsetenv("SLURM_CONF") }
+        let resumed = try RectuneCLI.run(args + ["--resume"], in: dir)
+        XCTAssertEqual(resumed.status, 0, resumed.out + resumed.err)
+        let store = try ResultStore(readingAt: db)
+        let runs = try store.runs(experimentID: try XCTUnwrap(store.experiments().first).id)
+        XCTAssertEqual(runs.count, 4, "every planned run stored once: \(runs.map(\.status.rawValue))")
+        XCTAssertEqual(runs.filter { $0.status == .ok }.count, 4, runs.map(\.stderrTail).joined(separator: "\n---\n"))
+        let manifests = SlurmManifest.all(in: slurm.slurmDirectory)
+        XCTAssertEqual(manifests.reduce(0) { $0 + $1.elements.count }, 4, "no run submitted twice")
+    }
+
     func testBadInputFailsBeforeAnythingIsSubmitted() async throws {
         var slurm = try slurmOptions()
         let spec = try RunnerFakeEngine.spec("name: slurm-bad\nrepeats: 1\n", dir: dir)
