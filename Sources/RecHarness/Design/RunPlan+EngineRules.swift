@@ -1,4 +1,5 @@
 import Foundation
+import RecContract
 import RecEngine
 
 extension RunPlan {
@@ -23,9 +24,10 @@ extension RunPlan {
 }
 
 extension TrainConfig {
-    /// The engine configuration a run of `spec` with knob/setting `values` (spec names) trains with.
-    /// Until the typed knob registry exists this is the one place that maps spec names to fields.
-    /// - Throws: `DesignError` for a value that is not a number where one is needed.
+    /// The engine configuration a run of `spec` with knob/setting `values` (spec names) trains
+    /// with: the run shape from the spec, every registry knob through `TrainConfig.set` (the
+    /// registry's domains; the validator has already refused names outside it).
+    /// - Throws: `DesignError` for a value outside a knob's domain.
     init(spec: ExperimentSpec, values: [String: String]) throws {
         self.init()
         if let m = ModelKind(rawValue: spec.model) { model = m }
@@ -36,31 +38,9 @@ extension TrainConfig {
         case .synthetic(let rows, let seed): syntheticRows = rows; self.seed = seed
         case .file(let path): dataPath = path
         }
-        func int(_ key: String) throws -> Int? {
-            guard let v = values[key] else { return nil }
-            guard let i = Int(v) else { throw DesignError(message: "\(key): '\(v)' is not an integer") }
-            return i
+        for (name, value) in values.sorted(by: { $0.key < $1.key }) {
+            guard let knob = Knob(name: name) else { continue }
+            do { try set(knob, value) } catch { throw DesignError(message: error.description) }
         }
-        func on(_ key: String) -> Bool? { values[key].map { $0 == "on" || $0 == "true" } }
-        if let v = values["executor"], let e = ExecutorPolicy(rawValue: v) { executor = e }
-        if let v = values["allocator"], let a = AllocatorPolicy(rawValue: v) { allocator = a }
-        if let v = values["numa"], let n = NUMAPolicy(rawValue: v) { numa = n }
-        if let v = values["bad_rows"], let b = BadRowPolicy(rawValue: v) { badRows = b }
-        if let v = try int("inter_threads") { interThreads = v }
-        if let v = try int("intra_threads") { intraThreads = v }
-        if let v = try int("costmodel_start") { costmodelStart = v }
-        if let v = try int("costmodel_stop") { costmodelStop = v }
-        if let v = try int("alloc_warmup_start") { allocWarmupStart = v }
-        if let v = try int("alloc_warmup_steps") { allocWarmupSteps = v }
-        if let v = try int("malloc_mmap_threshold") { mallocMmapThreshold = v }
-        if let v = try int("stage_capacity") { stageCapacity = v }
-        if let v = try int("stage_threads") { stageThreads = v }
-        if let v = try int("micro_batch") { microBatch = v }
-        if let v = try int("embedding_dim") { embeddingDim = v }
-        if let v = try int("hash_buckets") { hashBuckets = v }
-        if let v = try int("eval_rows") { evalRows = v }
-        if let v = on("stage") { stage = v }
-        if let v = on("bf16") { bf16 = v }
-        if let v = on("pin_threads") { pinThreads = v }
     }
 }
