@@ -70,7 +70,9 @@ start_munge() {
   chown munge:munge /etc/munge/munge.key; chmod 0400 /etc/munge/munge.key
   mkdir -p /run/munge /var/log/munge /var/lib/munge; chown munge:munge /run/munge /var/log/munge /var/lib/munge
   chmod 0755 /run/munge
-  runuser -u munge -- /usr/sbin/munged
+  # Daemons get no stdin/stdout/stderr of ours: a caller reading this script's output to the end
+  # (a test through a pipe) must not wait for daemons that keep the pipe open.
+  runuser -u munge -- /usr/sbin/munged </dev/null >/dev/null 2>&1
   for _ in $(seq 50); do munge -n >/dev/null 2>&1 && return; sleep 0.1; done
   die "munged did not start"
 }
@@ -81,8 +83,8 @@ start() {
   command -v slurmctld >/dev/null || die "slurm-wlm is not installed (apt-get install slurm-wlm munge)"
   write_conf
   start_munge
-  if ! pgrep -f "slurmctld -f $CONF" >/dev/null; then /usr/sbin/slurmctld -f "$CONF"; fi
-  if ! pgrep -f "slurmd -f $CONF" >/dev/null; then /usr/sbin/slurmd -f "$CONF"; fi
+  if ! pgrep -f "slurmctld -f $CONF" >/dev/null; then /usr/sbin/slurmctld -f "$CONF" </dev/null >/dev/null 2>&1; fi
+  if ! pgrep -f "slurmd -f $CONF" >/dev/null; then /usr/sbin/slurmd -f "$CONF" </dev/null >/dev/null 2>&1; fi
   local state=""
   for _ in $(seq 150); do
     state="$(node_state)"

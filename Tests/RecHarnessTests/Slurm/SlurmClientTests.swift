@@ -123,15 +123,20 @@ struct LocalSlurmCluster {
     }
 
     static func shell(_ argv: [String], environment: [String: String]) throws -> (status: Int32, output: String) {
+        // Output through a file, not a pipe: the daemons the script starts must not hold our read open.
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/bash")
         p.arguments = argv
         p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        let pipe = Pipe()
-        p.standardOutput = pipe; p.standardError = pipe
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("rectune-slurm-\(UUID().uuidString).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: log) }
+        let handle = try FileHandle(forWritingTo: log)
+        p.standardOutput = handle; p.standardError = handle
+        p.standardInput = FileHandle.nullDevice
         try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        try handle.close()
+        return (p.terminationStatus, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
     }
 }
