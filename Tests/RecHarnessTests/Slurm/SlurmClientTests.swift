@@ -123,20 +123,14 @@ struct LocalSlurmCluster {
     }
 
     static func shell(_ argv: [String], environment: [String: String]) throws -> (status: Int32, output: String) {
-        // Output through a file, not a pipe: the daemons the script starts must not hold our read open.
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = argv
-        p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("rectune-slurm-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: log) }
-        let handle = try FileHandle(forWritingTo: log)
-        p.standardOutput = handle; p.standardError = handle
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        try handle.close()
-        return (p.terminationStatus, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+        // system(3) waits for exactly its own child. (Foundation's Process.waitUntilExit was seen to
+        // miss the exit of this script once it had started daemons, leaving the test waiting.)
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("rectune-slurm-\(UUID().uuidString).log").path
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        func quote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        let env = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\(quote($0.value))" }.joined(separator: " ")
+        let status = system("\(env) /bin/bash \(argv.map(quote).joined(separator: " ")) </dev/null >\(quote(log)) 2>&1")
+        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        return (status == 0 ? 0 : 1, output)
     }
 }
