@@ -125,7 +125,7 @@ extension KnobSpec {
             return entry(.setting, .integer(min: 2, max: 1 << 28), "10000", "rows", help: "Hash buckets per categorical column.")
         case .evalRows:
             return entry(.setting, .integer(min: 0, max: unbounded), "10000", "rows",
-                         help: "Rows evaluated for AUC and logloss: criteo, held out from the end of the data; eleme/taobao, the first N rows of the evaluation file (0 = all of it, the default with --data).")
+                         help: "Rows evaluated for AUC and logloss: criteo, held out from the end of the data; eleme/taobao/amazon-books, the first N rows of the evaluation file (0 = all of it, the default with --data).")
         case .seed:
             return entry(.setting, .integer(min: 0, max: unbounded), "1",
                          help: "Random seed of data generation and initialization.")
@@ -133,8 +133,8 @@ extension KnobSpec {
             return entry(.setting, .choice(["skip", "fail"]), "skip",
                          help: "Malformed rows: skip (count them) or fail (stop with file, line and reason).")
         case .dataset:
-            return entry(.setting, .choice(["criteo", "eleme", "taobao"]), "criteo",
-                         help: "Data set and layout: criteo (TSV; wdl, dlrm, deepfm), the contest's eleme directory (wdl, deepfm, dlrm as the contest scripts build them) or taobao (mmoe; implied by --model mmoe).")
+            return entry(.setting, .choice(["criteo", "eleme", "taobao", "amazon-books"]), "criteo",
+                         help: "Data set and layout: criteo (TSV; wdl, dlrm, deepfm), the contest's eleme directory (wdl, deepfm, dlrm as the contest scripts build them), taobao (mmoe; implied by --model mmoe) or amazon-books (din, dien; table sizes from the directory's vocabulary files).")
         case .embFusion:
             return entry(.runtime, .onOff, "on",
                          help: "Contest models: one lookup and one update node for all embedding tables (DeepRec's embedding fusion) or one per table.",

@@ -45,7 +45,7 @@ public enum MetricCatalog {
         result("auc", "AUC", "", .higherIsBetter, threshold: .absolute(0.001), seedDeterministic: true),
         result("logloss", "logloss", "", .lowerIsBetter, threshold: .absolute(0.001), seedDeterministic: true),
         result("auc_by_task.clk", "AUC clk", "", .higherIsBetter, threshold: .absolute(0.001), seedDeterministic: true,
-               when: .when(.dataset, isOneOf: ["taobao"])),
+               when: .when(.dataset, isOneOf: ["taobao", "amazon-books"])),
         result("auc_by_task.buy", "AUC buy", "", .higherIsBetter, threshold: .absolute(0.001), seedDeterministic: true,
                when: .when(.dataset, isOneOf: ["taobao"])),
         result("auc_by_task.clicked", "AUC clicked", "", .higherIsBetter, threshold: .absolute(0.001), seedDeterministic: true,

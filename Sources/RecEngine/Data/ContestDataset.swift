@@ -1,8 +1,10 @@
 import Synchronization
 
-/// A contest data set (Ele.me or Taobao) in the contest's directory layout: the training file
-/// (`train.csv` / `taobao_train_data`) and the evaluation file (`eval.csv` / `taobao_test_data`),
-/// each mapped read-only and line-indexed once.
+/// A contest data set (Ele.me, Taobao or Amazon Books) in the contest's directory layout: the training
+/// file (`train.csv` / `taobao_train_data` / `local_train_splitByUser`) and the evaluation file
+/// (`eval.csv` / `taobao_test_data` / `local_test_splitByUser`), each mapped read-only and
+/// line-indexed once. Amazon Books adds the vocabularies and DIEN's line-aligned `_neg` files
+/// (`ContestDataset+AmazonBooks.swift`).
 ///
 /// - Training batch `k` of size `B` is training lines `[k·B, (k+1)·B)` modulo the line count
 ///   (batches wrap into the next epoch); `batch.firstSample == k·B`.
@@ -31,8 +33,10 @@ public final class ContestDataset: Sendable {
     private let eval: CriteoBytes
     private let trainLines: CriteoLineIndex
     private let evalLines: CriteoLineIndex
-    private let parser: ContestRowParser
-    private let skipped = Atomic<Int>(0)
+    private let parser: ContestRowParser?
+    /// Amazon Books: vocabularies, row parser and `_neg` files (nil for the CSV formats).
+    let amazon: AmazonSource?
+    let skipped = Atomic<Int>(0)
 
     /// Maps `directory/<train file>` and `directory/<eval file>` of `format`.
     /// Throws `DataError.io` if a file cannot be read, `.notEnoughRows` if the training file is
@@ -53,8 +57,8 @@ public final class ContestDataset: Sendable {
                       eval: CriteoBytes(array: eval), evalName: "\(name)/\(schema.evalFile)", evalRows: evalRows, badRows: badRows)
     }
 
-    private init(schema: ContestSchema, buckets: [Int], train: CriteoBytes, trainName: String, eval: CriteoBytes,
-                 evalName: String, evalRows: Int?, badRows: BadRowPolicy) throws {
+    init(schema: ContestSchema, buckets: [Int], train: CriteoBytes, trainName: String, eval: CriteoBytes,
+         evalName: String, evalRows: Int?, badRows: BadRowPolicy, amazon: AmazonSource? = nil) throws {
         guard buckets.count == schema.slots.count else {
             throw DataError.invalidParameter(name: "bucket counts", value: "\(buckets.count)", allowed: "\(schema.format) has \(schema.slots.count) slots")
         }
@@ -71,20 +75,26 @@ public final class ContestDataset: Sendable {
         self.eval = eval
         self.trainName = trainName
         self.evalName = evalName
-        parser = ContestRowParser(schema: schema, buckets: buckets)
+        self.amazon = amazon
+        parser = amazon == nil ? ContestRowParser(schema: schema, buckets: buckets) : nil
         trainLines = train.withBytes { CriteoLineIndex($0) }
         evalLines = eval.withBytes { CriteoLineIndex($0) }
         guard trainLines.count > 0 else { throw DataError.notEnoughRows(file: trainName, rows: 0, evalRows: 0) }
         guard evalLines.count > 0 else { throw DataError.notEnoughRows(file: evalName, rows: 0, evalRows: evalRows ?? 1) }
         trainingRows = trainLines.count
         self.evalRows = min(evalRows ?? evalLines.count, evalLines.count)
+        if let amazon {
+            let unpaired = try amazon.checkAlignment(trainLines: trainLines.count, trainName: trainName, evalLines: evalLines.count,
+                                                     evalName: evalName, policy: badRows)
+            skipped.store(unpaired, ordering: .relaxed)
+        }
     }
 
     /// Malformed rows skipped so far (every pass over a bad line counts). Thread-safe.
     public var skippedRows: Int { skipped.load(ordering: .relaxed) }
 
-    /// Bytes of the training file.
-    public var trainingBytes: Int { train.count }
+    /// Bytes of the training file (and of its `_neg` file when the negative histories are read).
+    public var trainingBytes: Int { train.count + (amazon?.trainNegative?.bytes.count ?? 0) }
 
     /// Parses training batch `k` (lines `[k·B, (k+1)·B)` modulo `trainingRows`) into `batch`
     /// (replaced by a new one if its capacity is not `batchSize`). Throws `DataError.malformedRow`
@@ -97,7 +107,12 @@ public final class ContestDataset: Sendable {
         }
         if batch.capacity != batchSize { batch = ContestBatch(schema: schema, capacity: batchSize) }
         let start = first.partialValue % trainingRows
-        try parse(train, trainLines, name: trainName, lines: start..<start + batchSize, wrap: trainingRows, into: &batch)
+        if let amazon {
+            try parseAmazon(amazon, train, trainLines, name: trainName, negative: amazon.trainNegative, lines: start..<start + batchSize,
+                            wrap: trainingRows, into: &batch)
+        } else {
+            try parse(train, trainLines, name: trainName, lines: start..<start + batchSize, wrap: trainingRows, into: &batch)
+        }
         batch.firstSample = first.partialValue
     }
 
@@ -112,13 +127,19 @@ public final class ContestDataset: Sendable {
         }
         if batch.capacity != size { batch = ContestBatch(schema: schema, capacity: size) }
         let lo = k * size, hi = min(lo + size, evalRows)
-        try parse(eval, evalLines, name: evalName, lines: lo..<hi, wrap: evalLines.count, into: &batch)
+        if let amazon {
+            try parseAmazon(amazon, eval, evalLines, name: evalName, negative: amazon.evalNegative, lines: lo..<hi, wrap: evalLines.count,
+                            into: &batch)
+        } else {
+            try parse(eval, evalLines, name: evalName, lines: lo..<hi, wrap: evalLines.count, into: &batch)
+        }
         batch.firstSample = lo
     }
 
     /// Parses lines `range` (each modulo `wrap`) into rows 0…; sets `size`, pads the tail.
     private func parse(_ storage: CriteoBytes, _ lines: CriteoLineIndex, name: String, lines range: Range<Int>, wrap: Int,
                        into batch: inout ContestBatch) throws {
+        guard let parser = self.parser else { preconditionFailure("CSV parse of an Amazon Books data set") }
         // Room for every id the lines can produce, so the parser writes through a raw pointer.
         var room = 0
         var line = range.lowerBound % wrap
@@ -131,7 +152,7 @@ public final class ContestDataset: Sendable {
         let (l, n, s) = (batch.labelCount, batch.numericCount, batch.slotCount)
         var size = 0, cursor = 0, skippedHere = 0
         defer { if skippedHere > 0 { skipped.add(skippedHere, ordering: .relaxed) } }
-        let parser = self.parser, policy = badRows, schema = self.schema
+        let policy = badRows, schema = self.schema
         try storage.withBytes { bytes in
             try batch.labels.withUnsafeMutableBufferPointer { labels in
                 try batch.numeric.withUnsafeMutableBufferPointer { numeric in

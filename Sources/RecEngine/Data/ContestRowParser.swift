@@ -74,6 +74,7 @@ struct ContestRowParser: Sendable {
             case .numericListMean(let k): return Step(op: .numericMean, target: k, separator: 59, defaultValue: 0, defaultHash: -1)
             case .unusedInteger: return Step(op: .unusedInteger, target: 0, separator: 0, defaultValue: 0, defaultHash: -1)
             case .unusedText: return Step(op: .unusedText, target: 0, separator: 0, defaultValue: 0, defaultHash: -1)
+            case .vocabularyFile, .vocabularyFileList: preconditionFailure("\(schema.format): Amazon Books rows are read by AmazonRowParser")
             }
         }
     }
@@ -279,7 +280,7 @@ struct ContestRowParser: Sendable {
 extension ContestColumnKind {
     var isList: Bool {
         switch self {
-        case .hashedList, .vocabularyList, .numericListMean: true
+        case .hashedList, .vocabularyList, .numericListMean, .vocabularyFileList: true
         default: false
         }
     }

@@ -1,12 +1,15 @@
-/// The contest's two CSV data sets: Ele.me (WDL, DeepFM, DLRM) and Taobao ad data (MMoE).
+/// The contest's data sets: Ele.me (WDL, DeepFM, DLRM) and Taobao ad data (MMoE), both CSV, and
+/// Amazon Books (DIN, DIEN: TAB-separated files, `_neg` companions and vocabulary files).
 public enum ContestFormat: String, Sendable, CaseIterable, Codable {
     case eleme, taobao
+    case amazonBooks = "amazon-books"
 
     /// The schema of the format's files.
     public var schema: ContestSchema {
         switch self {
         case .eleme: ContestSchema.eleme
         case .taobao: ContestSchema.taobao
+        case .amazonBooks: ContestSchema.amazonBooks
         }
     }
 }
@@ -38,6 +41,12 @@ public enum ContestColumnKind: Sendable, Equatable {
     case unusedInteger
     /// Not used by any feature column; any text.
     case unusedText
+    /// Amazon Books: a token looked up in the vocabulary file `file` (line number = id; unknown → 0,
+    /// the scripts' `default_value=0`); an empty field reads as `decode_csv`'s default `" "`.
+    case vocabularyFile(slot: Int, file: String)
+    /// Amazon Books: a `\x02`-separated list of `file` tokens in file order, truncated to its first
+    /// `AmazonBooks.maxHistory` (50) like the scripts' `tf.sparse.slice`; empty tokens are looked up too.
+    case vocabularyFileList(slot: Int, file: String)
 }
 
 /// One column of a contest CSV file.
@@ -64,8 +73,8 @@ public struct ContestSchema: Sendable {
     public let numerics: [String]
     /// Slot names in batch order (the categorical feature columns).
     public let slots: [String]
-    /// Field separator inside the file.
-    public let separator: UInt8 = 44
+    /// Field separator inside the file (`,`; TAB for Amazon Books).
+    public var separator: UInt8 { format == .amazonBooks ? 9 : 44 }
 
     /// The vocabulary of Ele.me's `time_type` and `time_type_list` (the scripts' `TYPE_LIST`).
     public static let vocabulary = ["lunch", "night", "dinner", "tea", "breakfast"]
@@ -94,7 +103,8 @@ public struct ContestSchema: Sendable {
         for c in columns {
             switch c.kind {
             case .label(let i): labels.append((i, c.name))
-            case .hashed(let s, _), .hashedList(let s, _, _), .vocabulary(let s), .vocabularyList(let s), .identity(let s):
+            case .hashed(let s, _), .hashedList(let s, _, _), .vocabulary(let s), .vocabularyList(let s), .identity(let s),
+                 .vocabularyFile(let s, _), .vocabularyFileList(let s, _):
                 slots.append((s, c.name))
             case .numeric(let i, _, _), .numericListMean(let i): numerics.append((i, c.name))
             case .unusedInteger, .unusedText: break
@@ -166,6 +176,20 @@ extension ContestSchema {
         }
         cols.append(ContestColumn(name: "price", kind: .identity(slot: slot)))
         return ContestSchema(format: .taobao, trainFile: "taobao_train_data", evalFile: "taobao_test_data", columns: cols)
+    }()
+
+    /// Amazon Books (DIN, DIEN): `local_train_splitByUser` / `local_test_splitByUser`, six TAB-separated
+    /// columns (label, uid, item, category, history items, history categories), then the two columns of
+    /// the line-aligned `_neg` file (DIEN's non-clicked history items and categories). Label `clk`; slots
+    /// 0 uid, 1 item, 2 cat, 3 hist_item, 4 hist_cat, 5 neg_hist_item, 6 neg_hist_cat (the contract with
+    /// the DIN/DIEN models); table sizes come from the vocabulary files (`AmazonBooks`).
+    public static let amazonBooks: ContestSchema = {
+        func v(_ n: String, _ s: Int, _ f: String) -> ContestColumn { ContestColumn(name: n, kind: .vocabularyFile(slot: s, file: f)) }
+        func l(_ n: String, _ s: Int, _ f: String) -> ContestColumn { ContestColumn(name: n, kind: .vocabularyFileList(slot: s, file: f)) }
+        let (u, m, c) = (AmazonBooks.uidVocabulary, AmazonBooks.midVocabulary, AmazonBooks.catVocabulary)
+        let cols = [ContestColumn(name: "clk", kind: .label(0)), v("uid", 0, u), v("item", 1, m), v("cat", 2, c),
+                    l("hist_item", 3, m), l("hist_cat", 4, c), l("neg_hist_item", 5, m), l("neg_hist_cat", 6, c)]
+        return ContestSchema(format: .amazonBooks, trainFile: AmazonBooks.trainFile, evalFile: AmazonBooks.evalFile, columns: cols)
     }()
 
     /// The MMoE script's hash bucket counts per Taobao slot, then price's 50 identity buckets.

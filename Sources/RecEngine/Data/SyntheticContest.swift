@@ -34,6 +34,9 @@ public enum SyntheticContest {
         guard trainRows > 0, evalRows > 0 else {
             throw DataError.invalidParameter(name: "rows", value: "\(trainRows)/\(evalRows)", allowed: "training and evaluation rows must be > 0")
         }
+        guard format != .amazonBooks else {
+            throw DataError.invalidParameter(name: "format", value: format.rawValue, allowed: "eleme or taobao (amazon-books: SyntheticAmazonBooks.write)")
+        }
         let schema = format.schema
         var gen = ContestRowGenerator(format: format, seed: seed)
         var summary = Summary(trainRows: trainRows, evalRows: evalRows, trainBytes: 0, evalBytes: 0,
@@ -145,6 +148,7 @@ struct ContestRowGenerator {
         switch format {
         case .eleme: return SyntheticEleme.row(&self, into: &out)
         case .taobao: return SyntheticTaobao.row(&self, into: &out)
+        case .amazonBooks: preconditionFailure("amazon-books is written in (negative, positive) pairs by SyntheticAmazonBooks")
         }
     }
 

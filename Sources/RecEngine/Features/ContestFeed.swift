@@ -10,6 +10,9 @@
 public final class ContestFeed: @unchecked Sendable {
     public let schema: ContestSchema
     public let capacity: Int
+    /// Table size per slot of the data set feeding it (`ContestDataset.buckets`; empty when not given).
+    /// Amazon Books models size their tables from it: the vocabularies' line counts.
+    public let buckets: [Int]
     public let labels: UnsafeMutablePointer<Float>
     public let numeric: UnsafeMutablePointer<Float>
     public let bagStart: UnsafeMutablePointer<Int32>
@@ -24,9 +27,11 @@ public final class ContestFeed: @unchecked Sendable {
     public var numericCount: Int { schema.numerics.count }
     public var slotCount: Int { schema.slots.count }
 
-    public init(schema: ContestSchema, capacity: Int) {
+    public init(schema: ContestSchema, capacity: Int, buckets: [Int] = []) {
+        precondition(buckets.isEmpty || buckets.count == schema.slots.count, "ContestFeed: \(buckets.count) bucket counts for \(schema.slots.count) slots")
         self.schema = schema
         self.capacity = capacity
+        self.buckets = buckets
         labels = .allocate(capacity: capacity * schema.labels.count)
         numeric = .allocate(capacity: capacity * schema.numerics.count)
         bagStart = .allocate(capacity: capacity * schema.slots.count)

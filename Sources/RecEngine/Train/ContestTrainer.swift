@@ -14,7 +14,7 @@ public struct ContestRunResult: Sendable {
 
 }
 
-/// Trains a contest model (WDL, DeepFM, DLRM on Ele.me; MMoE on Taobao) under one knob
+/// Trains a contest model (WDL, DeepFM, DLRM on Ele.me; MMoE on Taobao; DIN, DIEN on Amazon Books) under one knob
 /// configuration: the contest path of `Trainer` (same executors, allocators, counters, phases).
 public enum ContestTrainer {
     /// Contest-specific checks. Throws `EngineError.invalidConfiguration`.
@@ -22,7 +22,10 @@ public enum ContestTrainer {
         func fail(_ s: String) throws -> Never { throw EngineError.invalidConfiguration(s) }
         switch (c.dataset, c.model) {
         case (.eleme, .wdl), (.eleme, .deepfm), (.eleme, .dlrm), (.taobao, .mmoe): break
-        default: try fail("--model \(c.model.rawValue) does not run on --dataset \(c.dataset.rawValue) (eleme: wdl, deepfm, dlrm; taobao: mmoe)")
+        default: try fail("--model \(c.model.rawValue) does not run on --dataset \(c.dataset.rawValue) (eleme: wdl, deepfm, dlrm; taobao: mmoe; amazon-books: din, dien)")
+        }
+        if c.dataset == .amazonBooks && c.dataPath == nil && (c.syntheticRows % 2 != 0 || c.evalRows % 2 != 0) {
+            try fail("--dataset amazon-books generates (negative, positive) pairs: --synthetic-rows and --eval-rows must be even, got \(c.syntheticRows), \(c.evalRows)")
         }
         if c.evalRows < 0 || (c.evalRows == 0 && c.dataPath == nil) {
             try fail("--eval-rows must be >= 1 (0 = the whole evaluation file, with --data), got \(c.evalRows)")
@@ -31,21 +34,47 @@ public enum ContestTrainer {
         if c.hashBuckets < 1 { try fail("--hash-buckets must be at least 1, got \(c.hashBuckets)") }
     }
 
-    /// Bucket counts per slot: the MMoE script's for Taobao, `hashBuckets` (and 5 vocabulary rows) for Ele.me.
-    public static func buckets(_ c: TrainConfig) -> [Int] {
-        c.dataset == .taobao ? ContestSchema.taobaoBuckets : ContestSchema.elemeBuckets(hashBuckets: c.hashBuckets)
+    /// Bucket counts per slot: the MMoE script's for Taobao, `hashBuckets` (and 5 vocabulary rows) for Ele.me;
+    /// nil for Amazon Books, whose table sizes are its vocabularies' line counts (`ContestDataset.buckets`:
+    /// uid → uid_voc.txt; item, hist_item, neg_hist_item → mid_voc.txt; cat, hist_cat, neg_hist_cat → cat_voc.txt).
+    public static func buckets(_ c: TrainConfig) -> [Int]? {
+        switch c.dataset {
+        case .taobao: ContestSchema.taobaoBuckets
+        case .amazonBooks: nil
+        default: ContestSchema.elemeBuckets(hashBuckets: c.hashBuckets)
+        }
+    }
+
+    /// Whether an Amazon Books run reads DIEN's `_neg` files: DIN's script never opens them
+    /// (`.ignored`), DIEN's refuses to start without them (`.required`).
+    /// Wire at merge: `.din` → `.ignored`, `.dien` → `.required`.
+    public static func amazonNegatives(for model: ModelKind) -> AmazonNegatives {
+        switch model {
+        default: .ifPresent
+        }
     }
 
     /// The data set: the directory at `dataPath`, or generated in memory (`syntheticRows`
     /// training rows, `evalRows` evaluation rows).
     public static func loadDataset(_ c: TrainConfig) throws -> ContestDataset {
         guard let format = c.dataset.contestFormat else { throw EngineError.invalidConfiguration("not a contest data set: \(c.dataset.rawValue)") }
+        if format == .amazonBooks {
+            let negatives = amazonNegatives(for: c.model)
+            if let dir = c.dataPath {
+                return try ContestDataset(amazonBooksDirectory: dir, negatives: negatives, evalRows: c.evalRows == 0 ? nil : c.evalRows,
+                                          badRows: c.badRows)
+            }
+            let files = try SyntheticAmazonBooks.generate(trainRows: c.syntheticRows, evalRows: c.evalRows, seed: c.seed).files
+            return try ContestDataset(amazonBooks: files, negatives: negatives, badRows: c.badRows,
+                                      name: "synthetic(\(c.syntheticRows)+\(c.evalRows), seed \(c.seed))")
+        }
+        guard let buckets = buckets(c) else { throw EngineError.invalidConfiguration("no bucket counts for \(c.dataset.rawValue)") }
         if let dir = c.dataPath {
-            return try ContestDataset(directory: dir, format: format, buckets: buckets(c), evalRows: c.evalRows == 0 ? nil : c.evalRows,
+            return try ContestDataset(directory: dir, format: format, buckets: buckets, evalRows: c.evalRows == 0 ? nil : c.evalRows,
                                       badRows: c.badRows)
         }
         let data = SyntheticContest.bytes(format: format, trainRows: c.syntheticRows, evalRows: c.evalRows, seed: c.seed)
-        return try ContestDataset(format: format, train: data.train, eval: data.eval, buckets: buckets(c), badRows: c.badRows,
+        return try ContestDataset(format: format, train: data.train, eval: data.eval, buckets: buckets, badRows: c.badRows,
                                   name: "synthetic(\(c.syntheticRows)+\(c.evalRows), seed \(c.seed))")
     }
 
@@ -62,12 +91,13 @@ public enum ContestTrainer {
         let numaEffect = (try? NUMAControl.apply(policy: c.numa.rawValue)) ?? "numa policy \(c.numa.rawValue) not applied"
         let counters = PhaseCounters(events: counterEvents)
         let dataset = try preloaded ?? loadDataset(c)
-        guard dataset.schema.format == c.dataset.contestFormat, dataset.buckets == buckets(c) else {
+        // Amazon Books: the table sizes are whatever the data set's vocabularies hold.
+        guard dataset.schema.format == c.dataset.contestFormat, buckets(c).map({ $0 == dataset.buckets }) ?? true else {
             throw EngineError.invalidConfiguration("the data set was read for \(dataset.schema.format) with other bucket counts than --dataset \(c.dataset.rawValue) --hash-buckets \(c.hashBuckets)")
         }
         let context = try DNNLContext(workers: max(c.interThreads, 1))
         context.setIntraOpThreads(c.intraThreads)
-        let feed = ContestFeed(schema: dataset.schema, capacity: c.batch)
+        let feed = ContestFeed(schema: dataset.schema, capacity: c.batch, buckets: dataset.buckets)
         let model = try makeContestModel(config: c, context: context, feed: feed)
         let micros = MicroBatch.split(batch: c.batch, count: c.microBatch)
         let graph = try model.trainingGraph(microBatches: micros)
@@ -204,7 +234,7 @@ extension ContestTrainer {
         c.executor = .inline
         let context = try DNNLContext(workers: 1)
         context.setIntraOpThreads(c.intraThreads)
-        let feed = ContestFeed(schema: dataset.schema, capacity: c.batch)
+        let feed = ContestFeed(schema: dataset.schema, capacity: c.batch, buckets: dataset.buckets)
         let model = try makeContestModel(config: c, context: context, feed: feed)
         let graph = try model.trainingGraph(microBatches: MicroBatch.split(batch: c.batch, count: c.microBatch))
         let allocator = Trainer.makeAllocator(c)

@@ -16,6 +16,8 @@ public enum DatasetKind: String, Sendable, CaseIterable, Codable {
     case eleme
     /// The contest's Taobao directory (`taobao_train_data`, `taobao_test_data`): MMoE.
     case taobao
+    /// The contest's Amazon Books directory (`local_{train,test}_splitByUser`, `*_neg`, vocabularies): DIN, DIEN.
+    case amazonBooks = "amazon-books"
 
     /// The contest format, nil for Criteo.
     public var contestFormat: ContestFormat? {
@@ -23,6 +25,7 @@ public enum DatasetKind: String, Sendable, CaseIterable, Codable {
         case .criteo: nil
         case .eleme: .eleme
         case .taobao: .taobao
+        case .amazonBooks: .amazonBooks
         }
     }
 }

@@ -12,7 +12,8 @@ struct BenchCommand: AsyncParsableCommand {
         with the stage knob on). --profile adds where one step's time goes, node group by node group.
         The contest models (--contest: WDL, DeepFM, DLRM on generated Ele.me data, MMoE on generated
         Taobao data, in the contest's directory layout) get the same rows plus the reader's single-thread
-        parse speed; DeepFM runs with both --indicator settings. Build with -c release before trusting any figure.
+        parse speed; DeepFM runs with both --indicator settings. With any contest model, the Amazon Books
+        reader's parse speed is reported too, without the _neg files (as DIN reads) and with them (DIEN). Build with -c release before trusting any figure.
         """)
 
     @Option(help: "Criteo models to benchmark, comma-separated ('none' for none).") var models = "wdl,dlrm,deepfm"
@@ -78,6 +79,20 @@ struct BenchCommand: AsyncParsableCommand {
             }
         }
         if !contestKinds.isEmpty { try benchContest(contestKinds, dir: dir) }
+        if !contestKinds.isEmpty { try benchAmazonBooksReader(dir: dir) }
+    }
+
+    /// The Amazon Books reader's single-thread parse speed on generated data, as DIN reads it (no
+    /// `_neg` files) and as DIEN does (with them).
+    private func benchAmazonBooksReader(dir: URL) throws {
+        let out = dir.appendingPathComponent(DatasetKind.amazonBooks.rawValue).path
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try SyntheticAmazonBooks.write(trainRows: rows / 2 * 2, evalRows: 2_000, seed: 1, to: out)
+        for (label, negatives) in [("without _neg (DIN)", AmazonNegatives.ignored), ("with _neg (DIEN)", .required)] {
+            let dataset = try ContestDataset(amazonBooksDirectory: out, negatives: negatives, badRows: .fail)
+            let parse = try ContestTrainer.parseThroughput(dataset: dataset, batchSize: batch, batches: 40)
+            print(String(format: "  amazon-books reader %@: %.0f rows/s, %.1f MB/s on one thread", label, parse.rowsPerSec, parse.mbPerSec))
+        }
     }
 
     private func benchContest(_ kinds: [ModelKind], dir: URL) throws {
