@@ -40,6 +40,8 @@ final class AmazonBooksDataTests: XCTestCase {
         XCTAssertEqual(s.separator, 9)
         XCTAssertEqual(ContestFormat(rawValue: "amazon-books"), .amazonBooks)
         XCTAssertEqual(DatasetKind(rawValue: "amazon-books")?.contestFormat, .amazonBooks)
+        XCTAssertThrowsError(try ContestDataset(format: .amazonBooks, train: Array("1\n".utf8), eval: Array("1\n".utf8),
+                                                buckets: [1, 1, 1, 1, 1, 1, 1], badRows: .fail), "the CSV path refuses amazon-books")
     }
 
     func testGoldenRowsWithKnownIds() throws {

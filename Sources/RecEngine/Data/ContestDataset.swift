@@ -65,6 +65,10 @@ public final class ContestDataset: Sendable {
         if let bad = buckets.first(where: { $0 < 1 || $0 > Int(Int32.max) }) {
             throw DataError.invalidParameter(name: "buckets", value: "\(bad)", allowed: "must be in 1...\(Int32.max)")
         }
+        if schema.format == .amazonBooks && amazon == nil {
+            throw DataError.invalidParameter(name: "format", value: schema.format.rawValue,
+                                             allowed: "Amazon Books is read with ContestDataset(amazonBooksDirectory:negatives:…) (vocabularies, _neg files)")
+        }
         if let e = evalRows, e < 1 {
             throw DataError.invalidParameter(name: "eval rows", value: "\(e)", allowed: "must be >= 1")
         }
