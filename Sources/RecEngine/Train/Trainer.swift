@@ -54,6 +54,9 @@ public final class Trainer {
         } else if c.model == .mmoe {
             try fail("--model mmoe runs on --dataset taobao only")
         }
+        if c.dataset == .criteo && (c.checkpointDirectory != nil || c.restoreFrom != nil) {
+            try fail("--checkpoint and --restore are implemented for the contest models (--dataset eleme or taobao), not the Criteo models")
+        }
         if c.dataset == .criteo && c.evalRows < 1 { try fail("--eval-rows must be at least 1, got \(c.evalRows)") }
         if c.stageCapacity < 1 { try fail("--stage-capacity must be at least 1, got \(c.stageCapacity)") }
         if c.stageThreads < 1 { try fail("--stage-threads must be at least 1, got \(c.stageThreads)") }

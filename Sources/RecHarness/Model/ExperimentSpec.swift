@@ -45,6 +45,10 @@ public struct ExperimentSpec: Sendable, Equatable, Codable {
     public var thresholds: [String: ChangeThreshold] = [:]
     /// Whether repeats share the seed (`fixed`, the default) or use base seed + repeat index (`vary`).
     public var repeatSeed: RepeatSeed = .fixed
+    /// `checkpoint: on` (engine runs): each run saves checkpoints into `<run dir>/checkpoint` at the
+    /// start and end of training (inside its timed window, as the contest scripts do); the files are
+    /// removed once the run ended. nil/false: no checkpoints.
+    public var checkpoint: Bool? = nil
 
     public init(name: String, engine: EngineSpec = .rectune, model: String = "wdl",
                 data: DataSpec = .synthetic(rows: 20_000, seed: 1), batch: Int = 512, steps: Int = 100,

@@ -82,6 +82,8 @@ public struct RunTask: Sendable, Codable, Equatable {
         }
         let end = Date()
         let duration = end.timeIntervalSince(start)
+        // Checkpoints were part of the timed work; their files are not kept (hundreds of MB per run).
+        if spec.checkpoint == true { try? FileManager.default.removeItem(atPath: CommandLineBuilder.checkpointDirectory(runDir: runDir)) }
         let stop = supervised.stopReason
         for log in [stdoutPath, stderrPath] { Self.capLog(log, limit: logLimitBytes) }
         var tail = Self.tail(of: stderrPath, lines: stderrTailLines)
