@@ -16,7 +16,7 @@ final class ContestRunCLITests: XCTestCase {
         var text = try String(contentsOf: Self.root.appendingPathComponent("Experiments/contest/contest.yaml"), encoding: .utf8)
         text = text.replacingOccurrences(of: "{rows: 200000, eval_rows: 20000}", with: "{rows: 3000, eval_rows: 600}")
         text = text.replacingOccurrences(of: "    wdl: 0\n", with: "    wdl: \(wdlFloor)\n")
-        text = text.replacingOccurrences(of: "    mmoe: null\n", with: "    mmoe: 0.5\n")
+        text = text.replacingOccurrences(of: "    mmoe: 0.604\n", with: "    mmoe: 0.5\n")
         let path = dir.appendingPathComponent("contest-\(wdlFloor).yaml").path
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         return path

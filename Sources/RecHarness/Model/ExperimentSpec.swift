@@ -105,6 +105,10 @@ public enum ResultRule: Sendable, Equatable, Codable {
     case lastJSONLine
     /// Regexes over stdout: metric name → pattern with one capture group holding a number.
     case regex([String: String])
+    /// A text file of one number per line (path may contain placeholders): line i is `metrics[i]`.
+    /// The contest scripts' result file is this: line 1 the training seconds, line 2 the AUC. The
+    /// file is removed before the run, so a stale one from an earlier run is never read.
+    case linesFile(path: String, metrics: [String])
 }
 
 /// Where training data comes from.

@@ -62,6 +62,7 @@ public struct CommandLineBuilder: Sendable {
             }
             var resultPath: String? = nil
             if case .jsonFile(let p) = c.result { resultPath = Template.fill(p, values) }
+            if case .linesFile(let p, _) = c.result { resultPath = Template.fill(p, values) }
             guard measure else { return Command(argv: argv, environment: env, resultPath: resultPath, measurePath: nil) }
             let measurePath = (runDir as NSString).appendingPathComponent("measure.json")
             // --quiet: the counters are in measure.json; measure's table would bury the trainer's last stderr line.

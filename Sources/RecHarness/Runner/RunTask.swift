@@ -57,6 +57,9 @@ public struct RunTask: Sendable, Codable, Equatable {
             return Performed(start: start, end: Date(), outcome: RunOutcome(status: .failed, exitCode: 127, stderrTail: "[rectune sweep] cannot create \(runDir): \(error)",
                                          durationSeconds: 0))
         }
+        if case .command(let c) = spec.engine, case .linesFile = c.result, let stale = command.resultPath {
+            try? FileManager.default.removeItem(atPath: stale)
+        }
         let stdoutPath = (runDir as NSString).appendingPathComponent("stdout.txt")
         let stderrPath = (runDir as NSString).appendingPathComponent("stderr.txt")
         var request = SupervisedChild.Request(argv: command.argv,
@@ -158,6 +161,11 @@ public struct RunTask: Sendable, Codable, Equatable {
                 extracted = ResultMetrics.fromTrainJSON(json, strict: false, fallbackSteps: spec.steps, fallbackWarmup: spec.warmupSteps)
             case .regex(let patterns):
                 extracted = ResultMetrics.fromRegex(patterns, stdout: stdout)
+            case .linesFile(_, let metrics):
+                guard let path = command.resultPath, let data = FileManager.default.contents(atPath: path) else {
+                    return invalid("no result file \(command.resultPath ?? "")")
+                }
+                extracted = ResultMetrics.fromLines(String(decoding: data, as: UTF8.self), metrics: metrics, path: path)
             }
             if extracted.invalidReason == nil && extracted.metrics.isEmpty { extracted.invalidReason = "the result holds no numeric metric" }
             return extracted
