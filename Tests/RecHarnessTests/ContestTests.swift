@@ -86,6 +86,26 @@ final class ContestTests: XCTestCase {
         XCTAssertTrue(board.text().contains("speedup 2.00×"), board.text())
     }
 
+    /// A claim is judged only on a submission that changes its knob alone; the verdict follows the speedup.
+    func testClaimsNeedAnIsolatingSubmissionAndFollowTheSpeedup() {
+        func sub(_ name: String, _ seconds: [Double], _ settings: [String: String]) -> SubmissionBoard {
+            SubmissionBoard(name: name, path: "\(name).yaml", repeats: seconds.map { s in
+                [ModelOutcome(model: "deepfm", label: "DeepFM", steps: 10, seconds: s, auc: 0.6, floor: 0, settings: settings)]
+            }, failedScore: 864_000)
+        }
+        let base = sub("baseline", [10, 10.2, 9.9], ["indicator": "dense", "stage": "off"])
+        func verdict(_ other: SubmissionBoard) -> ContestClaims.Result {
+            ContestClaims.evaluate(ContestBoard(submissions: [base, other], scale: 1, repeats: 3, data: "g", interrupted: false))
+                .first { $0.claim.knob == "indicator" }!
+        }
+        XCTAssertEqual(verdict(sub("fast", [1.0, 1.1, 0.9], ["indicator": "scatter", "stage": "off"])).verdict, "reproduced")
+        XCTAssertEqual(verdict(sub("meh", [5, 5.1, 4.9], ["indicator": "scatter", "stage": "off"])).verdict, "refuted", "2× is not 6.67×")
+        let confounded = verdict(sub("both", [1.0, 1.1, 0.9], ["indicator": "scatter", "stage": "on"]))
+        XCTAssertEqual(confounded.verdict, "inconclusive")
+        XCTAssertNil(confounded.speedup)
+        XCTAssertTrue(confounded.explanation.contains("changes only indicator=scatter"), confounded.explanation)
+    }
+
     // MARK: Submissions
 
     func parse(_ text: String, base: Submission? = nil) throws -> Submission {

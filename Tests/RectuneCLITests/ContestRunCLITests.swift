@@ -56,6 +56,19 @@ final class ContestRunCLITests: XCTestCase {
         let runs = try RectuneCLI.run(["runs", "--db", dir.appendingPathComponent("r.sqlite").path], in: dir)
         XCTAssertEqual(runs.status, 0, runs.err)
         XCTAssertTrue(runs.out.contains("contest.tuned.wdl"), runs.out)
+        // The stored contest in every report format.
+        let db = dir.appendingPathComponent("r.sqlite").path
+        let report = try RectuneCLI.run(["contest", "report", "--db", db, "--format", "json"], in: dir)
+        XCTAssertEqual(report.status, 0, report.err)
+        let reported = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(report.out.utf8)) as? [String: Any], report.out)
+        XCTAssertEqual((reported["submissions"] as? [[String: Any]])?.map { $0["score"] as? Double }, subs.map { $0["score"] as? Double })
+        XCTAssertEqual((reported["claims"] as? [[String: Any]])?.count, 6)
+        for (format, marker) in [("text", "Published claims"), ("md", "| model | steps | floor |"), ("csv", "submission,repeat,model"),
+                                 ("html", "<table>"), ("ipynb", "\"nbformat\" : 4")] {
+            let r = try RectuneCLI.run(["contest", "report", "--db", db, "--format", format], in: dir)
+            XCTAssertEqual(r.status, 0, "\(format): \(r.err)")
+            XCTAssertTrue(r.out.contains(marker), "\(format): \(r.out.prefix(400))")
+        }
         // --resume: everything is stored, nothing runs again, the same board comes back.
         let again = try contest(["--submission", tuned, "--resume", "--json", "again.json"])
         XCTAssertEqual(again.status, 0, again.err)

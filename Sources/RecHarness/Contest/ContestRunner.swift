@@ -41,8 +41,14 @@ public struct ContestRunner: Sendable {
         let fixedText = fixed.sorted { $0.key < $1.key }.map { "\($0.key): \(Submission.quote($0.value))" }.joined(separator: ", ")
         // Generous: a scaled run's process start, data loading and evaluation dominate its steps.
         let timeout = Int(900 + Double(steps) * 2)
+        let floor = options.realData != nil ? entry.realFloor : entry.generatedFloor
+        let tag = ContestTag(submission: submission.name, file: submission.path, model: entry.model, label: entry.label, steps: steps,
+                             floor: floor, scale: options.scale, repeats: options.repeats,
+                             settings: submission.merged(over: baseline)[entry.model] ?? [:],
+                             data: options.realData.map { "real: \($0)" } ?? "generated (seed \(definition.seed))")
         return """
         # rectune contest run: \(entry.label) under submission '\(submission.name)' (\(submission.path))
+        \(ContestTag.prefix)\(tag.line)
         name: \(Submission.quote("contest.\(submission.name).\(entry.model)"))
         model: \(entry.model)
         data: {path: \(Submission.quote(dataPath))}
@@ -57,6 +63,30 @@ public struct ContestRunner: Sendable {
         fixed: {\(fixedText)}
 
         """
+    }
+
+    /// The outcome of repeat `repeatIndex` among an experiment's stored `runs` (its latest ok run,
+    /// else its latest run; none: not run).
+    static func outcome(runs: [RunRecord], repeatIndex r: Int, model: String, label: String, steps: Int, floor: Double?,
+                        settings: [String: String]) -> ModelOutcome {
+        let mine = runs.filter { $0.repeatIndex == r }.sorted { $0.id < $1.id }
+        guard let run = mine.last(where: { $0.status == .ok }) ?? mine.last else {
+            return ModelOutcome(model: model, label: label, steps: steps, seconds: nil, auc: nil, floor: floor,
+                                failure: "not run (interrupted)", settings: settings)
+        }
+        var outcome = ModelOutcome(model: model, label: label, steps: steps, seconds: run.metric("contest_seconds"),
+                                   auc: run.metric("auc"), floor: floor, settings: settings, runID: run.id)
+        if run.status != .ok {
+            let last = run.stderrTail.split(separator: "\n").last.map(String.init) ?? ""
+            outcome.failure = "run \(run.status.rawValue)" + (run.exitCode.map { " (exit \($0))" } ?? "") + (last.isEmpty ? "" : ": \(last)")
+        } else if outcome.seconds == nil {
+            outcome.failure = "the result has no contest_seconds"
+        }
+        let tasks = run.metrics.filter { $0.name.hasPrefix("auc_by_task.") && $0.phase == "steady" }
+        if !tasks.isEmpty { outcome.aucByTask = Dictionary(uniqueKeysWithValues: tasks.map { (String($0.name.dropFirst(12)), $0.value) }) }
+        outcome.counters = Dictionary(run.metrics.filter { $0.phase == "steady" && ContestClaims.counterNames.contains($0.name) }.map { ($0.name, $0.value) },
+                                      uniquingKeysWith: { a, _ in a })
+        return outcome
     }
 
     /// Runs the contest for `submissions` (each scored against the same rules) and returns the boards.
@@ -117,23 +147,8 @@ public struct ContestRunner: Sendable {
                 }
                 let runs = try store.runs(experimentID: summaries[k].experimentID)
                 for r in 0..<options.repeats {
-                    let mine = runs.filter { $0.repeatIndex == r }.sorted { $0.id < $1.id }
-                    guard let run = mine.last(where: { $0.status == .ok }) ?? mine.last else {
-                        repeats[r].append(ModelOutcome(model: e.model, label: e.label, steps: steps, seconds: nil, auc: nil, floor: floor,
-                                                       failure: "not run (interrupted)", settings: settings))
-                        continue
-                    }
-                    var outcome = ModelOutcome(model: e.model, label: e.label, steps: steps, seconds: run.metric("contest_seconds"),
-                                               auc: run.metric("auc"), floor: floor, settings: settings, runID: run.id)
-                    if run.status != .ok {
-                        let last = run.stderrTail.split(separator: "\n").last.map(String.init) ?? ""
-                        outcome.failure = "run \(run.status.rawValue)" + (run.exitCode.map { " (exit \($0))" } ?? "") + (last.isEmpty ? "" : ": \(last)")
-                    } else if outcome.seconds == nil {
-                        outcome.failure = "the result has no contest_seconds"
-                    }
-                    let tasks = run.metrics.filter { $0.name.hasPrefix("auc_by_task.") && $0.phase == "steady" }
-                    if !tasks.isEmpty { outcome.aucByTask = Dictionary(uniqueKeysWithValues: tasks.map { (String($0.name.dropFirst(12)), $0.value) }) }
-                    repeats[r].append(outcome)
+                    repeats[r].append(Self.outcome(runs: runs, repeatIndex: r, model: e.model, label: e.label, steps: steps, floor: floor,
+                                                   settings: settings))
                 }
             }
             boards.append(SubmissionBoard(name: s.name, path: s.path, repeats: repeats, failedScore: definition.failedScore))
@@ -141,5 +156,33 @@ public struct ContestRunner: Sendable {
         let interrupted = summaries.contains { $0.interrupted }
         return ContestBoard(submissions: boards, scale: options.scale, repeats: options.repeats,
                             data: options.realData.map { "real: \($0)" } ?? "generated (seed \(definition.seed))", interrupted: interrupted)
+    }
+}
+
+/// The contest facts of a generated run spec, kept as one comment line of its text
+/// (`# rectune-contest: {json}`) so `rectune contest report` can rebuild the board from the store.
+public struct ContestTag: Codable, Sendable, Equatable {
+    public static let prefix = "# rectune-contest: "
+    public var submission: String
+    public var file: String
+    public var model: String
+    public var label: String
+    public var steps: Int
+    public var floor: Double?
+    public var scale: Double
+    public var repeats: Int
+    public var settings: [String: String]
+    public var data: String
+
+    var line: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
+    }
+
+    /// The tag in a stored spec text, or nil for any other experiment.
+    public static func find(in specText: String) -> ContestTag? {
+        guard let line = specText.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) else { return nil }
+        return try? JSONDecoder().decode(ContestTag.self, from: Data(line.dropFirst(prefix.count).utf8))
     }
 }

@@ -19,6 +19,8 @@ public struct ModelOutcome: Sendable, Equatable, Codable {
     public var settings: [String: String]
     /// Store run id (nil when it never ran).
     public var runID: Int64?
+    /// The counters that explain the published claims (`ContestClaims.counterNames`), steady phase.
+    public var counters: [String: Double] = [:]
 
     public init(model: String, label: String, steps: Int, seconds: Double?, auc: Double?, floor: Double?, failure: String? = nil,
                 settings: [String: String] = [:], aucByTask: [String: Double]? = nil, runID: Int64? = nil) {

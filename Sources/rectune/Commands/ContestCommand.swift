@@ -7,7 +7,7 @@ import RecHarness
 struct ContestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "contest", abstract: "Run the DeepRec CTR contest: its six models, step counts, floors and scoring.",
-        subcommands: [ContestRunCommand.self])
+        subcommands: [ContestRunCommand.self, ContestReportCommand.self])
 }
 
 /// `rectune contest run`: every model of every submission as stored runs, scored by the contest's rule.
@@ -92,5 +92,39 @@ struct ContestRunCommand: AsyncParsableCommand {
         if let json { try Terminal.output(try board.json(), to: json) }
         print(board.text())
         if board.interrupted { throw ExitCode(130) }
+    }
+}
+
+/// `rectune contest report`: the stored contest's scoreboard in every report format.
+struct ContestReportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report", abstract: "The scoreboard of stored contest runs (text, md, csv, json, html, ipynb), with the published claims.",
+        discussion: """
+        Rebuilds the board of the latest `rectune contest run` in the store (or of --scale): per model \
+        the baseline's and each submission's seconds with 95% CIs, the speedup, AUC against the floor, \
+        the winning settings, total score and speedup, the contest's own board as reference ratios, \
+        and COMPETITION.md's published claims evaluated as reproduced, refuted or inconclusive with \
+        the counter that explains them. A claim needs a submission that changes only its knob.
+        """)
+
+    @OptionGroup var store: StoreOptions
+    @Option(help: "text | md | csv | json | html | ipynb") var format: String = "text"
+    @Option(help: "Output file ('-' for stdout).") var out: String = "-"
+    @Option(help: "The contest scale to report (default: the latest contest run's).") var scale: Double?
+    @Option(help: "Only these submissions, comma-separated (default: all at that scale).") var submissions: String?
+
+    func validate() throws {
+        guard ContestReport.formats.contains(format) else {
+            throw ValidationError("--format must be one of \(ContestReport.formats.joined(separator: ", ")), got '\(format)'")
+        }
+    }
+
+    func run() async throws {
+        let handle = try store.openForReading()
+        guard let board = try ContestReport.board(store: handle, scale: scale, only: submissions.map { $0.split(separator: ",").map(String.init) }) else {
+            Terminal.err("rectune contest report: no contest runs in \(store.path) (run `rectune contest run` first)")
+            throw ExitCode(2)
+        }
+        try Terminal.output(try ContestReport.render(board, format: format), to: out)
     }
 }
