@@ -57,6 +57,31 @@ final class CheckpointTests: XCTestCase {
         }
     }
 
+    /// The Criteo models too: 2N steps equal N + restore + N (WDL's Adagrad accumulators, DLRM's
+    /// SGD, DeepFM's Adam moments), with the data source continuing at the checkpoint's batch.
+    func testCriteoModelsResumeBitIdentically() throws {
+        let bytes = SyntheticCriteo.bytes(rows: 6_000, seed: 7)
+        let data = try CriteoDataset(bytes: bytes, name: "ckpt-criteo", hashBuckets: 1_000, evalRows: 1_000, badRows: .fail)
+        for model in ModelKind.criteoModels {
+            func config(_ steps: Int) -> TrainConfig {
+                var c = TrainConfig()
+                c.model = model; c.batch = 128; c.steps = steps; c.warmupSteps = 0; c.evalRows = 1_000; c.seed = 7
+                c.hashBuckets = 1_000; c.executor = .inline; c.intraThreads = 1
+                return c
+            }
+            func state(_ m: any CTRModel) -> [[Float]] {
+                m.parameters.flatMap { p in [p.snapshot()] + p.slots.map { Array(UnsafeBufferPointer(start: $0.pointer, count: $0.count)) } }
+            }
+            var straight: [[Float]] = [], resumed: [[Float]] = []
+            _ = try Trainer(config: config(6), counterEvents: []).run(dataset: data) { straight = state($0) }
+            var a = config(3); a.checkpointDirectory = dir.appendingPathComponent("criteo-\(model)").path
+            _ = try Trainer(config: a, counterEvents: []).run(dataset: data)
+            var b = config(3); b.restoreFrom = a.checkpointDirectory
+            _ = try Trainer(config: b, counterEvents: []).run(dataset: data) { resumed = state($0) }
+            XCTAssertTrue(resumed == straight, "\(model) on Criteo: N + restore + N differs from 2N")
+        }
+    }
+
     /// BF16 layers keep a bf16 copy of the weights: a restore must refresh it (else the resumed run
     /// computes with the initial weights' copy).
     func testRestoreRefreshesTheBF16Copy() throws {

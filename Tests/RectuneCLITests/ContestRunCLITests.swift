@@ -69,6 +69,13 @@ final class ContestRunCLITests: XCTestCase {
             XCTAssertEqual(r.status, 0, "\(format): \(r.err)")
             XCTAssertTrue(r.out.contains(marker), "\(format): \(r.out.prefix(400))")
         }
+        // `rectune report` of a contest experiment is the scoreboard too (or, asked, the plain report).
+        let viaReport = try RectuneCLI.run(["report", "contest.tuned.wdl", "--db", db, "--format", "md"], in: dir)
+        XCTAssertEqual(viaReport.status, 0, viaReport.err)
+        XCTAssertTrue(viaReport.out.contains("# Contest scoreboard") && viaReport.out.contains("| MMoE |"), viaReport.out)
+        let plain = try RectuneCLI.run(["report", "contest.tuned.wdl", "--db", db, "--format", "md", "--no-scoreboard"], in: dir)
+        XCTAssertEqual(plain.status, 0, plain.err)
+        XCTAssertFalse(plain.out.contains("# Contest scoreboard"), plain.out)
         // --resume: everything is stored, nothing runs again, the same board comes back.
         let again = try contest(["--submission", tuned, "--resume", "--json", "again.json"])
         XCTAssertEqual(again.status, 0, again.err)

@@ -13,8 +13,8 @@ struct TrainOptions: ParsableArguments {
     @Option(help: "Measured (steady-state) steps.") var steps = 200
     @Option(help: "Warm-up steps before measuring.") var warmupSteps = 50
     @Option(help: "Sets both --inter-threads and --intra-threads.") var threads: Int?
-    @Option(help: ArgumentHelp("Contest models: save every parameter and optimizer slot into this directory at the start and at the end of training (inside the timed window, contest_seconds), as the contest scripts do.", valueName: "dir")) var checkpoint: String?
-    @Option(help: ArgumentHelp("Contest models: resume bit-identically from a checkpoint (a directory written by --checkpoint, or one of its .rtck files); training continues at its global step.", valueName: "dir")) var restore: String?
+    @Option(help: ArgumentHelp("Save every parameter and optimizer slot into this directory at the start and at the end of training, as the contest scripts do (contest models: inside the timed window, contest_seconds).", valueName: "dir")) var checkpoint: String?
+    @Option(help: ArgumentHelp("Resume bit-identically from a checkpoint (a directory written by --checkpoint, or one of its .rtck files); training continues at its global step.", valueName: "dir")) var restore: String?
 
     @Option(help: "Main MLP hidden layers, e.g. 1024,512,256 (default: the model's).") var hiddenLayers: IntList?
     @Option(help: "DLRM bottom MLP, ending in the embedding dimension (default 512,256,64,16).") var bottomLayers: IntList?
