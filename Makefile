@@ -12,7 +12,7 @@ BIN := .build/release/rectune
 SPEC ?= Experiments/quick.yaml
 DB ?= results/rectune.sqlite
 
-.PHONY: deps test-deps build run test bench clean
+.PHONY: deps test-deps build run test bench contest clean
 
 ## deps: install the system packages if any is missing (needs root or sudo).
 deps:
@@ -48,6 +48,19 @@ test: deps test-deps
 ## bench: speed figures for every model (not a test).
 bench: build
 	$(BIN) bench
+
+## contest: a scaled DeepRec CTR contest (baseline vs a submission) that ends with the scoreboard.
+## CONTEST_SCALE multiplies the scorer's step counts (1 = the contest itself; see README "The contest").
+CONTEST_SCALE ?= 0.02
+# DIN and DIEN join once issue 10's models are in the engine: add din,dien here.
+CONTEST_MODELS ?= wdl,deepfm,dlrm,mmoe
+CONTEST_SUBMISSION ?= Experiments/contest/hand-tuned.yaml
+CONTEST_REPEATS ?= 1
+contest: build
+	@mkdir -p results
+	$(BIN) contest run --scale $(CONTEST_SCALE) --repeats $(CONTEST_REPEATS) --models $(CONTEST_MODELS) \
+	  --submission $(CONTEST_SUBMISSION) --db results/contest.sqlite --json results/contest-board.json
+	@echo "scoreboard JSON: results/contest-board.json"
 
 clean:
 	rm -rf .build

@@ -54,6 +54,8 @@ public enum MetricCatalog {
         result("train_loss_last", "last train loss", "", .neutral, threshold: .absolute(0.001), seedDeterministic: true),
         result("skipped_rows", "skipped rows", "rows", .neutral, seedDeterministic: true),
         result("wall_s", "wall s", "s", .lowerIsBetter),
+        result("contest_seconds", "contest s", "s", .lowerIsBetter, when: .unless(.dataset, isOneOf: ["criteo"])),
+        result("checkpoint_seconds", "checkpoint s", "s", .neutral, when: .unless(.dataset, isOneOf: ["criteo"])),
     ]
 
     /// Per-step rates derived from counters: `<name>_per_step` = counter / phase steps.

@@ -113,6 +113,12 @@ public struct TrainResult: Sendable, Codable {
     /// Multi-task and contest models: evaluation AUC per task (`clk`, `buy`; `clicked`); `auc` is
     /// then the contest's, pooled over the tasks.
     public var aucByTask: [String: Double]?
+    /// Contest models: the contest's timed window in seconds — parameter and table creation and
+    /// initialisation, session setup, the start checkpoint, every step (warm-up included) and the
+    /// end checkpoint; not graph building, data reading or evaluation. What the contest scores.
+    public var contestSeconds: Double?
+    /// Contest models: seconds spent writing checkpoints (inside `contest_seconds`); 0 without `--checkpoint`.
+    public var checkpointSeconds: Double?
 
     public init(model: String, config: [String: ConfigValue], steps: Int, warmupSteps: Int, batch: Int,
                 samplesPerSec: Double, stepMs: StepTimes, auc: Double, logloss: Double,
@@ -135,7 +141,8 @@ public struct TrainResult: Sendable, Codable {
     public static let unavailableSuffix = "_unavailable"
 
     /// Keys a result may omit.
-    public static let optionalKeys: Set<String> = [CodingKeys.profile.rawValue, CodingKeys.aucByTask.rawValue]
+    public static let optionalKeys: Set<String> = [CodingKeys.profile.rawValue, CodingKeys.aucByTask.rawValue,
+                                                   CodingKeys.contestSeconds.rawValue, CodingKeys.checkpointSeconds.rawValue]
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case model, config, steps, batch, auc, logloss, counters, engine, profile
@@ -143,5 +150,6 @@ public struct TrainResult: Sendable, Codable {
         case trainLossFirst = "train_loss_first", trainLossLast = "train_loss_last"
         case evalRows = "eval_rows", skippedRows = "skipped_rows", wallS = "wall_s"
         case countersWarmup = "counters_warmup", counterInfo = "counter_info", aucByTask = "auc_by_task"
+        case contestSeconds = "contest_seconds", checkpointSeconds = "checkpoint_seconds"
     }
 }

@@ -22,7 +22,7 @@ struct Rectune: AsyncParsableCommand {
             TrainCommand.self, BenchCommand.self, GenDataCommand.self, KnobsCommand.self, MetricsCommand.self,
             MeasureCommand.self, DoctorCommand.self,
             PlanCommand.self, SweepCommand.self, RunsCommand.self, ShowCommand.self,
-            ReportCommand.self, CompareCommand.self, CheckCommand.self, SlurmElementCommand.self,
+            ReportCommand.self, CompareCommand.self, CheckCommand.self, ContestCommand.self, SlurmElementCommand.self,
         ]
     )
 

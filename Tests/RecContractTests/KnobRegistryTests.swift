@@ -109,6 +109,6 @@ final class MetricCatalogTests: XCTestCase {
                     "counters_warmup", "counter_info", "engine"] {
             XCTAssertTrue(TrainResult.keys.contains(key), key)
         }
-        XCTAssertEqual(TrainResult.optionalKeys, ["profile", "auc_by_task"])
+        XCTAssertEqual(TrainResult.optionalKeys, ["profile", "auc_by_task", "contest_seconds", "checkpoint_seconds"])
     }
 }

@@ -15,11 +15,14 @@ public final class ContestBatchSource {
     /// - Parameters:
     ///   - inMemory: > 0: parse batches `0..<inMemory` once and serve them round-robin.
     ///   - stage: (capacity, threads) to parse ahead on producer threads named `rectune-stage-N`.
+    ///   - startIndex: the first batch index served (a run resumed from a checkpoint continues there).
     /// Throws the data set's errors (in-memory parsing) and `StageError.invalidParameter`.
-    public init(dataset: ContestDataset, batchSize: Int, inMemory: Int = 0, stage: (capacity: Int, threads: Int)? = nil) throws {
+    public init(dataset: ContestDataset, batchSize: Int, inMemory: Int = 0, stage: (capacity: Int, threads: Int)? = nil,
+                startIndex: Int = 0) throws {
         guard batchSize >= 1 else { throw StageError.invalidParameter(name: "batch size", value: batchSize, allowed: "must be >= 1") }
         self.dataset = dataset
         self.batchSize = batchSize
+        nextIndex = max(startIndex, 0)
         var pre: [ContestBatch] = []
         for k in 0..<max(inMemory, 0) {
             var b = ContestBatch(schema: dataset.schema, capacity: batchSize)
@@ -30,7 +33,7 @@ public final class ContestBatchSource {
         if inMemory <= 0, let stage {
             guard stage.capacity >= 1 else { throw StageError.invalidParameter(name: "capacity", value: stage.capacity, allowed: "must be >= 1") }
             guard stage.threads >= 1 else { throw StageError.invalidParameter(name: "threads", value: stage.threads, allowed: "must be >= 1") }
-            let s = StageQueueState<ContestBatch>(capacity: stage.capacity, start: 0)
+            let s = StageQueueState<ContestBatch>(capacity: stage.capacity, start: max(startIndex, 0))
             state = s
             let schema = dataset.schema
             for t in 0..<stage.threads {

@@ -20,11 +20,12 @@ public protocol DenseOptimizer: AnyObject, Sendable {
 /// once per parameter per step; the element loop runs outside the lock).
 final class OptimizerSlots: Sendable {
     private let slots = Mutex<[ObjectIdentifier: [AlignedFloats]]>([:])
-    private let buffersPerParameter: Int
+    private let names: [String]
     private let initialValue: Float
 
-    init(buffersPerParameter: Int, initialValue: Float) {
-        self.buffersPerParameter = buffersPerParameter
+    /// `names`: one per state buffer of a parameter (the names a checkpoint stores them under).
+    init(names: [String], initialValue: Float) {
+        self.names = names
         self.initialValue = initialValue
     }
 
@@ -32,9 +33,8 @@ final class OptimizerSlots: Sendable {
     func buffers(for p: ParameterTensor) -> [AlignedFloats] {
         slots.withLock { table in
             if let existing = table[ObjectIdentifier(p)] { return existing }
-            let created = (0..<buffersPerParameter).map { _ in
-                AlignedFloats(count: p.count, initialValue: initialValue, label: p.name)
-            }
+            let created = names.map { _ in AlignedFloats(count: p.count, initialValue: initialValue, label: p.name) }
+            for (name, buffer) in zip(names, created) { p.attachSlot(name, pointer: buffer.pointer, count: buffer.count, owner: buffer) }
             table[ObjectIdentifier(p)] = created
             return created
         }
@@ -74,7 +74,7 @@ public final class Adagrad: DenseOptimizer {
         self.learningRate = learningRate
         self.initialAccumulator = initialAccumulator
         self.epsilon = epsilon
-        slots = OptimizerSlots(buffersPerParameter: 1, initialValue: initialAccumulator)
+        slots = OptimizerSlots(names: ["adagrad.accumulator"], initialValue: initialAccumulator)
     }
 
     /// Allocates the accumulator of `p`.
@@ -107,7 +107,7 @@ public final class Adam: DenseOptimizer {
         self.beta1 = beta1
         self.beta2 = beta2
         self.epsilon = epsilon
-        slots = OptimizerSlots(buffersPerParameter: 2, initialValue: 0)
+        slots = OptimizerSlots(names: ["adam.m", "adam.v"], initialValue: 0)
     }
 
     /// Allocates `m` and `v` for `p`.

@@ -83,6 +83,11 @@ public final class SparseRowOptimizer: @unchecked Sendable {
         case .adagrad: state = [AlignedFloats(count: n, initialValue: initialAccumulator, label: table.name)]
         case .adam: state = [AlignedFloats(count: 2 * n, initialValue: 0, label: table.name)]
         }
+        switch kind {
+        case .sgd: break
+        case .adagrad: table.attachSlot("adagrad.accumulator", pointer: state[0].pointer, count: n, owner: state[0])
+        case .adam: table.attachSlot("adam.mv", pointer: state[0].pointer, count: 2 * n, owner: state[0])
+        }
     }
 
     deinit {

@@ -95,6 +95,8 @@ public final class DenseLayer: Sendable {
                                                   engine: engine))
         plans = Mutex([:])
         setPlainWeights(Self.initialWeights(inputs: inputs, outputs: outputs, relu: relu, seed: seed))
+        // A checkpoint restore overwrites the fp32 master: the bf16 copy follows it.
+        if precision == .bf16 { weights.onReload { [weak self] in self?.refreshLowPrecisionWeights() } }
     }
 
     /// Creates and caches the forward, backward-data and backward-weights primitives (and, for

@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 
 /// A persistent, trainable tensor (weights, biases, embedding tables): 64-byte-aligned,
 /// zero-initialized float storage that lives for the whole run, outside the step allocator.
@@ -30,6 +31,42 @@ public final class ParameterTensor: @unchecked Sendable {
         precondition(rc == 0 && raw != nil, "posix_memalign(\(bytes)) failed for \(name): \(rc)")
         memset(raw!, 0, bytes)
         values = raw!.assumingMemoryBound(to: Float.self)
+    }
+
+    /// Optimizer state kept beside this parameter (Adam `m`/`v`, Adagrad accumulators), attached by
+    /// the optimizer that owns it, so a checkpoint reaches every slot from a model's `parameters`.
+    public struct Slot: @unchecked Sendable {
+        // @unchecked Sendable: `pointer` is owned by `owner` (kept alive here); the step graph
+        // orders its reads and writes as it does the parameter's own values.
+        /// Name, unique per parameter (`adam.m`, `adam.v`, `adam.mv` (sparse: m and v per row), `adagrad.accumulator`).
+        public let name: String
+        public let pointer: UnsafeMutablePointer<Float>
+        public let count: Int
+        let owner: AnyObject
+    }
+
+    private let attachedSlots = Mutex<[Slot]>([])
+    private let reloadHooks = Mutex<[@Sendable () -> Void]>([])
+
+    /// The optimizer state attached so far, in attachment order.
+    public var slots: [Slot] { attachedSlots.withLock { $0 } }
+
+    /// Attaches an optimizer state buffer (`count` floats at `pointer`, owned by `owner`); a second
+    /// attachment under the same name is ignored.
+    func attachSlot(_ name: String, pointer: UnsafeMutablePointer<Float>, count: Int, owner: AnyObject) {
+        attachedSlots.withLock { slots in
+            guard !slots.contains(where: { $0.name == name }) else { return }
+            slots.append(Slot(name: name, pointer: pointer, count: count, owner: owner))
+        }
+    }
+
+    /// Registers work to redo after `values` were overwritten from outside the graph (a dense
+    /// layer's bf16 weight copy is refreshed from the restored fp32 master).
+    func onReload(_ hook: @escaping @Sendable () -> Void) { reloadHooks.withLock { $0.append(hook) } }
+
+    /// Runs the reload hooks (after a checkpoint restore wrote `values`).
+    public func didReload() {
+        for hook in reloadHooks.withLock({ $0 }) { hook() }
     }
 
     deinit { free(values) }

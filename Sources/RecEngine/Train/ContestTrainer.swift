@@ -79,11 +79,20 @@ public enum ContestTrainer {
     }
 
     /// Runs warm-up and steady-state steps, evaluates on the evaluation file, returns the result.
+    ///
+    /// The contest's timed window (`contest_seconds`) is the scripts' session lifetime: creating and
+    /// initialising the parameters and tables, setting up the executor and the batch source,
+    /// restoring (`restoreFrom`), the start checkpoint, every step, and the end checkpoint
+    /// (`checkpointDirectory`); reading/counting the data, building the step graph and evaluation
+    /// are outside it. With `restoreFrom`, training continues at the checkpoint's global step (the
+    /// optimizers' step counter and the batch index), so N steps + restore + N steps equal 2N steps.
     /// - Parameters:
     ///   - inMemory: serve 64 pre-parsed batches round-robin (the in-memory speed benchmark).
+    ///   - hooks: the window's clock and observation points (tests).
     ///   - inspect: called with the trained model before evaluation (tests compare parameters).
+    /// - Throws: `EngineError`, `DataError`, `CheckpointError`.
     public static func run(config c: TrainConfig, counterEvents: [String], dataset preloaded: ContestDataset? = nil, inMemory: Bool = false,
-                           progress: (@Sendable (TrainProgress) -> Void)? = nil,
+                           progress: (@Sendable (TrainProgress) -> Void)? = nil, hooks: WindowHooks = WindowHooks(),
                            inspect: ((any ContestModel) -> Void)? = nil) throws -> ContestRunResult {
         try Trainer.validate(c)
         let wallStart = DispatchTime.now().uptimeNanoseconds
@@ -98,17 +107,36 @@ public enum ContestTrainer {
         let context = try DNNLContext(workers: max(c.interThreads, 1))
         context.setIntraOpThreads(c.intraThreads)
         let feed = ContestFeed(schema: dataset.schema, capacity: c.batch, buckets: dataset.buckets)
+        // Timed window, part 1: parameters and tables created and initialised.
+        let windowStart = hooks.clock()
         let model = try makeContestModel(config: c, context: context, feed: feed)
+        var windowNs = hooks.clock() &- windowStart
         let micros = MicroBatch.split(batch: c.batch, count: c.microBatch)
         let graph = try model.trainingGraph(microBatches: micros)
+        // Timed window, part 2: session setup, restore, start checkpoint, the steps, end checkpoint.
+        let window2Start = hooks.clock()
         let allocator = Trainer.makeAllocator(c)
         let memory = StepMemory(graph: graph, allocator: allocator)
         let intra = c.intraThreads
         let executor = Trainer.makeExecutor(c) { _ in context.setIntraOpThreads(intra) }
         defer { executor.shutdown() }
+        var checkpointNs: UInt64 = 0
+        var firstStep = 0
+        if let from = c.restoreFrom {
+            firstStep = try Checkpoint.restore(from: from, model: c.model.rawValue, dataset: c.dataset.rawValue, parameters: model.parameters)
+        }
+        func saveCheckpoint(step: Int) throws {
+            guard let dir = c.checkpointDirectory else { return }
+            let t0 = hooks.clock()
+            let path = try Checkpoint.save(model: c.model.rawValue, dataset: c.dataset.rawValue, globalStep: step,
+                                           parameters: model.parameters, to: dir)
+            hooks.checkpointSaved?(path)
+            checkpointNs &+= hooks.clock() &- t0
+        }
         let source = try ContestBatchSource(dataset: dataset, batchSize: c.batch, inMemory: inMemory ? 64 : 0,
-                                            stage: c.stage ? (c.stageCapacity, c.stageThreads) : nil)
+                                            stage: c.stage ? (c.stageCapacity, c.stageThreads) : nil, startIndex: firstStep)
         defer { source.shutdown() }
+        try saveCheckpoint(step: firstStep)
 
         let total = c.warmupSteps + c.steps
         var histogram = Histogram<UInt64>(highestTrackableValue: 600_000_000_000, numberOfSignificantValueDigits: .three)
@@ -120,8 +148,8 @@ public enum ContestTrainer {
         var intervalLoss = 0.0, intervalSamples = 0, intervalSteps = 0
         var intervalStart = DispatchTime.now().uptimeNanoseconds
         let reportEvery = max(1, total / 20)
-        for step in 0..<total {
-            if step == c.warmupSteps {
+        for step in firstStep..<(firstStep + total) {
+            if step == firstStep + c.warmupSteps {
                 boundary = counters.snapshot(executor: executor, allocator: allocator, stage: source.counters)
                 steadyStartNs = DispatchTime.now().uptimeNanoseconds
             }
@@ -135,21 +163,24 @@ public enum ContestTrainer {
             source.recycle(batch)
             let t1 = DispatchTime.now().uptimeNanoseconds
             let loss = model.head.lastStepLoss(microBatches: micros.count)
-            if step >= c.warmupSteps {
+            if step >= firstStep + c.warmupSteps {
                 _ = histogram.record(max(t1 - t0, 1))
                 steadySamples += rows
                 if firstLoss.isNaN { firstLoss = loss }
                 lastLoss = loss
             }
             intervalLoss += loss; intervalSamples += rows; intervalSteps += 1
-            if let progress, (step + 1) % reportEvery == 0 || step + 1 == total {
+            let done = step + 1 - firstStep
+            if let progress, done % reportEvery == 0 || done == total {
                 let dt = Double(t1 - intervalStart) / 1e9
-                progress(TrainProgress(step: step + 1, totalSteps: total, warmup: step < c.warmupSteps,
+                progress(TrainProgress(step: done, totalSteps: total, warmup: done <= c.warmupSteps,
                                        loss: intervalLoss / Double(intervalSteps), samplesPerSec: Double(intervalSamples) / max(dt, 1e-9)))
                 intervalLoss = 0; intervalSamples = 0; intervalSteps = 0; intervalStart = t1
             }
         }
         let steadyEndNs = DispatchTime.now().uptimeNanoseconds
+        try saveCheckpoint(step: firstStep + total)
+        windowNs &+= hooks.clock() &- window2Start
         let end = counters.snapshot(executor: executor, allocator: allocator, stage: source.counters)
         let warm = counters.phase(from: start, to: boundary)
         var steady = counters.phase(from: boundary, to: end)
@@ -162,6 +193,7 @@ public enum ContestTrainer {
         steady.info[Counter.graphNodes.name] = CounterInfo(source: CounterSource.engine.rawValue, unit: Counter.graphNodes.unit)
 
         inspect?(model)
+        hooks.evaluationStarts?()
         let eval = try evaluate(model: model, dataset: dataset, feed: feed, batch: c.batch)
         let steadySeconds = Double(steadyEndNs - steadyStartNs) / 1e9
         let ms = { (v: UInt64) in Double(v) / 1e6 }
@@ -180,7 +212,20 @@ public enum ContestTrainer {
                                interThreads: executor.workerCount, intraThreads: c.intraThreads))
         var withTasks = result
         withTasks.aucByTask = eval.aucByTask
+        withTasks.contestSeconds = Double(windowNs) / 1e9
+        withTasks.checkpointSeconds = Double(checkpointNs) / 1e9
         return ContestRunResult(result: withTasks, aucByTask: eval.aucByTask, evalMSE: eval.mse)
+    }
+
+    /// The timed window's clock and observation points. The default clock is the monotonic clock;
+    /// a test passes one it can advance from the hooks to prove what lies inside the window.
+    public struct WindowHooks {
+        public var clock: () -> UInt64 = { DispatchTime.now().uptimeNanoseconds }
+        /// Called after each checkpoint file is written, inside the window.
+        public var checkpointSaved: ((String) -> Void)? = nil
+        /// Called just before evaluation, after the window closed.
+        public var evaluationStarts: (() -> Void)? = nil
+        public init() {}
     }
 
     /// Evaluation figures: AUC pooled over tasks (the contest's metric), per task, and logloss over all tasks.

@@ -60,6 +60,11 @@ public struct TrainConfig: Sendable, Codable, Equatable {
     public var dataset: DatasetKind = .criteo
     /// Criteo-format TSV; nil means generate `syntheticRows` rows in memory.
     public var dataPath: String? = nil
+    /// Contest models: save a checkpoint (every parameter and optimizer slot) here at the start and
+    /// at the end of training, inside the timed window (`Checkpoint`). Not a knob: a path.
+    public var checkpointDirectory: String? = nil
+    /// Contest models: resume from this checkpoint (a file or a checkpoint directory) before training.
+    public var restoreFrom: String? = nil
     public var syntheticRows: Int = 100_000
     public var batch: Int = 512
     public var steps: Int = 200

@@ -125,15 +125,27 @@ public final class Trainer {
         defer { executor.shutdown() }
         let (feed, model, graph, memory, allocator) = (rig.feed, rig.model, rig.graph, rig.memory, rig.allocator)
         let micros = rig.microBatches
+        // Checkpoints as the contest models have them (no contest window here: the rig builds the
+        // parameters and the graph together). A restored run continues at the checkpoint's step.
+        var firstStep = 0
+        if let from = c.restoreFrom {
+            firstStep = try Checkpoint.restore(from: from, model: c.model.rawValue, dataset: c.dataset.rawValue, parameters: model.parameters)
+        }
+        func saveCheckpoint(step: Int) throws {
+            guard let dir = c.checkpointDirectory else { return }
+            try Checkpoint.save(model: c.model.rawValue, dataset: c.dataset.rawValue, globalStep: step, parameters: model.parameters, to: dir)
+        }
         let source: any BatchSource
         if inMemory {
             source = try InMemoryBatchSource(dataset: dataset, batchSize: c.batch, count: 64)
         } else if c.stage {
-            source = try StagedBatchSource(dataset: dataset, batchSize: c.batch, capacity: c.stageCapacity, threads: c.stageThreads)
+            source = try StagedBatchSource(dataset: dataset, batchSize: c.batch, capacity: c.stageCapacity, threads: c.stageThreads,
+                                           startIndex: firstStep)
         } else {
-            source = DirectBatchSource(dataset: dataset, batchSize: c.batch)
+            source = DirectBatchSource(dataset: dataset, batchSize: c.batch, startIndex: firstStep)
         }
         defer { (source as? StagedBatchSource)?.shutdown() }
+        try saveCheckpoint(step: firstStep)
 
         let total = c.warmupSteps + c.steps
         var histogram = Histogram<UInt64>(highestTrackableValue: 600_000_000_000, numberOfSignificantValueDigits: .three)
@@ -146,8 +158,8 @@ public final class Trainer {
         var intervalStart = DispatchTime.now().uptimeNanoseconds
         let reportEvery = max(1, total / 20)
 
-        for step in 0..<total {
-            if step == c.warmupSteps {
+        for step in firstStep..<(firstStep + total) {
+            if step == firstStep + c.warmupSteps {
                 boundary = counters.snapshot(executor: executor, allocator: allocator, stage: source.counters)
                 steadyStartNs = DispatchTime.now().uptimeNanoseconds
             }
@@ -158,21 +170,23 @@ public final class Trainer {
             source.recycle(batch)
             let t1 = DispatchTime.now().uptimeNanoseconds
             let loss = model.head.lastStepLoss(microBatches: micros.count)
-            if step >= c.warmupSteps {
+            if step >= firstStep + c.warmupSteps {
                 _ = histogram.record(max(t1 - t0, 1))
                 steadySamples += rows
                 if firstLoss.isNaN { firstLoss = loss }
                 lastLoss = loss
             }
             intervalLoss += loss; intervalSamples += rows; intervalSteps += 1
-            if let progress, (step + 1) % reportEvery == 0 || step + 1 == total {
+            let done = step + 1 - firstStep
+            if let progress, done % reportEvery == 0 || done == total {
                 let dt = Double(t1 - intervalStart) / 1e9
-                progress(TrainProgress(step: step + 1, totalSteps: total, warmup: step < c.warmupSteps,
+                progress(TrainProgress(step: done, totalSteps: total, warmup: done <= c.warmupSteps,
                                        loss: intervalLoss / Double(intervalSteps), samplesPerSec: Double(intervalSamples) / max(dt, 1e-9)))
                 intervalLoss = 0; intervalSamples = 0; intervalSteps = 0; intervalStart = t1
             }
         }
         let steadyEndNs = DispatchTime.now().uptimeNanoseconds
+        try saveCheckpoint(step: firstStep + total)
         // Every training row malformed (and skipped): 0 samples/s is not a measurement.
         guard steadySamples > 0 else { throw DataError.noUsableRows(file: dataset.name, skipped: dataset.skippedRows) }
         let end = counters.snapshot(executor: executor, allocator: allocator, stage: source.counters)

@@ -45,6 +45,10 @@ public struct ExperimentSpec: Sendable, Equatable, Codable {
     public var thresholds: [String: ChangeThreshold] = [:]
     /// Whether repeats share the seed (`fixed`, the default) or use base seed + repeat index (`vary`).
     public var repeatSeed: RepeatSeed = .fixed
+    /// `checkpoint: on` (engine runs): each run saves checkpoints into `<run dir>/checkpoint` at the
+    /// start and end of training (inside its timed window, as the contest scripts do); the files are
+    /// removed once the run ended. nil/false: no checkpoints.
+    public var checkpoint: Bool? = nil
 
     public init(name: String, engine: EngineSpec = .rectune, model: String = "wdl",
                 data: DataSpec = .synthetic(rows: 20_000, seed: 1), batch: Int = 512, steps: Int = 100,
@@ -101,6 +105,10 @@ public enum ResultRule: Sendable, Equatable, Codable {
     case lastJSONLine
     /// Regexes over stdout: metric name → pattern with one capture group holding a number.
     case regex([String: String])
+    /// A text file of one number per line (path may contain placeholders): line i is `metrics[i]`.
+    /// The contest scripts' result file is this: line 1 the training seconds, line 2 the AUC. The
+    /// file is removed before the run, so a stale one from an earlier run is never read.
+    case linesFile(path: String, metrics: [String])
 }
 
 /// Where training data comes from.

@@ -48,6 +48,7 @@ public struct CommandLineBuilder: Sendable {
             func flag(_ name: String) -> String { Knob(name: name)?.flag ?? "--" + name.replacingOccurrences(of: "_", with: "-") }
             for key in config.keys { argv += [flag(key), config[key]!] }
             for (key, value) in RunPlan.settings(spec: spec, repeatIndex: repeatIndex).sorted(by: { $0.key < $1.key }) { argv += [flag(key), value] }
+            if spec.checkpoint == true { argv += ["--checkpoint", Self.checkpointDirectory(runDir: runDir)] }
             return Command(argv: argv, environment: [:], resultPath: result, measurePath: nil)
         case .command(let c):
             var values = placeholderValues(spec: spec, config: config, repeatIndex: repeatIndex, dataPath: dataPath, runDir: runDir)
@@ -61,6 +62,7 @@ public struct CommandLineBuilder: Sendable {
             }
             var resultPath: String? = nil
             if case .jsonFile(let p) = c.result { resultPath = Template.fill(p, values) }
+            if case .linesFile(let p, _) = c.result { resultPath = Template.fill(p, values) }
             guard measure else { return Command(argv: argv, environment: env, resultPath: resultPath, measurePath: nil) }
             let measurePath = (runDir as NSString).appendingPathComponent("measure.json")
             // --quiet: the counters are in measure.json; measure's table would bury the trainer's last stderr line.
@@ -68,6 +70,9 @@ public struct CommandLineBuilder: Sendable {
                            resultPath: resultPath, measurePath: measurePath)
         }
     }
+
+    /// Where a run with `checkpoint: on` saves its checkpoints (removed after the run).
+    public static func checkpointDirectory(runDir: String) -> String { (runDir as NSString).appendingPathComponent("checkpoint") }
 
     /// Values of the builtin placeholders and every knob (`{executor}`), for template filling.
     func placeholderValues(spec: ExperimentSpec, config: RunConfig, repeatIndex: Int, dataPath: String, runDir: String) -> [String: String] {

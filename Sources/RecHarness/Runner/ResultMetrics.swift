@@ -212,6 +212,25 @@ public enum ResultMetrics {
 
     /// Metrics from regexes over stdout (each pattern's first capture group, parsed as a number);
     /// invalid when a pattern does not match or does not capture a number.
+    /// Metrics of a one-number-per-line result file: line i (1-based, blank lines skipped) is
+    /// `metrics[i-1]`. A missing line or a non-number is an invalid result naming the file and line.
+    public static func fromLines(_ text: String, metrics: [String], path: String) -> Extracted {
+        var out = Extracted()
+        let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        for (i, name) in metrics.enumerated() {
+            guard i < lines.count else {
+                out.invalidReason = "\(path): \(lines.count) line(s), expected \(metrics.count) (\(metrics.joined(separator: ", ")))"
+                return out
+            }
+            guard let v = Double(lines[i]), v.isFinite else {
+                out.invalidReason = "\(path):\(i + 1): '\(lines[i])' is not a number (\(name))"
+                return out
+            }
+            out.metrics.append(MetricValue(name: name, value: v, source: "result"))
+        }
+        return out
+    }
+
     public static func fromRegex(_ patterns: [String: String], stdout: String) -> Extracted {
         var out = Extracted()
         for (metric, pattern) in patterns.sorted(by: { $0.key < $1.key }) {

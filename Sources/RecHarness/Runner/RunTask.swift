@@ -57,6 +57,9 @@ public struct RunTask: Sendable, Codable, Equatable {
             return Performed(start: start, end: Date(), outcome: RunOutcome(status: .failed, exitCode: 127, stderrTail: "[rectune sweep] cannot create \(runDir): \(error)",
                                          durationSeconds: 0))
         }
+        if case .command(let c) = spec.engine, case .linesFile = c.result, let stale = command.resultPath {
+            try? FileManager.default.removeItem(atPath: stale)
+        }
         let stdoutPath = (runDir as NSString).appendingPathComponent("stdout.txt")
         let stderrPath = (runDir as NSString).appendingPathComponent("stderr.txt")
         var request = SupervisedChild.Request(argv: command.argv,
@@ -82,6 +85,8 @@ public struct RunTask: Sendable, Codable, Equatable {
         }
         let end = Date()
         let duration = end.timeIntervalSince(start)
+        // Checkpoints were part of the timed work; their files are not kept (hundreds of MB per run).
+        if spec.checkpoint == true { try? FileManager.default.removeItem(atPath: CommandLineBuilder.checkpointDirectory(runDir: runDir)) }
         let stop = supervised.stopReason
         for log in [stdoutPath, stderrPath] { Self.capLog(log, limit: logLimitBytes) }
         var tail = Self.tail(of: stderrPath, lines: stderrTailLines)
@@ -156,6 +161,11 @@ public struct RunTask: Sendable, Codable, Equatable {
                 extracted = ResultMetrics.fromTrainJSON(json, strict: false, fallbackSteps: spec.steps, fallbackWarmup: spec.warmupSteps)
             case .regex(let patterns):
                 extracted = ResultMetrics.fromRegex(patterns, stdout: stdout)
+            case .linesFile(_, let metrics):
+                guard let path = command.resultPath, let data = FileManager.default.contents(atPath: path) else {
+                    return invalid("no result file \(command.resultPath ?? "")")
+                }
+                extracted = ResultMetrics.fromLines(String(decoding: data, as: UTF8.self), metrics: metrics, path: path)
             }
             if extracted.invalidReason == nil && extracted.metrics.isEmpty { extracted.invalidReason = "the result holds no numeric metric" }
             return extracted

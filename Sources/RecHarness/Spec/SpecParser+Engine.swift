@@ -15,7 +15,7 @@ import Yams
 extension SpecParser {
     static let engineNames = ["rectune"]
     static let commandKeys = ["command", "args", "env", "result"]
-    static let resultRules = ["last_json_line", "json_file", "regex"]
+    static let resultRules = ["last_json_line", "json_file", "regex", "lines_file"]
 
     static func parseEngine(_ nodes: [String: Node], _ keyNodes: [String: Node], _ r: SpecReader) throws -> EngineSpec {
         if let command = nodes["command"] {
@@ -81,6 +81,14 @@ extension SpecParser {
         switch e.key {
         case "json_file":
             return .jsonFile(try r.scalar(e.value, "\(kp).json_file"))
+        case "lines_file":
+            let m = Dictionary(uniqueKeysWithValues: try r.entries(e.value, "\(kp).lines_file", allowed: ["path", "metrics"]).map { ($0.key, $0.value) })
+            guard let path = m["path"], let metrics = m["metrics"] else {
+                throw r.error(e.value, "\(kp).lines_file", "needs path and metrics (one metric name per line of the file)", allowed: ["path", "metrics"])
+            }
+            let names = try r.strings(metrics, "\(kp).lines_file.metrics")
+            guard !names.isEmpty else { throw r.error(metrics, "\(kp).lines_file.metrics", "needs at least one metric name") }
+            return .linesFile(path: try r.scalar(path, "\(kp).lines_file.path"), metrics: names)
         case "regex":
             var patterns: [String: String] = [:]
             for p in try r.stringMap(e.value, "\(kp).regex") {

@@ -11,7 +11,11 @@ extension SpecParser {
     static func parseStatistics(_ nodes: [String: Node], into spec: inout ExperimentSpec, _ r: SpecReader) throws {
         var declared: Set<String>? = []
         if case .command(let c) = spec.engine {
-            if case .regex(let patterns) = c.result { declared = Set(patterns.keys) } else { declared = nil }
+            switch c.result {
+            case .regex(let patterns): declared = Set(patterns.keys)
+            case .linesFile(_, let metrics): declared = Set(metrics)
+            default: declared = nil
+            }
         }
         func check(_ name: String, _ node: Node, _ keyPath: String) throws {
             guard let known = declared, MetricCatalog.spec(name) == nil, !known.contains(name) else { return }

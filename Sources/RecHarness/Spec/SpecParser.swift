@@ -10,7 +10,8 @@ public enum SpecParser {
     /// Top-level keys of a spec.
     public static let topLevelKeys = ["name", "engine", "command", "model", "data", "batch", "steps", "warmup_steps",
                                       "repeats", "order", "seed", "timeout", "baseline", "factors", "fixed", "design",
-                                      "resolution", "count", "metrics", "claims", "thresholds", "repeat_seed"]
+                                      "resolution", "count", "metrics", "claims", "thresholds", "repeat_seed",
+                                      "checkpoint"]
 
     /// What one spec may ask for: beyond these a typo (an extra zero) would plan for minutes and
     /// hold gigabytes before the first run. `RunPlan` also caps the planned runs (`maxRuns`).
@@ -67,6 +68,14 @@ public enum SpecParser {
         try parseStatistics(nodes, into: &spec, r)
         spec.baseline = try parseBaseline(nodes["baseline"], factors: spec.factors, r)
         spec.claims = try parseClaims(nodes["claims"], r)
+        if let n = nodes["checkpoint"] {
+            let v = try r.scalar(n, "checkpoint")
+            guard let on = ["on": true, "off": false, "true": true, "false": false][v.lowercased()] else {
+                throw r.error(n, "checkpoint", "expected on or off", value: v, allowed: ["on", "off"])
+            }
+            if on, case .command = spec.engine { throw r.error(n, "checkpoint", "applies to engine: rectune runs only") }
+            spec.checkpoint = on
+        }
 
         try SpecValidator(reader: r, nodes: nodes).validate(spec)
         return LoadedSpec(spec: spec, text: text, path: path)
@@ -180,7 +189,7 @@ public enum SpecParser {
         }
     }
 
-    private static func yamlError(_ e: YamlError, path: String, text: String) -> SpecError {
+    static func yamlError(_ e: YamlError, path: String, text: String) -> SpecError {
         switch e {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
             return SpecError(path: path, line: mark.line, column: mark.column, keyPath: "", message: "invalid YAML: \(problem)")

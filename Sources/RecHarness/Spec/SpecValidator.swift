@@ -67,6 +67,7 @@ struct SpecValidator {
         templates += command.args.values.flatMap { $0 }
         templates += command.env.values.flatMap { $0.values }
         if case .jsonFile(let p) = command.result { templates.append(p) }
+        if case .linesFile(let p, _) = command.result { templates.append(p) }
         for template in templates {
             for name in Template.placeholders(in: template) where !allowed.contains(name) {
                 throw reader.error(engineNode, "engine", "unknown placeholder {\(name)} in '\(template)'", value: name, allowed: allowed)

@@ -39,6 +39,9 @@ struct ReportCommand: AsyncParsableCommand {
     @Option(name: .customLong("metric"), help: "NAME[:T] metric to analyse (repeatable; default: the spec's metrics); T overrides its change threshold: 3%, 0.03 or abs:0.001.")
     var metrics: [String] = []
 
+    @Flag(help: "For an experiment of `rectune contest run`: report its runs as an ordinary experiment instead of the contest's scoreboard.")
+    var noScoreboard = false
+
     func run() async throws {
         try await AnalysisCLI.exitingOnDataErrors {
             if experiment != nil && experimentOption != nil { throw SelectorError(message: "give EXPERIMENT once (argument or --experiment)") }
@@ -51,6 +54,20 @@ struct ReportCommand: AsyncParsableCommand {
             } else {
                 guard let l = try store.latestExperiment() else { throw SelectorError(message: "the store \(db) holds no experiment yet (run `rectune sweep` first)") }
                 record = l
+            }
+            // A contest experiment reports as the whole contest's scoreboard (all its models and submissions).
+            if !noScoreboard, let tag = ContestTag.find(in: record.specText),
+               let board = try ContestReport.board(store: store, scale: tag.scale) {
+                let format = self.format == .csvWide ? "csv" : self.format.rawValue
+                let bytes = try ContestReport.render(board, format: format)
+                let path = out ?? (self.format == .ipynb ? NotebookReport.defaultPath(for: "contest") : "-")
+                if path == "-" { FileHandle.standardOutput.write(bytes) } else {
+                    let url = URL(fileURLWithPath: path)
+                    try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                    try bytes.write(to: url, options: .atomic)
+                    Terminal.err("wrote the \(format) contest scoreboard (scale \(tag.scale)) to \(path)")
+                }
+                return
             }
             let data = try store.loadExperimentData(record.id)
             let parsed = try metrics.map { try MetricArgument.parse($0, known: data.metricNames) }

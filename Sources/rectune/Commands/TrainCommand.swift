@@ -13,6 +13,8 @@ struct TrainOptions: ParsableArguments {
     @Option(help: "Measured (steady-state) steps.") var steps = 200
     @Option(help: "Warm-up steps before measuring.") var warmupSteps = 50
     @Option(help: "Sets both --inter-threads and --intra-threads.") var threads: Int?
+    @Option(help: ArgumentHelp("Save every parameter and optimizer slot into this directory at the start and at the end of training, as the contest scripts do (contest models: inside the timed window, contest_seconds).", valueName: "dir")) var checkpoint: String?
+    @Option(help: ArgumentHelp("Resume bit-identically from a checkpoint (a directory written by --checkpoint, or one of its .rtck files); training continues at its global step.", valueName: "dir")) var restore: String?
 
     @Option(help: "Main MLP hidden layers, e.g. 1024,512,256 (default: the model's).") var hiddenLayers: IntList?
     @Option(help: "DLRM bottom MLP, ending in the embedding dimension (default 512,256,64,16).") var bottomLayers: IntList?
@@ -27,6 +29,7 @@ struct TrainOptions: ParsableArguments {
         var c = TrainConfig()
         c.model = model; c.dataPath = data; c.syntheticRows = syntheticRows; c.batch = batch; c.steps = steps
         c.warmupSteps = warmupSteps
+        c.checkpointDirectory = checkpoint; c.restoreFrom = restore
         c.hiddenLayers = hiddenLayers?.values
         c.bottomLayers = bottomLayers?.values; c.learningRate = learningRate; c.wideLearningRate = wideLearningRate
         if let threads {
@@ -140,10 +143,17 @@ struct TrainCommand: AsyncParsableCommand {
             if !quiet { Terminal.endStatus() }
             Terminal.err("error: \(e)")
             throw ExitCode(1)
+        } catch let e as CheckpointError {
+            if !quiet { Terminal.endStatus() }
+            Terminal.err("error: \(e)")
+            throw ExitCode(1)
         }
         if !quiet {
             Terminal.endStatus()
             Terminal.err(TrainSummary.render(result))
+        }
+        if let seconds = result.contestSeconds, !quiet {
+            Terminal.err(String(format: "  contest window %.3f s (checkpoints %.3f s)", seconds, result.checkpointSeconds ?? 0))
         }
         if let byTask = result.aucByTask, !quiet {
             Terminal.err("  auc by task " + byTask.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.4f", $0.value))" }.joined(separator: ", "))

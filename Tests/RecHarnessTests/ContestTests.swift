@@ -1,0 +1,214 @@
+import XCTest
+import Foundation
+import RecContract
+@testable import RecHarness
+
+/// The contest's rules (Experiments/contest/contest.yaml), its scoring, and submission parsing.
+final class ContestTests: XCTestCase {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static func file(_ name: String) -> String { root.appendingPathComponent("Experiments/contest/\(name)").path }
+    static let contest = try! ContestDefinition.load(file("contest.yaml"))
+
+    func outcome(_ model: String, seconds: Double?, auc: Double?, floor: Double?, failure: String? = nil) -> ModelOutcome {
+        ModelOutcome(model: model, label: model.uppercased(), steps: 10, seconds: seconds, auc: auc, floor: floor, failure: failure)
+    }
+
+    // MARK: The contest file
+
+    /// The shipped contest file holds run_models.py's order, steps and floors.
+    func testContestFileHoldsTheScorersNumbers() throws {
+        let c = Self.contest
+        XCTAssertEqual(c.entries.map(\.label), ["DIEN", "DIN", "DLRM", "DeepFM", "MMoE", "WDL"])
+        XCTAssertEqual(c.entries.map(\.steps), [2700, 16000, 11600, 700, 27700, 8900])
+        XCTAssertEqual(c.entries.map(\.realFloor), [0.745, 0.707, 0, 0, 0.753, 0])
+        XCTAssertEqual(c.batch, 512)
+        XCTAssertEqual(c.failedScore, 864_000)
+        XCTAssertEqual(c.seed, 2021)
+        XCTAssertEqual(c.entry("wdl")?.generatedFloor, 0)
+        XCTAssertNil(c.entry("din")?.generatedFloor, "DIN's generated-data floor is to be derived, not guessed")
+        XCTAssertNil(c.entry("dien")?.generatedFloor)
+        XCTAssertEqual(c.entry("dlrm")?.settings["hash_buckets"], "100000")
+        XCTAssertNotNil(c.generatedSizes["eleme"])
+    }
+
+    // MARK: Scoring
+
+    func testScoreIsTheSumOfTrainingSecondsWhenEveryModelPasses() {
+        let outcomes = [outcome("dien", seconds: 300, auc: 0.75, floor: 0.745), outcome("wdl", seconds: 200.5, auc: 0.6, floor: 0),
+                        outcome("mmoe", seconds: 100, auc: 0.753, floor: 0.753)]  // equal to the floor passes (`auc < floor` fails)
+        let s = ContestScore.score(outcomes)
+        XCTAssertTrue(s.valid)
+        XCTAssertEqual(s.score, 600.5)
+    }
+
+    func testAnAUCBelowItsFloorScores864000() {
+        let outcomes = [outcome("dien", seconds: 300, auc: 0.7449, floor: 0.745), outcome("wdl", seconds: 200, auc: 0.6, floor: 0)]
+        let s = ContestScore.score(outcomes)
+        XCTAssertFalse(s.valid)
+        XCTAssertEqual(s.score, 864_000)
+        XCTAssertEqual(outcomes[0].verdict, "AUC 0.7449 below the floor 0.745")
+        XCTAssertNil(outcomes[1].verdict)
+    }
+
+    func testAFailedModelScores864000() {
+        let failed = outcome("din", seconds: nil, auc: nil, floor: 0.707, failure: "run crashed")
+        let s = ContestScore.score([outcome("wdl", seconds: 10, auc: 0.6, floor: 0), failed])
+        XCTAssertEqual(s.score, 864_000)
+        XCTAssertFalse(s.valid)
+        XCTAssertEqual(ContestScore.score([outcome("wdl", seconds: 10, auc: 0.6, floor: 0)], failedScore: 5).score, 10)
+        XCTAssertEqual(ContestScore.score([outcome("wdl", seconds: nil, auc: 0.6, floor: 0)], failedScore: 5).score, 5, "no seconds = failed")
+        XCTAssertEqual(ContestScore.score([]).score, 864_000, "nothing ran: not a valid contest")
+        let underived = outcome("din", seconds: 10, auc: 0.9, floor: nil)
+        XCTAssertFalse(underived.passed, "an underived floor cannot be passed")
+    }
+
+    func testBoardTakesMediansAndRatiosOverRepeats() throws {
+        func rep(_ a: Double, _ b: Double) -> [ModelOutcome] { [outcome("wdl", seconds: a, auc: 0.6, floor: 0), outcome("dlrm", seconds: b, auc: 0.6, floor: 0)] }
+        let base = SubmissionBoard(name: "baseline", path: "b.yaml", repeats: [rep(10, 20), rep(12, 22), rep(11, 21)], failedScore: 864_000)
+        let fast = SubmissionBoard(name: "fast", path: "f.yaml", repeats: [rep(5, 10), rep(6, 11), rep(5.5, 10.5)], failedScore: 864_000)
+        let board = ContestBoard(submissions: [base, fast], scale: 0.1, repeats: 3, data: "generated", interrupted: false)
+        XCTAssertEqual(base.score, 32)
+        XCTAssertEqual(base.rows.map { $0.outcome.seconds }, [11, 21])
+        XCTAssertEqual(board.ratio(1).ratio, 0.5, accuracy: 1e-12)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: board.json()) as? [String: Any])
+        let subs = try XCTUnwrap(json["submissions"] as? [[String: Any]])
+        XCTAssertEqual(subs.count, 2)
+        XCTAssertEqual(subs[1]["score"] as? Double, 16)
+        XCTAssertEqual(subs[1]["valid"] as? Bool, true)
+        let models = try XCTUnwrap(subs[0]["models"] as? [[String: Any]])
+        XCTAssertEqual(Set(models[0].keys).isSuperset(of: ["model", "steps", "seconds", "auc", "floor", "passed", "settings"]), true)
+        let ratios = try XCTUnwrap(json["ratios"] as? [[String: Any]])
+        XCTAssertEqual(ratios[0]["speedup"] as? Double ?? 0, 2, accuracy: 1e-12)
+        XCTAssertNotNil(ratios[0]["ratio_ci"])
+        let single = try XCTUnwrap(try JSONSerialization.jsonObject(with: ContestBoard(submissions: [base], scale: 1, repeats: 3, data: "g", interrupted: false).json()) as? [String: Any])
+        XCTAssertEqual(single["score"] as? Double, 32)
+        XCTAssertNotNil(single["models"])
+        XCTAssertTrue(board.text().contains("speedup 2.00×"), board.text())
+    }
+
+    /// A claim is judged only on a submission that changes its knob alone; the verdict follows the speedup.
+    func testClaimsNeedAnIsolatingSubmissionAndFollowTheSpeedup() {
+        func sub(_ name: String, _ seconds: [Double], _ settings: [String: String]) -> SubmissionBoard {
+            SubmissionBoard(name: name, path: "\(name).yaml", repeats: seconds.map { s in
+                [ModelOutcome(model: "deepfm", label: "DeepFM", steps: 10, seconds: s, auc: 0.6, floor: 0, settings: settings)]
+            }, failedScore: 864_000)
+        }
+        let base = sub("baseline", [10, 10.2, 9.9], ["indicator": "dense", "stage": "off"])
+        func verdict(_ other: SubmissionBoard) -> ContestClaims.Result {
+            ContestClaims.evaluate(ContestBoard(submissions: [base, other], scale: 1, repeats: 3, data: "g", interrupted: false))
+                .first { $0.claim.knob == "indicator" }!
+        }
+        XCTAssertEqual(verdict(sub("fast", [1.0, 1.1, 0.9], ["indicator": "scatter", "stage": "off"])).verdict, "reproduced")
+        XCTAssertEqual(verdict(sub("meh", [5, 5.1, 4.9], ["indicator": "scatter", "stage": "off"])).verdict, "refuted", "2× is not 6.67×")
+        let confounded = verdict(sub("both", [1.0, 1.1, 0.9], ["indicator": "scatter", "stage": "on"]))
+        XCTAssertEqual(confounded.verdict, "inconclusive")
+        XCTAssertNil(confounded.speedup)
+        XCTAssertTrue(confounded.explanation.contains("changes only indicator=scatter"), confounded.explanation)
+    }
+
+    // MARK: Submissions
+
+    func parse(_ text: String, base: Submission? = nil) throws -> Submission {
+        try Submission.parse(text, path: "sub.yaml", contest: Self.contest, base: base)
+    }
+
+    func assertError(_ text: String, line: Int, column: Int? = nil, contains parts: [String], file: StaticString = #filePath, lineNo: UInt = #line) {
+        XCTAssertThrowsError(try parse(text, base: try? Submission.load(Self.file("baseline.yaml"), contest: Self.contest)), file: file, line: lineNo) { e in
+            guard let error = e as? SpecError else { return XCTFail("not a SpecError: \(e)", file: file, line: lineNo) }
+            XCTAssertEqual(error.line, line, error.description, file: file, line: lineNo)
+            if let column { XCTAssertEqual(error.column, column, error.description, file: file, line: lineNo) }
+            XCTAssertTrue(error.description.hasPrefix("sub.yaml:\(line):"), error.description, file: file, line: lineNo)
+            for p in parts { XCTAssertTrue(error.description.contains(p), "'\(p)' not in: \(error.description)", file: file, line: lineNo) }
+        }
+    }
+
+    func testShippedSubmissionsParse() throws {
+        let base = try Submission.load(Self.file("baseline.yaml"), contest: Self.contest)
+        XCTAssertEqual(base.name, "baseline")
+        XCTAssertEqual(Set(base.models.keys), Set(Submission.contestModels))
+        XCTAssertEqual(base.settings["deepfm"]?["indicator"], "dense")
+        XCTAssertEqual(base.settings["mmoe"]?["stage"], "on")
+        XCTAssertEqual(base.settings["wdl"]?["stage"], "off")
+        XCTAssertEqual(base.settings["dien"]?["rnn"], "unfused")
+        let tuned = try Submission.load(Self.file("hand-tuned.yaml"), contest: Self.contest, base: base)
+        let merged = tuned.merged(over: base)
+        XCTAssertEqual(merged["deepfm"]?["indicator"], "scatter", "the submission overrides the baseline")
+        XCTAssertEqual(merged["deepfm"]?["allocator"], "system", "knobs it does not name stay the baseline's")
+        XCTAssertEqual(merged["mmoe"], base.settings["mmoe"], "a model it does not name runs the baseline")
+        // The writer's text reads back to the same submission.
+        let again = try Submission.parse(tuned.yaml(), path: "again.yaml", contest: Self.contest, base: base)
+        XCTAssertEqual(again.settings, tuned.settings)
+        XCTAssertEqual(again.name, tuned.name)
+    }
+
+    func testNameDefaultsToTheFileName() throws {
+        let s = try Submission.parse("models:\n  wdl: {bf16: \"on\"}\n", path: "dir/tuned-7.yaml", contest: Self.contest)
+        XCTAssertEqual(s.name, "tuned-7")
+        XCTAssertEqual(s.settings["wdl"]?["bf16"], "on")
+        XCTAssertEqual(try parse("models:\n  wdl: {micro_batch: 02, stage: yes}\n").settings["wdl"], ["micro_batch": "2", "stage": "on"], "canonical values")
+    }
+
+    func testUnknownKnobNamesFileLineAndSuggests() {
+        assertError("name: x\nmodels:\n  wdl:\n    excutor: pool\n", line: 4, column: 5, contains: ["models.wdl.excutor", "unknown knob", "did you mean 'executor'?"])
+    }
+
+    func testValueOutsideTheDomainNamesTheValue() {
+        assertError("models:\n  wdl: {executor: pol}\n", line: 2, contains: ["'pol'", "did you mean 'pool'?", "allowed: pool, inline, costmodel"])
+        assertError("models:\n  dlrm: {micro_batch: 0}\n", line: 2, contains: ["models.dlrm.micro_batch", "'0'"])
+    }
+
+    func testKnobThatDoesNotApplyToTheModelIsAnError() {
+        // indicator applies to DeepFM on Ele.me only (registry appliesWhen).
+        assertError("models:\n  wdl:\n    indicator: scatter\n", line: 3, contains: ["does not apply to wdl", "model is deepfm"])
+        // stage_capacity needs stage on: wdl's baseline has stage off.
+        assertError("models:\n  wdl: {stage_capacity: 8}\n", line: 2, contains: ["stage_capacity", "stage is on"])
+        // …and is fine once the submission turns stage on.
+        XCTAssertNoThrow(try parse("models:\n  wdl: {stage: \"on\", stage_capacity: 8}\n",
+                                   base: try Submission.load(Self.file("baseline.yaml"), contest: Self.contest)))
+    }
+
+    func testModelSettingsAndUnknownModelsAreRefused() {
+        assertError("models:\n  wdl: {hash_buckets: 10}\n", line: 2, contains: ["model/data setting"])
+        assertError("models:\n  wdll: {}\n", line: 2, contains: ["unknown key", "did you mean 'wdl'?"])
+        assertError("model:\n  wdl: {}\n", line: 1, contains: ["unknown key", "did you mean 'models'?"])
+        XCTAssertThrowsError(try parse("models:\n  wdl: {bf16: on\n")) { e in
+            XCTAssertTrue("\(e)".hasPrefix("sub.yaml:") && "\(e)".contains("invalid YAML"), "\(e)")
+        }
+    }
+
+    /// DIN/DIEN come from another branch: without them their entries are kept as written (their
+    /// `rnn` knob may not exist yet); with them, every knob is validated like the others'.
+    func testModelsThisBuildLacksAreKeptUnvalidated() throws {
+        guard let din = Self.contest.entry("din") else { return XCTFail("din is a contest model") }
+        if din.isAvailable {
+            assertError("models:\n  din: {rnn: fusd}\n", line: 2, contains: ["'fusd'"])
+        } else {
+            XCTAssertEqual(try parse("models:\n  din: {rnn: fused}\n").settings["din"], ["rnn": "fused"])
+            XCTAssertTrue(din.unavailableReason?.contains("model din is not available in this engine build") ?? false)
+        }
+    }
+
+    /// The generated spec of one model carries the contest's numbers and the merged settings.
+    func testRunSpecCarriesTheContestsNumbers() throws {
+        let base = try Submission.load(Self.file("baseline.yaml"), contest: Self.contest)
+        let tuned = try Submission.load(Self.file("hand-tuned.yaml"), contest: Self.contest, base: base)
+        var options = ContestRunOptions()
+        options.scale = 0.1
+        let runner = ContestRunner(definition: Self.contest, baseline: base)
+        let text = runner.specText(submission: tuned, entry: Self.contest.entry("deepfm")!, options: options, dataPath: "/data/eleme")
+        let spec = try SpecParser.parse(text, path: "gen.yaml").spec
+        XCTAssertEqual(spec.steps, 70)
+        XCTAssertEqual(spec.batch, 512)
+        XCTAssertEqual(spec.warmupSteps, 0)
+        XCTAssertEqual(spec.checkpoint, true)
+        XCTAssertEqual(spec.data, .file(path: "/data/eleme"))
+        XCTAssertEqual(spec.fixed["indicator"], "scatter")
+        XCTAssertEqual(spec.fixed["dataset"], "eleme")
+        XCTAssertEqual(spec.fixed["hash_buckets"], "10000")
+        XCTAssertEqual(spec.fixed["seed"], "2021")
+        XCTAssertEqual(spec.fixed["eval_rows"], "0")
+        XCTAssertEqual(options.steps(Self.contest.entry("dien")!), 270)
+        options.scale = 0.0001
+        XCTAssertEqual(options.steps(Self.contest.entry("deepfm")!), 1, "at least one step")
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// `rectune contest run` on the real binary, as a user runs it: a tiny contest (two models,
+/// generated data, a scale of a few steps), the JSON scoreboard, runs in the store, and --resume.
+final class ContestRunCLITests: XCTestCase {
+    var dir: URL!
+    override func setUpWithError() throws { dir = try makeTemporaryDirectory("rectune-contest-run") }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The shipped contest file with small generated data and a floor WDL cannot reach.
+    func contestFile(wdlFloor: String) throws -> String {
+        var text = try String(contentsOf: Self.root.appendingPathComponent("Experiments/contest/contest.yaml"), encoding: .utf8)
+        text = text.replacingOccurrences(of: "{rows: 200000, eval_rows: 20000}", with: "{rows: 3000, eval_rows: 600}")
+        text = text.replacingOccurrences(of: "    wdl: 0\n", with: "    wdl: \(wdlFloor)\n")
+        text = text.replacingOccurrences(of: "    mmoe: 0.604\n", with: "    mmoe: 0.5\n")
+        let path = dir.appendingPathComponent("contest-\(wdlFloor).yaml").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func contest(_ extra: [String], floor: String = "0") throws -> (status: Int32, out: String, err: String) {
+        try RectuneCLI.run(["contest", "run", "--contest", try contestFile(wdlFloor: floor),
+                            "--baseline", Self.root.appendingPathComponent("Experiments/contest/baseline.yaml").path,
+                            "--models", "wdl,mmoe", "--scale", "0.001", "--db", dir.appendingPathComponent("r.sqlite").path] + extra, in: dir)
+    }
+
+    func testScaledContestWritesTheScoreboardAndResumes() throws {
+        let tuned = dir.appendingPathComponent("tuned.yaml").path
+        try "name: tuned\nmodels:\n  wdl: {stage: \"on\"}\n".write(toFile: tuned, atomically: true, encoding: .utf8)
+        let r = try contest(["--submission", tuned, "--json", "board.json"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.out.contains("Contest scoreboard"), r.out)
+        XCTAssertTrue(r.out.contains("tuned vs baseline"), r.out)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("board.json"))) as? [String: Any])
+        let subs = try XCTUnwrap(json["submissions"] as? [[String: Any]])
+        XCTAssertEqual(subs.map { $0["submission"] as? String }, ["baseline", "tuned"])
+        for s in subs {
+            XCTAssertEqual(s["valid"] as? Bool, true, "\(s)")
+            let models = try XCTUnwrap(s["models"] as? [[String: Any]])
+            XCTAssertEqual(models.map { $0["model"] as? String }, ["MMoE", "WDL"], "the scorer's order")
+            XCTAssertEqual(models.map { $0["steps"] as? Int }, [28, 9], "steps × scale")
+            let seconds = models.compactMap { $0["seconds"] as? Double }
+            XCTAssertEqual(seconds.count, 2)
+            XCTAssertEqual(s["score"] as? Double ?? 0, seconds.reduce(0, +), accuracy: 1e-9)
+            XCTAssertNotNil(models[0]["auc_by_task"], "MMoE reports clk and buy beside the pooled AUC")
+        }
+        let wdlSettings = try XCTUnwrap((subs[1]["models"] as? [[String: Any]])?[1]["settings"] as? [String: String])
+        XCTAssertEqual(wdlSettings["stage"], "on")
+        XCTAssertEqual(wdlSettings["allocator"], "system")
+        XCTAssertNotNil((json["ratios"] as? [[String: Any]])?.first?["speedup"])
+        // The runs are in the store, and their checkpoints were written and removed.
+        let runs = try RectuneCLI.run(["runs", "--db", dir.appendingPathComponent("r.sqlite").path], in: dir)
+        XCTAssertEqual(runs.status, 0, runs.err)
+        XCTAssertTrue(runs.out.contains("contest.tuned.wdl"), runs.out)
+        // The stored contest in every report format.
+        let db = dir.appendingPathComponent("r.sqlite").path
+        let report = try RectuneCLI.run(["contest", "report", "--db", db, "--format", "json"], in: dir)
+        XCTAssertEqual(report.status, 0, report.err)
+        let reported = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(report.out.utf8)) as? [String: Any], report.out)
+        XCTAssertEqual((reported["submissions"] as? [[String: Any]])?.map { $0["score"] as? Double }, subs.map { $0["score"] as? Double })
+        XCTAssertEqual((reported["claims"] as? [[String: Any]])?.count, 6)
+        for (format, marker) in [("text", "Published claims"), ("md", "| model | steps | floor |"), ("csv", "submission,repeat,model"),
+                                 ("html", "<table>"), ("ipynb", "\"nbformat\" : 4")] {
+            let r = try RectuneCLI.run(["contest", "report", "--db", db, "--format", format], in: dir)
+            XCTAssertEqual(r.status, 0, "\(format): \(r.err)")
+            XCTAssertTrue(r.out.contains(marker), "\(format): \(r.out.prefix(400))")
+        }
+        // `rectune report` of a contest experiment is the scoreboard too (or, asked, the plain report).
+        let viaReport = try RectuneCLI.run(["report", "contest.tuned.wdl", "--db", db, "--format", "md"], in: dir)
+        XCTAssertEqual(viaReport.status, 0, viaReport.err)
+        XCTAssertTrue(viaReport.out.contains("# Contest scoreboard") && viaReport.out.contains("| MMoE |"), viaReport.out)
+        let plain = try RectuneCLI.run(["report", "contest.tuned.wdl", "--db", db, "--format", "md", "--no-scoreboard"], in: dir)
+        XCTAssertEqual(plain.status, 0, plain.err)
+        XCTAssertFalse(plain.out.contains("# Contest scoreboard"), plain.out)
+        // --resume: everything is stored, nothing runs again, the same board comes back.
+        let again = try contest(["--submission", tuned, "--resume", "--json", "again.json"])
+        XCTAssertEqual(again.status, 0, again.err)
+        XCTAssertFalse(again.err.contains("[1/"), "a finished run ran again: \(again.err)")
+        let second = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("again.json"))) as? [String: Any])
+        XCTAssertEqual((second["submissions"] as? [[String: Any]])?.map { $0["score"] as? Double }, subs.map { $0["score"] as? Double })
+    }
+
+    func testAnAUCBelowItsFloorScores864000() throws {
+        let r = try contest(["--json", "-"], floor: "0.999")
+        XCTAssertEqual(r.status, 0, r.err)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.out.prefix { $0 != "\u{0}" }.split(separator: "\nContest scoreboard")[0].utf8)) as? [String: Any], r.out)
+        XCTAssertEqual(json["score"] as? Double, 864_000)
+        XCTAssertEqual(json["valid"] as? Bool, false)
+        let wdl = try XCTUnwrap((json["models"] as? [[String: Any]])?.last)
+        XCTAssertEqual(wdl["passed"] as? Bool, false)
+        XCTAssertEqual(wdl["floor"] as? Double, 0.999)
+        XCTAssertTrue(r.out.contains("INVALID"), r.out)
+    }
+
+    func testResumeWithNothingStoredAndBadSubmissionsAreUsageErrors() throws {
+        let r = try contest(["--resume"])
+        XCTAssertEqual(r.status, 2, r.err)
+        XCTAssertTrue(r.err.contains("nothing to resume"), r.err)
+        let bad = dir.appendingPathComponent("bad.yaml").path
+        try "models:\n  deepfm:\n    indicator: scater\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        let b = try contest(["--submission", bad])
+        XCTAssertEqual(b.status, 2, b.err)
+        XCTAssertTrue(b.err.contains("bad.yaml:3:16"), b.err)
+        XCTAssertTrue(b.err.contains("did you mean 'scatter'?"), b.err)
+    }
+}
