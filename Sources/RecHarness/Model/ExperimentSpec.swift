@@ -45,6 +45,8 @@ public struct ExperimentSpec: Sendable, Equatable, Codable {
     public var thresholds: [String: ChangeThreshold] = [:]
     /// Whether repeats share the seed (`fixed`, the default) or use base seed + repeat index (`vary`).
     public var repeatSeed: RepeatSeed = .fixed
+    /// The `tune:` section (`rectune tune`): search space, objective, constraint, budget; nil when absent.
+    public var tune: TuneSettings? = nil
 
     public init(name: String, engine: EngineSpec = .rectune, model: String = "wdl",
                 data: DataSpec = .synthetic(rows: 20_000, seed: 1), batch: Int = 512, steps: Int = 100,

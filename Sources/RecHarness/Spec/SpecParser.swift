@@ -10,7 +10,7 @@ public enum SpecParser {
     /// Top-level keys of a spec.
     public static let topLevelKeys = ["name", "engine", "command", "model", "data", "batch", "steps", "warmup_steps",
                                       "repeats", "order", "seed", "timeout", "baseline", "factors", "fixed", "design",
-                                      "resolution", "count", "metrics", "claims", "thresholds", "repeat_seed"]
+                                      "resolution", "count", "metrics", "claims", "thresholds", "repeat_seed", "tune"]
 
     /// What one spec may ask for: beyond these a typo (an extra zero) would plan for minutes and
     /// hold gigabytes before the first run. `RunPlan` also caps the planned runs (`maxRuns`).
@@ -69,6 +69,7 @@ public enum SpecParser {
         spec.claims = try parseClaims(nodes["claims"], r)
 
         try SpecValidator(reader: r, nodes: nodes).validate(spec)
+        spec.tune = try parseTune(nodes["tune"], spec: spec, r)
         return LoadedSpec(spec: spec, text: text, path: path)
     }
 
