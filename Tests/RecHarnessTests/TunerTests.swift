@@ -248,6 +248,15 @@ final class TunerTests: XCTestCase {
         expect("  knobs:\n    inter_threads:\n    costmodel_start:\n", line: 6, keyPath: "tune.knobs.costmodel_start", ["no default value list"])
     }
 
+    func testReadmeDocumentsEveryTuneKey() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        let start = try XCTUnwrap(readme.range(of: "## Tuning: `rectune tune`"), "README has no tuning section")
+        let rest = readme[start.upperBound...]
+        let section = rest[..<(rest.range(of: "\n## ")?.lowerBound ?? rest.endIndex)]
+        for key in SpecParser.tuneKeys { XCTAssertTrue(section.contains("\(key):"), "README's tuning section does not document tune.\(key)") }
+    }
+
     // MARK: Through the store, on the fake engine
 
     func testStoreEvaluatorTunesFakeEngineAndResumesWithoutRerunning() async throws {

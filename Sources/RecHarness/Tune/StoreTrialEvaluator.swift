@@ -16,6 +16,8 @@ public final class StoreTrialEvaluator: TuneEvaluator, @unchecked Sendable {
     public let objective: String
     public let constraintMetric: String?
     private let host: HostFingerprint
+    /// The tune's baseline (progress lines label runs relative to it).
+    public var baseline: TuneConfig? = nil
     private var stages: [Double: LoadedSpec] = [:]
     private var storedRuns: [Double: [RunKey: RunRecord]] = [:]
     private let runners = Mutex<[SweepRunner]>([])
@@ -91,7 +93,7 @@ public final class StoreTrialEvaluator: TuneEvaluator, @unchecked Sendable {
         let stage = stageSpec(trial.scale)
         let config = runConfig(trial.config)
         let hash = RunPlan.configHash(config, spec: stage.spec)
-        let plan = RunPlan(configs: [config], baseline: config,
+        let plan = RunPlan(configs: [config], baseline: baseline.map(runConfig) ?? config,
                            runs: [PlannedRun(number: 1, config: config, repeatIndex: trial.repeatIndex, configHash: hash)])
         let runner = SweepRunner(store: store, options: options)
         runners.withLock { $0.append(runner) }

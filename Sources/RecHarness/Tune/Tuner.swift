@@ -66,7 +66,18 @@ public final class Tuner {
         stages.append(TuneStage(name: "calibration", scale: full, configs: 1, trials: 1, dropped: [], survivors: []))
 
         // 1. Screening.
-        let reserve = confirmationCost(finalists: settings.confirmCandidates, repeats: settings.confirmRepeats, base: base)
+        // The confirmation is planned first; on a short budget it shrinks (fewer finalists, then fewer
+        // repeats, down to 1 × 3) until it takes at most half of what is left.
+        var plannedFinalists = settings.confirmCandidates, plannedRepeats = settings.confirmRepeats
+        if let B = budgetSeconds {
+            while confirmationCost(finalists: plannedFinalists, repeats: plannedRepeats, base: base) > 0.5 * (B - spent) {
+                if plannedFinalists > 1 { plannedFinalists -= 1 } else if plannedRepeats > 3 { plannedRepeats -= 1 } else { break }
+            }
+            if plannedFinalists < settings.confirmCandidates || plannedRepeats < settings.confirmRepeats {
+                log("budget: confirmation planned with \(plannedFinalists) finalist(s) × \(plannedRepeats) repeats")
+            }
+        }
+        let reserve = confirmationCost(finalists: plannedFinalists, repeats: plannedRepeats, base: base)
         let middle = Array(scales.dropFirst().dropLast())
         var design = screeningDesign(base: base)
         if let B = budgetSeconds {
@@ -95,7 +106,7 @@ public final class Tuner {
             return true
         }
         candidates = rank(candidates, scale: s0)
-        let keep = max(settings.confirmCandidates, Int((Double(candidates.count) / Double(settings.eta)).rounded(.up)))
+        let keep = max(plannedFinalists, Int((Double(candidates.count) / Double(settings.eta)).rounded(.up)))
         for c in candidates.dropFirst(keep) { dropped.append((c, "halved (screening rank)")) }
         candidates = Array(candidates.prefix(keep))
         // The screening models' best predictions join the race (the optimum is rarely in the design itself).
@@ -136,19 +147,19 @@ public final class Tuner {
                     return true
                 }
             }
-            let k = last ? settings.confirmCandidates : max(settings.confirmCandidates, Int((Double(candidates.count) / Double(settings.eta)).rounded(.up)))
+            let k = last ? plannedFinalists : max(plannedFinalists, Int((Double(candidates.count) / Double(settings.eta)).rounded(.up)))
             for c in candidates.dropFirst(k) { roundDropped.append((c, "halved (rank at scale \(TuneFormat.number(s)))")) }
             candidates = Array(candidates.prefix(k))
             stages.append(TuneStage(name: "racing", scale: s, configs: candidates.count + roundDropped.count, trials: n,
                                     dropped: roundDropped.map { ($0.0.label(relativeTo: base), $0.1) }, survivors: candidates.map { $0.label(relativeTo: base) }))
         }
-        var finalists = Array(candidates.prefix(settings.confirmCandidates))
+        var finalists = Array(candidates.prefix(plannedFinalists))
 
         // 3. Confirmation.
-        var repeats = settings.confirmRepeats
+        var repeats = plannedRepeats
         if let B = budgetSeconds {
             while !finalists.isEmpty && spent + confirmationCost(finalists: finalists.count, repeats: repeats, base: base) > B {
-                if repeats > 3 { repeats -= 1 } else { finalists.removeLast(); repeats = settings.confirmRepeats }
+                if repeats > 3 { repeats -= 1 } else { finalists.removeLast(); repeats = plannedRepeats }
             }
             if finalists.isEmpty && !candidates.isEmpty {
                 budgetNote = "the budget left no room to confirm a candidate at full scale (\(settings.confirmRepeats) repeats needs about "

@@ -50,6 +50,9 @@ struct TuneCommand: AsyncParsableCommand {
     @Flag(help: "Print every trial as it finishes.")
     var verbose = false
 
+    @Flag(help: "Run external commands without the perf-counter wrapper (`rectune measure`).")
+    var noMeasure = false
+
     func validate() throws {
         if let budget, !(budget > 0) { throw ValidationError("--budget must be a positive number of minutes, got \(budget)") }
         if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be positive") }
@@ -80,11 +83,13 @@ struct TuneCommand: AsyncParsableCommand {
         let store = try self.store.openForWriting()
         var options = SweepOptions(storePath: self.store.path)
         options.timeoutOverride = timeout
+        options.measureExternalCommands = !noMeasure
         options.progress = { line, final in
             if final { if Terminal.isTTY { Terminal.status(line); Terminal.endStatus() } else { Terminal.err(line) } }
             else if Terminal.isTTY { Terminal.status(line) }
         }
         let evaluator = StoreTrialEvaluator(spec: loaded, store: store, options: options, settings: settings)
+        evaluator.baseline = space.baseline
         if resume, try !evaluator.hasStoredTrials(scales: settings.scales) {
             Terminal.err("rectune tune: nothing to resume: no stored trial of '\(loaded.spec.name)' with this spec on this host")
             throw ExitCode(2)
