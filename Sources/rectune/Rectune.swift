@@ -12,7 +12,7 @@ struct Rectune: AsyncParsableCommand {
         discussion: """
         Engine:   train, bench, gen-data, knobs, metrics
         Counters: measure, doctor
-        Harness:  plan, sweep, runs, show
+        Harness:  plan, sweep, tune, runs, show
         Analysis: report, compare, check
         Exit: 0 ok, 1 failure (check: regression), 2 usage/input error, 3 check inconclusive,
         4 sweep with failed runs, 5 store failure during a sweep, 130 interrupted; measure: the command's status.
@@ -21,7 +21,7 @@ struct Rectune: AsyncParsableCommand {
         subcommands: [
             TrainCommand.self, BenchCommand.self, GenDataCommand.self, KnobsCommand.self, MetricsCommand.self,
             MeasureCommand.self, DoctorCommand.self,
-            PlanCommand.self, SweepCommand.self, RunsCommand.self, ShowCommand.self,
+            PlanCommand.self, SweepCommand.self, TuneCommand.self, RunsCommand.self, ShowCommand.self,
             ReportCommand.self, CompareCommand.self, CheckCommand.self, ContestCommand.self, SlurmElementCommand.self,
         ]
     )

@@ -21,7 +21,7 @@ final class ReliabilityCLITests: XCTestCase {
         return path
     }
 
-    static let subcommands = ["train", "bench", "gen-data", "measure", "doctor", "plan", "sweep", "runs", "show",
+    static let subcommands = ["train", "bench", "gen-data", "measure", "doctor", "plan", "sweep", "tune", "runs", "show",
                               "report", "compare", "check"]
 
     func testHelpWorksOnEverySubcommand() throws {
@@ -37,7 +37,7 @@ final class ReliabilityCLITests: XCTestCase {
 
     /// Every subcommand that touches the store takes the same `--db` option.
     func testEveryStoreCommandTakesTheSameDbOption() throws {
-        for sub in ["sweep", "runs", "show", "report", "compare", "check"] {
+        for sub in ["sweep", "tune", "runs", "show", "report", "compare", "check"] {
             let r = try rectune([sub, "--help"])
             XCTAssertTrue(r.out.contains("--db <path>") && r.out.contains("The result store (SQLite file)."), "\(sub): \(r.out)")
         }
@@ -66,6 +66,8 @@ final class ReliabilityCLITests: XCTestCase {
             (["sweep", "no-such-spec.yaml", "--db", db], 2),
             (["sweep", failing, "--db", db, "--no-measure"], 4),
             (["sweep", failing, "--db", db, "--no-measure", "--resume", "--new"], 2),
+            (["tune", "no-such-spec.yaml", "--db", db], 2),
+            (["tune", failing, "--db", db, "--budget", "0"], 2),
             (["runs", "--db", missing], 2),
             (["runs", "no-such-experiment", "--db", db], 2),
             (["runs", "--db", db], 0),

@@ -49,6 +49,8 @@ public struct ExperimentSpec: Sendable, Equatable, Codable {
     /// start and end of training (inside its timed window, as the contest scripts do); the files are
     /// removed once the run ended. nil/false: no checkpoints.
     public var checkpoint: Bool? = nil
+    /// The `tune:` section (`rectune tune`): search space, objective, constraint, budget; nil when absent.
+    public var tune: TuneSettings? = nil
 
     public init(name: String, engine: EngineSpec = .rectune, model: String = "wdl",
                 data: DataSpec = .synthetic(rows: 20_000, seed: 1), batch: Int = 512, steps: Int = 100,

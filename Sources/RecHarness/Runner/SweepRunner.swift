@@ -35,8 +35,18 @@ public final class SweepRunner: Sendable {
     /// Runs several specs with their runs alternating (A1 B1 A2 B2 …), so slow drift of the
     /// machine affects all of them alike (used by `rectune check --ab`). One summary per spec.
     public func runInterleaved(_ specs: [LoadedSpec]) async throws -> [SweepSummary] {
+        try await runJobs(try specs.map { try prepare($0) })
+    }
+
+    /// Runs `plan` (built by the caller, e.g. the tuner's trials) as runs of the experiment of
+    /// `spec`: stored, claimed, skipped when already ok, resumable, exactly like a sweep's runs.
+    public func run(_ spec: LoadedSpec, plan: RunPlan) async throws -> SweepSummary {
+        try await runJobs([try prepare(spec, plan: plan)])[0]
+    }
+
+    private func runJobs(_ prepared: [Job]) async throws -> [SweepSummary] {
         let started = Date()
-        var jobs = try specs.map { try prepare($0) }
+        var jobs = prepared
         if options.dryRun { return jobs.map(\.summary) }
         let total = jobs.reduce(0) { $0 + $1.pending.count }
         var done = 0
@@ -102,14 +112,14 @@ public final class SweepRunner: Sendable {
         var dataPath: String?
     }
 
-    func prepare(_ original: LoadedSpec) throws -> Job {
+    func prepare(_ original: LoadedSpec, plan explicitPlan: RunPlan? = nil) throws -> Job {
         var loaded = original
         if let n = options.repeatsOverride, n != loaded.spec.repeats {
             loaded.spec.repeats = n
             loaded.text = Self.overridingRepeats(loaded.text, with: n)
         }
         if let t = options.timeoutOverride { loaded.spec.timeoutSeconds = t }
-        let plan = try RunPlan(spec: loaded.spec)
+        let plan = try explicitPlan ?? RunPlan(spec: loaded.spec)
         try plan.checkEngineRules(spec: loaded.spec)
         let host = options.host ?? HostFingerprintCollector.current()
         var experimentID: Int64 = 0

@@ -11,7 +11,7 @@ public enum SpecParser {
     public static let topLevelKeys = ["name", "engine", "command", "model", "data", "batch", "steps", "warmup_steps",
                                       "repeats", "order", "seed", "timeout", "baseline", "factors", "fixed", "design",
                                       "resolution", "count", "metrics", "claims", "thresholds", "repeat_seed",
-                                      "checkpoint"]
+                                      "checkpoint", "tune"]
 
     /// What one spec may ask for: beyond these a typo (an extra zero) would plan for minutes and
     /// hold gigabytes before the first run. `RunPlan` also caps the planned runs (`maxRuns`).
@@ -78,6 +78,7 @@ public enum SpecParser {
         }
 
         try SpecValidator(reader: r, nodes: nodes).validate(spec)
+        spec.tune = try parseTune(nodes["tune"], spec: spec, r)
         return LoadedSpec(spec: spec, text: text, path: path)
     }
 

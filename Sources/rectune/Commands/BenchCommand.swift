@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RecEngine
+import RecHarness
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,8 +31,17 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Print a per-node-group profile of one step.") var profile = false
     @Flag(help: "Also benchmark oneDNN dense layers (GFLOP/s fp32 vs bf16, and the implementations oneDNN chose).") var dense = false
     @Flag(help: "Also benchmark the Swift kernels (gather, FM, interaction, loss, sparse Adam) in ns/sample.") var kernels = false
+    @Flag(help: "Benchmark `rectune tune` against random search at the same budget on a synthetic objective with a known optimum (and nothing else).") var tuner = false
+    @Option(help: "Seeds of the --tuner benchmark.") var tunerSeeds = 10
+    @Option(help: "Budget in minutes of each --tuner run (synthetic trial time: a full-scale baseline run is 100 s).") var tunerBudget = 60.0
+
+    func validate() throws {
+        if tunerSeeds < 1 { throw ValidationError("--tuner-seeds must be at least 1, got \(tunerSeeds)") }
+        if !(tunerBudget > 0) { throw ValidationError("--tuner-budget must be positive, got \(tunerBudget)") }
+    }
 
     func run() async throws {
+        if tuner { try await benchTuner(); return }
         let kinds = try (models == "none" ? [] : models.split(separator: ",")).map { s -> ModelKind in
             guard let k = ModelKind(rawValue: String(s)), ModelKind.criteoModels.contains(k) else {
                 throw ValidationError("unknown model '\(s)' (allowed: wdl, dlrm, deepfm)")
@@ -168,5 +178,21 @@ struct BenchCommand: AsyncParsableCommand {
         }
     }
 
-    private func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
+    func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
+}
+
+extension BenchCommand {
+    /// `--tuner`: the tuner vs random search at the same budget over several seeds (`TunerBenchmark`).
+    func benchTuner() async throws {
+        print("rectune bench --tuner: synthetic objective (8 knobs, 2 dependent; trap: the fastest config breaks the AUC floor)")
+        print("budget \(TuneFormat.number(tunerBudget)) min of trial time per run (full-scale baseline run = 100 s), \(tunerSeeds) seeds")
+        print(pad("method", 16) + pad("regret mean", 13) + pad("worst", 9) + pad("optimum", 10) + pad("violations", 12) + pad("trials", 9) + "minutes")
+        for row in try await TunerBenchmark.run(seeds: tunerSeeds, budgetMinutes: tunerBudget) {
+            print(pad(row.method, 16) + pad(String(format: "%.3f", row.meanRegret), 13) + pad(String(format: "%.3f", row.worstRegret), 9)
+                  + pad("\(row.foundOptimum)/\(row.seeds)", 10) + pad("\(row.violations)/\(row.seeds)", 12)
+                  + pad(String(format: "%.1f", row.meanTrials), 9) + String(format: "%.1f", row.meanSpentMinutes))
+        }
+        print("regret = true seconds of the chosen config / true seconds of the best config that keeps the floor (1 = optimum);")
+        print("violations = chosen configs whose true AUC is below the floor.")
+    }
 }
