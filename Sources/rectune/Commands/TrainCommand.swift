@@ -6,7 +6,7 @@ import RecSystem
 
 /// `train`'s options: run shape, model shape, and every registry knob (`KnobOptions`).
 struct TrainOptions: ParsableArguments {
-    @Option(help: "Model: wdl, dlrm or deepfm (Criteo and Ele.me), mmoe (Taobao).") var model: ModelKind = .wdl
+    @Option(help: "Model: wdl, dlrm or deepfm (Criteo and Ele.me), mmoe (Taobao), din or dien (Amazon Books).") var model: ModelKind = .wdl
     @Option(help: "Criteo-format TSV file (label, 13 integers, 26 hex categoricals), or the eleme/taobao directory. Default: generated data.") var data: String?
     @Option(help: "Rows of generated data when --data is not given (criteo: the last --eval-rows are held out; eleme/taobao: training rows).") var syntheticRows = 100_000
     @Option(help: "Samples per step.") var batch = 512
