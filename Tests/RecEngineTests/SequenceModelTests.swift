@@ -16,24 +16,36 @@ final class SequenceModelTests: XCTestCase {
         return (changed, mismatched)
     }
 
-    /// Measured (batch 128, seed 7; see the README): DIN ≈ THRESH_DIN, the sum-pooled variant ≈ THRESH_SUM,
-    /// DIEN ≈ THRESH_DIEN after the same steps; the oracle is 1 (the label is a function of the row).
+    /// 20 categories, histories of 2…12 items: a candidate is clicked iff a history item has the
+    /// related category (a fixed permutation), so the oracle AUC is 1.
+    static var data: SeqData {
+        var d = SeqData()
+        d.cats = 20
+        d.maxHistory = 12
+        return d
+    }
+
+    /// Measured (batch 128, seed 7, 400 steps, 2,560 evaluation rows): DIN 0.9996, the sum-pooled
+    /// variant 0.978 (it needs the related category inside a sum; attention's learned query finds
+    /// it item by item). Thresholds keep a margin below both.
     func testDINLearnsAndBeatsSumPooling() throws {
         let c = SeqRig.config(.din)
-        let din = try SeqRig.run(c, steps: 300, evalBatches: 20)
-        let sum = try SeqRig.run(c, steps: 300, pooling: .sum, evalBatches: 20)
+        let din = try SeqRig.run(c, steps: 400, data: Self.data, evalBatches: 20)
+        let sum = try SeqRig.run(c, steps: 400, data: Self.data, pooling: .sum, evalBatches: 20)
         print("seq-learning: din AUC \(din.auc), sum-pooled AUC \(sum.auc), loss \(din.losses.first!) -> \(din.losses.last!)")
-        XCTAssertGreaterThan(din.auc, 0.85)
-        XCTAssertGreaterThan(din.auc, sum.auc + 0.03, "attention over the history must beat the pooled sum")
+        XCTAssertGreaterThan(din.auc, 0.99)
+        XCTAssertGreaterThan(sum.auc, 0.9, "the sum-pooled baseline learns too")
+        XCTAssertGreaterThan(din.auc, sum.auc + 0.01, "attention over the history must beat the pooled sum")
         XCTAssertLessThan(din.losses.suffix(20).reduce(0, +) / 20, din.losses.prefix(5).reduce(0, +) / 5)
     }
 
+    /// Measured: AUC 0.959 after 300 steps (its loss includes the auxiliary loss, ≈ 1.54 → 1.05).
     func testDIENLearns() throws {
         var c = SeqRig.config(.dien)
         c.rnn = .fused
-        let r = try SeqRig.run(c, steps: 300, evalBatches: 20)
+        let r = try SeqRig.run(c, steps: 300, data: Self.data, evalBatches: 20)
         print("seq-learning: dien AUC \(r.auc), loss \(r.losses.first!) -> \(r.losses.last!)")
-        XCTAssertGreaterThan(r.auc, 0.85)
+        XCTAssertGreaterThan(r.auc, 0.93)
     }
 
     /// Fused and unfused recurrent layers: the same parameters after 5 steps within fp32 rounding
@@ -120,9 +132,11 @@ final class SequenceModelTests: XCTestCase {
             c.allocator = .adaptive
             c.allocWarmupStart = 1
             c.allocWarmupSteps = 2
-            let a = try SeqRig.run(c, steps: 6).allocator
+            let a = try SeqRig.run(c, steps: 7, steadyFrom: 4).allocator
             XCTAssertGreaterThan(a.plannedBytes, 0, "\(model) \(rnn)")
+            XCTAssertGreaterThan(a.allocations, 100, "\(model) \(rnn)")
             XCTAssertEqual(a.misses, 0, "\(model) \(rnn): steady-state fallback allocations")
+            XCTAssertEqual(a.hits, a.allocations, "\(model) \(rnn)")
         }
     }
 

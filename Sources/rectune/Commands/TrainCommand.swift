@@ -71,6 +71,7 @@ struct KnobOptions: ParsableArguments {
     @Option(name: Knob.dataset.optionName, help: Knob.dataset.argumentHelp) var dataset: String?
     @Option(name: Knob.embFusion.optionName, help: Knob.embFusion.argumentHelp) var embFusion: String?
     @Option(name: Knob.indicator.optionName, help: Knob.indicator.argumentHelp) var indicator: String?
+    @Option(name: Knob.rnn.optionName, help: Knob.rnn.argumentHelp) var rnn: String?
 
     /// Every knob with the text given for it, in registry order; knobs not given are left out.
     var given: [(Knob, String)] {
@@ -80,7 +81,7 @@ struct KnobOptions: ParsableArguments {
             .allocWarmupStart: allocWarmupStart, .allocWarmupSteps: allocWarmupSteps, .mallocMmapThreshold: mallocMmapThreshold,
             .stage: stage, .stageCapacity: stageCapacity, .stageThreads: stageThreads, .microBatch: microBatch, .bf16: bf16,
             .embeddingDim: embeddingDim, .hashBuckets: hashBuckets, .evalRows: evalRows, .seed: seed, .badRows: badRows,
-            .dataset: dataset, .embFusion: embFusion, .indicator: indicator,
+            .dataset: dataset, .embFusion: embFusion, .indicator: indicator, .rnn: rnn,
         ]
         return Knob.allCases.compactMap { k in all[k].flatMap { $0 }.map { (k, $0) } }
     }
