@@ -163,7 +163,7 @@ public final class ContestSequenceModel: ContestModel {
             guard training else { continue }
 
             // Auxiliary loss (DIEN): rows (t, i) for t + 1 < longest, clicked then non-clicked.
-            var auxLossNode: NodeID?, auxGrad: TensorID?, auxF: SeqMLP.Forward?, auxInput: TensorID?
+            var auxLossNode: NodeID?, auxGrad: TensorID?, auxF: SeqMLP.Forward?
             if dien, let auxiliary, let g1, let neg {
                 let maxRows = 2 * (T - 1) * R
                 let xa = b.floats("dien.aux.input\(tag)", count: maxRows * 2 * H)
@@ -191,7 +191,7 @@ public final class ContestSequenceModel: ContestModel {
                                                            gradZ: g + 2 * M)
                     head.extraLoss[m] = (click + noclick) * Double(scale)
                 }
-                auxGrad = gz; auxF = f; auxInput = xa
+                auxGrad = gz; auxF = f
             }
 
             let tb = top.addBackward(b, tag: tag, maxRows: R, rows: { R }, forward: tf, gradOutput: loss.grads[0], gradReady: [loss.node],
@@ -237,7 +237,7 @@ public final class ContestSequenceModel: ContestModel {
                     done = ab.done
                 }
             } else if let gru, let augru, let attention, let attF, let g1, let g2, let gStates, let gNeg, let auxiliary, let auxF,
-                      let auxGrad, let auxLossNode, let auxInput {
+                      let auxGrad, let auxLossNode {
                 let a2 = augru.addBackward(b, tag: tag, rows: R, lengths: lens, forward: g2, gradOutputs: nil, gradFinal: (gx, W, d + 3 * E),
                                            gradInput: gStates, gradInputOffset: 0, ready: [topInB])
                 augruB.append(a2)
@@ -249,7 +249,6 @@ public final class ContestSequenceModel: ContestModel {
                                                gradOutput: auxGrad, gradReady: [auxLossNode], needInputGrad: true)
                 auxB.append(xb)
                 let gxa = xb.inputGrad!
-                _ = auxInput
                 let scatter = b.node("dien.aux.input.bwd\(tag)", kind: .backward, after: [xb.done, ab.done],
                                      uses: [gxa, gStates, gHist, gNeg]) { ctx in
                     let M = max(lens.longest - 1, 0) * R, g = ctx.memory.floats(gxa)

@@ -206,7 +206,6 @@ final class SeqMLP: @unchecked Sendable {
                      gradOutput: TensorID, gradReady: [NodeID], needInputGrad: Bool) -> Backward {
         var grads: [TensorID] = [], nodes: [NodeID] = []
         var g = gradOutput, deps = gradReady
-        let offset = bn == nil ? 0 : 1
         var layerGrads: [[TensorID]] = Array(repeating: [], count: layers.count)
         for i in stride(from: layers.count - 1, through: 0, by: -1) {
             let layer = layers[i]
@@ -239,7 +238,6 @@ final class SeqMLP: @unchecked Sendable {
             nodes.append(node)
             inputGrad = gx
         }
-        _ = offset
         grads += layerGrads.flatMap { $0 }
         return Backward(grads: grads, nodes: nodes, inputGrad: inputGrad)
     }
