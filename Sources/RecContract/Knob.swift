@@ -36,6 +36,7 @@ public enum Knob: String, CaseIterable, Sendable, Codable, Comparable {
     // The contest winners' changes (identical results, different cost).
     case embFusion = "emb_fusion"
     case indicator
+    case rnn
 
     /// The spec/config name, e.g. `micro_batch`.
     public var name: String { rawValue }

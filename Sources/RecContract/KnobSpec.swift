@@ -143,6 +143,10 @@ extension KnobSpec {
             return entry(.runtime, .choice(["dense", "scatter"]), "dense",
                          help: "Contest DeepFM's wide input: dense materializes the multi-hot tensor every step (the contest baseline), scatter sums from the ids (the champion's fix).",
                          when: .all([.models(["deepfm"]), .when(.dataset, isOneOf: ["eleme"])]))
+        case .rnn:
+            return entry(.runtime, .choice(["unfused", "fused"]), "unfused",
+                         help: "Contest DIEN's GRU and AUGRU: unfused runs several graph nodes per time step (gate matmul, candidate matmul, state update; the contest baseline), fused one node per layer and direction with whole-sequence input GEMMs (the champion's change).",
+                         when: .models(["dien"]))
         }
     }
 }

@@ -18,18 +18,20 @@ final class ContractCLITests: XCTestCase {
         .pinThreads: "on", .numa: "local", .allocator: "adaptive", .allocWarmupStart: "0", .allocWarmupSteps: "2",
         .mallocMmapThreshold: "262144", .stage: "on", .stageCapacity: "3", .stageThreads: "2", .microBatch: "2",
         .bf16: "on", .embeddingDim: "4", .hashBuckets: "1000", .evalRows: "300", .seed: "7", .badRows: "fail",
-        .dataset: "eleme", .embFusion: "off", .indicator: "scatter",
+        .dataset: "eleme", .embFusion: "off", .indicator: "scatter", .rnn: "fused",
     ]
     /// The model under which every knob above applies (indicator is contest DeepFM's).
     static let model = "deepfm"
     /// Knobs the sweep test leaves at their defaults: its generated data is Criteo's.
-    static let contestOnly: Set<Knob> = [.dataset, .embFusion, .indicator]
+    static let contestOnly: Set<Knob> = [.dataset, .embFusion, .indicator, .rnn]
+    /// Knobs of another model than `model` (checked to apply under that one; echoed all the same).
+    static let otherModel: [Knob: String] = [.rnn: "dien"]
 
     func testValuesCoverTheRegistryWithNonDefaultApplicableValues() throws {
         XCTAssertEqual(Set(Self.everyKnob.keys), Set(Knob.allCases), "a new knob needs a value here")
         for (knob, value) in Self.everyKnob {
             XCTAssertNotEqual(try knob.spec.canonical(value), knob.spec.defaultValue, knob.name)
-            XCTAssertTrue(knob.spec.applies(model: Self.model) { Self.everyKnob[$0]! }, "\(knob.name) must apply")
+            XCTAssertTrue(knob.spec.applies(model: Self.otherModel[knob] ?? Self.model) { Self.everyKnob[$0]! }, "\(knob.name) must apply")
         }
     }
 

@@ -169,6 +169,23 @@ public final class SparseRowOptimizer: @unchecked Sendable {
         }
     }
 
+    /// `tf.clip_by_norm(g, maxNorm)` on the accumulated gradient: scales every accumulated row by
+    /// `maxNorm/‖g‖` when the norm over all of them exceeds `maxNorm`. Returns the norm.
+    @discardableResult
+    public func clipAccumulated(maxNorm: Float) -> Float {
+        lock.withLock { unique in
+            let sums = gradRows.pointer, n = unique &* dim
+            var s: Double = 0
+            for k in 0..<n { s += Double(sums[k]) * Double(sums[k]) }
+            let norm = Float(s.squareRoot())
+            if norm > maxNorm {
+                let scale = maxNorm / norm
+                for k in 0..<n { sums[k] *= scale }
+            }
+            return norm
+        }
+    }
+
     /// Updates each accumulated row once with its summed gradient (lazy Adam: that row's `m`, `v`
     /// only, bias correction from the global 1-based `step`), then clears the accumulation.
     /// Returns the number of rows updated.

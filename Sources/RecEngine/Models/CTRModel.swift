@@ -36,6 +36,7 @@ public func makeModel(config: TrainConfig, context: DNNLContext, feed: StepFeed)
     case .dlrm: try DLRMModel(config: config, context: context, feed: feed)
     case .deepfm: try DeepFMModel(config: config, context: context, feed: feed)
     case .mmoe: throw EngineError.invalidConfiguration("--model mmoe needs --dataset taobao")
+    case .din, .dien: throw EngineError.invalidConfiguration("--model \(config.model.rawValue) needs the Amazon Books data set")
     }
 }
 

@@ -21,7 +21,7 @@ public enum ContestTrainer {
     static func validate(_ c: TrainConfig) throws {
         func fail(_ s: String) throws -> Never { throw EngineError.invalidConfiguration(s) }
         switch (c.dataset, c.model) {
-        case (.eleme, .wdl), (.eleme, .deepfm), (.eleme, .dlrm), (.taobao, .mmoe): break
+        case (.eleme, .wdl), (.eleme, .deepfm), (.eleme, .dlrm), (.taobao, .mmoe), (.amazonBooks, .din), (.amazonBooks, .dien): break
         default: try fail("--model \(c.model.rawValue) does not run on --dataset \(c.dataset.rawValue) (eleme: wdl, deepfm, dlrm; taobao: mmoe; amazon-books: din, dien)")
         }
         if c.dataset == .amazonBooks && c.dataPath == nil && (c.syntheticRows % 2 != 0 || c.evalRows % 2 != 0) {
@@ -47,9 +47,10 @@ public enum ContestTrainer {
 
     /// Whether an Amazon Books run reads DIEN's `_neg` files: DIN's script never opens them
     /// (`.ignored`), DIEN's refuses to start without them (`.required`).
-    /// Wire at merge: `.din` → `.ignored`, `.dien` → `.required`.
     public static func amazonNegatives(for model: ModelKind) -> AmazonNegatives {
         switch model {
+        case .din: .ignored
+        case .dien: .required
         default: .ifPresent
         }
     }

@@ -32,6 +32,7 @@ extension TrainConfig {
         case .dataset: dataset.rawValue
         case .embFusion: embFusion ? "on" : "off"
         case .indicator: indicator.rawValue
+        case .rnn: rnn.rawValue
         }
     }
 
@@ -65,6 +66,7 @@ extension TrainConfig {
         case .dataset: dataset = DatasetKind(rawValue: v)!
         case .embFusion: embFusion = v == "on"
         case .indicator: indicator = IndicatorMode(rawValue: v)!
+        case .rnn: rnn = RNNMode(rawValue: v)!
         }
     }
 

@@ -61,6 +61,7 @@ extension TrainConfig {
             case .dlrm: [512, 256]
             case .deepfm: [400, 400, 400]
             case .mmoe: [256, 192, 128, 64]
+            case .din, .dien: [200, 80, 2]
             }
         }()
         let bottom = model == .dlrm ? (bottomLayers ?? [512, 256, 64, embeddingDim]) : []

@@ -3,6 +3,10 @@ public enum ModelKind: String, Sendable, CaseIterable, Codable {
     case wdl, dlrm, deepfm
     /// Multi-gate mixture of experts (the contest's Taobao model; `--dataset taobao` only).
     case mmoe
+    /// Deep Interest Network (the contest's Amazon Books model: attention over the history).
+    case din
+    /// Deep Interest Evolution Network (GRU, auxiliary loss, attention-gated GRU; Amazon Books).
+    case dien
 
     /// The models with a Criteo version.
     public static let criteoModels: [ModelKind] = [.wdl, .dlrm, .deepfm]
@@ -109,6 +113,8 @@ public struct TrainConfig: Sendable, Codable, Equatable {
     public var embFusion: Bool = true
     /// Contest DeepFM: materialize the multi-hot wide input (the contest baseline) or compute its sums from the ids.
     public var indicator: IndicatorMode = .dense
+    /// DIEN's recurrent layers: one graph node per step and operation, or one per layer and direction.
+    public var rnn: RNNMode = .unfused
 
     public init() {}
 }

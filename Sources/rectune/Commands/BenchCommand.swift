@@ -19,6 +19,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(help: "Criteo models to benchmark, comma-separated ('none' for none).") var models = "wdl,dlrm,deepfm"
     @Option(help: "Contest models to benchmark (wdl, deepfm, dlrm on Ele.me; mmoe on Taobao), comma-separated ('none' for none).") var contest = "wdl,deepfm,dlrm,mmoe"
+    @Option(help: "Sequence models to benchmark (din; dien with both --rnn settings) on generated Amazon-Books-shaped batches held in memory, comma-separated ('none' for none).") var sequence = "din,dien"
     @Option(help: "Hash buckets of the Ele.me models (the scripts: 100000 for WDL and DLRM, 10000 for DeepFM).") var contestHashBuckets: Int?
     @Option(help: "Samples per step.") var batch = 512
     @Option(help: "Measured steps per run.") var steps = 150
@@ -90,6 +91,13 @@ struct BenchCommand: AsyncParsableCommand {
         }
         if !contestKinds.isEmpty { try benchContest(contestKinds, dir: dir) }
         if !contestKinds.isEmpty { try benchAmazonBooksReader(dir: dir) }
+        let sequenceKinds = try (sequence == "none" ? [] : sequence.split(separator: ",")).map { s -> ModelKind in
+            guard let k = ModelKind(rawValue: String(s)), k == .din || k == .dien else {
+                throw ValidationError("unknown sequence model '\(s)' (allowed: din, dien)")
+            }
+            return k
+        }
+        if !sequenceKinds.isEmpty { try benchSequence(sequenceKinds) }
     }
 
     /// The Amazon Books reader's single-thread parse speed on generated data, as DIN reads it (no
@@ -102,6 +110,30 @@ struct BenchCommand: AsyncParsableCommand {
             let dataset = try ContestDataset(amazonBooksDirectory: out, negatives: negatives, badRows: .fail)
             let parse = try ContestTrainer.parseThroughput(dataset: dataset, batchSize: batch, batches: 40)
             print(String(format: "  amazon-books reader %@: %.0f rows/s, %.1f MB/s on one thread", label, parse.rowsPerSec, parse.mbPerSec))
+        }
+    }
+
+    private func benchSequence(_ kinds: [ModelKind]) throws {
+        print("sequence models (generated Amazon-Books-shaped batches in memory: histories of 2…24 items)")
+        print(pad("model", 16) + pad("rnn", 10) + pad("nodes", 8) + pad("samples/s", 12) + pad("p50 ms", 9) + "p99 ms")
+        for kind in kinds {
+            for rnn in kind == .dien ? RNNMode.allCases : [.unfused] {
+                var c = TrainConfig()
+                c.model = kind; c.rnn = rnn; c.batch = batch
+                c.interThreads = interThreads; c.intraThreads = intraThreads; c.allocator = allocator
+                let r = try SequenceBench.run(config: c, steps: steps, warmup: warmupSteps, profile: profile)
+                print(pad(kind.rawValue, 16) + pad(kind == .dien ? rnn.rawValue : "-", 10) + pad("\(r.graphNodes)", 8)
+                      + pad(String(format: "%.0f", r.samplesPerSec), 12) + pad(String(format: "%.2f", r.stepP50Ms), 9)
+                      + String(format: "%.2f", r.stepP99Ms))
+                if profile {
+                    let total = r.profile.reduce(0) { $0 + $1.microsPerStep }
+                    print(String(format: "  profile of one %@ step (inline, %.0f µs total):", kind.rawValue, total))
+                    for e in r.profile.prefix(12) {
+                        print("    " + pad(e.group, 34) + pad(e.kind, 10) + pad("\(e.nodes) nodes", 10)
+                              + String(format: "%8.0f µs  %5.1f%%", e.microsPerStep, 100 * e.microsPerStep / max(total, 1e-9)))
+                    }
+                }
+            }
         }
     }
 

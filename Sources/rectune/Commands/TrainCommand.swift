@@ -6,7 +6,7 @@ import RecSystem
 
 /// `train`'s options: run shape, model shape, and every registry knob (`KnobOptions`).
 struct TrainOptions: ParsableArguments {
-    @Option(help: "Model: wdl, dlrm or deepfm (Criteo and Ele.me), mmoe (Taobao).") var model: ModelKind = .wdl
+    @Option(help: "Model: wdl, dlrm or deepfm (Criteo and Ele.me), mmoe (Taobao), din or dien (Amazon Books).") var model: ModelKind = .wdl
     @Option(help: "Criteo-format TSV file (label, 13 integers, 26 hex categoricals), or the eleme/taobao/amazon-books directory. Default: generated data.") var data: String?
     @Option(help: "Rows of generated data when --data is not given (criteo: the last --eval-rows are held out; eleme/taobao/amazon-books: training rows, even for amazon-books).") var syntheticRows = 100_000
     @Option(help: "Samples per step.") var batch = 512
@@ -41,6 +41,7 @@ struct TrainOptions: ParsableArguments {
         }
         // The contest's defaults: MMoE runs on Taobao; a contest directory is evaluated whole.
         if knobs.dataset == nil && model == .mmoe { c.dataset = .taobao }
+        if knobs.dataset == nil && (model == .din || model == .dien) { c.dataset = .amazonBooks }
         if knobs.evalRows == nil && c.dataset != .criteo && data != nil { c.evalRows = 0 }
         return c
     }
@@ -74,6 +75,7 @@ struct KnobOptions: ParsableArguments {
     @Option(name: Knob.dataset.optionName, help: Knob.dataset.argumentHelp) var dataset: String?
     @Option(name: Knob.embFusion.optionName, help: Knob.embFusion.argumentHelp) var embFusion: String?
     @Option(name: Knob.indicator.optionName, help: Knob.indicator.argumentHelp) var indicator: String?
+    @Option(name: Knob.rnn.optionName, help: Knob.rnn.argumentHelp) var rnn: String?
 
     /// Every knob with the text given for it, in registry order; knobs not given are left out.
     var given: [(Knob, String)] {
@@ -83,7 +85,7 @@ struct KnobOptions: ParsableArguments {
             .allocWarmupStart: allocWarmupStart, .allocWarmupSteps: allocWarmupSteps, .mallocMmapThreshold: mallocMmapThreshold,
             .stage: stage, .stageCapacity: stageCapacity, .stageThreads: stageThreads, .microBatch: microBatch, .bf16: bf16,
             .embeddingDim: embeddingDim, .hashBuckets: hashBuckets, .evalRows: evalRows, .seed: seed, .badRows: badRows,
-            .dataset: dataset, .embFusion: embFusion, .indicator: indicator,
+            .dataset: dataset, .embFusion: embFusion, .indicator: indicator, .rnn: rnn,
         ]
         return Knob.allCases.compactMap { k in all[k].flatMap { $0 }.map { (k, $0) } }
     }
@@ -100,13 +102,15 @@ struct TrainCommand: AsyncParsableCommand {
         result object the harness reads.
 
         The contest models run on the contest's directories: --dataset eleme (WDL, DeepFM, DLRM as the
-        contest scripts build them) and taobao (MMoE, implied by --model mmoe); the result then also
+        contest scripts build them), taobao (MMoE, implied by --model mmoe) and amazon-books (DIN and
+        DIEN, implied by --model din|dien; DIEN also reads the *_neg files); the result then also
         has auc_by_task, and --eval-rows caps the evaluation file (default: all of it).
 
         Examples:
           rectune train --model wdl --synthetic-rows 60000 --steps 100 --json -
           rectune train --model deepfm --dataset eleme --data data/eleme --hash-buckets 10000 --indicator scatter
           rectune train --model mmoe --data data/taobao --json out.json
+          rectune train --model dien --data data/books --rnn fused --checkpoint ckpt --json out.json
           rectune train --model dlrm --data data/train.tsv --executor costmodel --allocator adaptive --json out.json
         """)
 

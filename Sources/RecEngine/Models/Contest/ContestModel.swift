@@ -1,4 +1,4 @@
-/// A contest model (WDL, DeepFM, DLRM on Ele.me; MMoE on Taobao) whose training step and
+/// A contest model (WDL, DeepFM, DLRM on Ele.me; MMoE on Taobao; DIN, DIEN on Amazon Books) whose training step and
 /// evaluation pass are step graphs over a `ContestFeed`.
 public protocol ContestModel: AnyObject {
     var kind: ModelKind { get }
@@ -20,6 +20,9 @@ public func makeContestModel(config: TrainConfig, context: DNNLContext, feed: Co
     case (.eleme, .deepfm): try ContestDeepFM(config: config, context: context, feed: feed)
     case (.eleme, .dlrm): try ContestDLRM(config: config, context: context, feed: feed)
     case (.taobao, .mmoe): try ContestMMoE(config: config, context: context, feed: feed)
+    case (.amazonBooks, .din), (.amazonBooks, .dien):
+        // Table sizes are the vocabularies' line counts, carried by the feed.
+        try makeSequenceModel(config: config, context: context, feed: feed, buckets: feed.buckets)
     default: throw EngineError.invalidConfiguration("--model \(config.model.rawValue) has no contest version on --dataset \(config.dataset.rawValue)")
     }
 }
@@ -40,6 +43,8 @@ public final class ContestHead: @unchecked Sendable {
     /// Tasks (labels): 1, or 2 for MMoE (clk, buy).
     public let tasks: Int
     public let lossSums: UnsafeMutablePointer<Double>
+    /// Per micro-batch: an additional loss already averaged over the whole batch (DIEN's auxiliary loss), 0 otherwise.
+    public let extraLoss: UnsafeMutablePointer<Double>
     /// Probabilities of the last evaluation pass, `[row × tasks]` (capacity = feed capacity).
     public let scores: UnsafeMutablePointer<Float>
 
@@ -49,17 +54,19 @@ public final class ContestHead: @unchecked Sendable {
         tasks = feed.labelCount
         lossSums = .allocate(capacity: LossHead.maxMicroBatches)
         lossSums.initialize(repeating: 0, count: LossHead.maxMicroBatches)
+        extraLoss = .allocate(capacity: LossHead.maxMicroBatches)
+        extraLoss.initialize(repeating: 0, count: LossHead.maxMicroBatches)
         scores = .allocate(capacity: feed.capacity * tasks)
         scores.initialize(repeating: 0, count: feed.capacity * tasks)
     }
 
-    deinit { lossSums.deallocate(); scores.deallocate() }
+    deinit { lossSums.deallocate(); extraLoss.deallocate(); scores.deallocate() }
 
     /// Mean training loss of the last step (per row and task).
     public func lastStepLoss(microBatches: Int) -> Double {
-        var s = 0.0
-        for m in 0..<microBatches { s += lossSums[m] }
-        return s / Double(max(feed.validRows * tasks, 1))
+        var s = 0.0, extra = 0.0
+        for m in 0..<microBatches { s += lossSums[m]; extra += extraLoss[m] }
+        return s / Double(max(feed.validRows * tasks, 1)) + extra
     }
 
     /// Adds micro-batch `index`'s loss node. `logits[t]` are the parts (each `[rows]`) summed into
