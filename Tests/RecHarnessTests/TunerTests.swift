@@ -71,6 +71,11 @@ final class TunerTests: XCTestCase {
             XCTAssertLessThan(bf16.ratio, 0.75)
             XCTAssertLessThan(bf16.constraintShift ?? 0, -0.01)
         }
+        // The trap is real: without the constraint the tuner takes it.
+        var (space, settings, objective) = Self.problem(seed: 1)
+        settings.constraint = nil
+        let unconstrained = try await Tuner(space: space, settings: settings, evaluator: objective).run()
+        XCTAssertEqual(unconstrained.chosen["bf16"], "on", unconstrained.render())
     }
 
     func testKeepsTheBaselineWhenEveryChangeBreaksTheFloor() async throws {
@@ -317,6 +322,8 @@ final class TunerTests: XCTestCase {
         XCTAssertTrue(yaml.contains("  wdl: {micro_batch: \"4\", stage: \"off\"}"), yaml)
         XCTAssertTrue(yaml.contains("4x vs baseline"), yaml)
         XCTAssertTrue(outcome.json().contains("\"speedup\" : 4"), outcome.json())
+        let combined = TuneOutcome.submissionYAML(name: "two", description: "d", models: [("wdl", ["bf16": "on"]), ("dien", [:])])
+        XCTAssertEqual(combined, "# rectune contest submission\nname: \"two\"\ndescription: \"d\"\nmodels:\n  wdl: {bf16: \"on\"}\n  dien: {}\n")
     }
 }
 

@@ -154,7 +154,7 @@ extension SpecParser {
         if let n = map["screen_configs"] { t.screenConfigs = try r.int(n, "tune.screen_configs", min: 2) }
         if let n = map["screen_repeats"] { t.screenRepeats = try r.int(n, "tune.screen_repeats", min: 1) }
         if let n = map["race_repeats"] { t.raceRepeats = try r.int(n, "tune.race_repeats", min: 1) }
-        if let n = map["confirm_repeats"] { t.confirmRepeats = try r.int(n, "tune.confirm_repeats", min: 3) }
+        if let n = map["confirm_repeats"] { t.confirmRepeats = try r.int(n, "tune.confirm_repeats", min: Tuner.minimumConfirmRepeats) }
         if let n = map["confirm_candidates"] { t.confirmCandidates = try r.int(n, "tune.confirm_candidates", min: 1) }
         if let n = map["eta"] { t.eta = try r.int(n, "tune.eta", min: 2) }
         if let n = map["alpha"] {

@@ -200,6 +200,16 @@ public struct TuneOutcome: Sendable {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// A submission of several models' settings (e.g. one tune per contest model), in the format of
+    /// `/work/notes/submission-format.md`; `models` maps a model key to its knob values.
+    public static func submissionYAML(name: String, description: String, models: [(model: String, settings: [String: String])]) -> String {
+        var lines = ["# rectune contest submission", "name: \(quoted(name))", "description: \(quoted(description))", "models:"]
+        for m in models {
+            lines.append("  \(m.model): {" + m.settings.keys.sorted().map { "\($0): \(quoted(m.settings[$0]!))" }.joined(separator: ", ") + "}")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
     static func quoted(_ s: String) -> String {
         "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
     }

@@ -27,7 +27,7 @@ public struct TuneSettings: Sendable, Equatable, Codable {
     /// Repeats of each configuration in screening and in each racing round.
     public var screenRepeats: Int = 2
     public var raceRepeats: Int = 3
-    /// Repeats of each finalist and of the baseline at full scale (fewer when the budget is short, never under 3).
+    /// Repeats of each finalist and of the baseline at full scale (fewer when the budget is short, never under 4: with 3 per side a one-sided Mann–Whitney test cannot reach p < 0.05).
     public var confirmRepeats: Int = 5
     /// Finalists confirmed at full scale.
     public var confirmCandidates: Int = 2

@@ -32,6 +32,9 @@ public final class Tuner {
     public let settings: TuneSettings
     public let evaluator: any TuneEvaluator
     public let budgetSeconds: Double?
+    /// The fewest full-scale repeats per side of a confirmation: with 3 against 3 the smallest
+    /// one-sided Mann–Whitney p-value is 1/20 = 0.05, never below alpha = 0.05; with 4, 1/70.
+    public static let minimumConfirmRepeats = 4
     /// Progress lines.
     public var log: (String) -> Void = { _ in }
 
@@ -67,11 +70,11 @@ public final class Tuner {
 
         // 1. Screening.
         // The confirmation is planned first; on a short budget it shrinks (fewer finalists, then fewer
-        // repeats, down to 1 × 3) until it takes at most half of what is left.
+        // repeats, down to 1 × 4: with 3 per side Mann–Whitney cannot reach p < 0.05) until it takes at most half of what is left.
         var plannedFinalists = settings.confirmCandidates, plannedRepeats = settings.confirmRepeats
         if let B = budgetSeconds {
             while confirmationCost(finalists: plannedFinalists, repeats: plannedRepeats, base: base) > 0.5 * (B - spent) {
-                if plannedFinalists > 1 { plannedFinalists -= 1 } else if plannedRepeats > 3 { plannedRepeats -= 1 } else { break }
+                if plannedFinalists > 1 { plannedFinalists -= 1 } else if plannedRepeats > Self.minimumConfirmRepeats { plannedRepeats -= 1 } else { break }
             }
             if plannedFinalists < settings.confirmCandidates || plannedRepeats < settings.confirmRepeats {
                 log("budget: confirmation planned with \(plannedFinalists) finalist(s) × \(plannedRepeats) repeats")
@@ -159,11 +162,11 @@ public final class Tuner {
         var repeats = plannedRepeats
         if let B = budgetSeconds {
             while !finalists.isEmpty && spent + confirmationCost(finalists: finalists.count, repeats: repeats, base: base) > B {
-                if repeats > 3 { repeats -= 1 } else { finalists.removeLast(); repeats = plannedRepeats }
+                if repeats > Self.minimumConfirmRepeats { repeats -= 1 } else { finalists.removeLast(); repeats = plannedRepeats }
             }
             if finalists.isEmpty && !candidates.isEmpty {
                 budgetNote = "the budget left no room to confirm a candidate at full scale (\(settings.confirmRepeats) repeats needs about "
-                    + "\(TuneFormat.number(confirmationCost(finalists: 1, repeats: 3, base: base) / 60)) more minutes)"
+                    + "\(TuneFormat.number(confirmationCost(finalists: 1, repeats: Self.minimumConfirmRepeats, base: base) / 60)) more minutes)"
             }
         }
         if !finalists.isEmpty {
