@@ -15,11 +15,18 @@ final class CheckpointTests: XCTestCase {
         var c = ContestModelTests.config(model, steps: steps, batch: 128)
         c.hashBuckets = 2_000
         c.executor = .inline
+        if model == .din || model == .dien { c.dataset = .amazonBooks; c.rnn = .fused }
         return c
     }
 
+    static let books: ContestDataset = {
+        let files = try! SyntheticAmazonBooks.generate(trainRows: 4_000, evalRows: 512, seed: 7).files
+        return try! ContestDataset(amazonBooks: files, negatives: .required, badRows: .fail, name: "ckpt books")
+    }()
+
     static func dataset(_ model: ModelKind, hashBuckets: Int = 2_000) -> ContestDataset {
         if model == .mmoe { return taobao }
+        if model == .din || model == .dien { return books }
         let data = SyntheticContest.bytes(format: .eleme, trainRows: 8_000, evalRows: ContestModelTests.evalRows, seed: 7)
         return try! ContestDataset(format: .eleme, train: data.train, eval: data.eval, buckets: ContestSchema.elemeBuckets(hashBuckets: hashBuckets),
                                    badRows: .fail, name: "ckpt")
@@ -34,7 +41,7 @@ final class CheckpointTests: XCTestCase {
     /// and every optimizer slot bit for bit (Adam's step counter and the batch index continue).
     func testRestoreResumesBitIdentically() throws {
         let n = 4
-        for model in [ModelKind.wdl, .deepfm, .dlrm, .mmoe] {
+        for model in [ModelKind.wdl, .deepfm, .dlrm, .mmoe, .din, .dien] {
             let ds = Self.dataset(model)
             var straight: [[Float]] = []
             _ = try ContestTrainer.run(config: Self.config(model, steps: 2 * n), counterEvents: [], dataset: ds, inspect: { straight = Self.state($0) })

@@ -5,10 +5,10 @@ import RecEngine
 /// `amazon-books/`, `taobao/`) or generated ones, created once per (size, seed) and cached.
 public enum ContestData {
     /// Generated-data writers per data set: (output directory, training rows, evaluation rows, seed).
-    /// Issue 10's Amazon Books generator joins with one line here once merged.
     static let generators: [String: @Sendable (String, Int, Int, UInt64) throws -> Void] = [
         "eleme": { try SyntheticContest.write(format: .eleme, trainRows: $1, evalRows: $2, seed: $3, to: $0) },
         "taobao": { try SyntheticContest.write(format: .taobao, trainRows: $1, evalRows: $2, seed: $3, to: $0) },
+        "amazon-books": { _ = try SyntheticAmazonBooks.write(trainRows: $1 / 2 * 2, evalRows: $2 / 2 * 2, seed: $3, to: $0) },
     ]
 
     /// The directory of `dataset`: `<realRoot>/<dataset>` when a real root is given (it must exist),

@@ -180,7 +180,7 @@ public struct TuneOutcome: Sendable {
 
     // MARK: Files
 
-    /// The contest submission YAML (`/work/notes/submission-format.md`): the chosen knob values of
+    /// The contest submission YAML (README, "Submissions"): the chosen knob values of
     /// `model` (every searched knob that applies; nothing when the baseline was kept).
     public func submissionYAML(name: String, model: String, source: String) -> String {
         var lines = ["# rectune contest submission, written by `rectune tune \(source)`"]
@@ -201,7 +201,7 @@ public struct TuneOutcome: Sendable {
     }
 
     /// A submission of several models' settings (e.g. one tune per contest model), in the format of
-    /// `/work/notes/submission-format.md`; `models` maps a model key to its knob values.
+    /// the README's "Submissions"; `models` maps a model key to its knob values.
     public static func submissionYAML(name: String, description: String, models: [(model: String, settings: [String: String])]) -> String {
         var lines = ["# rectune contest submission", "name: \(quoted(name))", "description: \(quoted(description))", "models:"]
         for m in models {

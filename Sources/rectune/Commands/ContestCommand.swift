@@ -1,13 +1,14 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import Synchronization
 import RecHarness
 
 /// `rectune contest`: the DeepRec CTR contest (COMPETITION.md) as an experiment.
 struct ContestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "contest", abstract: "Run the DeepRec CTR contest: its six models, step counts, floors and scoring.",
-        subcommands: [ContestRunCommand.self, ContestReportCommand.self])
+        subcommands: [ContestRunCommand.self, ContestTuneCommand.self, ContestReportCommand.self])
 }
 
 /// `rectune contest run`: every model of every submission as stored runs, scored by the contest's rule.
@@ -126,5 +127,105 @@ struct ContestReportCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         try Terminal.output(try ContestReport.render(board, format: format), to: out)
+    }
+}
+
+/// `rectune contest tune`: the constraint-aware tuner on every contest model; writes a submission.
+struct ContestTuneCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tune", abstract: "Find, per contest model, the fastest settings whose AUC stays above its floor; write a submission.",
+        discussion: """
+        For each model in the scorer's order, runs `rectune tune` on the contest's own experiment of \
+        that model (the baseline submission's settings, the scorer's steps × --scale, batch 512, \
+        checkpoints in the timed window): objective contest_seconds (lower is better), constraint AUC \
+        ≥ the model's floor + --margin (lower 95% bound over repeats with varied seeds; models without \
+        a floor are unconstrained). Stages per model: a baseline run, screening at 0.1 of the steps, \
+        racing at 0.3, confirmation at full steps interleaved with the baseline; a candidate that is \
+        not clearly faster, or whose AUC is not clearly above the floor, is never chosen. The budget \
+        is shared model by model (each gets what is left divided by the models left). Every trial is \
+        stored: after Ctrl-C or a crash, run the same command again to continue (finished trials are \
+        not rerun). Then score the submission against the baseline with `rectune contest run \
+        --submission FILE --repeats N`.
+
+        Examples:
+          rectune contest tune --scale 0.02 --budget 20 --out Experiments/contest/tuned.yaml
+          rectune contest tune --models dien,din --scale 0.1 --budget 60 --out books.yaml
+        """)
+
+    @Option(help: "Multiplies every step count (the contest the settings are tuned for).") var scale: Double = 1
+    @Option(help: ArgumentHelp("Wall-time budget in minutes for all models' trials.", valueName: "minutes")) var budget: Double = 60
+    @Option(help: "Models to tune, comma-separated (default: all six).") var models: String = Submission.contestModels.joined(separator: ",")
+    @Option(help: ArgumentHelp("A directory holding eleme/, amazon-books/ and taobao/ in the contest's real layouts.", valueName: "dir"))
+    var data: String?
+    @Option(help: "The chosen settings' AUC lower 95% bound must clear floor + margin.") var margin: Double = 0.002
+    @Option(help: ArgumentHelp("Write the tuned submission (YAML) here.", valueName: "file")) var out: String = "tuned.yaml"
+    @Option(help: ArgumentHelp("Submission name in --out (default: the file name).", valueName: "name")) var name: String?
+    @Option(help: ArgumentHelp("The contest file (steps, floors, generated sizes).", valueName: "file")) var contest: String = "Experiments/contest/contest.yaml"
+    @Option(help: ArgumentHelp("The baseline submission.", valueName: "file")) var baseline: String = "Experiments/contest/baseline.yaml"
+    @Option(help: "Tuner seed (screening design and resampling).") var seed: UInt64 = 1
+    @Flag(help: "Print every trial as it finishes.") var verbose = false
+    @OptionGroup var store: StoreOptions
+
+    func validate() throws {
+        guard scale > 0, scale.isFinite else { throw ValidationError("--scale must be a positive number, got \(scale)") }
+        guard budget > 0, budget.isFinite else { throw ValidationError("--budget must be a positive number of minutes, got \(budget)") }
+        guard margin >= 0 else { throw ValidationError("--margin must be >= 0, got \(margin)") }
+        for m in models.split(separator: ",") where !Submission.contestModels.contains(String(m)) {
+            throw ValidationError("--models: '\(m)' is not a contest model (\(Submission.contestModels.joined(separator: ", ")))")
+        }
+    }
+
+    func run() async throws {
+        let definition: ContestDefinition, base: Submission
+        do {
+            definition = try ContestDefinition.load(contest)
+            base = try Submission.load(baseline, contest: definition)
+        } catch let error as SpecError {
+            Terminal.err(error.description)
+            throw ExitCode(2)
+        }
+        var options = ContestTuneOptions()
+        options.run.scale = scale; options.run.realData = data
+        options.run.models = models.split(separator: ",").map(String.init)
+        options.budgetMinutes = budget; options.margin = margin; options.settings.seed = seed
+        let storeHandle = try store.openForWriting()
+        var sweep = SweepOptions(storePath: store.path)
+        sweep.progress = { line, final in
+            if final { if Terminal.isTTY { Terminal.status(line); Terminal.endStatus() } else { Terminal.err(line) } }
+            else if Terminal.isTTY { Terminal.status(line) }
+        }
+        let tuner = ContestTuner(runner: ContestRunner(definition: definition, baseline: base))
+        let verbose = self.verbose
+        tuner.log = { line in if verbose || !line.hasPrefix("  ") { Terminal.err(line) } }
+        let current = Mutex<StoreTrialEvaluator?>(nil)
+        tuner.evaluatorStarted = { e in current.withLock { $0 = e } }
+        let sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                Terminal.err("\n\(sig == SIGINT ? "SIGINT" : "SIGTERM"): stopping the current trial…")
+                current.withLock { $0?.requestStop() }
+            }
+            source.resume()
+            return source
+        }
+        defer { sources.forEach { $0.cancel() } }
+        let results: [ContestTuneResult]
+        do { results = try await tuner.run(options: options, store: storeHandle, sweep: sweep) } catch let e as TuneError {
+            Terminal.err("rectune contest tune: \(e)")
+            throw ExitCode(ExitStatus.storeFailed)
+        } catch let e as TuneSpaceError {
+            Terminal.err("rectune contest tune: \(e)")
+            throw ExitCode(2)
+        }
+        for r in results {
+            print("== \(r.label)")
+            if let o = r.outcome { print(o.render()) } else { print("not tuned: \(r.skipped ?? "")") }
+        }
+        let interrupted = results.contains { $0.outcome?.interrupted == true }
+        if interrupted { throw ExitCode(ExitStatus.interrupted) }
+        let submissionName = name ?? ((out as NSString).lastPathComponent as NSString).deletingPathExtension
+        try ContestTuner.submissionYAML(name: submissionName, results: results, scale: scale).write(toFile: out, atomically: true, encoding: .utf8)
+        print("submission: \(out)\nscore it: rectune contest run --submission \(out) --scale \(scale) --repeats 3")
     }
 }
