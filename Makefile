@@ -12,7 +12,7 @@ BIN := .build/release/rectune
 SPEC ?= Experiments/quick.yaml
 DB ?= results/rectune.sqlite
 
-.PHONY: deps test-deps build run test bench contest clean
+.PHONY: deps test-deps build run test bench contest contest-tune clean
 
 ## deps: install the system packages if any is missing (needs root or sudo).
 deps:
@@ -52,8 +52,7 @@ bench: build
 ## contest: a scaled DeepRec CTR contest (baseline vs a submission) that ends with the scoreboard.
 ## CONTEST_SCALE multiplies the scorer's step counts (1 = the contest itself; see README "The contest").
 CONTEST_SCALE ?= 0.02
-# DIN and DIEN join once issue 10's models are in the engine: add din,dien here.
-CONTEST_MODELS ?= wdl,deepfm,dlrm,mmoe
+CONTEST_MODELS ?= dien,din,dlrm,deepfm,mmoe,wdl
 CONTEST_SUBMISSION ?= Experiments/contest/hand-tuned.yaml
 CONTEST_REPEATS ?= 1
 contest: build
@@ -61,6 +60,16 @@ contest: build
 	$(BIN) contest run --scale $(CONTEST_SCALE) --repeats $(CONTEST_REPEATS) --models $(CONTEST_MODELS) \
 	  --submission $(CONTEST_SUBMISSION) --db results/contest.sqlite --json results/contest-board.json
 	@echo "scoreboard JSON: results/contest-board.json"
+
+## contest-tune: rectune contest tune at CONTEST_SCALE within CONTEST_BUDGET minutes, then the
+## scaled contest of the baseline vs the tuned submission (results/contest-tuned.yaml).
+CONTEST_BUDGET ?= 45
+contest-tune: build
+	@mkdir -p results
+	$(BIN) contest tune --scale $(CONTEST_SCALE) --budget $(CONTEST_BUDGET) --models $(CONTEST_MODELS) \
+	  --db results/contest.sqlite --out results/contest-tuned.yaml
+	$(BIN) contest run --scale $(CONTEST_SCALE) --repeats 3 --models $(CONTEST_MODELS) \
+	  --submission results/contest-tuned.yaml --db results/contest.sqlite --json results/contest-board.json
 
 clean:
 	rm -rf .build

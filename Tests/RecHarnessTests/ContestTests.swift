@@ -25,8 +25,9 @@ final class ContestTests: XCTestCase {
         XCTAssertEqual(c.failedScore, 864_000)
         XCTAssertEqual(c.seed, 2021)
         XCTAssertEqual(c.entry("wdl")?.generatedFloor, 0)
-        XCTAssertNil(c.entry("din")?.generatedFloor, "DIN's generated-data floor is to be derived, not guessed")
-        XCTAssertNil(c.entry("dien")?.generatedFloor)
+        // Derived from the baseline's measured AUC on the generated data (contest.yaml says how).
+        XCTAssertEqual(c.entry("din")?.generatedFloor, 0.630)
+        XCTAssertEqual(c.entry("dien")?.generatedFloor, 0.594)
         XCTAssertEqual(c.entry("dlrm")?.settings["hash_buckets"], "100000")
         XCTAssertNotNil(c.generatedSizes["eleme"])
     }
@@ -176,16 +177,56 @@ final class ContestTests: XCTestCase {
         }
     }
 
-    /// DIN/DIEN come from another branch: without them their entries are kept as written (their
-    /// `rnn` knob may not exist yet); with them, every knob is validated like the others'.
-    func testModelsThisBuildLacksAreKeptUnvalidated() throws {
-        guard let din = Self.contest.entry("din") else { return XCTFail("din is a contest model") }
-        if din.isAvailable {
-            assertError("models:\n  din: {rnn: fusd}\n", line: 2, contains: ["'fusd'"])
-        } else {
-            XCTAssertEqual(try parse("models:\n  din: {rnn: fused}\n").settings["din"], ["rnn": "fused"])
-            XCTAssertTrue(din.unavailableReason?.contains("model din is not available in this engine build") ?? false)
+    /// Every contest model runs in this build, and DIN/DIEN's knobs (`rnn`) are validated like the others'.
+    func testEveryContestModelIsAvailableAndValidated() throws {
+        for e in Self.contest.entries { XCTAssertNil(e.unavailableReason, e.model) }
+        assertError("models:\n  dien: {rnn: fusd}\n", line: 2, contains: ["'fusd'"])
+        assertError("models:\n  din: {rnn: fused}\n", line: 2, contains: ["does not apply to din"])
+    }
+
+    // MARK: contest tune
+
+    /// `contest tune`'s experiment of a model is the contest's own spec of the baseline (same steps,
+    /// data, checkpoints) under its own name and without the contest tag, so its trials never show
+    /// up as contest runs; the objective is the timed window and the constraint the model's floor.
+    func testContestTuneUsesTheContestsExperimentAndFloor() throws {
+        let base = try Submission.load(Self.file("baseline.yaml"), contest: Self.contest)
+        let tuner = ContestTuner(runner: ContestRunner(definition: Self.contest, baseline: base))
+        var options = ContestTuneOptions()
+        options.run.scale = 0.1
+        options.margin = 0.003
+        let dien = Self.contest.entry("dien")!
+        let loaded = try tuner.spec(entry: dien, options: options, dataPath: "/data/books")
+        XCTAssertNil(ContestTag.find(in: loaded.text), "a tune trial must not be read as a contest run")
+        XCTAssertEqual(loaded.spec.name, "contest-tune.dien@0.1")
+        XCTAssertEqual(loaded.spec.steps, 270)
+        XCTAssertEqual(loaded.spec.checkpoint, true)
+        XCTAssertEqual(loaded.spec.fixed["rnn"], "unfused")
+        XCTAssertEqual(loaded.spec.fixed["stage"], "on")
+        let settings = try tuner.settings(entry: dien, options: options)
+        XCTAssertEqual(settings.objective, "contest_seconds")
+        XCTAssertTrue(settings.minimize)
+        XCTAssertEqual(settings.constraint, TuneConstraint(metric: "auc", atLeast: true, bound: 0.594, margin: 0.003))
+        options.run.realData = "/data/tianchi"
+        XCTAssertEqual(try tuner.settings(entry: dien, options: options).constraint?.bound, 0.745, "real data: the contest's floor")
+        XCTAssertNil(try tuner.settings(entry: Self.contest.entry("wdl")!, options: options).constraint, "no floor, no constraint")
+        // The search space is the baseline's: rnn is searched for DIEN with `unfused` (the baseline) first.
+        let space = try SearchSpace(spec: loaded.spec, settings: settings)
+        XCTAssertEqual(space.dimension("rnn")?.values.first, "unfused")
+        XCTAssertEqual(space.baseline["rnn"], "unfused")
+        // An underived floor refuses to tune rather than guess.
+        var contest = Self.contest
+        contest.entries[0].generatedFloor = nil
+        let strict = ContestTuner(runner: ContestRunner(definition: contest, baseline: base))
+        options.run.realData = nil
+        XCTAssertThrowsError(try strict.settings(entry: contest.entries[0], options: options)) { e in
+            XCTAssertTrue("\(e)".contains("not derived"), "\(e)")
         }
+        // The submission names only improved models' settings; a kept baseline is an empty map.
+        let yaml = ContestTuner.submissionYAML(name: "t", results: [ContestTuneResult(model: "wdl", label: "WDL", outcome: nil, skipped: "x")], scale: 0.1)
+        let parsed = try Submission.parse(yaml, path: "t.yaml", contest: Self.contest, base: base)
+        XCTAssertEqual(parsed.name, "t")
+        XCTAssertTrue(parsed.settings.isEmpty)
     }
 
     /// The generated spec of one model carries the contest's numbers and the merged settings.
