@@ -72,10 +72,7 @@ struct ContestRunCommand: AsyncParsableCommand {
         options.models = models.split(separator: ",").map(String.init)
         let storeHandle = try store.openForWriting()
         var sweep = SweepOptions(storePath: store.path)
-        sweep.progress = { line, final in
-            if final { if Terminal.isTTY { Terminal.status(line); Terminal.endStatus() } else { Terminal.err(line) } }
-            else if Terminal.isTTY { Terminal.status(line) }
-        }
+        sweep.progress = Terminal.sweepProgress
         for e in definition.entries where options.models.contains(e.model) {
             if let reason = e.unavailableReason { Terminal.err("note: \(reason); it is scored as failed (run the others with --models)") }
         }
@@ -190,26 +187,14 @@ struct ContestTuneCommand: AsyncParsableCommand {
         options.budgetMinutes = budget; options.margin = margin; options.settings.seed = seed
         let storeHandle = try store.openForWriting()
         var sweep = SweepOptions(storePath: store.path)
-        sweep.progress = { line, final in
-            if final { if Terminal.isTTY { Terminal.status(line); Terminal.endStatus() } else { Terminal.err(line) } }
-            else if Terminal.isTTY { Terminal.status(line) }
-        }
+        sweep.progress = Terminal.sweepProgress
         let tuner = ContestTuner(runner: ContestRunner(definition: definition, baseline: base))
         let verbose = self.verbose
         tuner.log = { line in if verbose || !line.hasPrefix("  ") { Terminal.err(line) } }
         let current = Mutex<StoreTrialEvaluator?>(nil)
         tuner.evaluatorStarted = { e in current.withLock { $0 = e } }
-        let sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler {
-                Terminal.err("\n\(sig == SIGINT ? "SIGINT" : "SIGTERM"): stopping the current trial…")
-                current.withLock { $0?.requestStop() }
-            }
-            source.resume()
-            return source
-        }
-        defer { sources.forEach { $0.cancel() } }
+        let signals = StopSignals(message: "stopping the current trial…") { current.withLock { $0?.requestStop() } }
+        defer { signals.cancel() }
         let results: [ContestTuneResult]
         do { results = try await tuner.run(options: options, store: storeHandle, sweep: sweep) } catch let e as TuneError {
             Terminal.err("rectune contest tune: \(e)")

@@ -71,14 +71,8 @@ struct SlurmElementCommand: AsyncParsableCommand {
         let task = all[index]
         // Slurm signals the element on scancel and at its time limit: stop the run, keep the outcome.
         let stop = StopFlag()
-        let sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { stop.set() }
-            source.resume()
-            return source
-        }
-        defer { sources.forEach { $0.cancel() } }
+        let signals = StopSignals { stop.set() }
+        defer { signals.cancel() }
         var performed = await task.perform(shouldStop: { stop.isSet })
         // Slurm signals the whole job (scancel, its time limit, a failing node): the command may die
         // of that signal before the supervisor sees the stop. Either way the run was stopped.

@@ -65,22 +65,10 @@ struct SweepCommand: AsyncParsableCommand {
         options.repeatsOverride = repeats
         options.timeoutOverride = timeout
         options.measureExternalCommands = !noMeasure
-        options.progress = { line, final in
-            if final { if Terminal.isTTY { Terminal.status(line); Terminal.endStatus() } else { Terminal.err(line) } }
-            else if Terminal.isTTY { Terminal.status(line) }
-        }
+        options.progress = Terminal.sweepProgress
         let runner = SweepRunner(store: store, options: options)
-        let sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler {
-                Terminal.err("\n\(sig == SIGINT ? "SIGINT" : "SIGTERM"): stopping the current run…")
-                runner.requestStop()
-            }
-            source.resume()
-            return source
-        }
-        defer { sources.forEach { $0.cancel() } }
+        let signals = StopSignals(message: "stopping the current run…") { runner.requestStop() }
+        defer { signals.cancel() }
 
         if dryRun {
             var planSpec = loaded.spec

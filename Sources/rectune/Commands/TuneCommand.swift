@@ -84,27 +84,15 @@ struct TuneCommand: AsyncParsableCommand {
         var options = SweepOptions(storePath: self.store.path)
         options.timeoutOverride = timeout
         options.measureExternalCommands = !noMeasure
-        options.progress = { line, final in
-            if final { if Terminal.isTTY { Terminal.status(line); Terminal.endStatus() } else { Terminal.err(line) } }
-            else if Terminal.isTTY { Terminal.status(line) }
-        }
+        options.progress = Terminal.sweepProgress
         let evaluator = StoreTrialEvaluator(spec: loaded, store: store, options: options, settings: settings)
         evaluator.baseline = space.baseline
         if resume, try !evaluator.hasStoredTrials(scales: settings.scales) {
             Terminal.err("rectune tune: nothing to resume: no stored trial of '\(loaded.spec.name)' with this spec on this host")
             throw ExitCode(2)
         }
-        let sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler {
-                Terminal.err("\n\(sig == SIGINT ? "SIGINT" : "SIGTERM"): stopping the current trial…")
-                evaluator.requestStop()
-            }
-            source.resume()
-            return source
-        }
-        defer { sources.forEach { $0.cancel() } }
+        let signals = StopSignals(message: "stopping the current trial…") { evaluator.requestStop() }
+        defer { signals.cancel() }
         let tuner = Tuner(space: space, settings: settings, evaluator: evaluator, budgetSeconds: budget.map { $0 * 60 })
         let verbose = self.verbose
         tuner.log = { line in if verbose || !line.hasPrefix("  ") { Terminal.err(line) } }

@@ -32,3 +32,33 @@ enum Terminal {
         }
     }
 }
+
+extension Terminal {
+    /// The sweep runner's progress lines: a status line on a terminal, final lines on stderr otherwise.
+    static let sweepProgress: @Sendable (String, Bool) -> Void = { line, final in
+        if final { if Terminal.isTTY { Terminal.status(line); Terminal.endStatus() } else { Terminal.err(line) } }
+        else if Terminal.isTTY { Terminal.status(line) }
+    }
+}
+
+/// SIGINT and SIGTERM handled on a dispatch queue instead of killing the process: `onStop` runs on
+/// each signal (after `message`, when given, is printed). Keep the value alive while it should
+/// listen; `cancel()` restores nothing (the signals stay ignored), as the commands end right after.
+final class StopSignals {
+    private let sources: [DispatchSourceSignal]
+
+    init(message: String? = nil, onStop: @escaping @Sendable () -> Void) {
+        sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                if let message { Terminal.err("\n\(sig == SIGINT ? "SIGINT" : "SIGTERM"): \(message)") }
+                onStop()
+            }
+            source.resume()
+            return source
+        }
+    }
+
+    func cancel() { sources.forEach { $0.cancel() } }
+}
