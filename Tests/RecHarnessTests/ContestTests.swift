@@ -26,7 +26,7 @@ final class ContestTests: XCTestCase {
         XCTAssertEqual(c.seed, 2021)
         XCTAssertEqual(c.entry("wdl")?.generatedFloor, 0)
         // Derived from the baseline's measured AUC on the generated data (contest.yaml says how).
-        XCTAssertEqual(c.entry("din")?.generatedFloor, 0.630)
+        XCTAssertEqual(c.entry("din")?.generatedFloor, 0.609)
         XCTAssertEqual(c.entry("dien")?.generatedFloor, 0.594)
         XCTAssertEqual(c.entry("dlrm")?.settings["hash_buckets"], "100000")
         XCTAssertNotNil(c.generatedSizes["eleme"])
