@@ -1,6 +1,6 @@
-/// Random Amazon-Books-shaped batches for the DIN/DIEN tests and `rectune bench` (a stand-in until
-/// the Amazon Books reader and generator are merged): the seq-contract's schema (label `clk`; slots uid, item, cat, hist_item,
-/// hist_cat, neg_hist_item, neg_hist_cat), item `k` has category `k % cats`.
+/// Random Amazon-Books-shaped batches in memory for the DIN/DIEN unit tests and `rectune bench
+/// --sequence` (no files, no parsing): the Amazon Books batch layout (label `clk`; slots uid, item,
+/// cat, hist_item, hist_cat, neg_hist_item, neg_hist_cat), item `k` has category `k % cats`.
 ///
 /// The label needs the history item by item: a candidate of category c is clicked iff some history
 /// item has category `related(c) = (7c + 3) mod cats` (a fixed permutation). Half the rows take a

@@ -2,7 +2,7 @@ import Foundation
 import RecContract
 import Yams
 
-/// A contest submission: per model, knob → value (`../notes/submission-format.md`):
+/// A contest submission: per model, knob → value (README, "The contest"):
 ///
 ///     name: tuned-2026-11-30          # optional, default = file name without extension
 ///     description: free text          # optional

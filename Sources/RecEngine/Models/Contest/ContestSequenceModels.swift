@@ -280,8 +280,8 @@ public final class ContestSequenceModel: ContestModel {
     }
 }
 
-/// Builds DIN or DIEN (by `config.model`) over a feed with the Amazon Books slots (see the
-/// seq-contract: uid, item, cat, hist_item, hist_cat, neg_hist_item, neg_hist_cat); `buckets` are
+/// Builds DIN or DIEN (by `config.model`) over a feed with the Amazon Books slots (`ContestSchema`
+/// amazon-books: uid, item, cat, hist_item, hist_cat, neg_hist_item, neg_hist_cat); `buckets` are
 /// the table sizes per slot (the data set's vocabulary sizes).
 public func makeSequenceModel(config: TrainConfig, context: DNNLContext, feed: ContestFeed, buckets: [Int]) throws -> any ContestModel {
     try ContestSequenceModel(config: config, context: context, feed: feed, buckets: buckets)
