@@ -84,6 +84,19 @@ final class SpecStatisticsTests: XCTestCase {
         XCTAssertEqual(fixedArgv[fixedArgv.firstIndex(of: "--seed")! + 1], "40")
     }
 
+    /// A tuner trial runs a config over a spec whose `fixed` holds the baseline's values of the same
+    /// knobs (`contest tune`): the config's value must be the one on the command line, once, as the
+    /// echo check expects (found when every trial of a contest tune came back `invalid`).
+    func testRunConfigWinsOverFixedOnTheCommandLine() {
+        var spec = ExperimentSpec(name: "t")
+        spec.fixed = ["allocator": "system", "executor": "pool", "hash_buckets": "10000"]
+        let config = RunConfig(keys: ["allocator"], values: ["allocator": "adaptive"])
+        let argv = CommandLineBuilder(executable: "/bin/rectune").command(spec: spec, config: config, repeatIndex: 0, dataPath: "d", runDir: "/tmp/x").argv
+        XCTAssertEqual(argv.indices.filter { argv[$0] == "--allocator" }.map { argv[$0 + 1] }, ["adaptive"])
+        XCTAssertEqual(argv[argv.firstIndex(of: "--executor")! + 1], "pool", "fixed settings the config leaves alone stay")
+        XCTAssertEqual(argv[argv.firstIndex(of: "--hash-buckets")! + 1], "10000")
+    }
+
     func testVariedSeedMakesAUCAReplicatedMetric() {
         var vary = ExperimentSpec(name: "v")
         vary.repeatSeed = .vary

@@ -47,14 +47,18 @@ public struct CommandLineBuilder: Sendable {
             // The validator admits only registry knobs; anything else would have failed at plan time.
             func flag(_ name: String) -> String { Knob(name: name)?.flag ?? "--" + name.replacingOccurrences(of: "_", with: "-") }
             for key in config.keys { argv += [flag(key), config[key]!] }
-            for (key, value) in RunPlan.settings(spec: spec, repeatIndex: repeatIndex).sorted(by: { $0.key < $1.key }) { argv += [flag(key), value] }
+            // A fixed setting the run's config also sets (a tuner trial over a spec whose `fixed` holds the
+            // baseline) yields to the config, as the echo check expects: the later flag would win otherwise.
+            for (key, value) in RunPlan.settings(spec: spec, repeatIndex: repeatIndex).sorted(by: { $0.key < $1.key }) where config[key] == nil {
+                argv += [flag(key), value]
+            }
             if spec.checkpoint == true { argv += ["--checkpoint", Self.checkpointDirectory(runDir: runDir)] }
             return Command(argv: argv, environment: [:], resultPath: result, measurePath: nil)
         case .command(let c):
             var values = placeholderValues(spec: spec, config: config, repeatIndex: repeatIndex, dataPath: dataPath, runDir: runDir)
             var argv = c.argv.map { Template.fill($0, values) }
             var env: [String: String] = [:]
-            let knobValues = config.keys.map { ($0, config[$0]!) } + spec.fixed.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+            let knobValues = config.keys.map { ($0, config[$0]!) } + spec.fixed.filter { config[$0.key] == nil }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
             for (knob, value) in knobValues {
                 values["value"] = value
                 if let template = c.args[knob] { argv += template.map { Template.fill($0, values) } }
