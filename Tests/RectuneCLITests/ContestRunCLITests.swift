@@ -69,6 +69,7 @@ final class ContestRunCLITests: XCTestCase {
             XCTAssertEqual(r.status, 0, "\(format): \(r.err)")
             XCTAssertTrue(r.out.contains(marker), "\(format): \(r.out.prefix(400))")
         }
+        try validateNotebook(db: db)
         // `rectune report` of a contest experiment is the scoreboard too (or, asked, the plain report).
         let viaReport = try RectuneCLI.run(["report", "contest.tuned.wdl", "--db", db, "--format", "md"], in: dir)
         XCTAssertEqual(viaReport.status, 0, viaReport.err)
@@ -82,6 +83,37 @@ final class ContestRunCLITests: XCTestCase {
         XCTAssertFalse(again.err.contains("[1/"), "a finished run ran again: \(again.err)")
         let second = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("again.json"))) as? [String: Any])
         XCTAssertEqual((second["submissions"] as? [[String: Any]])?.map { $0["score"] as? Double }, subs.map { $0["score"] as? Double })
+    }
+
+    /// The contest notebook validates against nbformat and its code cells rebuild the scoreboard table
+    /// and plot (scripts/validate_notebook.py; skipped where python3 lacks nbformat).
+    func validateNotebook(db: String) throws {
+        func python(_ args: [String]) throws -> (status: Int32, out: String) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["python3"] + args
+            let pipe = Pipe()
+            p.standardOutput = pipe
+            p.standardError = pipe
+            try p.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        }
+        guard (try? python(["-c", "import nbformat"]))?.status == 0 else {
+            throw XCTSkip("python3 with nbformat is not installed (pip install nbformat); contest notebook validation skipped")
+        }
+        let nb = try RectuneCLI.run(["contest", "report", "--db", db, "--format", "ipynb"], in: dir)
+        XCTAssertEqual(nb.status, 0, nb.err)
+        let path = dir.appendingPathComponent("contest.ipynb").path
+        try nb.out.write(toFile: path, atomically: true, encoding: .utf8)
+        var argv = [Self.root.appendingPathComponent("scripts/validate_notebook.py").path, path]
+        let canExecute = try python(["-c", "import pandas, matplotlib"]).status == 0
+        if canExecute { argv.append("--execute-code") }
+        let result = try python(argv)
+        XCTAssertEqual(result.status, 0, result.out)
+        XCTAssertTrue(result.out.contains("valid nbformat 4"), result.out)
+        if canExecute { XCTAssertTrue(result.out.contains("every code cell ran"), result.out) }
     }
 
     func testAnAUCBelowItsFloorScores864000() throws {
