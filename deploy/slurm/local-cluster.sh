@@ -85,12 +85,24 @@ start() {
   start_munge
   if ! pgrep -f "slurmctld -f $CONF" >/dev/null; then /usr/sbin/slurmctld -f "$CONF" </dev/null >/dev/null 2>&1; fi
   if ! pgrep -f "slurmd -f $CONF" >/dev/null; then /usr/sbin/slurmd -f "$CONF" </dev/null >/dev/null 2>&1; fi
-  local state=""
+  local state="" busy=0
   for _ in $(seq 150); do
     state="$(node_state)"
     case "$state" in
       idle*) echo "local-cluster: node $HOST idle in partition $PARTITION (SLURM_CONF=$CONF)"; return ;;
       down*|drain*) SLURM_CONF="$CONF" scontrol update NodeName="$HOST" State=RESUME >/dev/null 2>&1 || true ;;
+      alloc*|mix*|comp*)
+        # A cluster left running by an interrupted test run may still hold its jobs: after 3 s of a
+        # busy node, cancel what is queued on this private cluster (it runs nothing else).
+        busy=$((busy + 1))
+        if [ "$busy" -eq 15 ]; then
+          local jobs; jobs="$(SLURM_CONF="$CONF" squeue -h -o '%A' 2>/dev/null | tr '\n' ' ')"
+          if [ -n "${jobs// /}" ]; then
+            echo "local-cluster: cancelling leftover jobs $jobs" >&2
+            # shellcheck disable=SC2086
+            SLURM_CONF="$CONF" scancel $jobs >/dev/null 2>&1 || true
+          fi
+        fi ;;
     esac
     sleep 0.2
   done
