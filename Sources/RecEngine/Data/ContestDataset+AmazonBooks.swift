@@ -164,60 +164,33 @@ extension ContestDataset {
                      lines range: Range<Int>, wrap: Int, into batch: inout ContestBatch) throws {
         let room = range.count * AmazonRowParser.idRoom
         if batch.ids.count < room { batch.ids.append(contentsOf: repeatElement(0, count: room - batch.ids.count)) }
-        let s = batch.slotCount
-        var size = 0, cursor = 0, skippedHere = 0
-        defer { if skippedHere > 0 { skipped.add(skippedHere, ordering: .relaxed) } }
-        let parser = source.parser, policy = badRows
+        let parser = source.parser
         let negativeLines = negative?.lines.count ?? 0
         try storage.withBytes { bytes in
             try Self.withOptionalBytes(negative?.bytes) { negBytes in
-                try batch.labels.withUnsafeMutableBufferPointer { labels in
-                    try batch.numeric.withUnsafeMutableBufferPointer { numeric in
-                        try batch.bagStart.withUnsafeMutableBufferPointer { starts in
-                            try batch.bagCount.withUnsafeMutableBufferPointer { counts in
-                                try batch.ids.withUnsafeMutableBufferPointer { ids in
-                                    var line = range.lowerBound % wrap
-                                    for _ in range {
-                                        let row = ContestRowParser.Row(labels: labels.baseAddress! + size, numeric: numeric.baseAddress ?? labels.baseAddress!,
-                                                                       bagStart: starts.baseAddress! + size * s, bagCount: counts.baseAddress! + size * s,
-                                                                       ids: ids.baseAddress!)
-                                        let result: Result<Int, AmazonRowFault>
-                                        if negative != nil && line >= negativeLines {
-                                            result = .failure(AmazonRowFault(kind: .noNegativeLine(negativeLines: negativeLines), inNegativeFile: true,
-                                                                             column: 0, start: 0, end: 0))
-                                        } else if let negative, let nb = negBytes?.baseAddress {
-                                            result = parser.parse(bytes.baseAddress!, start: lines.start(line), end: lines.end(line),
-                                                                  negative: (nb, negative.lines.start(line), negative.lines.end(line)),
-                                                                  into: row, idCursor: cursor)
-                                        } else {
-                                            result = parser.parse(bytes.baseAddress!, start: lines.start(line), end: lines.end(line),
-                                                                  negative: nil, into: row, idCursor: cursor)
-                                        }
-                                        switch result {
-                                        case .success(let written):
-                                            cursor += written
-                                            size += 1
-                                        case .failure(let fault):
-                                            if policy == .fail {
-                                                let file = fault.inNegativeFile ? negative?.name ?? name : name
-                                                let text = fault.inNegativeFile ? negBytes ?? bytes : bytes
-                                                throw DataError.malformedRow(file: file, line: line + 1, reason: fault.reason(in: text))
-                                            }
-                                            skippedHere += 1
-                                        }
-                                        line += 1
-                                        if line == wrap { line = 0 }
-                                    }
-                                }
-                            }
-                        }
+                try fillRows(&batch, lines: range, wrap: wrap) { line, row, cursor in
+                    let result: Result<Int, AmazonRowFault>
+                    if negative != nil && line >= negativeLines {
+                        result = .failure(AmazonRowFault(kind: .noNegativeLine(negativeLines: negativeLines), inNegativeFile: true,
+                                                         column: 0, start: 0, end: 0))
+                    } else if let negative, let nb = negBytes?.baseAddress {
+                        result = parser.parse(bytes.baseAddress!, start: lines.start(line), end: lines.end(line),
+                                              negative: (nb, negative.lines.start(line), negative.lines.end(line)),
+                                              into: row, idCursor: cursor)
+                    } else {
+                        result = parser.parse(bytes.baseAddress!, start: lines.start(line), end: lines.end(line),
+                                              negative: nil, into: row, idCursor: cursor)
+                    }
+                    switch result {
+                    case .success(let written): return .row(idsWritten: written)
+                    case .failure(let fault):
+                        let file = fault.inNegativeFile ? negative?.name ?? name : name
+                        let text = fault.inNegativeFile ? negBytes ?? bytes : bytes
+                        return .malformed(file: file, reason: { fault.reason(in: text) })
                     }
                 }
             }
         }
-        batch.size = size
-        batch.idCount = cursor
-        batch.padTail()
     }
 
     private static func withOptionalBytes<R>(_ storage: CriteoBytes?, _ body: (UnsafeBufferPointer<UInt8>?) throws -> R) rethrows -> R {

@@ -153,34 +153,56 @@ public final class ContestDataset: Sendable {
             if line == wrap { line = 0 }
         }
         if batch.ids.count < room { batch.ids.append(contentsOf: repeatElement(0, count: room - batch.ids.count)) }
+        let schema = self.schema
+        try storage.withBytes { bytes in
+            try fillRows(&batch, lines: range, wrap: wrap) { line, row, cursor in
+                switch parser.parse(bytes, start: lines.start(line), end: lines.end(line), into: row, idCursor: cursor) {
+                case .success(let written): return .row(idsWritten: written)
+                case .failure(let fault): return .malformed(file: name, reason: { fault.reason(in: bytes, schema: schema) })
+                }
+            }
+        }
+    }
+
+    /// What parsing one line gave: the ids it wrote, or that it is malformed (`file` names the file
+    /// at fault; `reason` is built only when `--bad-rows fail` reports it).
+    enum LineOutcome {
+        case row(idsWritten: Int)
+        case malformed(file: String, reason: () -> String)
+    }
+
+    /// The row loop both readers share: lines `range` of a file of `wrap` lines (wrapping to line 0)
+    /// become consecutive rows of `batch`, one `parseLine(line, row, idCursor)` per line; a malformed
+    /// line is skipped (and counted) or, under `--bad-rows fail`, an error naming its file and line.
+    /// `batch.ids` must already have room for every id the lines can produce.
+    func fillRows(_ batch: inout ContestBatch, lines range: Range<Int>, wrap: Int,
+                  parseLine: (_ line: Int, _ row: ContestRowParser.Row, _ idCursor: Int) -> LineOutcome) throws {
         let (l, n, s) = (batch.labelCount, batch.numericCount, batch.slotCount)
         var size = 0, cursor = 0, skippedHere = 0
         defer { if skippedHere > 0 { skipped.add(skippedHere, ordering: .relaxed) } }
-        let policy = badRows, schema = self.schema
-        try storage.withBytes { bytes in
-            try batch.labels.withUnsafeMutableBufferPointer { labels in
-                try batch.numeric.withUnsafeMutableBufferPointer { numeric in
-                    try batch.bagStart.withUnsafeMutableBufferPointer { starts in
-                        try batch.bagCount.withUnsafeMutableBufferPointer { counts in
-                            try batch.ids.withUnsafeMutableBufferPointer { ids in
-                                var line = range.lowerBound % wrap
-                                for _ in range {
-                                    let row = ContestRowParser.Row(labels: labels.baseAddress! + size * l, numeric: numeric.baseAddress! + size * n,
-                                                                   bagStart: starts.baseAddress! + size * s, bagCount: counts.baseAddress! + size * s,
-                                                                   ids: ids.baseAddress!)
-                                    switch parser.parse(bytes, start: lines.start(line), end: lines.end(line), into: row, idCursor: cursor) {
-                                    case .success(let written):
-                                        cursor += written
-                                        size += 1
-                                    case .failure(let fault):
-                                        if policy == .fail {
-                                            throw DataError.malformedRow(file: name, line: line + 1, reason: fault.reason(in: bytes, schema: schema))
-                                        }
-                                        skippedHere += 1
-                                    }
-                                    line += 1
-                                    if line == wrap { line = 0 }
+        let policy = badRows
+        try batch.labels.withUnsafeMutableBufferPointer { labels in
+            try batch.numeric.withUnsafeMutableBufferPointer { numeric in
+                try batch.bagStart.withUnsafeMutableBufferPointer { starts in
+                    try batch.bagCount.withUnsafeMutableBufferPointer { counts in
+                        try batch.ids.withUnsafeMutableBufferPointer { ids in
+                            // A data set without numeric features has an empty numeric array (n = 0).
+                            let numericBase = numeric.baseAddress ?? labels.baseAddress!
+                            var line = range.lowerBound % wrap
+                            for _ in range {
+                                let row = ContestRowParser.Row(labels: labels.baseAddress! + size * l, numeric: numericBase + size * n,
+                                                               bagStart: starts.baseAddress! + size * s, bagCount: counts.baseAddress! + size * s,
+                                                               ids: ids.baseAddress!)
+                                switch parseLine(line, row, cursor) {
+                                case .row(let written):
+                                    cursor += written
+                                    size += 1
+                                case .malformed(let file, let reason):
+                                    if policy == .fail { throw DataError.malformedRow(file: file, line: line + 1, reason: reason()) }
+                                    skippedHere += 1
                                 }
+                                line += 1
+                                if line == wrap { line = 0 }
                             }
                         }
                     }

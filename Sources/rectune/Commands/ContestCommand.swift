@@ -46,11 +46,8 @@ struct ContestRunCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func validate() throws {
-        guard scale > 0, scale.isFinite else { throw ValidationError("--scale must be a positive number, got \(scale)") }
+        try validateContestSelection(scale: scale, models: models)
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1, got \(repeats)") }
-        for m in models.split(separator: ",") where !Submission.contestModels.contains(String(m)) {
-            throw ValidationError("--models: '\(m)' is not a contest model (\(Submission.contestModels.joined(separator: ", ")))")
-        }
     }
 
     func run() async throws {
@@ -164,12 +161,9 @@ struct ContestTuneCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func validate() throws {
-        guard scale > 0, scale.isFinite else { throw ValidationError("--scale must be a positive number, got \(scale)") }
+        try validateContestSelection(scale: scale, models: models)
         guard budget > 0, budget.isFinite else { throw ValidationError("--budget must be a positive number of minutes, got \(budget)") }
         guard margin >= 0 else { throw ValidationError("--margin must be >= 0, got \(margin)") }
-        for m in models.split(separator: ",") where !Submission.contestModels.contains(String(m)) {
-            throw ValidationError("--models: '\(m)' is not a contest model (\(Submission.contestModels.joined(separator: ", ")))")
-        }
     }
 
     func run() async throws {
@@ -212,5 +206,13 @@ struct ContestTuneCommand: AsyncParsableCommand {
         let submissionName = name ?? ((out as NSString).lastPathComponent as NSString).deletingPathExtension
         try ContestTuner.submissionYAML(name: submissionName, results: results, scale: scale).write(toFile: out, atomically: true, encoding: .utf8)
         print("submission: \(out)\nscore it: rectune contest run --submission \(out) --scale \(scale) --repeats 3")
+    }
+}
+
+/// The `--scale` and `--models` checks shared by `contest run` and `contest tune`.
+private func validateContestSelection(scale: Double, models: String) throws {
+    guard scale > 0, scale.isFinite else { throw ValidationError("--scale must be a positive number, got \(scale)") }
+    for m in models.split(separator: ",") where !Submission.contestModels.contains(String(m)) {
+        throw ValidationError("--models: '\(m)' is not a contest model (\(Submission.contestModels.joined(separator: ", ")))")
     }
 }
