@@ -124,6 +124,32 @@ final class TunerTests: XCTestCase {
         XCTAssertTrue((outcome.fallbackReason ?? "").contains("budget"), outcome.render())
     }
 
+    func testPrunesPathologicallySlowTrialsAndStillFindsTheOptimum() async throws {
+        func tune(pruneFactor: Double) async throws -> (TuneOutcome, SyntheticObjective, TuneSettings) {
+            var (space, settings, objective) = Self.problem(seed: 2)
+            // stage=on is a pathology (40× slower, as oversubscribed OpenMP teams were on a loaded host).
+            objective.multipliers["stage"] = ["off": 1, "on": 40]
+            settings.pruneFactor = pruneFactor
+            let outcome = try await Tuner(space: space, settings: settings, evaluator: objective).run()
+            return (outcome, objective, settings)
+        }
+        let (pruned, objective, settings) = try await tune(pruneFactor: 3)
+        let (unpruned, _, _) = try await tune(pruneFactor: 0)
+        let results = objective.executed.map { objective.storage.results[$0]! }
+        let prunedTrials = zip(objective.executed, results).filter { $0.1.pruned }
+        XCTAssertFalse(prunedTrials.isEmpty, pruned.render())
+        for (trial, r) in prunedTrials {
+            XCTAssertEqual(trial.config["stage"], "on", "only the pathology is pruned: \(trial)")
+            // Stopped at 3 × the baseline's cost at its scale (+10 s), far below the 40× it would have taken.
+            XCTAssertLessThan(r.cost, 3 * 1.2 * (trial.scale * 100 + 2) + settings.pruneSlackSeconds, "\(trial)")
+        }
+        XCTAssertTrue(results.filter { !$0.pruned }.allSatisfy { $0.ok })
+        XCTAssertEqual(pruned.chosen["stage"], "off")
+        XCTAssertTrue(pruned.improved, pruned.render())
+        // Pruning saves most of what the pathology would have cost.
+        XCTAssertLessThan(pruned.spentSeconds, unpruned.spentSeconds * 0.6, "pruned \(pruned.spentSeconds) s vs \(unpruned.spentSeconds) s")
+    }
+
     func testResumesAfterInterruptionWithoutRepeatingTrials() async throws {
         let (space, settings, reference) = Self.problem(seed: 7)
         let uninterrupted = try await Tuner(space: space, settings: settings, evaluator: reference).run()
@@ -253,6 +279,51 @@ final class TunerTests: XCTestCase {
         expect("  knobs:\n    inter_threads:\n    costmodel_start:\n", line: 6, keyPath: "tune.knobs.costmodel_start", ["no default value list"])
     }
 
+    func testStoreEvaluatorPrunesAHangingTrial() async throws {
+        let dir = try makeTemporaryDirectory("rectune-tuner-prune")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try ResultStore.temporary()
+        let options = try RunnerFakeEngine.options(store: store, dir: dir)
+        // The fake engine hangs for 60 s under allocator=adaptive (ignoring SIGTERM, with a grandchild).
+        let spec = try RunnerFakeEngine.spec("""
+        name: fake-prune
+        tune:
+          knobs: {micro_batch: [1, 2], allocator: [system, adaptive]}
+          scales: [0.5, 1]
+          screen_repeats: 1
+          confirm_repeats: 4
+          confirm_candidates: 1
+          prune_factor: 2
+        """, dir: dir)
+        var settings = try XCTUnwrap(spec.spec.tune)
+        XCTAssertEqual(settings.pruneFactor, 2)
+        settings.pruneSlackSeconds = 1
+        let space = try SearchSpace(spec: spec.spec, settings: settings)
+        let evaluator = StoreTrialEvaluator(spec: spec, store: store, options: options, settings: settings)
+        let started = Date()
+        let outcome = try await Tuner(space: space, settings: settings, evaluator: evaluator).run()
+        XCTAssertLessThan(Date().timeIntervalSince(started), 45, "a hanging trial must be stopped, not waited for (60 s each)")
+        XCTAssertEqual(outcome.chosen, TuneConfig(["micro_batch": "2", "allocator": "system"]), outcome.render())
+        let screening = try XCTUnwrap(store.experiments().first { $0.name == "fake-prune.tune@0.5" })
+        let hung = try store.runs(experimentID: screening.id).filter { $0.config["allocator"] == "adaptive" }
+        XCTAssertFalse(hung.isEmpty)
+        for r in hung {
+            XCTAssertEqual(r.status, .timeout)
+            XCTAssertLessThan(r.durationSeconds, 15)
+            XCTAssertTrue(evaluator.result(r, stage: evaluator.stageSpec(0.5)).pruned)
+        }
+        XCTAssertTrue(outcome.stages.first { $0.name == "screening" }!.dropped.contains { $0.config.contains("allocator=adaptive") })
+    }
+
+    func testPruneFactorMustBeZeroOrAtLeastOne() throws {
+        let dir = try makeTemporaryDirectory("rectune-tuner-prune-spec")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        XCTAssertThrowsError(try RunnerFakeEngine.spec("name: p\ntune:\n  knobs: [micro_batch]\n  prune_factor: 0.5\n", dir: dir)) { e in
+            let text = "\(e)"
+            XCTAssertTrue(text.contains("tune.prune_factor") && text.contains("0.5") && text.contains("runner-test.yaml:8"), text)
+        }
+    }
+
     func testReadmeDocumentsEveryTuneKey() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
@@ -333,9 +404,9 @@ private final class Interrupting: TuneEvaluator {
     var remaining: Int
     init(_ inner: any TuneEvaluator, after: Int) { self.inner = inner; remaining = after }
     func stored(_ trial: Trial) throws -> TrialResult? { try inner.stored(trial) }
-    func run(_ trial: Trial) async throws -> TrialResult? {
+    func run(_ trial: Trial, timeLimit: Double?) async throws -> TrialResult? {
         guard remaining > 0 else { return nil }
         remaining -= 1
-        return try await inner.run(trial)
+        return try await inner.run(trial, timeLimit: timeLimit)
     }
 }

@@ -7,7 +7,7 @@ extension SpecParser {
     /// Keys of the `tune:` section.
     public static let tuneKeys = ["knobs", "exclude", "objective", "goal", "constraint", "margin", "budget_minutes", "scales",
                                   "screen_configs", "screen_repeats", "race_repeats", "confirm_repeats", "confirm_candidates",
-                                  "eta", "alpha", "seed"]
+                                  "eta", "alpha", "seed", "prune_factor"]
 
     /// Parses the `tune:` section (after the model, engine and fixed settings are known). For
     /// `engine: rectune` every knob must be in the registry, every value in its domain, and the knob
@@ -163,6 +163,11 @@ extension SpecParser {
             t.alpha = v
         }
         if let n = map["seed"] { t.seed = UInt64(try r.int(n, "tune.seed", min: 0)) }
+        if let n = map["prune_factor"] {
+            let v = try r.double(n, "tune.prune_factor", minExclusive: -.infinity)
+            guard v == 0 || v >= 1 else { throw r.error(n, "tune.prune_factor", "must be 0 (no pruning) or at least 1, got", value: TuneFormat.number(v)) }
+            t.pruneFactor = v
+        }
         if isRectune {
             // Every named knob must be able to apply to this model (registry `appliesWhen`).
             do { _ = try SearchSpace(spec: spec, settings: t) } catch let e as TuneSpaceError {

@@ -88,14 +88,20 @@ public final class StoreTrialEvaluator: TuneEvaluator, @unchecked Sendable {
         return storedRuns[trial.scale]?[key].map { result($0, stage: stage) }
     }
 
-    public func run(_ trial: Trial) async throws -> TrialResult? {
+    public func run(_ trial: Trial, timeLimit: Double?) async throws -> TrialResult? {
         if stopFlag.load(ordering: .relaxed) { return nil }
         let stage = stageSpec(trial.scale)
         let config = runConfig(trial.config)
         let hash = RunPlan.configHash(config, spec: stage.spec)
         let plan = RunPlan(configs: [config], baseline: baseline.map(runConfig) ?? config,
                            runs: [PlannedRun(number: 1, config: config, repeatIndex: trial.repeatIndex, configHash: hash)])
-        let runner = SweepRunner(store: store, options: options)
+        var runOptions = options
+        if let timeLimit {
+            // The run is killed (status timeout) once over the limit; never later than the spec's own timeout.
+            let specTimeout = stage.spec.timeoutSeconds > 0 ? stage.spec.timeoutSeconds : .infinity
+            runOptions.timeoutOverride = max(SpecParser.limits.minTimeout, min(timeLimit, specTimeout))
+        }
+        let runner = SweepRunner(store: store, options: runOptions)
         runners.withLock { $0.append(runner) }
         defer { runners.withLock { $0.removeAll { $0 === runner } } }
         if stopFlag.load(ordering: .relaxed) { return nil }
@@ -111,7 +117,9 @@ public final class StoreTrialEvaluator: TuneEvaluator, @unchecked Sendable {
     func result(_ r: RunRecord, stage: LoadedSpec) -> TrialResult {
         guard r.status == .ok else {
             let detail = r.exitCode.map { " (exit \($0))" } ?? r.signal.map { " (signal \($0))" } ?? ""
-            return TrialResult(objective: nil, cost: r.durationSeconds, failure: "run \(r.id) \(r.status.rawValue)\(detail)")
+            // A tune's trials time out only when pruned (the spec's own timeout is far longer).
+            let pruned = r.status == .timeout ? " — \(TrialResult.prunedFailure)" : ""
+            return TrialResult(objective: nil, cost: r.durationSeconds, failure: "run \(r.id) \(r.status.rawValue)\(detail)\(pruned)")
         }
         let steps = RunMetrics.steadySteps(stage.spec)
         let o = RunMetrics.value(objective, in: r, steadySteps: steps)

@@ -29,6 +29,10 @@ public struct TrialResult: Sendable, Equatable {
     }
 
     public var ok: Bool { failure == nil && objective != nil }
+
+    /// The failure text of a trial the tuner stopped for running too long.
+    public static let prunedFailure = "pruned: slower than the limit"
+    public var pruned: Bool { failure?.contains(Self.prunedFailure) ?? false }
 }
 
 /// What evaluates trials: the store-backed engine runs (`StoreTrialEvaluator`) or a synthetic
@@ -37,7 +41,9 @@ public protocol TuneEvaluator: AnyObject {
     /// The result of `trial` when an earlier (interrupted) tune already ran it; nil otherwise.
     func stored(_ trial: Trial) throws -> TrialResult?
     /// Runs `trial`; nil when it was interrupted (Ctrl-C): the tuner stops and a later resume reruns it.
-    func run(_ trial: Trial) async throws -> TrialResult?
+    /// With `timeLimit` (seconds), a trial still running after that long is stopped and returned as
+    /// failed with `TrialResult.prunedFailure` in its failure text (the tuner's pruning).
+    func run(_ trial: Trial, timeLimit: Double?) async throws -> TrialResult?
 }
 
 /// A synthetic objective with a known optimum and noise, for tests and `rectune bench --tuner`.
@@ -88,13 +94,16 @@ public final class SyntheticObjective: TuneEvaluator, @unchecked Sendable {
 
     public func stored(_ trial: Trial) throws -> TrialResult? { storage.results[trial] }
 
-    public func run(_ trial: Trial) async throws -> TrialResult? {
+    public func run(_ trial: Trial, timeLimit: Double?) async throws -> TrialResult? {
         if let limit = interruptAfter, executed.count >= limit { return nil }
         executed.append(trial)
         var rng = Xoshiro256(seed: Self.stableHash("\(seed)|\(trial.config.key)|\(trial.scale)|\(trial.repeatIndex)"))
         let seconds = trial.scale * trueSeconds(trial.config) * Foundation.exp(noise * rng.nextNormal())
         let auc = trueAUC(trial.config) - (1 - trial.scale) * scaleAUCLoss + aucNoise * rng.nextNormal()
-        let result = TrialResult(objective: seconds, constraint: auc, cost: seconds + overheadSeconds)
+        var result = TrialResult(objective: seconds, constraint: auc, cost: seconds + overheadSeconds)
+        if let timeLimit, result.cost > timeLimit {
+            result = TrialResult(objective: nil, cost: timeLimit, failure: "\(TrialResult.prunedFailure) (\(TuneFormat.number(timeLimit))s)")
+        }
         storage.results[trial] = result
         return result
     }

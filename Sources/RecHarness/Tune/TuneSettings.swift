@@ -37,6 +37,13 @@ public struct TuneSettings: Sendable, Equatable, Codable {
     public var alpha: Double = 0.05
     /// Seed of the screening design and the run order.
     public var seed: UInt64 = 1
+    /// Pruning: a trial (other than the baseline's) is stopped once it has run `pruneFactor` times
+    /// the baseline's cost at its scale plus `pruneSlackSeconds`, and counts as failed ("pruned"),
+    /// so one pathological configuration (e.g. oversubscribed OpenMP teams, 40× slower) cannot eat
+    /// the budget. 0 disables pruning (the spec's `timeout` still applies).
+    public var pruneFactor: Double = 3
+    /// Seconds added to every pruning limit (process start and data loading do not scale with steps).
+    public var pruneSlackSeconds: Double = 10
 
     public init() {}
 }

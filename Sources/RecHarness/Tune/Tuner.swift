@@ -208,7 +208,7 @@ public final class Tuner {
             budgetNote = budgetNote ?? "the budget stopped the tune before \(trial)"
             return false
         }
-        guard let r = try await evaluator.run(trial) else { interrupted = true; return false }
+        guard let r = try await evaluator.run(trial, timeLimit: pruneLimit(trial)) else { interrupted = true; return false }
         record(trial, r, key: key)
         executedCount += 1
         let value = r.objective.map(TuneFormat.number) ?? "failed: \(r.failure ?? "no objective")"
@@ -216,6 +216,17 @@ public final class Tuner {
             + (r.constraint.map { ", \(settings.constraint?.metric ?? "constraint") \(TuneFormat.number($0))" } ?? "")
             + " (\(TuneFormat.number(r.cost))s, spent \(TuneFormat.number(spent / 60)) min)")
         return true
+    }
+
+    /// The pruning limit of a trial: `pruneFactor` × the baseline's mean measured cost at the
+    /// trial's scale (its predicted cost before it is measured there) + `pruneSlackSeconds`; nil for
+    /// the baseline itself (the reference is never pruned) and with pruning off.
+    func pruneLimit(_ trial: Trial) -> Double? {
+        guard settings.pruneFactor > 0, trial.config != space.baseline else { return nil }
+        let measured = trials(space.baseline, trial.scale).filter(\.ok).map(\.cost)
+        let reference = measured.isEmpty ? predict(space.baseline, trial.scale) : Descriptive.mean(measured)
+        guard reference > 0 else { return nil }
+        return settings.pruneFactor * reference + settings.pruneSlackSeconds
     }
 
     private func record(_ trial: Trial, _ r: TrialResult, key: String) {

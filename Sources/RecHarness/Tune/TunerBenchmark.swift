@@ -25,7 +25,7 @@ public enum RandomSearch {
         var attempts = 0
         while let c = next {
             if !costs.isEmpty, spent + Descriptive.mean(costs) > budgetSeconds { break }
-            guard let r = try await evaluator.run(Trial(config: c, scale: 1, repeatIndex: 0)) else { break }
+            guard let r = try await evaluator.run(Trial(config: c, scale: 1, repeatIndex: 0), timeLimit: nil) else { break }
             spent += r.cost
             costs.append(r.cost)
             seen.insert(c)

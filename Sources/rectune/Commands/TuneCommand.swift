@@ -120,5 +120,5 @@ struct TuneCommand: AsyncParsableCommand {
 /// The dry run's evaluator: runs nothing.
 private final class NoEvaluator: TuneEvaluator {
     func stored(_ trial: Trial) throws -> TrialResult? { nil }
-    func run(_ trial: Trial) async throws -> TrialResult? { nil }
+    func run(_ trial: Trial, timeLimit: Double?) async throws -> TrialResult? { nil }
 }
