@@ -14,4 +14,12 @@ static inline void rectune_omp_set_num_threads(int n) { omp_set_num_threads(n); 
 /// The OpenMP team size the calling thread would use.
 static inline int rectune_omp_get_max_threads(void) { return omp_get_max_threads(); }
 
+/* oneDNN 2.6 exports dnnl_gemm_bf16bf16f32 (C := alpha·op(A)·op(B) + beta·C, row-major like
+   dnnl_sgemm; A and B bf16, C and the accumulation f32) but declares it only in its internal
+   src/cpu/gemm/gemm.hpp (with `const bfloat16_t *`, a struct holding the 16 raw bits). Declared
+   here with the bits as uint16_t, the same ABI. */
+extern dnnl_status_t dnnl_gemm_bf16bf16f32(char transa, char transb, dnnl_dim_t M, dnnl_dim_t N,
+        dnnl_dim_t K, float alpha, const uint16_t *A, dnnl_dim_t lda, const uint16_t *B,
+        dnnl_dim_t ldb, float beta, float *C, dnnl_dim_t ldc);
+
 #endif

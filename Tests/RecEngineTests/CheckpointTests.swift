@@ -90,19 +90,23 @@ final class CheckpointTests: XCTestCase {
     }
 
     /// BF16 layers keep a bf16 copy of the weights: a restore must refresh it (else the resumed run
-    /// computes with the initial weights' copy).
+    /// computes with the initial weights' copy). WDL (oneDNN dense layers) and DIN/DIEN (bf16 GEMMs
+    /// reading `SeqBF16Copy`).
     func testRestoreRefreshesTheBF16Copy() throws {
-        var c = Self.config(.wdl, steps: 6)
-        c.bf16 = true
-        let ds = Self.dataset(.wdl)
-        var straight: [[Float]] = []
-        _ = try ContestTrainer.run(config: c, counterEvents: [], dataset: ds, inspect: { straight = Self.state($0) })
-        var a = Self.config(.wdl, steps: 3); a.bf16 = true; a.checkpointDirectory = dir.path
-        _ = try ContestTrainer.run(config: a, counterEvents: [], dataset: ds)
-        var b = Self.config(.wdl, steps: 3); b.bf16 = true; b.restoreFrom = dir.path
-        var resumed: [[Float]] = []
-        _ = try ContestTrainer.run(config: b, counterEvents: [], dataset: ds, inspect: { resumed = Self.state($0) })
-        XCTAssertTrue(resumed == straight, "bf16: N + restore + N differs from 2N")
+        for model in [ModelKind.wdl, .din, .dien] {
+            var c = Self.config(model, steps: 6)
+            c.bf16 = true
+            let ds = Self.dataset(model)
+            let ckpt = dir.appendingPathComponent("bf16-\(model)").path
+            var straight: [[Float]] = []
+            _ = try ContestTrainer.run(config: c, counterEvents: [], dataset: ds, inspect: { straight = Self.state($0) })
+            var a = Self.config(model, steps: 3); a.bf16 = true; a.checkpointDirectory = ckpt
+            _ = try ContestTrainer.run(config: a, counterEvents: [], dataset: ds)
+            var b = Self.config(model, steps: 3); b.bf16 = true; b.restoreFrom = ckpt
+            var resumed: [[Float]] = []
+            _ = try ContestTrainer.run(config: b, counterEvents: [], dataset: ds, inspect: { resumed = Self.state($0) })
+            XCTAssertTrue(resumed == straight, "\(model) bf16: N + restore + N differs from 2N")
+        }
     }
 
     /// A missing, corrupted, truncated or mismatched checkpoint is an error naming the file, and a

@@ -13,6 +13,9 @@ enum SeqRig {
         var auc: Double
         /// Allocator counters from step `steadyFrom` on.
         var allocator: AllocatorCounters
+        /// bf16 weight copies, and how many of them differ from their master rounded to bf16 after the run.
+        var lowCopies: Int
+        var staleLowCopies: Int
     }
 
     static func config(_ model: ModelKind, batch: Int = 128) -> TrainConfig {
@@ -62,11 +65,12 @@ enum SeqRig {
             }
             auc = scores.withUnsafeBufferPointer { s in labels.withUnsafeBufferPointer { Metrics.auc(scores: s, labels: $0) } }
         }
+        let stale = model.lowCopies.filter { c in (0..<c.master.count).contains { c.bits[$0] != SeqKernels.bf16Bits(c.master.values[$0]) } }
         return Run(params: model.parameters.map { $0.snapshot() }, losses: losses, nodes: graph.nodeCount, auc: auc,
                    allocator: {
                        var a = allocator.counters
                        a.misses -= steadyStart.misses; a.hits -= steadyStart.hits; a.allocations -= steadyStart.allocations
                        return a
-                   }())
+                   }(), lowCopies: model.lowCopies.count, staleLowCopies: stale.count)
     }
 }

@@ -1,10 +1,11 @@
 internal import CDNNL
 import Foundation
 
-/// Kernels of the sequence models (DIN, DIEN): row-major GEMM through oneDNN's `dnnl_sgemm`,
-/// PReLU, sigmoid/tanh layers, masked softmax attention, the GRU / AUGRU cell math, the DIEN
-/// auxiliary loss and gradient clipping by norm. Every function works on caller-owned memory and
-/// allocates nothing.
+/// Kernels of the sequence models (DIN, DIEN): row-major GEMM through oneDNN's `dnnl_sgemm` and,
+/// for `bf16: on`, `dnnl_gemm_bf16bf16f32` (bf16 operands, fp32 accumulation and result) with the
+/// fp32 → bf16 conversion; PReLU, sigmoid/tanh layers, masked softmax attention, the GRU / AUGRU
+/// cell math, the DIEN auxiliary loss and gradient clipping by norm. Every function works on
+/// caller-owned memory and allocates nothing.
 ///
 /// Sequence tensors are time-major: step `t` of row `i` of a `rows`-row micro-batch is at
 /// `(t * rows + i) * width`, so the first `T·rows` rows are the first T steps of every row.
@@ -14,14 +15,46 @@ enum SeqKernels {
                      a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float,
                      c: UnsafeMutablePointer<Float>, ldc: Int) {
         guard m > 0 && n > 0 else { return }
-        if k == 0 {
-            if beta == 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
-            else if beta != 1 { for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } } }
-            return
-        }
+        if k == 0 { scale(c, m: m, n: n, ldc: ldc, beta: beta); return }
         let status = dnnl_sgemm(transA ? 84 : 78, transB ? 84 : 78, dnnl_dim_t(m), dnnl_dim_t(n), dnnl_dim_t(k), alpha,
                                 a, dnnl_dim_t(lda), b, dnnl_dim_t(ldb), beta, c, dnnl_dim_t(ldc))
         precondition(status == dnnl_success, "dnnl_sgemm(\(m)×\(n)×\(k)) failed: \(status)")
+    }
+
+    /// `C = alpha·op(A)·op(B) + beta·C` with A and B as bf16 bits (`toBF16`), the products summed in
+    /// fp32 and C fp32, all row-major (oneDNN's `dnnl_gemm_bf16bf16f32`). No-op when a dimension is 0.
+    static func gemmBF16(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+                         a: UnsafePointer<UInt16>, lda: Int, b: UnsafePointer<UInt16>, ldb: Int, beta: Float,
+                         c: UnsafeMutablePointer<Float>, ldc: Int) {
+        guard m > 0 && n > 0 else { return }
+        if k == 0 { scale(c, m: m, n: n, ldc: ldc, beta: beta); return }
+        let status = dnnl_gemm_bf16bf16f32(transA ? 84 : 78, transB ? 84 : 78, dnnl_dim_t(m), dnnl_dim_t(n), dnnl_dim_t(k), alpha,
+                                           a, dnnl_dim_t(lda), b, dnnl_dim_t(ldb), beta, c, dnnl_dim_t(ldc))
+        precondition(status == dnnl_success, "dnnl_gemm_bf16bf16f32(\(m)×\(n)×\(k)) failed: \(status)")
+    }
+
+    /// `C = beta·C` (an empty product).
+    private static func scale(_ c: UnsafeMutablePointer<Float>, m: Int, n: Int, ldc: Int, beta: Float) {
+        if beta == 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+        else if beta != 1 { for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } } }
+    }
+
+    // MARK: - BF16
+
+    /// fp32 → bf16 bits, rounded to nearest even as oneDNN converts (the upper 16 bits of the
+    /// rounded fp32); a NaN stays a quiet NaN.
+    @inline(__always) static func bf16Bits(_ x: Float) -> UInt16 {
+        let u = x.bitPattern
+        let rounded = UInt16(truncatingIfNeeded: (u &+ 0x7FFF &+ ((u >> 16) & 1)) >> 16)
+        return x.isNaN ? UInt16(truncatingIfNeeded: u >> 16) | 0x0040 : rounded
+    }
+
+    /// The fp32 value of bf16 bits (exact).
+    @inline(__always) static func float(bf16 bits: UInt16) -> Float { Float(bitPattern: UInt32(bits) << 16) }
+
+    /// `dst[i] = bf16Bits(src[i])` for `count` values.
+    static func toBF16(_ src: UnsafePointer<Float>, count: Int, _ dst: UnsafeMutablePointer<UInt16>) {
+        for i in 0..<count { dst[i] = bf16Bits(src[i]) }
     }
 
     @inline(__always) static func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }

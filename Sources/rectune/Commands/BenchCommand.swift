@@ -30,6 +30,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Step-tensor allocator: system or adaptive.") var allocator: AllocatorPolicy = .system
     @Flag(help: "Skip the end-to-end (file) runs.") var inMemoryOnly = false
     @Flag(help: "Print a per-node-group profile of one step.") var profile = false
+    @Flag(help: "Run the sequence models (--sequence) with bf16 on: every matrix product of DIN/DIEN (attention, GRU/AUGRU, auxiliary and top MLPs) with bf16 operands, fp32 accumulation and fp32 master weights.") var bf16 = false
     @Flag(help: "Also benchmark oneDNN dense layers (GFLOP/s fp32 vs bf16, and the implementations oneDNN chose).") var dense = false
     @Flag(help: "Also benchmark the Swift kernels (gather, FM, interaction, loss, sparse Adam) in ns/sample.") var kernels = false
     @Flag(help: "Benchmark `rectune tune` against random search at the same budget on a synthetic objective with a known optimum (and nothing else).") var tuner = false
@@ -114,12 +115,12 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     private func benchSequence(_ kinds: [ModelKind]) throws {
-        print("sequence models (generated Amazon-Books-shaped batches in memory: histories of 2…24 items)")
+        print("sequence models (generated Amazon-Books-shaped batches in memory: histories of 2…24 items), bf16 \(bf16 ? "on" : "off")")
         print(pad("model", 16) + pad("rnn", 10) + pad("nodes", 8) + pad("samples/s", 12) + pad("p50 ms", 9) + "p99 ms")
         for kind in kinds {
             for rnn in kind == .dien ? RNNMode.allCases : [.unfused] {
                 var c = TrainConfig()
-                c.model = kind; c.rnn = rnn; c.batch = batch
+                c.model = kind; c.rnn = rnn; c.batch = batch; c.bf16 = bf16
                 c.interThreads = interThreads; c.intraThreads = intraThreads; c.allocator = allocator
                 let r = try SequenceBench.run(config: c, steps: steps, warmup: warmupSteps, profile: profile)
                 print(pad(kind.rawValue, 16) + pad(kind == .dien ? rnn.rawValue : "-", 10) + pad("\(r.graphNodes)", 8)

@@ -22,6 +22,17 @@ import Foundation
 ///   over the batch; Adam 0.001 on everything; every gradient clipped by norm 5 (`tf.clip_by_norm`
 ///   per tensor).
 ///
+/// `bf16: on` (the scripts' `--bf16`: the embeddings are cast to bf16 and the attention, auxiliary
+/// and top MLPs run under `keep_weights(dtype=float32)`, the GRUs with `dtype=bfloat16`): every
+/// matrix product — the attention query layer and MLP 80-40-1, both GRU/AUGRU cells (gates and
+/// candidate), the auxiliary MLP 100-50-2 and the top MLP 200-80-2-1, forward, backward-data and
+/// weight gradients — takes bf16 operands and accumulates in fp32 (`dnnl_gemm_bf16bf16f32`), as the
+/// engine's other bf16 layers do; fp32 master weights take Adam's updates and a bf16 copy of each
+/// kernel is refreshed after every update and after a checkpoint restore. Stays fp32 (where the
+/// scripts compute in bf16): the embedding tables and lookups, the history sums and products of
+/// the top input, PReLU, the masked softmax and weighted sum, σ/tanh and the GRU state update, the
+/// inference-mode BatchNorms, biases, losses, all outputs and gradients.
+///
 /// Quirks kept: both BatchNorms are `tf.layers.batch_normalization(x)` without `training=True`,
 /// so they run in inference mode on moving statistics that are never updated — an affine map
 /// `γ·x/√1.001 + β` (`SeqAffineBN`); the top network's 80 → 2 → 1 is two linear layers in a row.
@@ -55,7 +66,6 @@ public final class ContestSequenceModel: ContestModel {
         guard config.model == .din || config.model == .dien else {
             throw EngineError.invalidConfiguration("--model \(config.model.rawValue) is not a sequence model (din, dien)")
         }
-        if config.bf16 { throw EngineError.invalidConfiguration("--bf16 on is not implemented for --model \(config.model.rawValue)") }
         let schema = feed.schema
         for name in ["uid", "item", "cat", "hist_item", "hist_cat"] + (config.model == .dien ? ["neg_hist_item", "neg_hist_cat"] : [])
         where !schema.slots.contains(name) {
@@ -74,18 +84,24 @@ public final class ContestSequenceModel: ContestModel {
         let dien = kind == .dien
         embeddings = SeqEmbeddings(feed: feed, buckets: buckets, dim: dim, maxLength: Self.maxLength, negatives: dien, learningRate: lr,
                                    clipNorm: Self.clipNorm, fused: config.embFusion, seed: config.seed)
-        let w = 2 * dim
+        let w = 2 * dim, bf16 = config.bf16
         attention = dien || pooling == .attention
-            ? SeqAttention(name: "\(kind.rawValue).attention", width: w, maxSteps: Self.maxLength, optimizer: optimizer, seed: config.seed &+ 11)
+            ? SeqAttention(name: "\(kind.rawValue).attention", width: w, maxSteps: Self.maxLength, bf16: bf16, optimizer: optimizer,
+                           seed: config.seed &+ 11)
             : nil
         gru = dien ? SeqGRU(name: "dien.gru1", inputs: w, hidden: w, maxSteps: Self.maxLength, attentional: false, mode: config.rnn,
-                            optimizer: optimizer, seed: config.seed &+ 21) : nil
+                            bf16: bf16, optimizer: optimizer, seed: config.seed &+ 21) : nil
         augru = dien ? SeqGRU(name: "dien.augru", inputs: w, hidden: w, maxSteps: Self.maxLength, attentional: true, mode: config.rnn,
-                              optimizer: optimizer, seed: config.seed &+ 31) : nil
+                              bf16: bf16, optimizer: optimizer, seed: config.seed &+ 31) : nil
         auxiliary = dien ? SeqMLP(name: "dien.aux", inputs: 2 * w, layers: [(100, .sigmoid), (50, .sigmoid), (2, .none)], batchNorm: true,
-                                  optimizer: optimizer, seed: config.seed &+ 41) : nil
+                                  bf16: bf16, optimizer: optimizer, seed: config.seed &+ 41) : nil
         top = SeqMLP(name: "\(kind.rawValue).top", inputs: dim + 4 * w, layers: [(200, .relu), (80, .relu), (2, .none), (1, .none)],
-                     batchNorm: true, optimizer: optimizer, seed: config.seed &+ 51)
+                     batchNorm: true, bf16: bf16, optimizer: optimizer, seed: config.seed &+ 51)
+    }
+
+    /// The bf16 copies of every kernel the products read (`bf16: on`; empty otherwise).
+    var lowCopies: [SeqBF16Copy] {
+        (attention?.lowCopies ?? []) + (gru?.lowCopies ?? []) + (augru?.lowCopies ?? []) + (auxiliary?.lowCopies ?? []) + top.lowCopies
     }
 
     public var parameters: [ParameterTensor] {

@@ -45,32 +45,83 @@ final class SeqLengths: @unchecked Sendable {
     }
 }
 
-/// Clip-by-norm then Adam for dense parameters.
+/// Clip-by-norm then Adam for dense parameters (and, for a weight with a bf16 copy, the copy's
+/// refresh after the update).
+/// `@unchecked Sendable`: `lowCopies` is written only while the model is built (`register`), before
+/// any graph runs; `Adam` orders its own state per parameter through the step graph.
 final class ClippedAdam: @unchecked Sendable {
     let optimizer: Adam
     let clipNorm: Float
+    private var lowCopies: [ObjectIdentifier: SeqBF16Copy] = [:]
 
     init(learningRate: Float, clipNorm: Float) {
         optimizer = Adam(learningRate: learningRate)
         self.clipNorm = clipNorm
     }
 
-    func register(_ p: ParameterTensor) { optimizer.register(p) }
+    /// Registers `p` with Adam; `low` (bf16 weights) is refreshed by `p`'s update node after each update.
+    func register(_ p: ParameterTensor, low: SeqBF16Copy? = nil) {
+        optimizer.register(p)
+        if let low { lowCopies[ObjectIdentifier(p)] = low }
+    }
 
-    /// One update node: sums `grads` (one per micro-batch) into the first, clips, applies Adam.
+    /// One update node: sums `grads` (one per micro-batch) into the first, clips, applies Adam, and
+    /// refreshes `p`'s bf16 copy if it has one.
     func addUpdate(_ b: GraphBuilder, _ p: ParameterTensor, grads: [TensorID], after: [NodeID]) -> NodeID {
         let n = p.count
+        let low = lowCopies[ObjectIdentifier(p)]
         return b.node("\(p.name).update", kind: .update, after: after, uses: grads) { [self] ctx in
             let g0 = ctx.memory.floats(grads[0])
             for m in grads.indices.dropFirst() { VectorKernels.accumulate(ctx.memory.floats(grads[m]), into: g0, count: n) }
             SeqKernels.clipByNorm(g0, count: n, maxNorm: clipNorm)
             optimizer.update(p, gradient: g0, step: ctx.step + 1)
+            low?.refresh()
         }
     }
 }
 
+/// The bf16 copy of an fp32 master weight that the products read under `bf16: on` (the master
+/// stays fp32 and takes the optimizer's updates): refreshed by the weight's update node after each
+/// update and after a checkpoint restore (`ParameterTensor.onReload`).
+/// `@unchecked Sendable`: written only by the master's update node (the step graph orders it after
+/// every node of the step that reads the copy) or by a restore between runs.
+final class SeqBF16Copy: @unchecked Sendable {
+    let master: ParameterTensor
+    /// `master.count` bf16 values, same layout as the master.
+    let bits: UnsafeMutablePointer<UInt16>
+
+    init(_ master: ParameterTensor) {
+        self.master = master
+        bits = .allocate(capacity: master.count)
+        bits.initialize(repeating: 0, count: master.count)
+        refresh()
+        master.onReload { [weak self] in self?.refresh() }
+    }
+
+    deinit { bits.deallocate() }
+
+    /// Rounds the fp32 master into the copy.
+    func refresh() { SeqKernels.toBF16(master.values, count: master.count, bits) }
+}
+
+extension GraphBuilder {
+    /// Declares a step tensor of `count` bf16 values.
+    func bf16(_ name: String, count: Int) -> TensorID { tensor(name, bytes: count * MemoryLayout<UInt16>.stride) }
+}
+
+extension StepMemory {
+    /// The memory of a live tensor declared with `GraphBuilder.bf16` as bf16 bits.
+    @inline(__always)
+    func bf16(_ t: TensorID) -> UnsafeMutablePointer<UInt16> {
+        raw(t).bindMemory(to: UInt16.self, capacity: bytes(t) / MemoryLayout<UInt16>.stride)
+    }
+}
+
 /// A dense layer `y = act(x·W + b)` with `W` row-major `[inputs × outputs]` (TF's kernel layout),
-/// Glorot-uniform (TF's default) from `seed`, bias `biasInit`.
+/// Glorot-uniform (TF's default) from `seed`, bias `biasInit`. `bf16`: the three products (x·W,
+/// xᵀ·gy, gy·Wᵀ) take bf16 operands (the input and output gradient rounded into caller-provided
+/// scratch, the weights from `low`) and accumulate in fp32; bias, activation, outputs and
+/// gradients stay fp32.
 final class SeqDense: @unchecked Sendable {
     let name: String
     let inputs: Int
@@ -78,8 +129,10 @@ final class SeqDense: @unchecked Sendable {
     let activation: SeqActivation
     let weights: ParameterTensor
     let bias: ParameterTensor
+    /// bf16 only: the weights' bf16 copy.
+    let low: SeqBF16Copy?
 
-    init(name: String, inputs: Int, outputs: Int, activation: SeqActivation, seed: UInt64, biasInit: Float = 0) {
+    init(name: String, inputs: Int, outputs: Int, activation: SeqActivation, seed: UInt64, biasInit: Float = 0, bf16: Bool = false) {
         self.name = name
         self.inputs = inputs
         self.outputs = outputs
@@ -90,21 +143,42 @@ final class SeqDense: @unchecked Sendable {
         let limit = Float((6.0 / Double(inputs + outputs)).squareRoot())
         for k in 0..<weights.count { weights.values[k] = rng.uniform(-limit, limit) }
         bias.values.update(repeating: biasInit, count: outputs)
+        low = bf16 ? SeqBF16Copy(weights) : nil
     }
 
     var parameters: [ParameterTensor] { [weights, bias] }
 
-    func forward(rows: Int, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
-        SeqKernels.gemm(m: rows, n: outputs, k: inputs, a: x, lda: inputs, b: weights.values, ldb: outputs, beta: 0, c: y, ldc: outputs)
+    /// `xLow` (bf16 only, `rows × inputs`): receives `x` in bf16, which `backward` reads again.
+    func forward(rows: Int, x: UnsafePointer<Float>, xLow: UnsafeMutablePointer<UInt16>?, y: UnsafeMutablePointer<Float>) {
+        if let low {
+            let xb = xLow!
+            SeqKernels.toBF16(x, count: rows * inputs, xb)
+            SeqKernels.gemmBF16(m: rows, n: outputs, k: inputs, a: xb, lda: inputs, b: low.bits, ldb: outputs, beta: 0, c: y, ldc: outputs)
+        } else {
+            SeqKernels.gemm(m: rows, n: outputs, k: inputs, a: x, lda: inputs, b: weights.values, ldb: outputs, beta: 0, c: y, ldc: outputs)
+        }
         SeqKernels.biasActivate(y, rows: rows, width: outputs, bias: bias.values, activation: activation)
     }
 
     /// `gy` is multiplied in place by the activation's derivative; `gW`, `gB` and `gx` are overwritten.
-    func backward(rows: Int, x: UnsafePointer<Float>, y: UnsafePointer<Float>, gy: UnsafeMutablePointer<Float>,
-                  gW: UnsafeMutablePointer<Float>, gB: UnsafeMutablePointer<Float>, gx: UnsafeMutablePointer<Float>?) {
+    /// bf16 only: `xLow` is the forward's bf16 input, `gyLow` (`rows × outputs`) scratch for `gy` in bf16.
+    func backward(rows: Int, x: UnsafePointer<Float>, xLow: UnsafePointer<UInt16>?, y: UnsafePointer<Float>, gy: UnsafeMutablePointer<Float>,
+                  gyLow: UnsafeMutablePointer<UInt16>?, gW: UnsafeMutablePointer<Float>, gB: UnsafeMutablePointer<Float>,
+                  gx: UnsafeMutablePointer<Float>?) {
         SeqKernels.activationBackward(y: y, grad: gy, count: rows * outputs, activation: activation)
-        SeqKernels.gemm(transA: true, m: inputs, n: outputs, k: rows, a: x, lda: inputs, b: gy, ldb: outputs, beta: 0, c: gW, ldc: outputs)
         SeqKernels.columnSums(gy, rows: rows, width: outputs, out: gB, accumulate: false)
+        if let low {
+            let xb = xLow!, gb = gyLow!
+            SeqKernels.toBF16(gy, count: rows * outputs, gb)
+            SeqKernels.gemmBF16(transA: true, m: inputs, n: outputs, k: rows, a: xb, lda: inputs, b: gb, ldb: outputs, beta: 0, c: gW,
+                                ldc: outputs)
+            if let gx {
+                SeqKernels.gemmBF16(transB: true, m: rows, n: inputs, k: outputs, a: gb, lda: outputs, b: low.bits, ldb: outputs, beta: 0,
+                                    c: gx, ldc: inputs)
+            }
+            return
+        }
+        SeqKernels.gemm(transA: true, m: inputs, n: outputs, k: rows, a: x, lda: inputs, b: gy, ldb: outputs, beta: 0, c: gW, ldc: outputs)
         if let gx {
             SeqKernels.gemm(transB: true, m: rows, n: inputs, k: outputs, a: gy, lda: outputs, b: weights.values, ldb: outputs, beta: 0,
                             c: gx, ldc: inputs)
@@ -131,35 +205,45 @@ final class SeqAffineBN: @unchecked Sendable {
     var parameters: [ParameterTensor] { [gamma, beta] }
 }
 
-/// An MLP of `SeqDense` layers (optionally behind a `SeqAffineBN`) over a runtime row count.
+/// An MLP of `SeqDense` layers (optionally behind a `SeqAffineBN`) over a runtime row count;
+/// `bf16`: every layer's products in bf16 (the BN affine map stays fp32).
 final class SeqMLP: @unchecked Sendable {
     let name: String
     let bn: SeqAffineBN?
     let layers: [SeqDense]
     let optimizer: ClippedAdam
+    let bf16: Bool
     var inputs: Int { layers[0].inputs }
     var outputs: Int { layers.last!.outputs }
 
-    init(name: String, inputs: Int, layers spec: [(Int, SeqActivation)], batchNorm: Bool, optimizer: ClippedAdam, seed: UInt64) {
+    init(name: String, inputs: Int, layers spec: [(Int, SeqActivation)], batchNorm: Bool, bf16: Bool = false, optimizer: ClippedAdam,
+         seed: UInt64) {
         self.name = name
         self.optimizer = optimizer
         bn = batchNorm ? SeqAffineBN(name: "\(name).bn", width: inputs) : nil
         var width = inputs
         var layers: [SeqDense] = []
         for (i, (w, act)) in spec.enumerated() {
-            layers.append(SeqDense(name: "\(name).\(i)", inputs: width, outputs: w, activation: act, seed: seed &+ UInt64(i) &* 7919))
+            layers.append(SeqDense(name: "\(name).\(i)", inputs: width, outputs: w, activation: act, seed: seed &+ UInt64(i) &* 7919,
+                                   bf16: bf16))
             width = w
         }
         self.layers = layers
-        for p in parameters { optimizer.register(p) }
+        self.bf16 = bf16
+        for p in parameters { optimizer.register(p, low: layers.first { $0.weights === p }?.low) }
     }
 
     var parameters: [ParameterTensor] { (bn?.parameters ?? []) + layers.flatMap(\.parameters) }
+
+    /// The bf16 weight copies (empty for fp32).
+    var lowCopies: [SeqBF16Copy] { layers.compactMap(\.low) }
 
     struct Forward {
         let input: TensorID
         /// The BN output (or the input), then each layer's output.
         let activations: [TensorID]
+        /// bf16 only: each layer's input in bf16 (written by its forward node, read by its backward node).
+        let lowInputs: [TensorID?]
         let nodes: [NodeID]
         var output: TensorID { activations.last! }
         var done: NodeID { nodes.last! }
@@ -168,7 +252,7 @@ final class SeqMLP: @unchecked Sendable {
     /// Forward over `rows()` rows (≤ `maxRows`) of `input`.
     func addForward(_ b: GraphBuilder, tag: String, maxRows: Int, rows: @escaping @Sendable () -> Int, input: TensorID,
                     after: [NodeID]) -> Forward {
-        var acts: [TensorID] = [], nodes: [NodeID] = []
+        var acts: [TensorID] = [], nodes: [NodeID] = [], lows: [TensorID?] = []
         var x = input, deps = after
         if let bn {
             let y = b.floats("\(name).bn.out\(tag)", count: maxRows * bn.width)
@@ -183,14 +267,16 @@ final class SeqMLP: @unchecked Sendable {
         acts.append(x)
         for (i, layer) in layers.enumerated() {
             let y = b.floats("\(name).\(i).out\(tag)", count: maxRows * layer.outputs)
+            let xl = bf16 ? b.bf16("\(name).\(i).in.bf16\(tag)", count: maxRows * layer.inputs) : nil
             let src = x
-            let node = b.node("\(name).\(i).fwd\(tag)", kind: .forward, after: deps, allocates: [y], uses: [src]) { ctx in
-                layer.forward(rows: rows(), x: ctx.memory.floats(src), y: ctx.memory.floats(y))
+            let node = b.node("\(name).\(i).fwd\(tag)", kind: .forward, after: deps, allocates: [y] + (xl.map { [$0] } ?? []),
+                              uses: [src]) { ctx in
+                layer.forward(rows: rows(), x: ctx.memory.floats(src), xLow: xl.map { ctx.memory.bf16($0) }, y: ctx.memory.floats(y))
             }
-            acts.append(y); nodes.append(node)
+            acts.append(y); nodes.append(node); lows.append(xl)
             x = y; deps = [node]
         }
-        return Forward(input: input, activations: acts, nodes: nodes)
+        return Forward(input: input, activations: acts, lowInputs: lows, nodes: nodes)
     }
 
     struct Backward {
@@ -213,11 +299,14 @@ final class SeqMLP: @unchecked Sendable {
             let gB = b.floats("\(name).\(i).db\(tag)", count: layer.outputs)
             let needX = i > 0 || needInputGrad || bn != nil
             let gx = needX ? b.floats("\(name).\(i).dx\(tag)", count: maxRows * layer.inputs) : nil
-            let x = f.activations[i], y = f.activations[i + 1], gy = g
-            let node = b.node("\(name).\(i).bwd\(tag)", kind: .backward, after: deps, allocates: [gW, gB] + (gx.map { [$0] } ?? []),
-                              uses: [x, y, gy]) { ctx in
-                layer.backward(rows: rows(), x: ctx.memory.floats(x), y: ctx.memory.floats(y), gy: ctx.memory.floats(gy),
-                               gW: ctx.memory.floats(gW), gB: ctx.memory.floats(gB), gx: gx.map { ctx.memory.floats($0) })
+            let gyl = bf16 ? b.bf16("\(name).\(i).dy.bf16\(tag)", count: maxRows * layer.outputs) : nil
+            let x = f.activations[i], y = f.activations[i + 1], gy = g, xl = f.lowInputs[i]
+            let node = b.node("\(name).\(i).bwd\(tag)", kind: .backward, after: deps,
+                              allocates: [gW, gB] + (gx.map { [$0] } ?? []) + (gyl.map { [$0] } ?? []),
+                              uses: [x, y, gy] + (xl.map { [$0] } ?? [])) { ctx in
+                layer.backward(rows: rows(), x: ctx.memory.floats(x), xLow: xl.map { UnsafePointer(ctx.memory.bf16($0)) }, y: ctx.memory.floats(y),
+                               gy: ctx.memory.floats(gy), gyLow: gyl.map { ctx.memory.bf16($0) }, gW: ctx.memory.floats(gW),
+                               gB: ctx.memory.floats(gB), gx: gx.map { ctx.memory.floats($0) })
             }
             layerGrads[i] = [gW, gB]
             nodes.append(node); deps = [node]
@@ -261,23 +350,30 @@ final class SeqAttention: @unchecked Sendable {
     let mlp: SeqMLP
     let optimizer: ClippedAdam
 
-    init(name: String, width: Int, maxSteps: Int, optimizer: ClippedAdam, seed: UInt64) {
+    /// `bf16`: the query layer's and the MLP's products in bf16 (PReLU, softmax stay fp32).
+    init(name: String, width: Int, maxSteps: Int, bf16: Bool = false, optimizer: ClippedAdam, seed: UInt64) {
         self.name = name
         self.width = width
         self.maxSteps = maxSteps
         self.optimizer = optimizer
-        query = SeqDense(name: "\(name).query", inputs: width, outputs: width, activation: .none, seed: seed)
+        query = SeqDense(name: "\(name).query", inputs: width, outputs: width, activation: .none, seed: seed, bf16: bf16)
         preluAlpha = ParameterTensor(name: "\(name).prelu", rows: 1, columns: width)
         preluAlpha.values.update(repeating: 0.1, count: width)
         mlp = SeqMLP(name: "\(name).mlp", inputs: 4 * width, layers: [(80, .sigmoid), (40, .sigmoid), (1, .none)], batchNorm: false,
-                     optimizer: optimizer, seed: seed &+ 101)
-        for p in [query.weights, query.bias, preluAlpha] { optimizer.register(p) }
+                     bf16: bf16, optimizer: optimizer, seed: seed &+ 101)
+        optimizer.register(query.weights, low: query.low)
+        for p in [query.bias, preluAlpha] { optimizer.register(p) }
     }
 
     var parameters: [ParameterTensor] { [query.weights, query.bias, preluAlpha] + mlp.parameters }
 
+    /// The bf16 weight copies (empty for fp32).
+    var lowCopies: [SeqBF16Copy] { (query.low.map { [$0] } ?? []) + mlp.lowCopies }
+
     struct Forward {
         let queryPre: TensorID
+        /// bf16 only: the item (the query layer's input) in bf16.
+        let itemLow: TensorID?
         let query: TensorID
         let input: TensorID
         let mlp: SeqMLP.Forward
@@ -292,9 +388,11 @@ final class SeqAttention: @unchecked Sendable {
         let w = width, T = maxSteps
         let qp = b.floats("\(name).query.pre\(tag)", count: rows * w), q = b.floats("\(name).query.out\(tag)", count: rows * w)
         let a0 = b.floats("\(name).input\(tag)", count: T * rows * 4 * w)
+        let itemLow = self.query.low != nil ? b.bf16("\(name).query.in.bf16\(tag)", count: rows * w) : nil
         let query = self.query, alpha = preluAlpha
-        let qn = b.node("\(name).query\(tag)", kind: .forward, after: after, allocates: [qp, q], uses: [item]) { ctx in
-            query.forward(rows: rows, x: ctx.memory.floats(item), y: ctx.memory.floats(qp))
+        let qn = b.node("\(name).query\(tag)", kind: .forward, after: after, allocates: [qp, q] + (itemLow.map { [$0] } ?? []),
+                        uses: [item]) { ctx in
+            query.forward(rows: rows, x: ctx.memory.floats(item), xLow: itemLow.map { ctx.memory.bf16($0) }, y: ctx.memory.floats(qp))
             SeqKernels.preluForward(ctx.memory.floats(qp), rows: rows, width: w, alpha: alpha.values, out: ctx.memory.floats(q))
         }
         let inNode = b.node("\(name).concat\(tag)", kind: .forward, after: [qn], allocates: [a0], uses: [q, facts]) { ctx in
@@ -308,7 +406,7 @@ final class SeqAttention: @unchecked Sendable {
             SeqKernels.maskedSoftmaxForward(scores: ctx.memory.floats(scores), lengths: lengths.lengths, rows: rows, steps: T,
                                             out: ctx.memory.floats(p))
         }
-        return Forward(queryPre: qp, query: q, input: a0, mlp: m, weights: p, done: sm)
+        return Forward(queryPre: qp, itemLow: itemLow, query: q, input: a0, mlp: m, weights: p, done: sm)
     }
 
     struct Backward {
@@ -343,13 +441,15 @@ final class SeqAttention: @unchecked Sendable {
         let gWq = b.floats("\(name).query.dW\(tag)", count: w * w), gbq = b.floats("\(name).query.db\(tag)", count: w)
         let gAlpha = b.floats("\(name).prelu.dalpha\(tag)", count: w)
         let gqx = b.floats("\(name).query.dx\(tag)", count: rows * w)
-        let qp = f.queryPre, query = self.query, alpha = preluAlpha
-        let qb = b.node("\(name).query.bwd\(tag)", kind: .backward, after: [inB], allocates: [gWq, gbq, gAlpha, gqx],
-                        uses: [qp, gq, item, gradItem]) { ctx in
+        let gql = f.itemLow != nil ? b.bf16("\(name).query.dy.bf16\(tag)", count: rows * w) : nil
+        let qp = f.queryPre, query = self.query, alpha = preluAlpha, itemLow = f.itemLow
+        let qb = b.node("\(name).query.bwd\(tag)", kind: .backward, after: [inB], allocates: [gWq, gbq, gAlpha, gqx] + (gql.map { [$0] } ?? []),
+                        uses: [qp, gq, item, gradItem] + (itemLow.map { [$0] } ?? [])) { ctx in
             let g = ctx.memory.floats(gq)
             SeqKernels.preluBackward(ctx.memory.floats(qp), rows: rows, width: w, alpha: alpha.values, gradOut: g, gradX: g,
                                      gradAlpha: ctx.memory.floats(gAlpha))
-            query.backward(rows: rows, x: ctx.memory.floats(item), y: ctx.memory.floats(qp), gy: g, gW: ctx.memory.floats(gWq),
+            query.backward(rows: rows, x: ctx.memory.floats(item), xLow: itemLow.map { UnsafePointer(ctx.memory.bf16($0)) },
+                           y: ctx.memory.floats(qp), gy: g, gyLow: gql.map { ctx.memory.bf16($0) }, gW: ctx.memory.floats(gWq),
                            gB: ctx.memory.floats(gbq), gx: ctx.memory.floats(gqx))
             VectorKernels.accumulate(ctx.memory.floats(gqx), into: ctx.memory.floats(gradItem), count: rows * w)
         }
