@@ -9,7 +9,7 @@ final class BenchCLITests: XCTestCase {
         let dir = try makeTemporaryDirectory("rectune-bench-cli")
         defer { try? FileManager.default.removeItem(at: dir) }
         let r = try RectuneCLI.run(["bench", "--models", "wdl", "--contest", "none", "--sequence", "none", "--in-memory-only",
-                                    "--rows", "3000", "--batch", "128", "--steps", "3", "--warmup-steps", "1", "--profile"], in: dir)
+                                    "--rows", "12000", "--batch", "128", "--steps", "3", "--warmup-steps", "1", "--profile"], in: dir)
         XCTAssertEqual(r.status, 0, r.err)
         let lines = r.out.split(separator: "\n").map(String.init)
         let host = try XCTUnwrap(lines.first { $0.hasPrefix("host GEMM rate: ") }, r.out)

@@ -81,6 +81,18 @@ public final class DNNLContext: Sendable {
         rectune_omp_set_num_threads(Int32(narrow))
     }
 
+    /// Creates the calling worker's boosted OpenMP team up front (one empty parallel region of
+    /// `boostThreads`); no-op without boosting. Why: libgomp lets an idle team member spin for
+    /// 300,000 iterations (~ms) before sleeping, unless it manages more threads than there are
+    /// CPUs, when it spins 1,000. With every worker's team created, a boosted team's helper
+    /// sleeps soon after the node instead of taking the core the other worker needs next
+    /// (measured with one team: some rounds of DLRM ran at half speed; OMP_WAIT_POLICY=passive
+    /// removed that).
+    public func startBoostTeam() {
+        guard boostThreads > 1 else { return }
+        rectune_omp_start_team(Int32(boostThreads))
+    }
+
     /// Runs `body` with the calling thread's OpenMP team size set to `n`, then restores it.
     static func withOpenMPThreads<T>(_ n: Int, _ body: () throws -> T) rethrows -> T {
         let before = rectune_omp_get_max_threads()

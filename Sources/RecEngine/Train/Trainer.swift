@@ -88,7 +88,10 @@ public final class Trainer {
         let intra = c.intraThreads
         let boost = context.boostThreads > 1
             ? IntraOpBoost(begin: { context.beginBoost(worker: $0) }, end: { context.endBoost(worker: $0) }) : nil
-        return makeExecutor(c, boost: boost) { _ in context.setIntraOpThreads(intra) }
+        return makeExecutor(c, boost: boost) { _ in
+            context.setIntraOpThreads(intra)
+            context.startBoostTeam()
+        }
     }
 
     /// The OpenMP team of a boosted node under `c` with `workers` inter-op workers: the whole
