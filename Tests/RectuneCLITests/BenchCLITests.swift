@@ -15,8 +15,8 @@ final class BenchCLITests: XCTestCase {
         let host = try XCTUnwrap(lines.first { $0.hasPrefix("host GEMM rate: ") }, r.out)
         XCTAssertTrue(host.contains("GFLOP/s per core (fp32"), host)
         // WDL's default tower 429→1024→512→256→1 plus the wide 13→1 linear: 6.570 MFLOP/sample.
-        let dense = try XCTUnwrap(lines.first { $0.hasPrefix("  wdl dense: ") }, r.out)
-        XCTAssertTrue(dense.contains("6.570 MFLOP/sample"), dense)
+        let dense = try XCTUnwrap(lines.first { $0.hasPrefix("  wdl roofline: ") }, r.out)
+        XCTAssertTrue(dense.contains("6.570 dense MFLOP/sample"), dense)
         let row = try XCTUnwrap(lines.first { $0.hasPrefix("wdl ") && $0.contains("in-memory") }, r.out)
         XCTAssertTrue(row.contains("%"), row)
         let path = try XCTUnwrap(lines.first { $0.contains("critical path of one wdl step") }, r.out)

@@ -159,9 +159,9 @@ struct BenchCommand: AsyncParsableCommand {
         }
     }
 
-    /// `  wdl dense: 6.62 MFLOP/sample; roofline 2 cores × 150.0 GFLOP/s = 45,300 samples/s`
+    /// `  wdl roofline: 6.570 dense MFLOP/sample; 2 cores × 95.1 GFLOP/s = 28948 samples/s`
     func rooflineLine(_ label: String, _ r: DenseRoofline) -> String {
-        String(format: "  %@ dense: %.3f MFLOP/sample; roofline %d cores × %.1f GFLOP/s = %.0f samples/s",
+        String(format: "  %@ roofline: %.3f dense MFLOP/sample; %d cores × %.1f GFLOP/s = %.0f samples/s",
                label, r.flopsPerSample / 1e6, r.cores, r.gflopsPerCore, r.samplesPerSec)
     }
 
