@@ -8,6 +8,14 @@
 extern void omp_set_num_threads(int num_threads);
 extern int omp_get_max_threads(void);
 
+/* libgomp's entry point for `#pragma omp parallel` (GCC's ABI). */
+extern void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags);
+
+static inline void rectune_omp_empty_region(void *data) { (void)data; }
+
+/// Runs one empty parallel region of `n` threads from the calling thread (creates its team).
+static inline void rectune_omp_start_team(int n) { GOMP_parallel(rectune_omp_empty_region, 0, (unsigned)n, 0); }
+
 /// Sets the OpenMP team size for parallel regions started by the calling thread.
 static inline void rectune_omp_set_num_threads(int n) { omp_set_num_threads(n); }
 

@@ -28,6 +28,7 @@ public enum Counter: String, CaseIterable, Sendable, Codable {
     case executorParks = "executor.parks"
     case executorBatchedNodes = "executor.batched_nodes"
     case executorNodes = "executor.nodes"
+    case executorBoostedNodes = "executor.boosted_nodes"
     // engine: allocator
     case allocatorAllocations = "allocator.allocations"
     case allocatorHits = "allocator.hits"

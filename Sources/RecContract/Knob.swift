@@ -13,6 +13,7 @@ public enum Knob: String, CaseIterable, Sendable, Codable, Comparable {
     case executor
     case interThreads = "inter_threads"
     case intraThreads = "intra_threads"
+    case intraBoost = "intra_boost"
     case costmodelStart = "costmodel_start"
     case costmodelStop = "costmodel_stop"
     case pinThreads = "pin_threads"

@@ -82,6 +82,10 @@ extension KnobSpec {
         case .intraThreads:
             return entry(.runtime, .integer(min: 1, max: 256), "1", "threads",
                          help: "oneDNN (OpenMP) threads per op; on 2 cores, 2 inter-op workers × 2 OpenMP threads oversubscribe.")
+        case .intraBoost:
+            return entry(.runtime, .onOff, "off",
+                         help: "Run a dense layer's product with the executor's whole thread budget (inter_threads × intra_threads OpenMP threads, at most the CPUs) while no other node is running or runnable, with intra_threads otherwise; never two enlarged teams at once. Results may differ from off in the last bits.",
+                         when: .unless(.executor, isOneOf: ["inline"]))
         case .costmodelStart:
             return entry(.runtime, .integer(min: 0, max: unbounded), "10", "steps",
                          help: "First step the cost model profiles.", when: .when(.executor, isOneOf: ["costmodel"]))

@@ -18,7 +18,7 @@ final class ContractCLITests: XCTestCase {
         .pinThreads: "on", .numa: "local", .allocator: "adaptive", .allocWarmupStart: "0", .allocWarmupSteps: "2",
         .mallocMmapThreshold: "262144", .stage: "on", .stageCapacity: "3", .stageThreads: "2", .microBatch: "2",
         .bf16: "on", .embeddingDim: "4", .hashBuckets: "1000", .evalRows: "300", .seed: "7", .badRows: "fail",
-        .dataset: "eleme", .embFusion: "off", .indicator: "scatter", .rnn: "fused",
+        .dataset: "eleme", .embFusion: "off", .indicator: "scatter", .rnn: "fused", .intraBoost: "on",
     ]
     /// The model under which every knob above applies (indicator is contest DeepFM's).
     static let model = "deepfm"

@@ -49,6 +49,7 @@ final class WorkerStats: Sendable {
     let parks = Atomic<Int>(0)
     let batchedNodes = Atomic<Int>(0)
     let nodes = Atomic<Int>(0)
+    let boostedNodes = Atomic<Int>(0)
 
     /// Single-writer increment.
     @inline(__always)
@@ -66,6 +67,7 @@ final class WorkerStats: Sendable {
             c.parks += s.parks.load(ordering: .relaxed)
             c.batchedNodes += s.batchedNodes.load(ordering: .relaxed)
             c.nodes += s.nodes.load(ordering: .relaxed)
+            c.boostedNodes += s.boostedNodes.load(ordering: .relaxed)
         }
         return c
     }

@@ -40,15 +40,17 @@ public final class CostModelExecutor: StepExecutor {
     ///   - profileStop: first step scheduled by the cost model.
     ///   - batchThresholdMicros: nodes whose average cost is below this are batched.
     ///   - onWorkerStart: called once on each worker's own thread with its worker index.
+    ///   - boost: gives a dense node that runs alone a larger OpenMP team (`IntraOpBoost`); nil = never.
     public init(threads: Int, pinThreads: Bool = false, profileStart: Int, profileStop: Int,
-                batchThresholdMicros: Double = 20, onWorkerStart: (@Sendable (Int) -> Void)? = nil) {
+                batchThresholdMicros: Double = 20, onWorkerStart: (@Sendable (Int) -> Void)? = nil,
+                boost: IntraOpBoost? = nil) {
         precondition(profileStart >= 0, "costmodel-start must be >= 0, got \(profileStart)")
         workerCount = threads
         self.profileStart = profileStart
         self.profileStop = profileStop
         self.batchThresholdMicros = batchThresholdMicros
         scheduler = WorkStealingScheduler(threads: threads, pinThreads: pinThreads,
-                                          namePrefix: "rectune-pool", onWorkerStart: onWorkerStart)
+                                          namePrefix: "rectune-pool", onWorkerStart: onWorkerStart, boost: boost)
     }
 
     deinit { scheduler.shutdown() }

@@ -23,10 +23,12 @@ public final class PoolExecutor: StepExecutor {
     ///   - threads: inter-op workers including the calling thread, 1...64.
     ///   - pinThreads: pin worker N to the N-th allowed CPU (mod their number), the caller too.
     ///   - onWorkerStart: called once on each worker's own thread with its worker index.
-    public init(threads: Int, pinThreads: Bool = false, onWorkerStart: (@Sendable (Int) -> Void)? = nil) {
+    ///   - boost: gives a dense node that runs alone a larger OpenMP team (`IntraOpBoost`); nil = never.
+    public init(threads: Int, pinThreads: Bool = false, onWorkerStart: (@Sendable (Int) -> Void)? = nil,
+                boost: IntraOpBoost? = nil) {
         workerCount = threads
         scheduler = WorkStealingScheduler(threads: threads, pinThreads: pinThreads,
-                                          namePrefix: "rectune-pool", onWorkerStart: onWorkerStart)
+                                          namePrefix: "rectune-pool", onWorkerStart: onWorkerStart, boost: boost)
     }
 
     deinit { scheduler.shutdown() }

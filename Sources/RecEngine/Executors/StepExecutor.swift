@@ -12,6 +12,8 @@ public struct ExecutorCounters: Sendable, Equatable {
     public var batchedNodes: Int = 0
     /// Nodes executed.
     public var nodes: Int = 0
+    /// Nodes run with a boosted OpenMP team (`IntraOpBoost`).
+    public var boostedNodes: Int = 0
     public init() {}
 
     public static func - (a: Self, b: Self) -> Self {
@@ -19,6 +21,7 @@ public struct ExecutorCounters: Sendable, Equatable {
         d.tasks = a.tasks - b.tasks; d.steals = a.steals - b.steals
         d.failedSteals = a.failedSteals - b.failedSteals; d.parks = a.parks - b.parks
         d.batchedNodes = a.batchedNodes - b.batchedNodes; d.nodes = a.nodes - b.nodes
+        d.boostedNodes = a.boostedNodes - b.boostedNodes
         return d
     }
 }

@@ -15,6 +15,28 @@ extension WorkStealingScheduler {
 
     @inline(__always)
     func execute(_ node: Int, worker w: Int, state st: StepState, profiling: Bool) {
+        if let boost, st.graph.nodes[node].flops >= boost.minFLOPs, mayBoost() {
+            boost.begin(w)
+            run(node, worker: w, state: st, profiling: profiling)
+            boost.end(w)
+            boostToken.store(false, ordering: .sequentiallyConsistent)
+            WorkerStats.bump(stats[w].boostedNodes)
+        } else {
+            run(node, worker: w, state: st, profiling: profiling)
+        }
+        WorkerStats.bump(stats[w].nodes)
+    }
+
+    /// Whether the calling worker, about to run a node, is alone: nothing queued, no other worker
+    /// holding an item, and no boosted node running (then it takes the token).
+    @inline(__always)
+    func mayBoost() -> Bool {
+        pending.load(ordering: .sequentiallyConsistent) == 0 && busy.load(ordering: .sequentiallyConsistent) == 1
+            && boostToken.compareExchange(expected: false, desired: true, ordering: .sequentiallyConsistent).exchanged
+    }
+
+    @inline(__always)
+    private func run(_ node: Int, worker w: Int, state st: StepState, profiling: Bool) {
         if profiling {
             let t0 = Self.monotonicMicros()
             st.graph.execute(NodeID(index: node), worker: w, memory: st.memory!, step: st.step)
@@ -22,7 +44,6 @@ extension WorkStealingScheduler {
         } else {
             st.graph.execute(NodeID(index: node), worker: w, memory: st.memory!, step: st.step)
         }
-        WorkerStats.bump(stats[w].nodes)
     }
 
     /// clock_gettime(CLOCK_MONOTONIC) in microseconds.

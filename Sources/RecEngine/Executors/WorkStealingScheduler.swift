@@ -75,7 +75,14 @@ final class WorkStealingScheduler: @unchecked Sendable {
     let stats: [WorkerStats]
     let scratch: [WorkerScratch]
     let idleMask = Atomic<UInt64>(0)
-    private let pending = Atomic<Int>(0)
+    /// Queued items not yet taken.
+    let pending = Atomic<Int>(0)
+    /// With `boost`: workers holding an item (taken and not finished).
+    let busy = Atomic<Int>(0)
+    /// With `boost`: set while a boosted node runs.
+    let boostToken = Atomic<Bool>(false)
+    /// Gives lone dense nodes a larger OpenMP team (`IntraOpBoost`); nil = never.
+    let boost: IntraOpBoost?
     private let stopping = Atomic<Bool>(false)
     private let pinThreads: Bool
     private let onWorkerStart: (@Sendable (Int) -> Void)?
@@ -86,7 +93,8 @@ final class WorkStealingScheduler: @unchecked Sendable {
     /// Idle scans of `pending` before parking (a few microseconds).
     private let spinLimit = 2048
 
-    init(threads: Int, pinThreads: Bool, namePrefix: String, onWorkerStart: (@Sendable (Int) -> Void)?) {
+    init(threads: Int, pinThreads: Bool, namePrefix: String, onWorkerStart: (@Sendable (Int) -> Void)?,
+         boost: IntraOpBoost? = nil) {
         precondition(threads >= 1 && threads <= 64, "inter-op threads must be in 1...64, got \(threads)")
         threadCount = threads
         queues = (0..<threads).map { _ in WorkQueue() }
@@ -95,6 +103,7 @@ final class WorkStealingScheduler: @unchecked Sendable {
         scratch = (0..<threads).map { _ in WorkerScratch() }
         self.pinThreads = pinThreads
         self.onWorkerStart = onWorkerStart
+        self.boost = boost
         for w in 1..<threads {
             workers.append(WorkerThread(name: "\(namePrefix)-\(w)") { [self] in self.backgroundWorker(w) })
         }
@@ -127,7 +136,7 @@ final class WorkStealingScheduler: @unchecked Sendable {
         for i in 0..<n { st.pending.store(graph.nodes[i].dependencies.count, at: i) }
         st.remaining.store(n, ordering: .sequentiallyConsistent)
         pushRoots(st)
-        while let item = findWork(0, step: st) { runItem(item, worker: 0, state: st) }
+        while let item = findWork(0, step: st) { runClaimed(item, worker: 0, state: st) }
     }
 
     private func pushRoots(_ st: StepState) {
@@ -175,7 +184,7 @@ final class WorkStealingScheduler: @unchecked Sendable {
         if pinThreads { ThreadSetup.pinCurrentThread(index: w) }
         onWorkerStart?(w)
         while let item = findWork(w, step: nil) {
-            runItem(item, worker: w, state: current!)
+            runClaimed(item, worker: w, state: current!)
         }
     }
 
@@ -191,13 +200,13 @@ final class WorkStealingScheduler: @unchecked Sendable {
         let s = stats[w]
         while true {
             if let item = queues[w].popOwn() {
-                pending.subtract(1, ordering: .relaxed)
+                claimed()
                 return item
             }
             if threadCount > 1, pending.load(ordering: .relaxed) > 0 {
                 for k in 1..<threadCount {
                     if let item = queues[(w + k) % threadCount].steal() {
-                        pending.subtract(1, ordering: .relaxed)
+                        claimed()
                         WorkerStats.bump(s.steals)
                         return item
                     }
@@ -222,6 +231,25 @@ final class WorkStealingScheduler: @unchecked Sendable {
             WorkerStats.bump(s.parks)
             parkers[w].park()
         }
+    }
+
+    /// Takes a dequeued item off `pending`. With boosting, the worker counts itself busy first
+    /// (both sequentially consistent), so a worker that sees `pending == 0` also sees it busy.
+    @inline(__always)
+    private func claimed() {
+        if boost != nil {
+            busy.add(1, ordering: .sequentiallyConsistent)
+            pending.subtract(1, ordering: .sequentiallyConsistent)
+        } else {
+            pending.subtract(1, ordering: .relaxed)
+        }
+    }
+
+    /// Runs a claimed item, then (with boosting) counts the worker idle again.
+    @inline(__always)
+    private func runClaimed(_ item: WorkItem, worker w: Int, state st: StepState) {
+        runItem(item, worker: w, state: st)
+        if boost != nil { busy.subtract(1, ordering: .sequentiallyConsistent) }
     }
 
     /// Summed counters of all workers.

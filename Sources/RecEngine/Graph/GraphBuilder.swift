@@ -20,15 +20,16 @@ public final class GraphBuilder {
     }
 
     /// Adds a node. `after` are its dependencies; `allocates` the tensors it creates;
-    /// `uses` the tensors (allocated upstream) it reads or writes.
+    /// `uses` the tensors (allocated upstream) it reads or writes; `flops` the floating-point
+    /// operations of its dense matrix product (0 unless the node runs a oneDNN dense layer).
     @discardableResult
     public func node(_ name: String, kind: NodeKind, after: [NodeID] = [], allocates: [TensorID] = [],
-                     uses: [TensorID] = [], body: @escaping NodeBody) -> NodeID {
+                     uses: [TensorID] = [], flops: Double = 0, body: @escaping NodeBody) -> NodeID {
         let id = NodeID(index: nodes.count)
         var deps: [NodeID] = []
         for d in after where !deps.contains(d) { deps.append(d) }
         nodes.append(StepGraph.Node(id: id, name: name, kind: kind, dependencies: deps,
-                                    allocates: allocates, uses: uses, body: body))
+                                    allocates: allocates, uses: uses, flops: flops, body: body))
         return id
     }
 

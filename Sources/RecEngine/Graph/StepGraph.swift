@@ -46,6 +46,9 @@ public final class StepGraph: Sendable {
         public let allocates: [TensorID]
         /// Tensors this node reads or writes, allocated by an upstream node.
         public let uses: [TensorID]
+        /// Floating-point operations of the node's dense (oneDNN) matrix product, 0 for other nodes:
+        /// `2·rows·inputs·outputs` for a dense layer's forward, backward-data or backward-weights.
+        public let flops: Double
         public let body: NodeBody
     }
 
@@ -75,6 +78,9 @@ public final class StepGraph: Sendable {
     }
 
     public var nodeCount: Int { nodes.count }
+
+    /// Floating-point operations of the step's dense matrix products (sum of the nodes' `flops`).
+    public var denseFLOPs: Double { nodes.reduce(0) { $0 + $1.flops } }
 
     /// Runs one node as every executor must: allocate its tensors, run the body, release tensors
     /// whose last user it was.

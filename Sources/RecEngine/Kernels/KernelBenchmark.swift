@@ -112,6 +112,22 @@ public enum KernelBenchmark {
             denseStep += 1
             adam.update(denseWeights, gradient: denseGrad, step: denseStep)
         }
+        // The same memory traffic as Adam (read θ, g, m, v; write θ, m, v) with trivial arithmetic:
+        // what the update would cost if it were bound by memory bandwidth alone.
+        let m = UnsafeMutablePointer<Float>.allocate(capacity: denseWeights.count)
+        let v = UnsafeMutablePointer<Float>.allocate(capacity: denseWeights.count)
+        m.initialize(repeating: 0, count: denseWeights.count)
+        v.initialize(repeating: 0, count: denseWeights.count)
+        defer { m.deallocate(); v.deallocate() }
+        measure("bandwidth reference, Adam's traffic 1024×\(width)") {
+            let theta = denseWeights.values, n = denseWeights.count
+            for k in 0..<n {
+                let gk = denseGrad[k]
+                m[k] += gk
+                v[k] += gk
+                theta[k] -= gk
+            }
+        }
         return results
     }
 

@@ -1,4 +1,7 @@
 import Glibc
+#if arch(x86_64)
+import _Builtin_intrinsics.intel
+#endif
 
 /// The element-wise update rules, shared by the dense optimizers and the sparse row optimizer so
 /// that both apply exactly the same arithmetic (the sparse one just applies it to fewer rows).
@@ -25,10 +28,48 @@ enum OptimizerMath {
         }
     }
 
+    /// Adam over `n` elements: 4 lanes at a time (SSE, the build's baseline ISA), then the scalar
+    /// form for the tail. Every lane performs the scalar form's operations in the same order (no
+    /// fused multiply-add; correctly rounded √ and ÷), so the result is bit-identical to
+    /// `adamScalar`. The scalar loop did not vectorize (four pointers that may alias), and Swift's
+    /// `SIMD.squareRoot()` runs lane by lane (`sqrtss`), so √ is `sqrtps` through `sqrt4`.
     @inline(__always)
     static func adam(_ theta: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
                      _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>, _ n: Int,
                      stepSize: Float, beta1: Float, beta2: Float, epsilon: Float) {
+        typealias V = SIMD4<Float>
+        let c1 = 1 - beta1, c2 = 1 - beta2
+        let b1 = V(repeating: beta1), b2 = V(repeating: beta2), c1v = V(repeating: c1), c2v = V(repeating: c2)
+        let lr = V(repeating: stepSize), eps = V(repeating: epsilon)
+        var k = 0
+        while k + 4 <= n {
+            let gk = UnsafeRawPointer(g + k).loadUnaligned(as: V.self)
+            let mk = b1 * UnsafeRawPointer(m + k).loadUnaligned(as: V.self) + c1v * gk
+            let vk = b2 * UnsafeRawPointer(v + k).loadUnaligned(as: V.self) + c2v * gk * gk
+            UnsafeMutableRawPointer(m + k).storeBytes(of: mk, as: V.self)
+            UnsafeMutableRawPointer(v + k).storeBytes(of: vk, as: V.self)
+            let t = UnsafeRawPointer(theta + k).loadUnaligned(as: V.self)
+            UnsafeMutableRawPointer(theta + k).storeBytes(of: t - lr * mk / (sqrt4(vk) + eps), as: V.self)
+            k += 4
+        }
+        adamScalar(theta + k, g + k, m + k, v + k, n - k, stepSize: stepSize, beta1: beta1, beta2: beta2, epsilon: epsilon)
+    }
+
+    /// Correctly rounded square root of each lane, as one `sqrtps` on x86-64.
+    @inline(__always)
+    static func sqrt4(_ x: SIMD4<Float>) -> SIMD4<Float> {
+        #if arch(x86_64)
+        return _mm_sqrt_ps(x)
+        #else
+        return x.squareRoot()
+        #endif
+    }
+
+    /// The scalar form of `adam` (the definition; also its tail).
+    @inline(__always)
+    static func adamScalar(_ theta: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
+                           _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>, _ n: Int,
+                           stepSize: Float, beta1: Float, beta2: Float, epsilon: Float) {
         let c1 = 1 - beta1, c2 = 1 - beta2
         for k in 0..<n {
             let gk = g[k]

@@ -71,7 +71,8 @@ final class MLPStack: @unchecked Sendable {
         for (i, layer) in layers.enumerated() {
             let y = b.floats("\(name).\(i).out\(tag)", count: rows * layer.outputs)
             let src = x
-            let node = b.node("\(name).\(i).fwd\(tag)", kind: .forward, after: deps, allocates: [y], uses: [src]) { ctx in
+            let node = b.node("\(name).\(i).fwd\(tag)", kind: .forward, after: deps, allocates: [y], uses: [src],
+                              flops: layer.productFLOPs(rows: rows)) { ctx in
                 layer.forward(batch: rows, input: ctx.memory.floats(src), output: ctx.memory.floats(y), worker: ctx.worker)
             }
             acts.append(y); nodes.append(node)
@@ -105,7 +106,8 @@ final class MLPStack: @unchecked Sendable {
             let gW = b.floats("\(name).\(i).dW\(tag)", count: layer.weightGradientCount)
             let gB = b.floats("\(name).\(i).db\(tag)", count: layer.outputs)
             let gy = g
-            let wNode = b.node("\(name).\(i).bwdW\(tag)", kind: .backward, after: ready, allocates: [gW, gB], uses: [src, gy]) { ctx in
+            let wNode = b.node("\(name).\(i).bwdW\(tag)", kind: .backward, after: ready, allocates: [gW, gB], uses: [src, gy],
+                               flops: layer.productFLOPs(rows: rows)) { ctx in
                 layer.backwardWeights(batch: rows, input: ctx.memory.floats(src), gradOutput: ctx.memory.floats(gy),
                                       gradWeights: ctx.memory.floats(gW), gradBias: ctx.memory.floats(gB), worker: ctx.worker)
             }
@@ -114,7 +116,8 @@ final class MLPStack: @unchecked Sendable {
             if i > 0 || needInputGrad {
                 let gx = b.floats("\(name).\(i).dx\(tag)", count: rows * layer.inputs)
                 let prev: DenseLayer? = i > 0 ? layers[i - 1] : nil
-                var dNode = b.node("\(name).\(i).bwdD\(tag)", kind: .backward, after: ready, allocates: [gx], uses: [gy]) { ctx in
+                var dNode = b.node("\(name).\(i).bwdD\(tag)", kind: .backward, after: ready, allocates: [gx], uses: [gy],
+                                   flops: layer.productFLOPs(rows: rows)) { ctx in
                     layer.backwardData(batch: rows, gradOutput: ctx.memory.floats(gy), gradInput: ctx.memory.floats(gx), worker: ctx.worker)
                 }
                 layerNodes[i].append(dNode)

@@ -8,9 +8,16 @@ import Synchronization
 /// A call that names `worker: w` holds worker `w`'s lock while it executes, so per-worker state
 /// (stream, scratchpad, a layer's per-worker memory objects) is never used by two threads at once;
 /// calls on different workers run concurrently.
+///
+/// Boosting (`boostThreads` > 1, the `intra_boost` knob): every dense layer also gets primitives
+/// created for an OpenMP team of `boostThreads`; between `beginBoost(worker:)` and
+/// `endBoost(worker:)` that worker's calls use them, in a team of that size. The executor decides
+/// when (see `IntraOpBoost`).
 public final class DNNLContext: Sendable {
     /// Number of workers (valid `worker:` arguments are `0..<workers`).
     public let workers: Int
+    /// OpenMP team size of a boosted call; 1 when the context does not boost.
+    public let boostThreads: Int
     let engine: DNNLEngine
     private let slots: [WorkerSlot]
 
@@ -18,6 +25,10 @@ public final class DNNLContext: Sendable {
     struct WorkerState {
         let stream: DNNLStream
         var scratchpad: AlignedBuffer
+        /// Between `beginBoost` and `endBoost`: calls use the boosted primitives.
+        var boosted = false
+        /// The worker thread's team size before `beginBoost` (restored by `endBoost`).
+        var narrowThreads = 1
     }
 
     /// One worker's lock-protected state.
@@ -29,10 +40,14 @@ public final class DNNLContext: Sendable {
     }
 
     /// Creates the CPU engine and one stream per worker.
+    /// - Parameter boostThreads: OpenMP team size of boosted calls (1 = no boosting, no second
+    ///   primitive set).
     /// - Throws: `DNNLError` naming the failing `dnnl_engine_create` / `dnnl_stream_create`.
-    public init(workers: Int) throws {
+    public init(workers: Int, boostThreads: Int = 1) throws {
         dnnlRequire(workers >= 1, "DNNLContext needs at least one worker, got \(workers)")
+        dnnlRequire(boostThreads >= 1, "boost threads must be >= 1, got \(boostThreads)")
         self.workers = workers
+        self.boostThreads = boostThreads
         let engine = try DNNLEngine()
         self.engine = engine
         var slots: [WorkerSlot] = []
@@ -47,6 +62,43 @@ public final class DNNLContext: Sendable {
     public func setIntraOpThreads(_ n: Int) {
         dnnlRequire(n >= 1, "intra-op threads must be >= 1, got \(n)")
         rectune_omp_set_num_threads(Int32(n))
+    }
+
+    /// Worker `worker` (the calling thread) runs its next dense calls in a team of `boostThreads`
+    /// OpenMP threads with the boosted primitives, until `endBoost(worker:)`. No-op without boosting.
+    public func beginBoost(worker: Int) {
+        guard boostThreads > 1 else { return }
+        let narrow = Int(rectune_omp_get_max_threads())
+        withWorker(worker) { $0.boosted = true; $0.narrowThreads = narrow }
+        rectune_omp_set_num_threads(Int32(boostThreads))
+    }
+
+    /// Ends `beginBoost(worker:)`: the calling thread's team size and primitives are the usual ones again.
+    public func endBoost(worker: Int) {
+        guard boostThreads > 1 else { return }
+        var narrow = 1
+        withWorker(worker) { $0.boosted = false; narrow = $0.narrowThreads }
+        rectune_omp_set_num_threads(Int32(narrow))
+    }
+
+    /// Creates the calling worker's boosted OpenMP team up front (one empty parallel region of
+    /// `boostThreads`); no-op without boosting. Why: libgomp lets an idle team member spin for
+    /// 300,000 iterations (~ms) before sleeping, unless it manages more threads than there are
+    /// CPUs, when it spins 1,000. With every worker's team created, a boosted team's helper
+    /// sleeps soon after the node instead of taking the core the other worker needs next
+    /// (measured with one team: some rounds of DLRM ran at half speed; OMP_WAIT_POLICY=passive
+    /// removed that).
+    public func startBoostTeam() {
+        guard boostThreads > 1 else { return }
+        rectune_omp_start_team(Int32(boostThreads))
+    }
+
+    /// Runs `body` with the calling thread's OpenMP team size set to `n`, then restores it.
+    static func withOpenMPThreads<T>(_ n: Int, _ body: () throws -> T) rethrows -> T {
+        let before = rectune_omp_get_max_threads()
+        rectune_omp_set_num_threads(Int32(n))
+        defer { rectune_omp_set_num_threads(before) }
+        return try body()
     }
 
     /// The OpenMP team size primitives started by the calling thread would use (`omp_get_max_threads`).

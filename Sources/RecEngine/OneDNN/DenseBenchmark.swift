@@ -84,6 +84,20 @@ public enum DenseBenchmark {
         return results
     }
 
+    /// The host's dense GEMM rate on one thread (GFLOP/s): all FLOPs of forward, backward-data and
+    /// backward-weights over `shapes`, divided by the sum of their median times. What one core
+    /// delivers to a model's dense layers, for the roofline of `rectune bench`.
+    public static func hostRate(shapes: [Shape] = wdlShapes, batch: Int = 512, precision: Precision,
+                                iterations: Int = 20) throws -> Double {
+        var flops = 0.0, seconds = 0.0
+        for r in try run(shapes: shapes, batch: batch, precision: precision, iterations: iterations, threads: 1) {
+            let f = 2.0 * Double(batch) * Double(r.shape.inputs) * Double(r.shape.outputs)
+            flops += 3 * f
+            seconds += f / (r.forwardGFLOPS * 1e9) + f / (r.backwardDataGFLOPS * 1e9) + f / (r.backwardWeightsGFLOPS * 1e9)
+        }
+        return flops / seconds / 1e9
+    }
+
     /// Median and best wall time of `iterations` calls of `body`, after 3 untimed warm-up calls.
     static func timeSeconds(_ iterations: Int, _ body: () -> Void) -> (median: Double, best: Double) {
         for _ in 0..<3 { body() }

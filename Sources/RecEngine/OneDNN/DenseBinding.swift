@@ -72,7 +72,7 @@ extension DenseLayer {
     public func forward(batch: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, worker: Int) {
         let plan = plan(batch)
         context.withWorker(worker) { w in
-            let b = plan.bindings[worker]
+            let b = plan.binding(worker, boosted: w.boosted)
             b.input.point(at: input)
             b.output.point(at: output)
             b.inputToLow?.execute(on: w.stream, scratchpad: w.scratchpad.pointer)
@@ -107,7 +107,7 @@ extension DenseLayer {
                              worker: Int) {
         let plan = plan(batch)
         context.withWorker(worker) { w in
-            let b = plan.bindings[worker]
+            let b = plan.binding(worker, boosted: w.boosted)
             b.gradOutput.point(at: gradOutput)
             b.gradInput.point(at: gradInput)
             b.gradientToLow?.execute(on: w.stream, scratchpad: w.scratchpad.pointer)
@@ -123,7 +123,7 @@ extension DenseLayer {
                                 worker: Int) {
         let plan = plan(batch)
         context.withWorker(worker) { w in
-            let b = plan.bindings[worker]
+            let b = plan.binding(worker, boosted: w.boosted)
             b.input.point(at: input)
             b.gradOutput.point(at: gradOutput)
             b.gradWeights.point(at: gradWeights)

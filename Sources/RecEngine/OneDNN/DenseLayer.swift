@@ -33,6 +33,9 @@ public final class DenseLayer: Sendable {
     public let weights: ParameterTensor
     /// `outputs` floats.
     public let bias: ParameterTensor
+    /// Floating-point operations of one of the layer's three products (forward, backward-data,
+    /// backward-weights) over `rows` rows: `2·rows·inputs·outputs`.
+    public func productFLOPs(rows: Int) -> Double { 2 * Double(rows) * Double(inputs) * Double(outputs) }
     /// Floats of a diff-weights buffer; it has the same layout as `weights`.
     public var weightGradientCount: Int { weights.count }
 

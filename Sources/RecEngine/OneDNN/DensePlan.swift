@@ -14,12 +14,15 @@ final class DensePlan: @unchecked Sendable {
     /// bf16 only: fp32→bf16 reorders of the input and of the output gradient.
     let inputToLow: DNNLPrimitive?
     let gradientToLow: DNNLPrimitive?
+    /// Per worker: bound to the primitives above (created under the workers' own team size).
     let bindings: [DenseBinding]
-    /// Largest scratchpad any of the plan's primitives needs.
+    /// Per worker, when the context boosts (`DNNLContext.boostThreads` > 1): bound to a second set
+    /// of primitives created for a team of `boostThreads` OpenMP threads; empty otherwise.
+    let wideBindings: [DenseBinding]
+    /// Largest scratchpad any of the plan's primitives (both sets) needs.
     let scratchpadBytes: Int
 
     init(layer: DenseLayer, batch: Int) throws {
-        let engine = layer.context.engine
         let name = "\(layer.name) batch \(batch)"
         let bf16 = layer.precision == .bf16
         let lowType: dnnl_data_type_t = bf16 ? dnnl_bf16 : dnnl_f32
@@ -30,6 +33,42 @@ final class DensePlan: @unchecked Sendable {
         let biasDesc = try DNNLMemoryDesc(dims: [layer.outputs], type: dnnl_f32, tag: dnnl_a)
         let weightsDesc = layer.lowDesc ?? layer.masterDesc
 
+        let make = {
+            try Self.products(layer: layer, name: name, src: src, dst: dst, lowSrc: lowSrc, lowDst: lowDst,
+                              bias: biasDesc, weights: weightsDesc)
+        }
+        let narrow = try make()
+        // Boosted calls run in a larger OpenMP team: oneDNN sizes its thread partition and
+        // scratchpad when a primitive is created, from the creating thread's team size, so the
+        // boosted set is created under that team size.
+        let wide = try layer.context.boostThreads > 1 ? DNNLContext.withOpenMPThreads(layer.context.boostThreads, make) : nil
+        (forward, backwardData, backwardWeights, inputToLow, gradientToLow) = narrow
+        self.batch = batch
+        scratchpadBytes = [narrow, wide].compactMap { $0 }
+            .flatMap { [$0.forward, $0.backwardData, $0.backwardWeights, $0.inputToLow, $0.gradientToLow] }
+            .compactMap { $0?.scratchpad.bytes }.max() ?? 0
+        func bind(_ p: DenseBinding.Primitives) throws -> [DenseBinding] {
+            try (0..<layer.context.workers).map { _ in
+                try DenseBinding(plan: p, layer: layer, src: src, dst: dst, lowSrc: lowSrc, lowDst: lowDst,
+                                 bias: biasDesc, weights: weightsDesc)
+            }
+        }
+        bindings = try bind(narrow)
+        wideBindings = try wide.map(bind) ?? []
+    }
+
+    /// The binding a call on `worker` uses: the boosted set while the worker is boosted.
+    @inline(__always)
+    func binding(_ worker: Int, boosted: Bool) -> DenseBinding {
+        boosted && !wideBindings.isEmpty ? wideBindings[worker] : bindings[worker]
+    }
+
+    /// Forward, backward-data and backward-weights primitives (and the bf16 reorders), created
+    /// under the calling thread's OpenMP team size.
+    private static func products(layer: DenseLayer, name: String, src: DNNLMemoryDesc, dst: DNNLMemoryDesc,
+                                 lowSrc: DNNLMemoryDesc, lowDst: DNNLMemoryDesc, bias biasDesc: DNNLMemoryDesc,
+                                 weights weightsDesc: DNNLMemoryDesc) throws -> DenseBinding.Primitives {
+        let engine = layer.context.engine
         let forwardPD = try Self.forwardDesc(src: lowSrc, weights: weightsDesc, bias: biasDesc, dst: dst,
                                              relu: layer.relu, engine: engine, name: name)
         var desc = dnnl_inner_product_desc_t()
@@ -40,31 +79,18 @@ final class DensePlan: @unchecked Sendable {
                                            what: "inner_product backward_data \(name)")
         let weightsPD = try Self.backwardWeightsDesc(src: lowSrc, diffWeights: layer.masterDesc, diffBias: biasDesc,
                                                      diffDst: lowDst, hint: forwardPD, engine: engine, name: name)
-        forward = try DNNLPrimitive(forwardPD, what: "inner_product forward \(name)")
-        backwardData = try DNNLPrimitive(dataPD, what: "inner_product backward_data \(name)")
-        backwardWeights = try DNNLPrimitive(weightsPD, what: "inner_product backward_weights \(name)")
-        if bf16 {
-            let attributes = try DNNLAttributes()
-            inputToLow = try DNNLPrimitive(DNNLPrimitiveDesc(reorderFrom: src, to: lowSrc, attributes: attributes,
+        let forward = try DNNLPrimitive(forwardPD, what: "inner_product forward \(name)")
+        let backwardData = try DNNLPrimitive(dataPD, what: "inner_product backward_data \(name)")
+        let backwardWeights = try DNNLPrimitive(weightsPD, what: "inner_product backward_weights \(name)")
+        guard layer.precision == .bf16 else { return (forward, backwardData, backwardWeights, nil, nil) }
+        let attributes = try DNNLAttributes()
+        let inputToLow = try DNNLPrimitive(DNNLPrimitiveDesc(reorderFrom: src, to: lowSrc, attributes: attributes,
                                                              engine: engine, what: "input f32→bf16 \(name)"),
                                            what: "reorder input f32→bf16 \(name)")
-            gradientToLow = try DNNLPrimitive(DNNLPrimitiveDesc(reorderFrom: dst, to: lowDst, attributes: attributes,
+        let gradientToLow = try DNNLPrimitive(DNNLPrimitiveDesc(reorderFrom: dst, to: lowDst, attributes: attributes,
                                                                 engine: engine, what: "gradient f32→bf16 \(name)"),
                                               what: "reorder gradient f32→bf16 \(name)")
-        } else {
-            inputToLow = nil
-            gradientToLow = nil
-        }
-        self.batch = batch
-        scratchpadBytes = [forward, backwardData, backwardWeights, inputToLow, gradientToLow]
-            .compactMap { $0?.scratchpad.bytes }.max() ?? 0
-        var bindings: [DenseBinding] = []
-        for _ in 0..<layer.context.workers {
-            bindings.append(try DenseBinding(plan: (forward, backwardData, backwardWeights, inputToLow, gradientToLow),
-                                             layer: layer, src: src, dst: dst, lowSrc: lowSrc, lowDst: lowDst,
-                                             bias: biasDesc, weights: weightsDesc))
-        }
-        self.bindings = bindings
+        return (forward, backwardData, backwardWeights, inputToLow, gradientToLow)
     }
 
     /// Implementation names of the plan's primitives.

@@ -105,8 +105,7 @@ public enum ContestTrainer {
         guard dataset.schema.format == c.dataset.contestFormat, buckets(c).map({ $0 == dataset.buckets }) ?? true else {
             throw EngineError.invalidConfiguration("the data set was read for \(dataset.schema.format) with other bucket counts than --dataset \(c.dataset.rawValue) --hash-buckets \(c.hashBuckets)")
         }
-        let context = try DNNLContext(workers: max(c.interThreads, 1))
-        context.setIntraOpThreads(c.intraThreads)
+        let context = try Trainer.makeContext(c, workers: c.interThreads)
         let feed = ContestFeed(schema: dataset.schema, capacity: c.batch, buckets: dataset.buckets)
         // Timed window, part 1: parameters and tables created and initialised.
         let windowStart = hooks.clock()
@@ -118,8 +117,7 @@ public enum ContestTrainer {
         let window2Start = hooks.clock()
         let allocator = Trainer.makeAllocator(c)
         let memory = StepMemory(graph: graph, allocator: allocator)
-        let intra = c.intraThreads
-        let executor = Trainer.makeExecutor(c) { _ in context.setIntraOpThreads(intra) }
+        let executor = Trainer.makeExecutor(c, context: context)
         defer { executor.shutdown() }
         var checkpointNs: UInt64 = 0
         var firstStep = 0

@@ -56,6 +56,7 @@ struct PhaseCounters {
             (.executorTasks, Double(ex.tasks)), (.executorSteals, Double(ex.steals)),
             (.executorFailedSteals, Double(ex.failedSteals)), (.executorParks, Double(ex.parks)),
             (.executorBatchedNodes, Double(ex.batchedNodes)), (.executorNodes, Double(ex.nodes)),
+            (.executorBoostedNodes, Double(ex.boostedNodes)),
             (.allocatorAllocations, Double(end.allocator.allocations - start.allocator.allocations)),
             (.allocatorHits, Double(end.allocator.hits - start.allocator.hits)),
             (.allocatorMisses, Double(end.allocator.misses - start.allocator.misses)),

@@ -18,15 +18,13 @@ public enum SequenceBench {
     /// `profile`, `profileSteps` more inline steps timed node by node.
     public static func run(config c: TrainConfig, data: SyntheticSequenceBatches = SyntheticSequenceBatches(), steps: Int, warmup: Int,
                            profile: Bool, profileSteps: Int = 10) throws -> Result {
-        let context = try DNNLContext(workers: max(c.interThreads, 1))
-        context.setIntraOpThreads(c.intraThreads)
+        let context = try Trainer.makeContext(c, workers: c.interThreads)
         let feed = ContestFeed(schema: SyntheticSequenceBatches.schema, capacity: c.batch)
         let model = try makeSequenceModel(config: c, context: context, feed: feed, buckets: data.buckets)
         let graph = try model.trainingGraph(microBatches: MicroBatch.split(batch: c.batch, count: c.microBatch))
         let allocator = Trainer.makeAllocator(c)
         let memory = StepMemory(graph: graph, allocator: allocator)
-        let intra = c.intraThreads
-        let executor = Trainer.makeExecutor(c) { _ in context.setIntraOpThreads(intra) }
+        let executor = Trainer.makeExecutor(c, context: context)
         defer { executor.shutdown() }
         let batches = (0..<16).map { data.batch($0, size: c.batch, capacity: c.batch) }
         var times: [UInt64] = []

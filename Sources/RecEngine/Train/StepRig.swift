@@ -12,8 +12,7 @@ struct StepRig {
 
     /// - Parameter workers: executor workers (per-worker oneDNN streams and scratchpads).
     init(config c: TrainConfig, workers: Int) throws {
-        context = try DNNLContext(workers: max(workers, 1))
-        context.setIntraOpThreads(c.intraThreads)
+        context = try Trainer.makeContext(c, workers: workers)
         feed = StepFeed(capacity: c.batch)
         model = try makeModel(config: c, context: context, feed: feed)
         microBatches = MicroBatch.split(batch: c.batch, count: c.microBatch)

@@ -11,6 +11,7 @@ extension TrainConfig {
         case .executor: executor.rawValue
         case .interThreads: String(executor == .inline ? 1 : interThreads)
         case .intraThreads: String(intraThreads)
+        case .intraBoost: intraBoost ? "on" : "off"
         case .costmodelStart: String(costmodelStart)
         case .costmodelStop: String(costmodelStop)
         case .pinThreads: pinThreads ? "on" : "off"
@@ -45,6 +46,7 @@ extension TrainConfig {
         case .executor: executor = ExecutorPolicy(rawValue: v)!
         case .interThreads: interThreads = int()
         case .intraThreads: intraThreads = int()
+        case .intraBoost: intraBoost = v == "on"
         case .costmodelStart: costmodelStart = int()
         case .costmodelStop: costmodelStop = int()
         case .pinThreads: pinThreads = v == "on"

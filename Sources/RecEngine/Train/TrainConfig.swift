@@ -93,6 +93,8 @@ public struct TrainConfig: Sendable, Codable, Equatable {
     public var executor: ExecutorPolicy = .pool
     public var interThreads: Int = 2
     public var intraThreads: Int = 1
+    /// `intra_boost`: a dense node that runs alone gets the executor's whole thread budget (`IntraOpBoost`).
+    public var intraBoost: Bool = false
     public var costmodelStart: Int = 10
     public var costmodelStop: Int = 20
     public var pinThreads: Bool = false

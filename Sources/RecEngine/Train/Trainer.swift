@@ -72,13 +72,44 @@ public final class Trainer {
     }
 
     /// Builds the executor named by the config; `onWorkerStart` sets per-thread oneDNN state.
-    static func makeExecutor(_ c: TrainConfig, onWorkerStart: @escaping @Sendable (Int) -> Void) -> any StepExecutor {
+    static func makeExecutor(_ c: TrainConfig, boost: IntraOpBoost? = nil,
+                             onWorkerStart: @escaping @Sendable (Int) -> Void) -> any StepExecutor {
         switch c.executor {
         case .inline: InlineExecutor()
-        case .pool: PoolExecutor(threads: c.interThreads, pinThreads: c.pinThreads, onWorkerStart: onWorkerStart)
+        case .pool: PoolExecutor(threads: c.interThreads, pinThreads: c.pinThreads, onWorkerStart: onWorkerStart, boost: boost)
         case .costmodel: CostModelExecutor(threads: c.interThreads, pinThreads: c.pinThreads, profileStart: c.costmodelStart,
-                                           profileStop: c.costmodelStop, onWorkerStart: onWorkerStart)
+                                           profileStop: c.costmodelStop, onWorkerStart: onWorkerStart, boost: boost)
         }
+    }
+
+    /// The executor for a model built on `context` (from `makeContext`): each worker starts with
+    /// `intra_threads` OpenMP threads; with `intra_boost` the context's boost brackets lone dense nodes.
+    static func makeExecutor(_ c: TrainConfig, context: DNNLContext) -> any StepExecutor {
+        let intra = c.intraThreads
+        let boost = context.boostThreads > 1
+            ? IntraOpBoost(begin: { context.beginBoost(worker: $0) }, end: { context.endBoost(worker: $0) }) : nil
+        return makeExecutor(c, boost: boost) { _ in
+            context.setIntraOpThreads(intra)
+            context.startBoostTeam()
+        }
+    }
+
+    /// The OpenMP team of a boosted node under `c` with `workers` inter-op workers: the whole
+    /// budget `workers × intra_threads`, at most the CPUs the process may use; 1 (no boosting)
+    /// when `intra_boost` is off, the executor is inline, or the budget is not above `intra_threads`.
+    public static func boostThreads(_ c: TrainConfig, workers: Int) -> Int {
+        guard c.intraBoost, c.executor != .inline else { return 1 }
+        let cpus = max(CPUAffinity.allowedCPUs().count, 1)
+        let team = min(workers * c.intraThreads, cpus)
+        return team > c.intraThreads ? team : 1
+    }
+
+    /// The oneDNN context of a training run with `workers` workers: boosting as `boostThreads`
+    /// says, and the calling thread (which prepares the primitives) at `intra_threads`.
+    static func makeContext(_ c: TrainConfig, workers: Int) throws -> DNNLContext {
+        let context = try DNNLContext(workers: max(workers, 1), boostThreads: boostThreads(c, workers: max(workers, 1)))
+        context.setIntraOpThreads(c.intraThreads)
+        return context
     }
 
     static func makeAllocator(_ c: TrainConfig) -> any TensorAllocator {
@@ -119,9 +150,7 @@ public final class Trainer {
         let counters = PhaseCounters(events: counterEvents)
         let dataset = try preloaded ?? Self.loadDataset(c)
         let rig = try StepRig(config: c, workers: c.interThreads)
-        let intra = c.intraThreads
-        let context = rig.context
-        let executor = Self.makeExecutor(c) { _ in context.setIntraOpThreads(intra) }
+        let executor = Self.makeExecutor(c, context: rig.context)
         defer { executor.shutdown() }
         let (feed, model, graph, memory, allocator) = (rig.feed, rig.model, rig.graph, rig.memory, rig.allocator)
         let micros = rig.microBatches

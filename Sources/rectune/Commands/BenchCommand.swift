@@ -10,7 +10,13 @@ struct BenchCommand: AsyncParsableCommand {
         discussion: """
         For each model: steady-state samples/s and step-time percentiles from pre-parsed in-memory
         batches, and end-to-end from a Criteo-format file (reading and parsing inside the step, and
-        with the stage knob on). --profile adds where one step's time goes, node group by node group.
+        with the stage knob on). Each model's row also shows its fraction of the dense roofline: the dense
+        FLOPs per sample are summed from the step graph's dense products (forward, backward-data and
+        backward-weights at the model's shapes), the host's GEMM rate is measured at the start of the run
+        (oneDNN on one thread, WDL's layer shapes, fp32, and bf16 with --bf16), and the roofline is
+        cores × rate / FLOPs per sample with cores = inter × intra threads (at most the CPUs).
+        --profile adds where one step's time goes, node group by node group, and the step's critical path
+        as the cost-model executor measures it (node by node, on the run's inter-op threads).
         The contest models (--contest: WDL, DeepFM, DLRM on generated Ele.me data, MMoE on generated
         Taobao data, in the contest's directory layout) get the same rows plus the reader's single-thread
         parse speed; DeepFM runs with both --indicator settings. With any contest model, the Amazon Books
@@ -28,6 +34,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Intra-op (oneDNN) threads.") var intraThreads = 1
     @Option(help: "Rows of generated data.") var rows = 120_000
     @Option(help: "Step-tensor allocator: system or adaptive.") var allocator: AllocatorPolicy = .system
+    @Flag(help: "Train the models' dense layers in bf16 (the bf16 knob); the roofline then uses the measured bf16 GEMM rate.") var bf16 = false
+    @Flag(help: "Give a dense node that runs alone the whole thread budget (the intra_boost knob).") var intraBoost = false
     @Flag(help: "Skip the end-to-end (file) runs.") var inMemoryOnly = false
     @Flag(help: "Print a per-node-group profile of one step.") var profile = false
     @Flag(help: "Run the sequence models (--sequence) with bf16 on: every matrix product of DIN/DIEN (attention, GRU/AUGRU, auxiliary and top MLPs) with bf16 operands, fp32 accumulation and fp32 master weights.") var bf16 = false
@@ -61,12 +69,23 @@ struct BenchCommand: AsyncParsableCommand {
         try SyntheticCriteo.write(rows: rows, seed: 1, to: path)
         if dense { try benchDense() }
         if kernels { benchKernels() }
-        print("rectune bench  batch \(batch)  \(warmupSteps)+\(steps) steps  inter \(interThreads) intra \(intraThreads)  allocator \(allocator.rawValue)  oneDNN \(OneDNNInfo.version) \(OneDNNInfo.isa)")
-        print(pad("model", 8) + pad("mode", 22) + pad("samples/s", 12) + pad("p50 ms", 9) + pad("p90 ms", 9) + pad("p99 ms", 9) + "AUC")
+        print("rectune bench  batch \(batch)  \(warmupSteps)+\(steps) steps  inter \(interThreads) intra \(intraThreads)  allocator \(allocator.rawValue)  bf16 \(bf16 ? "on" : "off")  intra_boost \(intraBoost ? "on" : "off")  oneDNN \(OneDNNInfo.version) \(OneDNNInfo.isa)")
+        let precision: Precision = bf16 ? .bf16 : .fp32
+        let rate = try DenseBenchmark.hostRate(batch: batch, precision: precision)
+        let cores = DenseRoofline.cores(inter: interThreads, intra: intraThreads)
+        print(String(format: "host GEMM rate: %.1f GFLOP/s per core (%@, oneDNN on one thread, fwd + bwd-data + bwd-weights of %@ at batch %d); roofline cores: %d",
+                     rate, precision.rawValue, DenseBenchmark.wdlShapes.map(\.description).joined(separator: ", "), batch, cores))
+        if !kinds.isEmpty {
+            print(pad("model", 8) + pad("mode", 22) + pad("samples/s", 12) + pad("p50 ms", 9) + pad("p90 ms", 9) + pad("p99 ms", 9)
+                  + pad("roofline", 9) + "AUC")
+        }
         for kind in kinds {
             var c = TrainConfig()
             c.model = kind; c.batch = batch; c.steps = steps; c.warmupSteps = warmupSteps
             c.interThreads = interThreads; c.intraThreads = intraThreads; c.allocator = allocator; c.dataPath = path; c.evalRows = 10_000
+            c.bf16 = bf16; c.intraBoost = intraBoost
+            let roofline = DenseRoofline(cores: cores, gflopsPerCore: rate, flopsPerSample: try Trainer.denseFLOPsPerSample(c))
+            print(rooflineLine(kind.rawValue, roofline))
             let dataset = try Trainer.loadDataset(c)
             var modes: [(String, TrainConfig, Bool)] = [("in-memory", c, true)]
             if !inMemoryOnly {
@@ -78,7 +97,8 @@ struct BenchCommand: AsyncParsableCommand {
                 let r = try Trainer(config: config, counterEvents: []).run(dataset: dataset, inMemory: inMemory)
                 print(pad(kind.rawValue, 8) + pad(mode, 22) + pad(String(format: "%.0f", r.samplesPerSec), 12)
                       + pad(String(format: "%.2f", r.stepMs.p50), 9) + pad(String(format: "%.2f", r.stepMs.p90), 9)
-                      + pad(String(format: "%.2f", r.stepMs.p99), 9) + String(format: "%.4f", r.auc))
+                      + pad(String(format: "%.2f", r.stepMs.p99), 9) + pad(String(format: "%.1f%%", 100 * roofline.fraction(r.samplesPerSec)), 9)
+                      + String(format: "%.4f", r.auc))
             }
             if profile {
                 let entries = try NodeProfiler.profile(config: c, dataset: dataset)
@@ -88,9 +108,10 @@ struct BenchCommand: AsyncParsableCommand {
                     print("    " + pad(e.group, 34) + pad(e.kind, 10) + pad("\(e.nodes) nodes", 10)
                           + String(format: "%8.0f µs  %5.1f%%", e.microsPerStep, 100 * e.microsPerStep / max(total, 1e-9)))
                 }
+                printCriticalPath(kind.rawValue, try Trainer.criticalPath(config: c, dataset: dataset))
             }
         }
-        if !contestKinds.isEmpty { try benchContest(contestKinds, dir: dir) }
+        if !contestKinds.isEmpty { try benchContest(contestKinds, dir: dir, rate: rate, cores: cores) }
         if !contestKinds.isEmpty { try benchAmazonBooksReader(dir: dir) }
         let sequenceKinds = try (sequence == "none" ? [] : sequence.split(separator: ",")).map { s -> ModelKind in
             guard let k = ModelKind(rawValue: String(s)), k == .din || k == .dien else {
@@ -122,6 +143,7 @@ struct BenchCommand: AsyncParsableCommand {
                 var c = TrainConfig()
                 c.model = kind; c.rnn = rnn; c.batch = batch; c.bf16 = bf16
                 c.interThreads = interThreads; c.intraThreads = intraThreads; c.allocator = allocator
+                c.bf16 = bf16; c.intraBoost = intraBoost
                 let r = try SequenceBench.run(config: c, steps: steps, warmup: warmupSteps, profile: profile)
                 print(pad(kind.rawValue, 16) + pad(kind == .dien ? rnn.rawValue : "-", 10) + pad("\(r.graphNodes)", 8)
                       + pad(String(format: "%.0f", r.samplesPerSec), 12) + pad(String(format: "%.2f", r.stepP50Ms), 9)
@@ -138,15 +160,38 @@ struct BenchCommand: AsyncParsableCommand {
         }
     }
 
-    private func benchContest(_ kinds: [ModelKind], dir: URL) throws {
+    /// `  wdl roofline: 6.570 dense MFLOP/sample; 2 cores × 95.1 GFLOP/s = 28948 samples/s`
+    func rooflineLine(_ label: String, _ r: DenseRoofline) -> String {
+        String(format: "  %@ roofline: %.3f dense MFLOP/sample; %d cores × %.1f GFLOP/s = %.0f samples/s",
+               label, r.flopsPerSample / 1e6, r.cores, r.gflopsPerCore, r.samplesPerSec)
+    }
+
+    /// The critical path node by node, with its share of the step's work.
+    func printCriticalPath(_ label: String, _ p: StepAnalysis.CriticalPath) {
+        print(String(format: "  critical path of one %@ step (cost model, %d inter threads%@): %d of %d nodes, %.0f µs of %.0f µs work (%.0f%%)",
+                     label, interThreads, intraBoost ? ", intra_boost on" : "", p.nodes.count, p.graphNodes, p.pathMicros,
+                     p.workMicros, 100 * p.pathMicros / max(p.workMicros, 1e-9)))
+        for n in p.nodes where n.micros >= 1 {
+            print("    " + pad(n.name, 34) + pad(n.kind, 10) + String(format: "%8.1f µs", n.micros)
+                  + (n.flops > 0 ? String(format: "  %6.1f GFLOP/s", n.flops / (n.micros * 1e3)) : ""))
+        }
+        let hidden = p.nodes.filter { $0.micros < 1 }
+        if !hidden.isEmpty {
+            print(String(format: "    (%d more nodes under 1 µs each, %.1f µs together)", hidden.count, hidden.reduce(0) { $0 + $1.micros }))
+        }
+    }
+
+    private func benchContest(_ kinds: [ModelKind], dir: URL, rate: Double, cores: Int) throws {
         var datasets: [DatasetKind: String] = [:]
         print("contest models (generated data in the contest layout, \(rows) training + 10000 evaluation rows)")
-        print(pad("model", 16) + pad("mode", 22) + pad("samples/s", 12) + pad("p50 ms", 9) + pad("p90 ms", 9) + pad("p99 ms", 9) + "AUC (by task)")
+        print(pad("model", 16) + pad("mode", 22) + pad("samples/s", 12) + pad("p50 ms", 9) + pad("p90 ms", 9) + pad("p99 ms", 9)
+              + pad("roofline", 9) + "AUC (by task)")
         for kind in kinds {
             var c = TrainConfig()
             c.model = kind; c.dataset = kind == .mmoe ? .taobao : .eleme
             c.batch = batch; c.steps = steps; c.warmupSteps = warmupSteps; c.evalRows = 0
             c.interThreads = interThreads; c.intraThreads = intraThreads; c.allocator = allocator
+            c.bf16 = bf16; c.intraBoost = intraBoost
             c.hashBuckets = contestHashBuckets ?? (kind == .deepfm ? 10_000 : 100_000)
             if datasets[c.dataset] == nil {
                 let out = dir.appendingPathComponent(c.dataset.rawValue).path
@@ -164,6 +209,9 @@ struct BenchCommand: AsyncParsableCommand {
                 variants = [("deepfm dense", c), ("deepfm scatter", scatter)]
             }
             for (label, v) in variants {
+                let roofline = DenseRoofline(cores: cores, gflopsPerCore: rate,
+                                             flopsPerSample: try ContestTrainer.denseFLOPsPerSample(v, dataset: dataset))
+                print(rooflineLine(label, roofline))
                 var modes: [(String, TrainConfig, Bool)] = [("in-memory", v, true)]
                 if !inMemoryOnly {
                     modes.append(("end-to-end", v, false))
@@ -175,7 +223,8 @@ struct BenchCommand: AsyncParsableCommand {
                     let byTask = r.aucByTask.sorted { $0.key < $1.key }.map { String(format: "%@ %.4f", $0.key, $0.value) }.joined(separator: ", ")
                     print(pad(label, 16) + pad(mode, 22) + pad(String(format: "%.0f", r.result.samplesPerSec), 12)
                           + pad(String(format: "%.2f", r.result.stepMs.p50), 9) + pad(String(format: "%.2f", r.result.stepMs.p90), 9)
-                          + pad(String(format: "%.2f", r.result.stepMs.p99), 9) + String(format: "%.4f", r.result.auc)
+                          + pad(String(format: "%.2f", r.result.stepMs.p99), 9)
+                          + pad(String(format: "%.1f%%", 100 * roofline.fraction(r.result.samplesPerSec)), 9) + String(format: "%.4f", r.result.auc)
                           + (r.aucByTask.count > 1 ? " (\(byTask))" : ""))
                 }
                 if profile {
@@ -186,6 +235,7 @@ struct BenchCommand: AsyncParsableCommand {
                         print("    " + pad(e.group, 34) + pad(e.kind, 10) + pad("\(e.nodes) nodes", 10)
                               + String(format: "%8.0f µs  %5.1f%%", e.microsPerStep, 100 * e.microsPerStep / max(total, 1e-9)))
                     }
+                    printCriticalPath(label, try ContestTrainer.criticalPath(config: v, dataset: dataset))
                 }
             }
         }
