@@ -34,11 +34,10 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Intra-op (oneDNN) threads.") var intraThreads = 1
     @Option(help: "Rows of generated data.") var rows = 120_000
     @Option(help: "Step-tensor allocator: system or adaptive.") var allocator: AllocatorPolicy = .system
-    @Flag(help: "Train the models' dense layers in bf16 (the bf16 knob); the roofline then uses the measured bf16 GEMM rate.") var bf16 = false
+    @Flag(help: "Train with the bf16 knob on: the dense layers of the Criteo and contest models (the roofline then uses the measured bf16 GEMM rate) and every matrix product of DIN/DIEN (attention, GRU/AUGRU, auxiliary and top MLPs), with bf16 operands, fp32 accumulation and fp32 master weights.") var bf16 = false
     @Flag(help: "Give a dense node that runs alone the whole thread budget (the intra_boost knob).") var intraBoost = false
     @Flag(help: "Skip the end-to-end (file) runs.") var inMemoryOnly = false
     @Flag(help: "Print a per-node-group profile of one step.") var profile = false
-    @Flag(help: "Run the sequence models (--sequence) with bf16 on: every matrix product of DIN/DIEN (attention, GRU/AUGRU, auxiliary and top MLPs) with bf16 operands, fp32 accumulation and fp32 master weights.") var bf16 = false
     @Flag(help: "Also benchmark oneDNN dense layers (GFLOP/s fp32 vs bf16, and the implementations oneDNN chose).") var dense = false
     @Flag(help: "Also benchmark the Swift kernels (gather, FM, interaction, loss, sparse Adam) in ns/sample.") var kernels = false
     @Flag(help: "Benchmark `rectune tune` against random search at the same budget on a synthetic objective with a known optimum (and nothing else).") var tuner = false
@@ -141,7 +140,7 @@ struct BenchCommand: AsyncParsableCommand {
         for kind in kinds {
             for rnn in kind == .dien ? RNNMode.allCases : [.unfused] {
                 var c = TrainConfig()
-                c.model = kind; c.rnn = rnn; c.batch = batch; c.bf16 = bf16
+                c.model = kind; c.rnn = rnn; c.batch = batch
                 c.interThreads = interThreads; c.intraThreads = intraThreads; c.allocator = allocator
                 c.bf16 = bf16; c.intraBoost = intraBoost
                 let r = try SequenceBench.run(config: c, steps: steps, warmup: warmupSteps, profile: profile)
