@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 @testable import RecEngine
 
-/// The 8-lane Adam pass against its scalar definition: bit for bit, tail included.
+/// The 4-lane optimizer passes (Adagrad, Adam) against their scalar definitions: bit for bit, tail included.
 final class OptimizerVectorTests: XCTestCase {
     func testVectorAdamIsBitIdenticalToScalar() {
         for n in [0, 1, 7, 8, 9, 16, 1003] {
@@ -37,6 +37,42 @@ final class OptimizerVectorTests: XCTestCase {
             XCTAssertEqual(mV.map(\.bitPattern), mS.map(\.bitPattern), "m, n = \(n)")
             XCTAssertEqual(vV.map(\.bitPattern), vS.map(\.bitPattern), "v, n = \(n)")
             if n > 0 { XCTAssertNotEqual(thetaV, theta0, "the update must move θ (n = \(n))") }
+        }
+    }
+
+    /// Mixed magnitudes and signs, exact zeros and subnormal-range values.
+    static func values(_ n: Int, seed: UInt64, offset: Int) -> [Float] {
+        var rng = SplitMix64(seed: seed)
+        return (0..<n).map { i in
+            let k = i + offset
+            switch k % 11 {
+            case 0: return 0
+            case 1: return 1e-39
+            case 2: return Float(rng.nextUnit() * 2 - 1) * 1e4
+            default: return Float(rng.nextUnit() * 2 - 1) * Float(pow(10.0, Double(k % 7) - 4))
+            }
+        }
+    }
+
+    func testVectorAdagradIsBitIdenticalToScalar() {
+        for n in [0, 1, 3, 4, 5, 8, 1003] {
+            let theta0 = Self.values(n, seed: UInt64(n) + 1, offset: 3)
+            var adaV = theta0, adaS = theta0
+            var accV = [Float](repeating: 0.1, count: n), accS = accV
+            for step in 1...4 {
+                let g = Self.values(n, seed: UInt64(n * 31 + step), offset: step)
+                g.withUnsafeBufferPointer { gp in
+                    adaV.withUnsafeMutableBufferPointer { t in accV.withUnsafeMutableBufferPointer { a in
+                        OptimizerMath.adagrad(t.baseAddress!, gp.baseAddress!, a.baseAddress!, n, lr: 0.05, epsilon: 1e-7)
+                    } }
+                    adaS.withUnsafeMutableBufferPointer { t in accS.withUnsafeMutableBufferPointer { a in
+                        OptimizerMath.adagradScalar(t.baseAddress!, gp.baseAddress!, a.baseAddress!, n, lr: 0.05, epsilon: 1e-7)
+                    } }
+                }
+            }
+            XCTAssertEqual(adaV.map(\.bitPattern), adaS.map(\.bitPattern), "Adagrad θ, n = \(n)")
+            XCTAssertEqual(accV.map(\.bitPattern), accS.map(\.bitPattern), "Adagrad accumulator, n = \(n)")
+            if n > 0 { XCTAssertNotEqual(adaV, theta0, "Adagrad must move θ (n = \(n))") }
         }
     }
 }

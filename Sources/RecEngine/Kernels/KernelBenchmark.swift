@@ -112,6 +112,19 @@ public enum KernelBenchmark {
             denseStep += 1
             adam.update(denseWeights, gradient: denseGrad, step: denseStep)
         }
+        // SGD (a plain loop LLVM vectorizes) and Adagrad: its 4-lane pass and, in the same run, its
+        // scalar definition (the loop the engine ran before), so the ratio is measured on one host at one moment.
+        let accumulator = UnsafeMutablePointer<Float>.allocate(capacity: denseWeights.count)
+        accumulator.initialize(repeating: 0.1, count: denseWeights.count)
+        defer { accumulator.deallocate() }
+        let n = denseWeights.count
+        measure("dense SGD 1024×\(width) weights") { OptimizerMath.sgd(denseWeights.values, denseGrad, n, lr: 1e-6) }
+        measure("dense Adagrad 1024×\(width) weights") {
+            OptimizerMath.adagrad(denseWeights.values, denseGrad, accumulator, n, lr: 1e-6, epsilon: 1e-7)
+        }
+        measure("dense Adagrad 1024×\(width), scalar loop") {
+            OptimizerMath.adagradScalar(denseWeights.values, denseGrad, accumulator, n, lr: 1e-6, epsilon: 1e-7)
+        }
         // The same memory traffic as Adam (read θ, g, m, v; write θ, m, v) with trivial arithmetic:
         // what the update would cost if it were bound by memory bandwidth alone.
         let m = UnsafeMutablePointer<Float>.allocate(capacity: denseWeights.count)

@@ -12,14 +12,37 @@ import _Builtin_intrinsics.intel
 /// - Adam:    m = β1·m + (1−β1)·g;  v = β2·v + (1−β2)·g²;
 ///            θ −= lr_t·m / (√v + ε̂)  with  lr_t = lr·√(1−β2^t) / (1−β1^t)   ("ε-hat" form, ε̂ = 1e-8)
 enum OptimizerMath {
+    /// SGD: `θ −= lr·g`. Left as a plain loop: LLVM vectorizes it itself (with a runtime check that
+    /// θ and g do not overlap), and an explicit 4-lane form was slower (`bench --kernels`, 1024×429
+    /// weights: 75 ns/sample plain, 117 ns/sample in 4 lanes).
     @inline(__always)
     static func sgd(_ theta: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ n: Int, lr: Float) {
         for k in 0..<n { theta[k] -= lr * g[k] }
     }
 
+    /// Adagrad over `n` elements, 4 lanes at a time (√ as one `sqrtps`), then `adagradScalar` for
+    /// the tail; bit-identical to `adagradScalar` (same operations in the same order per lane).
     @inline(__always)
     static func adagrad(_ theta: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ acc: UnsafeMutablePointer<Float>,
                         _ n: Int, lr: Float, epsilon: Float) {
+        typealias V = SIMD4<Float>
+        let rate = V(repeating: lr), eps = V(repeating: epsilon)
+        var k = 0
+        while k + 4 <= n {
+            let gk = UnsafeRawPointer(g + k).loadUnaligned(as: V.self)
+            let a = UnsafeRawPointer(acc + k).loadUnaligned(as: V.self) + gk * gk
+            UnsafeMutableRawPointer(acc + k).storeBytes(of: a, as: V.self)
+            let t = UnsafeRawPointer(theta + k).loadUnaligned(as: V.self)
+            UnsafeMutableRawPointer(theta + k).storeBytes(of: t - rate * gk / (sqrt4(a) + eps), as: V.self)
+            k += 4
+        }
+        adagradScalar(theta + k, g + k, acc + k, n - k, lr: lr, epsilon: epsilon)
+    }
+
+    /// The scalar form of `adagrad` (the definition; also its tail).
+    @inline(__always)
+    static func adagradScalar(_ theta: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ acc: UnsafeMutablePointer<Float>,
+                              _ n: Int, lr: Float, epsilon: Float) {
         for k in 0..<n {
             let gk = g[k]
             let a = acc[k] + gk * gk
