@@ -278,23 +278,19 @@ extension ContestTrainer {
         c.executor = .inline
         let context = try DNNLContext(workers: 1)
         context.setIntraOpThreads(c.intraThreads)
-        let feed = ContestFeed(schema: dataset.schema, capacity: c.batch, buckets: dataset.buckets)
-        let model = try makeContestModel(config: c, context: context, feed: feed)
-        let graph = try model.trainingGraph(microBatches: MicroBatch.split(batch: c.batch, count: c.microBatch))
-        let allocator = Trainer.makeAllocator(c)
-        let memory = StepMemory(graph: graph, allocator: allocator)
-        let source = try ContestBatchSource(dataset: dataset, batchSize: c.batch, inMemory: 4)
+        let rig = try ContestStepRig(config: c, dataset: dataset, context: context)
+        defer { rig.source.shutdown() }
+        let graph = rig.graph
         var totals = [UInt64](repeating: 0, count: graph.nodeCount)
         for step in 0..<(warmup + steps) {
-            feed.stage(try source.next())
-            allocator.stepBegan(step)
-            memory.beginStep()
+            try rig.beginStep(step)
+            rig.memory.beginStep()
             for id in graph.topologicalOrder {
                 let t0 = DispatchTime.now().uptimeNanoseconds
-                graph.execute(id, worker: 0, memory: memory, step: step)
+                graph.execute(id, worker: 0, memory: rig.memory, step: step)
                 if step >= warmup { totals[id.index] += DispatchTime.now().uptimeNanoseconds - t0 }
             }
-            allocator.stepEnded(step)
+            rig.allocator.stepEnded(step)
         }
         var groups: [String: (kind: String, nodes: Int, ns: UInt64)] = [:]
         for node in graph.nodes {
@@ -319,5 +315,33 @@ extension ContestTrainer {
         let rows = Double(batches * batchSize)
         let bytesPerRow = Double(dataset.trainingBytes) / Double(dataset.trainingRows)
         return (rows / seconds, rows * bytesPerRow / seconds / 1e6)
+    }
+}
+
+/// A contest model's step graph fed from pre-parsed in-memory batches: what the bench's node
+/// profile (`ContestTrainer.profile`) and critical path (`StepAnalysis.criticalPath`) run.
+struct ContestStepRig {
+    let feed: ContestFeed
+    /// Kept alive with its graph.
+    let model: any ContestModel
+    let graph: StepGraph
+    let allocator: any TensorAllocator
+    let memory: StepMemory
+    let source: ContestBatchSource
+
+    init(config c: TrainConfig, dataset: ContestDataset, context: DNNLContext) throws {
+        feed = ContestFeed(schema: dataset.schema, capacity: c.batch, buckets: dataset.buckets)
+        model = try makeContestModel(config: c, context: context, feed: feed)
+        graph = try model.trainingGraph(microBatches: MicroBatch.split(batch: c.batch, count: c.microBatch))
+        allocator = Trainer.makeAllocator(c)
+        memory = StepMemory(graph: graph, allocator: allocator)
+        source = try ContestBatchSource(dataset: dataset, batchSize: c.batch, inMemory: 4)
+    }
+
+    /// Stages the next batch and opens step `step` of the allocator (the caller runs the graph,
+    /// then calls `allocator.stepEnded(step)`).
+    func beginStep(_ step: Int) throws {
+        feed.stage(try source.next())
+        allocator.stepBegan(step)
     }
 }

@@ -130,18 +130,12 @@ extension ContestTrainer {
     public static func criticalPath(config c: TrainConfig, dataset: ContestDataset, warmup: Int = 3,
                                     steps: Int = 10) throws -> StepAnalysis.CriticalPath {
         let context = try Trainer.makeContext(c, workers: c.interThreads)
-        let feed = ContestFeed(schema: dataset.schema, capacity: c.batch, buckets: dataset.buckets)
-        let model = try makeContestModel(config: c, context: context, feed: feed)
-        let graph = try model.trainingGraph(microBatches: MicroBatch.split(batch: c.batch, count: c.microBatch))
-        let allocator = Trainer.makeAllocator(c)
-        let memory = StepMemory(graph: graph, allocator: allocator)
-        let source = try ContestBatchSource(dataset: dataset, batchSize: c.batch, inMemory: 4)
-        defer { source.shutdown() }
-        return try StepAnalysis.measureCriticalPath(c, graph: graph, context: context, warmup: warmup, steps: steps) { i, executor in
-            feed.stage(try source.next())
-            allocator.stepBegan(i)
-            executor.run(graph, memory: memory, step: i)
-            allocator.stepEnded(i)
+        let rig = try ContestStepRig(config: c, dataset: dataset, context: context)
+        defer { rig.source.shutdown() }
+        return try StepAnalysis.measureCriticalPath(c, graph: rig.graph, context: context, warmup: warmup, steps: steps) { i, executor in
+            try rig.beginStep(i)
+            executor.run(rig.graph, memory: rig.memory, step: i)
+            rig.allocator.stepEnded(i)
         }
     }
 }
