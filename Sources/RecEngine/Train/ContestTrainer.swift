@@ -276,8 +276,7 @@ extension ContestTrainer {
     public static func profile(config: TrainConfig, dataset: ContestDataset, warmup: Int = 3, steps: Int = 10) throws -> [NodeProfiler.Entry] {
         var c = config
         c.executor = .inline
-        let context = try DNNLContext(workers: 1)
-        context.setIntraOpThreads(c.intraThreads)
+        let context = try Trainer.makeContext(c, workers: 1)
         let rig = try ContestStepRig(config: c, dataset: dataset, context: context)
         defer { rig.source.shutdown() }
         let graph = rig.graph

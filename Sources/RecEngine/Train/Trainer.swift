@@ -99,8 +99,7 @@ public final class Trainer {
     /// when `intra_boost` is off, the executor is inline, or the budget is not above `intra_threads`.
     public static func boostThreads(_ c: TrainConfig, workers: Int) -> Int {
         guard c.intraBoost, c.executor != .inline else { return 1 }
-        let cpus = max(CPUAffinity.allowedCPUs().count, 1)
-        let team = min(workers * c.intraThreads, cpus)
+        let team = DenseRoofline.cores(inter: workers, intra: c.intraThreads)
         return team > c.intraThreads ? team : 1
     }
 
