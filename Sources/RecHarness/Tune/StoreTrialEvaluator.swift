@@ -117,8 +117,9 @@ public final class StoreTrialEvaluator: TuneEvaluator, @unchecked Sendable {
     func result(_ r: RunRecord, stage: LoadedSpec) -> TrialResult {
         guard r.status == .ok else {
             let detail = r.exitCode.map { " (exit \($0))" } ?? r.signal.map { " (signal \($0))" } ?? ""
-            // A tune's trials time out only when pruned (the spec's own timeout is far longer).
-            let pruned = r.status == .timeout ? " — \(TrialResult.prunedFailure)" : ""
+            // Pruned: stopped by the tuner's limit, i.e. before the spec's own timeout.
+            let specTimeout = stage.spec.timeoutSeconds > 0 ? stage.spec.timeoutSeconds : .infinity
+            let pruned = r.status == .timeout && r.durationSeconds < specTimeout ? " — \(TrialResult.prunedFailure)" : ""
             return TrialResult(objective: nil, cost: r.durationSeconds, failure: "run \(r.id) \(r.status.rawValue)\(detail)\(pruned)")
         }
         let steps = RunMetrics.steadySteps(stage.spec)
