@@ -1,8 +1,9 @@
 # rectune — the two README commands: `make run` and `make test`.
 SHELL := /bin/bash
 APT_PACKAGES := libdnnl-dev libpfm4-dev libnuma-dev libsqlite3-dev
-# The Slurm backend's tests run a real single-node cluster (deploy/slurm/local-cluster.sh).
-TEST_APT_PACKAGES := slurm-wlm munge
+# The Slurm backend's tests run a real single-node cluster (deploy/slurm/local-cluster.sh); a store
+# test reads the result store from the sqlite3 shell while a sweep writes it.
+TEST_APT_PACKAGES := slurm-wlm munge sqlite3
 SWIFT ?= swift
 # Release build; tests also run optimized (the engine's kernels are too slow unoptimized),
 # with testability enabled for @testable imports.

@@ -58,6 +58,25 @@ final class StepAnalysisTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(DenseRoofline.cores(inter: 1, intra: 1), 1)
         XCTAssertLessThanOrEqual(DenseRoofline.cores(inter: 64, intra: 4), 256)
         XCTAssertEqual(DenseRoofline.cores(inter: 1, intra: 1), 1)
+        XCTAssertNil(r.busySamplesPerSec)
+        XCTAssertNil(r.busyFraction(1000))
+        // Two cores that deliver 165 GFLOP/s together (not 300): the busy ceiling is 165/300 of the nominal one.
+        let busy = DenseRoofline(cores: 2, gflopsPerCore: 150, flopsPerSample: flops, busyGFLOPS: 165)
+        XCTAssertEqual(busy.samplesPerSec, r.samplesPerSec)
+        XCTAssertEqual(busy.busySamplesPerSec!, 165e9 / 6_569_472, accuracy: 1e-6)
+        XCTAssertEqual(busy.busyFraction(busy.busySamplesPerSec! * 0.7)!, 0.7, accuracy: 1e-12)
+        XCTAssertEqual(busy.busyFraction(busy.samplesPerSec * 0.4)!, 0.4 * 300 / 165, accuracy: 1e-12)
+    }
+
+    func testConcurrentGEMMRateMeasuresEveryThreadWhileAllRun() throws {
+        // Tiny shapes and a short window: this checks the mechanics (one positive rate per thread,
+        // every thread really computing), not the host's speed.
+        let shapes = [DenseBenchmark.Shape(64, 32), DenseBenchmark.Shape(32, 16)]
+        for threads in [1, 2, 3] {
+            let rates = try DenseBenchmark.concurrentRate(threads: threads, shapes: shapes, batch: 32, precision: .fp32, seconds: 0.05)
+            XCTAssertEqual(rates.count, threads)
+            for rate in rates { XCTAssertTrue(rate.isFinite && rate > 0.01, "\(threads) threads: \(rates)") }
+        }
     }
 
     /// a → b (10 µs) → d and a → c (1 µs) → d: the path is a, b, d; the root with the larger

@@ -87,6 +87,37 @@ final class ContestTests: XCTestCase {
         XCTAssertTrue(board.text().contains("speedup 2.00×"), board.text())
     }
 
+    /// A contest whose runs stopped after the baseline's first model (a store failure, Ctrl-C): the
+    /// other submission has no seconds at all. Its board still writes as JSON (it threw "Invalid number
+    /// value (inf) in JSON write" on a full-scale run) with no ratio, and the text says why.
+    func testABoardWhoseRunsStoppedEarlyStillWritesWithoutARatio() throws {
+        let ran = SubmissionBoard(name: "baseline", path: "b.yaml",
+                                  repeats: [[outcome("dien", seconds: 553, auc: 0.62, floor: 0.594),
+                                             outcome("din", seconds: nil, auc: nil, floor: 0.609, failure: "not run (interrupted)")]],
+                                  failedScore: 864_000)
+        let none = SubmissionBoard(name: "tuned", path: "t.yaml",
+                                   repeats: [[outcome("dien", seconds: nil, auc: nil, floor: 0.594, failure: "not run (interrupted)"),
+                                              outcome("din", seconds: nil, auc: nil, floor: 0.609, failure: "not run (interrupted)")]],
+                                   failedScore: 864_000)
+        for board in [ContestBoard(submissions: [ran, none], scale: 1, repeats: 1, data: "g", interrupted: true),
+                      ContestBoard(submissions: [none, ran], scale: 1, repeats: 1, data: "g", interrupted: true)] {
+            XCTAssertTrue(board.ratio(1).ratio.isNaN)
+            XCTAssertNil(board.ratio(1).ci)
+            let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: board.json()) as? [String: Any])
+            let ratio = try XCTUnwrap((json["ratios"] as? [[String: Any]])?.first)
+            XCTAssertTrue(ratio["speedup"] is NSNull, "\(ratio)")
+            XCTAssertTrue(ratio["ratio_of_totals"] is NSNull, "\(ratio)")
+            XCTAssertEqual(json["interrupted"] as? Bool, true)
+            XCTAssertTrue(board.text().contains("no ratio (one of them has no training seconds)"), board.text())
+            XCTAssertFalse(board.text().contains("inf"), board.text())
+            let report = try ContestReport.render(board, format: "json")
+            XCTAssertNotNil(try JSONSerialization.jsonObject(with: report))
+        }
+        XCTAssertTrue(JSONFinite.sanitized(["a": [1.0, .infinity, -.infinity, .nan], "b": ["c": Double.nan]] as [String: Any]) is [String: Any])
+        let clean = try XCTUnwrap(JSONFinite.sanitized(["a": [1.0, .infinity, .nan]] as [String: Any]) as? [String: Any])
+        XCTAssertEqual((clean["a"] as? [Any])?.map { $0 is NSNull }, [false, true, true])
+    }
+
     /// A claim is judged only on a submission that changes its knob alone; the verdict follows the speedup.
     func testClaimsNeedAnIsolatingSubmissionAndFollowTheSpeedup() {
         func sub(_ name: String, _ seconds: [Double], _ settings: [String: String]) -> SubmissionBoard {

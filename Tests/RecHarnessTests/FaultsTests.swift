@@ -209,6 +209,39 @@ final class FaultsTests: XCTestCase {
               left: leftovers(runs).count, "store deleted during a sweep")
     }
 
+    /// A `sqlite3` shell reading the store in a loop while a sweep writes it (a user watching a long
+    /// contest): before the fix, the read-back of a finished run through a fresh read-only connection
+    /// failed with "disk I/O error" within a few hundred runs, the sweep stopped with a store
+    /// failure, and `contest run` then lost its whole board. Now no run fails and none is lost.
+    func testASQLiteShellReadingTheStoreDoesNotStopTheSweep() async throws {
+        guard let shell = ["/usr/bin/sqlite3", "/bin/sqlite3"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw XCTSkip("the sqlite3 shell is not installed (apt-get install sqlite3; `make test` installs it)")
+        }
+        let path = dir.appendingPathComponent("watched.sqlite").path
+        let store = try ResultStore(path: path)
+        let options = try options(store: store, measure: false)
+        let spec = try SpecParser.parse("""
+            name: watched
+            command: [sh, -c, 'echo "{\\"samples_per_sec\\": 1000}"', '{mode}']
+            repeats: 400
+            timeout: 30
+            order: sequential
+            factors:
+              mode: [a]
+            """, path: "watched.yaml")
+        let reader = Process()
+        reader.executableURL = URL(fileURLWithPath: "/bin/sh")
+        reader.arguments = ["-c", "while :; do \(shell) '\(path)' 'SELECT count(*) FROM runs' >/dev/null 2>&1; sleep 0.01; done"]
+        try reader.run()
+        defer { reader.terminate(); reader.waitUntilExit() }
+        let summary = try await SweepRunner(store: store, options: options).run(spec)
+        XCTAssertNil(summary.storeFailure, "a concurrent reader stopped the sweep")
+        let runs = try store.runs(experimentID: summary.experimentID)
+        let ok = runs.filter { $0.status == .ok }.count
+        tally(correct: summary.storeFailure == nil && ok == 400, lost: max(0, 400 - ok), duplicated: duplicates(runs),
+              "a sqlite3 shell reading the store during a sweep")
+    }
+
     func testFullDiskStoreWriteKeepsTheOutcome() async throws {
         let mount = dir.appendingPathComponent("tiny")
         try FileManager.default.createDirectory(at: mount, withIntermediateDirectories: true)

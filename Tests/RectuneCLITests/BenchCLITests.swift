@@ -19,6 +19,13 @@ final class BenchCLITests: XCTestCase {
         XCTAssertTrue(dense.contains("6.570 dense MFLOP/sample"), dense)
         let row = try XCTUnwrap(lines.first { $0.hasPrefix("wdl ") && $0.contains("in-memory") }, r.out)
         XCTAssertTrue(row.contains("%"), row)
+        if ProcessInfo.processInfo.activeProcessorCount >= 2 {
+            // Two cores: the rate of both running GEMMs at once, and a second (busy) roofline beside the nominal one.
+            let busy = try XCTUnwrap(lines.first { $0.hasPrefix("host GEMM rate with all 2 cores busy at once: ") }, r.out)
+            XCTAssertTrue(busy.contains(" + ") && busy.contains("one core alone"), busy)
+            XCTAssertTrue(dense.contains("; busy: ") && dense.hasSuffix("samples/s"), dense)
+            XCTAssertEqual(row.filter { $0 == "%" }.count, 2, row)
+        }
         let path = try XCTUnwrap(lines.first { $0.contains("critical path of one wdl step") }, r.out)
         XCTAssertTrue(path.contains("nodes"), path)
         XCTAssertTrue(lines.contains { $0.contains("wdl.dnn.0.fwd") && $0.contains("GFLOP/s") }, r.out)

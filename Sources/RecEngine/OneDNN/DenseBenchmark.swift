@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 
 /// Throughput of the dense layer's three products, measured on the calling thread (printing-free:
 /// the CLI prints). FLOPs per product are `2·batch·inputs·outputs`; bf16 timings include the
@@ -51,27 +52,11 @@ public enum DenseBenchmark {
         context.setIntraOpThreads(threads)
         var results: [Result] = []
         for (index, shape) in shapes.enumerated() {
-            let layer = try DenseLayer(name: "bench.\(index)", inputs: shape.inputs, outputs: shape.outputs, relu: true,
-                                       precision: precision, context: context, seed: UInt64(index + 1))
-            try layer.prepare(batch: batch)
-            let input = filled(batch * shape.inputs, seed: 11)
-            let gradOutput = filled(batch * shape.outputs, seed: 12)
-            let output = AlignedBuffer(bytes: batch * shape.outputs * 4)
-            let gradInput = AlignedBuffer(bytes: batch * shape.inputs * 4)
-            let gradWeights = AlignedBuffer(bytes: layer.weightGradientCount * 4)
-            let gradBias = AlignedBuffer(bytes: shape.outputs * 4)
-            let x = UnsafePointer(input.pointer.assumingMemoryBound(to: Float.self))
-            let dy = UnsafePointer(gradOutput.pointer.assumingMemoryBound(to: Float.self))
-            let y = output.pointer.assumingMemoryBound(to: Float.self)
-            let dx = gradInput.pointer.assumingMemoryBound(to: Float.self)
-            let dw = gradWeights.pointer.assumingMemoryBound(to: Float.self)
-            let db = gradBias.pointer.assumingMemoryBound(to: Float.self)
-            let flops = 2.0 * Double(batch) * Double(shape.inputs) * Double(shape.outputs)
-            let fwd = timeSeconds(iterations) { layer.forward(batch: batch, input: x, output: y, worker: 0) }
-            let bwdData = timeSeconds(iterations) { layer.backwardData(batch: batch, gradOutput: dy, gradInput: dx, worker: 0) }
-            let bwdWeights = timeSeconds(iterations) {
-                layer.backwardWeights(batch: batch, input: x, gradOutput: dy, gradWeights: dw, gradBias: db, worker: 0)
-            }
+            let rig = try LayerRig(shape: shape, index: index, batch: batch, precision: precision, context: context)
+            let flops = rig.flops
+            let fwd = timeSeconds(iterations) { rig.forward() }
+            let bwdData = timeSeconds(iterations) { rig.backwardData() }
+            let bwdWeights = timeSeconds(iterations) { rig.backwardWeights() }
             results.append(Result(shape: shape, batch: batch, precision: precision, threads: threads,
                                   forwardGFLOPS: flops / fwd.median / 1e9,
                                   backwardDataGFLOPS: flops / bwdData.median / 1e9,
@@ -79,7 +64,7 @@ public enum DenseBenchmark {
                                   bestForwardGFLOPS: flops / fwd.best / 1e9,
                                   bestBackwardDataGFLOPS: flops / bwdData.best / 1e9,
                                   bestBackwardWeightsGFLOPS: flops / bwdWeights.best / 1e9,
-                                  profile: layer.implementationNames(batch: batch)!))
+                                  profile: rig.layer.implementationNames(batch: batch)!))
         }
         return results
     }
@@ -96,6 +81,90 @@ public enum DenseBenchmark {
             seconds += f / (r.forwardGFLOPS * 1e9) + f / (r.backwardDataGFLOPS * 1e9) + f / (r.backwardWeightsGFLOPS * 1e9)
         }
         return flops / seconds / 1e9
+    }
+
+    /// The GEMM rate of every one of `threads` cores while all of them run dense products at once
+    /// (GFLOP/s per thread, in thread order). Each thread has its own oneDNN context and its own
+    /// layers of `shapes`, runs on one OpenMP thread, and repeats rounds (forward, backward-data and
+    /// backward-weights of every shape) for `seconds` of wall time, all threads starting together
+    /// and stopping together, so the rounds overlap throughout. With `threads: 1` it is the rate of
+    /// one core alone, measured the same way. Why: the roofline multiplies one core's rate by the
+    /// cores, which holds only if the cores do not share what a GEMM needs (the FMA units of SMT
+    /// siblings, memory bandwidth, a host's other tenants); this measures what they deliver together.
+    /// - Throws: `DNNLError` if a primitive cannot be created.
+    public static func concurrentRate(threads: Int, shapes: [Shape] = wdlShapes, batch: Int = 512,
+                                      precision: Precision, seconds: Double = 1.5) throws -> [Double] {
+        dnnlRequire(threads >= 1, "threads must be >= 1, got \(threads)")
+        dnnlRequire(seconds > 0, "seconds must be positive, got \(seconds)")
+        let shared = ConcurrentRun()
+        let body: @Sendable (Int) -> Void = { t in
+            let outcome = Swift.Result<Double, any Error> {
+                let context = try DNNLContext(workers: 1)
+                context.setIntraOpThreads(1)
+                let rigs = try shapes.enumerated().map {
+                    try LayerRig(shape: $0.element, index: $0.offset, batch: batch, precision: precision, context: context)
+                }
+                let round = { for rig in rigs { rig.forward(); rig.backwardData(); rig.backwardWeights() } }
+                round()
+                round()
+                shared.ready.add(1, ordering: .acquiringAndReleasing)
+                while shared.ready.load(ordering: .acquiring) < threads { sched_yield() }
+                var rounds = 0
+                let start = monotonicSeconds()
+                repeat {
+                    round()
+                    rounds += 1
+                } while !shared.stop.load(ordering: .acquiring) && (t != 0 || monotonicSeconds() - start < seconds)
+                shared.stop.store(true, ordering: .releasing)
+                let elapsed = monotonicSeconds() - start
+                return Double(rounds) * rigs.reduce(0) { $0 + 3 * $1.flops } / elapsed / 1e9
+            }
+            if case .failure = outcome {
+                shared.ready.add(threads, ordering: .acquiringAndReleasing)
+                shared.stop.store(true, ordering: .releasing)
+            }
+            shared.outcomes.withLock { $0[t] = outcome }
+        }
+        let workers = (0..<threads).map { t in WorkerThread(name: "gemm-bench-\(t)") { body(t) } }
+        for w in workers { w.join() }
+        let all = shared.outcomes.withLock { $0 }
+        return try (0..<threads).map { try all[$0]!.get() }
+    }
+
+    /// What the threads of `concurrentRate` share: the start barrier, the stop flag, the results.
+    private final class ConcurrentRun: Sendable {
+        let ready = Atomic<Int>(0)
+        let stop = Atomic<Bool>(false)
+        let outcomes = Mutex<[Int: Swift.Result<Double, any Error>]>([:])
+    }
+
+    /// One layer of a shape with its input, output and gradient buffers, on worker 0 of its context.
+    final class LayerRig {
+        let layer: DenseLayer
+        let batch: Int
+        /// FLOPs of one product: `2·batch·inputs·outputs`.
+        let flops: Double
+        private let buffers: [AlignedBuffer]
+
+        init(shape: Shape, index: Int, batch: Int, precision: Precision, context: DNNLContext) throws {
+            layer = try DenseLayer(name: "bench.\(index)", inputs: shape.inputs, outputs: shape.outputs, relu: true,
+                                   precision: precision, context: context, seed: UInt64(index + 1))
+            try layer.prepare(batch: batch)
+            self.batch = batch
+            flops = 2.0 * Double(batch) * Double(shape.inputs) * Double(shape.outputs)
+            buffers = [filled(batch * shape.inputs, seed: 11), filled(batch * shape.outputs, seed: 12),
+                       AlignedBuffer(bytes: batch * shape.outputs * 4), AlignedBuffer(bytes: batch * shape.inputs * 4),
+                       AlignedBuffer(bytes: layer.weightGradientCount * 4), AlignedBuffer(bytes: shape.outputs * 4)]
+        }
+
+        private func floats(_ i: Int) -> UnsafeMutablePointer<Float> { buffers[i].pointer.assumingMemoryBound(to: Float.self) }
+
+        func forward() { layer.forward(batch: batch, input: floats(0), output: floats(2), worker: 0) }
+        func backwardData() { layer.backwardData(batch: batch, gradOutput: floats(1), gradInput: floats(3), worker: 0) }
+        func backwardWeights() {
+            layer.backwardWeights(batch: batch, input: floats(0), gradOutput: floats(1), gradWeights: floats(4),
+                                  gradBias: floats(5), worker: 0)
+        }
     }
 
     /// Median and best wall time of `iterations` calls of `body`, after 3 untimed warm-up calls.

@@ -53,7 +53,10 @@ public enum StepAnalysis {
 }
 
 /// The dense roofline: the samples/s a model would reach if its steps did nothing but its dense
-/// products, every core running them at the host's measured GEMM rate.
+/// products, every core running them at the host's measured GEMM rate. Two ceilings: the nominal
+/// one multiplies one core's rate alone by the cores; the busy one uses the rate the cores deliver
+/// while all of them run dense products at once (`DenseBenchmark.concurrentRate`), which is lower
+/// when the cores share FMA units (SMT siblings under a hypervisor), memory bandwidth or a host.
 public struct DenseRoofline: Sendable, Equatable {
     /// Cores the run can use (inter-op workers × intra-op threads, at most the CPUs).
     public let cores: Int
@@ -61,11 +64,15 @@ public struct DenseRoofline: Sendable, Equatable {
     public let gflopsPerCore: Double
     /// Dense FLOPs of one training sample (forward, backward-data, backward-weights).
     public let flopsPerSample: Double
+    /// Measured GEMM rate of all `cores` together while every one runs dense products, GFLOP/s;
+    /// nil when not measured.
+    public let busyGFLOPS: Double?
 
-    public init(cores: Int, gflopsPerCore: Double, flopsPerSample: Double) {
+    public init(cores: Int, gflopsPerCore: Double, flopsPerSample: Double, busyGFLOPS: Double? = nil) {
         self.cores = cores
         self.gflopsPerCore = gflopsPerCore
         self.flopsPerSample = flopsPerSample
+        self.busyGFLOPS = busyGFLOPS
     }
 
     /// `cores × rate / FLOPs per sample`.
@@ -73,6 +80,12 @@ public struct DenseRoofline: Sendable, Equatable {
 
     /// Measured samples/s as a fraction of the roofline.
     public func fraction(_ measuredSamplesPerSec: Double) -> Double { measuredSamplesPerSec / samplesPerSec }
+
+    /// `busy rate / FLOPs per sample`: what the cores can reach together; nil when not measured.
+    public var busySamplesPerSec: Double? { busyGFLOPS.map { $0 * 1e9 / flopsPerSample } }
+
+    /// Measured samples/s as a fraction of the busy roofline; nil when not measured.
+    public func busyFraction(_ measuredSamplesPerSec: Double) -> Double? { busySamplesPerSec.map { measuredSamplesPerSec / $0 } }
 
     /// Cores a run with `inter` workers of `intra` OpenMP threads each can use on this host.
     public static func cores(inter: Int, intra: Int) -> Int {

@@ -54,8 +54,10 @@ public struct ContestBoard: Sendable {
                                    bestPerModel: ["dien": 160.0, "din": 79, "dlrm": 76, "deepfm": 42, "mmoe": 120, "wdl": 92])
 
     /// A submission's total seconds over the first's, with a bootstrap CI over repeats (median ratio).
+    /// NaN, without a CI, when either submission has no seconds at all (its runs never ran).
     public func ratio(_ k: Int) -> (ratio: Double, ci: ConfidenceInterval?) {
         let a = submissions[k].totals, b = submissions[0].totals
+        guard Descriptive.median(a) > 0, Descriptive.median(b) > 0 else { return (.nan, nil) }
         let r = Descriptive.median(a) / Descriptive.median(b)
         return (r, a.count > 1 && b.count > 1 ? Bootstrap.ratioCI(candidate: a, baseline: b) : nil)
     }
@@ -103,7 +105,7 @@ public struct ContestBoard: Sendable {
         object["reference"] = ["baseline_s": Self.reference.baseline, "best_s": Self.reference.best, "best_team": Self.reference.bestTeam,
                                "best_speedup": Self.reference.bestSpeedup, "best_per_model_s": Self.reference.bestPerModel,
                                "note": "the contest's own board (another machine, full scale): compare ratios, not seconds"] as [String: Any]
-        return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        return try JSONFinite.data(object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
     }
 
     /// The scoreboard as terminal text.
@@ -135,6 +137,10 @@ public struct ContestBoard: Sendable {
             for k in submissions.indices.dropFirst() {
                 let (r, ci) = ratio(k)
                 let ciText = ci.map { String(format: " (95%% CI %.2f–%.2f×)", 1 / $0.upper, 1 / $0.lower) } ?? ""
+                guard r.isFinite else {
+                    out.append("\(submissions[k].name) vs \(submissions[0].name): no ratio (one of them has no training seconds)")
+                    continue
+                }
                 out.append(String(format: "%@ vs %@: total seconds ratio %.3f → speedup %.2f×%@", submissions[k].name, submissions[0].name, r, 1 / r, ciText))
             }
         }

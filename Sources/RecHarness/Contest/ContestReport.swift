@@ -64,7 +64,7 @@ public enum ContestReport {
                 if let s = c.submission { o["submission"] = s }
                 return o
             }
-            return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+            return try JSONFinite.data(object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         case "html": return Data(html(board, claims).utf8)
         case "ipynb": return try notebook(board, claims)
         default: throw RunnerError.data("unknown format '\(format)' (\(formats.joined(separator: ", ")))")
@@ -121,7 +121,7 @@ public enum ContestReport {
         out.append("")
         for (k, s) in subs.enumerated() {
             out.append("- **\(s.name)**: total \(f(Descriptive.median(s.totals))) s, score \(s.valid ? f(s.score) : "864000 (invalid)")"
-                       + (k > 0 ? { let (r, ci) = board.ratio(k); return String(format: ", speedup %.2f×", 1 / r) + (ci.map { String(format: " (CI %.2f–%.2f×)", 1 / $0.upper, 1 / $0.lower) } ?? "") }() : ""))
+                       + (k > 0 ? { let (r, ci) = board.ratio(k); guard r.isFinite else { return ", no speedup (no training seconds)" }; return String(format: ", speedup %.2f×", 1 / r) + (ci.map { String(format: " (CI %.2f–%.2f×)", 1 / $0.upper, 1 / $0.lower) } ?? "") }() : ""))
         }
         out.append(String(format: "- **The contest's board** (another machine, full scale; compare ratios): baseline ≈ %.0f s, best %.2f s (%@) = %.2f×.",
                           ContestBoard.reference.baseline, ContestBoard.reference.best, ContestBoard.reference.bestTeam, ContestBoard.reference.bestSpeedup))

@@ -130,6 +130,8 @@ public struct ContestRunner: Sendable {
         }
         let runner = SweepRunner(store: store, options: sweepOptions)
         let summaries = jobs.isEmpty ? [] : try await runner.runInterleaved(jobs.map(\.spec))
+        // A run the store could not take stops the sweep: say so instead of scoring the runs that never ran.
+        if let failure = summaries.compactMap(\.storeFailure).first { throw RunnerError.storeFailure(failure) }
         var boards: [SubmissionBoard] = []
         for (i, s) in submissions.enumerated() {
             let merged = s.merged(over: baseline)

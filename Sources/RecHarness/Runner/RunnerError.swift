@@ -8,12 +8,16 @@ public enum RunnerError: Error, CustomStringConvertible {
     case data(String)
     /// Resume asked for, but nothing to resume.
     case nothingToResume(String)
+    /// The store could not take a run's outcome (the summary's `storeFailure`); the runs stopped.
+    case storeFailure(String)
 
     public var description: String {
         switch self {
         case .spawn(let command, let e): "cannot start '\(command)': \(String(cString: strerror(e)))"
         case .data(let message): message
         case .nothingToResume(let message): message
+        case .storeFailure(let message):
+            "store failure: \(message)\nthe runs stopped; the last run's outcome is kept in its run folder (outcome.json): fix the store, then re-run with --resume to ingest it"
         }
     }
 }

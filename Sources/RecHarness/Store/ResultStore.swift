@@ -35,7 +35,8 @@ public final class ResultStore: Sendable {
             config.foreignKeysEnabled = true
             // Two processes creating or migrating the same store at once (two sweeps started
             // together) take turns; SQLITE_BUSY while switching a fresh file to WAL is retried.
-            pool = try FileLock.withExclusiveLock(on: path) {
+            // The lock is on the directory, never on the database file (see FileLock).
+            pool = try FileLock.withExclusiveLock(onDirectory: parent) {
                 try Self.openRetryingBusy {
                     let pool = try DatabasePool(path: path, configuration: config)
                     try StoreSchema.migrator(upTo: migrations).migrate(pool)

@@ -14,7 +14,10 @@ struct BenchCommand: AsyncParsableCommand {
         FLOPs per sample are summed from the step graph's dense products (forward, backward-data and
         backward-weights at the model's shapes), the host's GEMM rate is measured at the start of the run
         (oneDNN on one thread, WDL's layer shapes, fp32, and bf16 with --bf16), and the roofline is
-        cores × rate / FLOPs per sample with cores = inter × intra threads (at most the CPUs).
+        cores × rate / FLOPs per sample with cores = inter × intra threads (at most the CPUs). With more
+        than one core, the "busy" column is the fraction of a second ceiling: the GEMM rate all the cores
+        deliver while every one of them runs the same products at once (lower than cores × one core's
+        rate when the cores share FMA units, memory bandwidth or a host).
         --profile adds where one step's time goes, node group by node group, and the step's critical path
         as the cost-model executor measures it (node by node, on the run's inter-op threads).
         The contest models (--contest: WDL, DeepFM, DLRM on generated Ele.me data, MMoE on generated
@@ -73,21 +76,24 @@ struct BenchCommand: AsyncParsableCommand {
         let cores = DenseRoofline.cores(inter: interThreads, intra: intraThreads)
         // The host's GEMM rate feeds the roofline of the Criteo and contest rows only.
         var rate = 0.0
+        var busy: Double?
         if !kinds.isEmpty || !contestKinds.isEmpty {
             rate = try DenseBenchmark.hostRate(batch: batch, precision: precision)
             print(String(format: "host GEMM rate: %.1f GFLOP/s per core (%@, oneDNN on one thread, fwd + bwd-data + bwd-weights of %@ at batch %d); roofline cores: %d",
                          rate, precision.rawValue, DenseBenchmark.wdlShapes.map(\.description).joined(separator: ", "), batch, cores))
+            busy = try busyRate(cores: cores, precision: precision)
         }
         if !kinds.isEmpty {
             print(pad("model", 8) + pad("mode", 22) + pad("samples/s", 12) + pad("p50 ms", 9) + pad("p90 ms", 9) + pad("p99 ms", 9)
-                  + pad("roofline", 9) + "AUC")
+                  + pad("roofline", 9) + pad("busy", 7) + "AUC")
         }
         for kind in kinds {
             var c = TrainConfig()
             c.model = kind; c.batch = batch; c.steps = steps; c.warmupSteps = warmupSteps
             c.interThreads = interThreads; c.intraThreads = intraThreads; c.allocator = allocator; c.dataPath = path; c.evalRows = 10_000
             c.bf16 = bf16; c.intraBoost = intraBoost
-            let roofline = DenseRoofline(cores: cores, gflopsPerCore: rate, flopsPerSample: try Trainer.denseFLOPsPerSample(c))
+            let roofline = DenseRoofline(cores: cores, gflopsPerCore: rate, flopsPerSample: try Trainer.denseFLOPsPerSample(c),
+                                         busyGFLOPS: busy)
             print(rooflineLine(kind.rawValue, roofline))
             let dataset = try Trainer.loadDataset(c)
             var modes: [(String, TrainConfig, Bool)] = [("in-memory", c, true)]
@@ -101,7 +107,7 @@ struct BenchCommand: AsyncParsableCommand {
                 print(pad(kind.rawValue, 8) + pad(mode, 22) + pad(String(format: "%.0f", r.samplesPerSec), 12)
                       + pad(String(format: "%.2f", r.stepMs.p50), 9) + pad(String(format: "%.2f", r.stepMs.p90), 9)
                       + pad(String(format: "%.2f", r.stepMs.p99), 9) + pad(String(format: "%.1f%%", 100 * roofline.fraction(r.samplesPerSec)), 9)
-                      + String(format: "%.4f", r.auc))
+                      + pad(percent(roofline.busyFraction(r.samplesPerSec)), 7) + String(format: "%.4f", r.auc))
             }
             if profile {
                 let entries = try NodeProfiler.profile(config: c, dataset: dataset)
@@ -114,7 +120,7 @@ struct BenchCommand: AsyncParsableCommand {
                 printCriticalPath(kind.rawValue, try Trainer.criticalPath(config: c, dataset: dataset))
             }
         }
-        if !contestKinds.isEmpty { try benchContest(contestKinds, dir: dir, rate: rate, cores: cores) }
+        if !contestKinds.isEmpty { try benchContest(contestKinds, dir: dir, rate: rate, busy: busy, cores: cores) }
         if !contestKinds.isEmpty { try benchAmazonBooksReader(dir: dir) }
         let sequenceKinds = try (sequence == "none" ? [] : sequence.split(separator: ",")).map { s -> ModelKind in
             guard let k = ModelKind(rawValue: String(s)), k == .din || k == .dien else {
@@ -163,10 +169,26 @@ struct BenchCommand: AsyncParsableCommand {
         }
     }
 
-    /// `  wdl roofline: 6.570 dense MFLOP/sample; 2 cores × 95.1 GFLOP/s = 28948 samples/s`
+    /// `  wdl roofline: 6.570 dense MFLOP/sample; 2 cores × 95.1 GFLOP/s = 28948 samples/s; busy: 120.3 GFLOP/s = 18312 samples/s`
     func rooflineLine(_ label: String, _ r: DenseRoofline) -> String {
         String(format: "  %@ roofline: %.3f dense MFLOP/sample; %d cores × %.1f GFLOP/s = %.0f samples/s",
                label, r.flopsPerSample / 1e6, r.cores, r.gflopsPerCore, r.samplesPerSec)
+            + (r.busyGFLOPS.map { String(format: "; busy: %.1f GFLOP/s = %.0f samples/s", $0, r.busySamplesPerSec!) } ?? "")
+    }
+
+    /// `12.3%`, or `-` when there is no figure.
+    func percent(_ fraction: Double?) -> String { fraction.map { String(format: "%.1f%%", 100 * $0) } ?? "-" }
+
+    /// The GEMM rate of `cores` cores running dense products at once (nil on one core), printed
+    /// beside one core's rate measured the same way, so the two ceilings can be compared.
+    func busyRate(cores: Int, precision: Precision) throws -> Double? {
+        guard cores > 1 else { return nil }
+        let alone = try DenseBenchmark.concurrentRate(threads: 1, precision: precision)[0]
+        let together = try DenseBenchmark.concurrentRate(threads: cores, precision: precision)
+        let total = together.reduce(0, +)
+        print(String(format: "host GEMM rate with all %d cores busy at once: %@ = %.1f GFLOP/s; one core alone in the same rounds: %.1f, so the cores together deliver %.2f× one core (busy roofline column)",
+                     cores, together.map { String(format: "%.1f", $0) }.joined(separator: " + "), total, alone, total / alone))
+        return total
     }
 
     /// The critical path node by node, with its share of the step's work.
@@ -184,11 +206,11 @@ struct BenchCommand: AsyncParsableCommand {
         }
     }
 
-    private func benchContest(_ kinds: [ModelKind], dir: URL, rate: Double, cores: Int) throws {
+    private func benchContest(_ kinds: [ModelKind], dir: URL, rate: Double, busy: Double?, cores: Int) throws {
         var datasets: [DatasetKind: String] = [:]
         print("contest models (generated data in the contest layout, \(rows) training + 10000 evaluation rows)")
         print(pad("model", 16) + pad("mode", 22) + pad("samples/s", 12) + pad("p50 ms", 9) + pad("p90 ms", 9) + pad("p99 ms", 9)
-              + pad("roofline", 9) + "AUC (by task)")
+              + pad("roofline", 9) + pad("busy", 7) + "AUC (by task)")
         for kind in kinds {
             var c = TrainConfig()
             c.model = kind; c.dataset = kind == .mmoe ? .taobao : .eleme
@@ -213,7 +235,8 @@ struct BenchCommand: AsyncParsableCommand {
             }
             for (label, v) in variants {
                 let roofline = DenseRoofline(cores: cores, gflopsPerCore: rate,
-                                             flopsPerSample: try ContestTrainer.denseFLOPsPerSample(v, dataset: dataset))
+                                             flopsPerSample: try ContestTrainer.denseFLOPsPerSample(v, dataset: dataset),
+                                             busyGFLOPS: busy)
                 print(rooflineLine(label, roofline))
                 var modes: [(String, TrainConfig, Bool)] = [("in-memory", v, true)]
                 if !inMemoryOnly {
@@ -227,7 +250,8 @@ struct BenchCommand: AsyncParsableCommand {
                     print(pad(label, 16) + pad(mode, 22) + pad(String(format: "%.0f", r.result.samplesPerSec), 12)
                           + pad(String(format: "%.2f", r.result.stepMs.p50), 9) + pad(String(format: "%.2f", r.result.stepMs.p90), 9)
                           + pad(String(format: "%.2f", r.result.stepMs.p99), 9)
-                          + pad(String(format: "%.1f%%", 100 * roofline.fraction(r.result.samplesPerSec)), 9) + String(format: "%.4f", r.result.auc)
+                          + pad(String(format: "%.1f%%", 100 * roofline.fraction(r.result.samplesPerSec)), 9)
+                          + pad(percent(roofline.busyFraction(r.result.samplesPerSec)), 7) + String(format: "%.4f", r.result.auc)
                           + (r.aucByTask.count > 1 ? " (\(byTask))" : ""))
                 }
                 if profile {

@@ -79,6 +79,7 @@ struct ContestRunCommand: AsyncParsableCommand {
             board = try await runner.run(submissions: all, options: options, store: storeHandle, sweep: sweep)
         } catch let error as RunnerError {
             Terminal.err("rectune contest run: \(error)")
+            if case .storeFailure = error { throw ExitCode(5) }
             throw ExitCode(2)
         } catch let error as SpecError {
             Terminal.err(error.description)
