@@ -22,10 +22,10 @@ final class ContestRunCLITests: XCTestCase {
         return path
     }
 
-    func contest(_ extra: [String], floor: String = "0") throws -> (status: Int32, out: String, err: String) {
+    func contest(_ extra: [String], floor: String = "0", scale: String = "0.001") throws -> (status: Int32, out: String, err: String) {
         try RectuneCLI.run(["contest", "run", "--contest", try contestFile(wdlFloor: floor),
                             "--baseline", Self.root.appendingPathComponent("Experiments/contest/baseline.yaml").path,
-                            "--models", "wdl,mmoe", "--scale", "0.001", "--db", dir.appendingPathComponent("r.sqlite").path] + extra, in: dir)
+                            "--models", "wdl,mmoe", "--scale", scale, "--db", dir.appendingPathComponent("r.sqlite").path] + extra, in: dir)
     }
 
     func testScaledContestWritesTheScoreboardAndResumes() throws {
@@ -126,6 +126,42 @@ final class ContestRunCLITests: XCTestCase {
         XCTAssertEqual(wdl["passed"] as? Bool, false)
         XCTAssertEqual(wdl["floor"] as? Double, 0.999)
         XCTAssertTrue(r.out.contains("INVALID"), r.out)
+    }
+
+    /// Ctrl-C during a contest stops the current run (stored as interrupted), prints the board of what
+    /// ran and exits 130; --resume runs the rest. Before, `contest run` had no signal handler: Ctrl-C
+    /// killed it with no board and left the run `running`.
+    func testCtrlCStopsTheContestWithABoardAndResumeFinishesIt() throws {
+        let p = Process()
+        p.executableURL = RectuneCLI.binary
+        p.arguments = ["contest", "run", "--contest", try contestFile(wdlFloor: "0"),
+                       "--baseline", Self.root.appendingPathComponent("Experiments/contest/baseline.yaml").path,
+                       "--models", "wdl,mmoe", "--scale", "0.01", "--db", dir.appendingPathComponent("r.sqlite").path]
+        p.currentDirectoryURL = dir
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        var seen = ""
+        let handle = err.fileHandleForReading
+        while !seen.contains("[1/2]") {
+            let chunk = handle.availableData
+            if chunk.isEmpty { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+        }
+        Thread.sleep(forTimeInterval: 0.3)
+        kill(p.processIdentifier, SIGINT)
+        let o = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        seen += String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 130, o + seen)
+        XCTAssertTrue(seen.contains("stopping the current run"), seen)
+        XCTAssertTrue(o.contains("Contest scoreboard") && o.contains("interrupted: --resume continues it"), o)
+        let resumed = try contest(["--resume"], scale: "0.01")
+        XCTAssertEqual(resumed.status, 0, resumed.err)
+        XCTAssertFalse(resumed.out.contains("interrupted"), resumed.out)
+        XCTAssertFalse(resumed.out.contains("not run"), resumed.out)
+        XCTAssertTrue(resumed.out.contains("MMoE   277") && resumed.out.contains("WDL    89"), resumed.out)
     }
 
     func testResumeWithNothingStoredAndBadSubmissionsAreUsageErrors() throws {

@@ -25,6 +25,9 @@ public struct ContestRunOptions: Sendable {
 public struct ContestRunner: Sendable {
     public let definition: ContestDefinition
     public let baseline: Submission
+    /// Called with the sweep runner before the first run starts, so a caller can stop it
+    /// (`requestStop()`, wired to Ctrl-C by `rectune contest run`).
+    public var sweepStarted: (@Sendable (SweepRunner) -> Void)? = nil
 
     public init(definition: ContestDefinition, baseline: Submission) {
         self.definition = definition; self.baseline = baseline
@@ -129,6 +132,7 @@ public struct ContestRunner: Sendable {
             if !stored { throw RunnerError.nothingToResume("nothing to resume: no stored contest run with these submissions, models, scale and repeats on this host") }
         }
         let runner = SweepRunner(store: store, options: sweepOptions)
+        sweepStarted?(runner)
         let summaries = jobs.isEmpty ? [] : try await runner.runInterleaved(jobs.map(\.spec))
         // A run the store could not take stops the sweep: say so instead of scoring the runs that never ran.
         if let failure = summaries.compactMap(\.storeFailure).first { throw RunnerError.storeFailure(failure) }

@@ -73,21 +73,27 @@ struct ContestRunCommand: AsyncParsableCommand {
         for e in definition.entries where options.models.contains(e.model) {
             if let reason = e.unavailableReason { Terminal.err("note: \(reason); it is scored as failed (run the others with --models)") }
         }
-        let runner = ContestRunner(definition: definition, baseline: base)
+        var runner = ContestRunner(definition: definition, baseline: base)
+        // Ctrl-C (or SIGTERM) stops the current run: it is stored as interrupted, the board of what
+        // ran is printed, the exit status is 130, and --resume continues.
+        let current = Mutex<SweepRunner?>(nil)
+        runner.sweepStarted = { r in current.withLock { $0 = r } }
+        let signals = StopSignals(message: "stopping the current run…") { current.withLock { $0?.requestStop() } }
+        defer { signals.cancel() }
         let board: ContestBoard
         do {
             board = try await runner.run(submissions: all, options: options, store: storeHandle, sweep: sweep)
         } catch let error as RunnerError {
             Terminal.err("rectune contest run: \(error)")
-            if case .storeFailure = error { throw ExitCode(5) }
-            throw ExitCode(2)
+            if case .storeFailure = error { throw ExitCode(ExitStatus.storeFailed) }
+            throw ExitCode(ExitStatus.usage)
         } catch let error as SpecError {
             Terminal.err(error.description)
             throw ExitCode(2)
         }
         if let json { try Terminal.output(try board.json(), to: json) }
         print(board.text())
-        if board.interrupted { throw ExitCode(130) }
+        if board.interrupted { throw ExitCode(ExitStatus.interrupted) }
     }
 }
 
