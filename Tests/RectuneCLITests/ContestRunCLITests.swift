@@ -132,31 +132,13 @@ final class ContestRunCLITests: XCTestCase {
     /// ran and exits 130; --resume runs the rest. Before, `contest run` had no signal handler: Ctrl-C
     /// killed it with no board and left the run `running`.
     func testCtrlCStopsTheContestWithABoardAndResumeFinishesIt() throws {
-        let p = Process()
-        p.executableURL = RectuneCLI.binary
-        p.arguments = ["contest", "run", "--contest", try contestFile(wdlFloor: "0"),
-                       "--baseline", Self.root.appendingPathComponent("Experiments/contest/baseline.yaml").path,
-                       "--models", "wdl,mmoe", "--scale", "0.01", "--db", dir.appendingPathComponent("r.sqlite").path]
-        p.currentDirectoryURL = dir
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        var seen = ""
-        let handle = err.fileHandleForReading
-        while !seen.contains("[1/2]") {
-            let chunk = handle.availableData
-            if chunk.isEmpty { break }
-            seen += String(decoding: chunk, as: UTF8.self)
-        }
-        Thread.sleep(forTimeInterval: 0.3)
-        kill(p.processIdentifier, SIGINT)
-        let o = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        seen += String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 130, o + seen)
-        XCTAssertTrue(seen.contains("stopping the current run"), seen)
-        XCTAssertTrue(o.contains("Contest scoreboard") && o.contains("interrupted: --resume continues it"), o)
+        let r = try RectuneCLI.runInterrupted(["contest", "run", "--contest", try contestFile(wdlFloor: "0"),
+                                               "--baseline", Self.root.appendingPathComponent("Experiments/contest/baseline.yaml").path,
+                                               "--models", "wdl,mmoe", "--scale", "0.01", "--db", dir.appendingPathComponent("r.sqlite").path],
+                                              in: dir, after: "[1/2]", delay: 0.3)
+        XCTAssertEqual(r.status, 130, r.out + r.err)
+        XCTAssertTrue(r.err.contains("stopping the current run"), r.err)
+        XCTAssertTrue(r.out.contains("Contest scoreboard") && r.out.contains("interrupted: --resume continues it"), r.out)
         let resumed = try contest(["--resume"], scale: "0.01")
         XCTAssertEqual(resumed.status, 0, resumed.err)
         XCTAssertFalse(resumed.out.contains("interrupted"), resumed.out)

@@ -73,29 +73,10 @@ final class SweepCLITests: XCTestCase {
     func testCtrlCMarksTheRunInterruptedAndASecondSweepCompletes() throws {
         let spec = try write("i.yaml", Self.slowSpec(name: "cli-interrupt", sleep: "0.4"))
         let db = dir.appendingPathComponent("r.sqlite").path
-        let p = Process()
-        p.executableURL = Self.binary
-        p.arguments = ["sweep", spec, "--db", db, "--no-measure"]
-        p.currentDirectoryURL = dir
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
         // Wait until two runs have finished, then Ctrl-C during the third.
-        var seen = ""
-        let handle = err.fileHandleForReading
-        while !seen.contains("[2/6]") {
-            let chunk = handle.availableData
-            if chunk.isEmpty { break }
-            seen += String(decoding: chunk, as: UTF8.self)
-        }
-        Thread.sleep(forTimeInterval: 0.15)
-        kill(p.processIdentifier, SIGINT)
-        let o = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        _ = handle.readDataToEndOfFile()
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 130, o)
-        XCTAssertTrue(o.contains("interrupted"), o)
+        let r = try RectuneCLI.runInterrupted(["sweep", spec, "--db", db, "--no-measure"], in: dir, after: "[2/6]", delay: 0.15)
+        XCTAssertEqual(r.status, 130, r.out)
+        XCTAssertTrue(r.out.contains("interrupted"), r.out)
 
         let interrupted = try rectune(["runs", "cli-interrupt", "--db", db, "--status", "interrupted"])
         XCTAssertTrue(interrupted.out.contains("1 run(s)"), interrupted.out)

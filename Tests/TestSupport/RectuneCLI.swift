@@ -49,4 +49,31 @@ public enum RectuneCLI {
         try outHandle.close(); try errHandle.close()
         return (p.terminationStatus, try String(contentsOf: outFile, encoding: .utf8), try String(contentsOf: errFile, encoding: .utf8))
     }
+
+    /// Runs `rectune args…` in `dir`, sends it SIGINT (Ctrl-C) `delay` seconds after `marker`
+    /// appears on its stderr, and returns its exit status, stdout and whole stderr.
+    public static func runInterrupted(_ args: [String], in dir: URL, after marker: String,
+                                      delay: TimeInterval) throws -> (status: Int32, out: String, err: String) {
+        let p = Process()
+        p.executableURL = try requireBinary()
+        p.arguments = args
+        p.currentDirectoryURL = dir
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        var seen = ""
+        let handle = err.fileHandleForReading
+        while !seen.contains(marker) {
+            let chunk = handle.availableData
+            if chunk.isEmpty { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+        }
+        Thread.sleep(forTimeInterval: delay)
+        kill(p.processIdentifier, SIGINT)
+        let o = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        seen += String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return (p.terminationStatus, o, seen)
+    }
 }
