@@ -242,6 +242,27 @@ final class FaultsTests: XCTestCase {
               "a sqlite3 shell reading the store during a sweep")
     }
 
+    /// Two stores in one folder share its `runs/`. A sweep into the second runs its own runs: it
+    /// does not take the first store's kept outcomes as its own (a second full-scale contest into
+    /// `--db full2.sqlite` beside `full.sqlite` "finished" in seconds with the first one's runs).
+    /// A store deleted and made again at the same path still ingests its outcomes (the test above).
+    func testASecondStoreInTheSameFolderRunsItsOwnRuns() async throws {
+        let spec = try spec("shared-folder", modes: ["ok", "exit3"], repeats: 2)
+        let first = try ResultStore(path: dir.appendingPathComponent("one.sqlite").path)
+        let a = try await SweepRunner(store: first, options: try options(store: first, measure: false)).run(spec)
+        XCTAssertEqual(a.executed[.ok], 2)
+        XCTAssertEqual(RunOutcomeFile.scan(runsRoot: dir.appendingPathComponent("runs").path, name: "shared-folder", specHash: spec.hash).count, 4,
+                       "both stores' folder holds the first sweep's outcome files")
+        let second = try ResultStore(path: dir.appendingPathComponent("two.sqlite").path)
+        let b = try await SweepRunner(store: second, options: try options(store: second, measure: false)).run(spec)
+        XCTAssertEqual(b.ingested, 0, "another store's outcomes were ingested")
+        XCTAssertEqual(b.executed[.ok], 2)
+        XCTAssertEqual(b.executed[.failed], 2)
+        let runs = try second.runs(experimentID: b.experimentID)
+        tally(correct: b.ingested == 0 && runs.count == 4, lost: max(0, 4 - runs.count), duplicated: duplicates(runs),
+              left: leftovers(runs).count, "a second store in the same folder")
+    }
+
     func testFullDiskStoreWriteKeepsTheOutcome() async throws {
         let mount = dir.appendingPathComponent("tiny")
         try FileManager.default.createDirectory(at: mount, withIntermediateDirectories: true)

@@ -31,10 +31,11 @@ extension SweepRunner {
         let runID = claim.id
         let command = command(runDir)
         func finish(_ outcome: RunOutcome, start: Date, end: Date) throws -> Executed {
-            let file = RunOutcomeFile(experimentName: spec.name, specHash: job.loaded.hash, config: planned.config.values,
+            var file = RunOutcomeFile(experimentName: spec.name, specHash: job.loaded.hash, config: planned.config.values,
                                       configHash: planned.configHash, repeatIndex: planned.repeatIndex,
                                       owner: RunOwner.current.description, runDirectory: runDir, commandLine: command.shellLine,
                                       started: start, outcome: outcome)
+            file.store = store.canonicalPath
             do { try file.write() } catch {
                 options.progress?("[rectune sweep] warning: cannot write \(runDir)/\(RunOutcomeFile.fileName): \(error)", true)
             }

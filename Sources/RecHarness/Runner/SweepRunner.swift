@@ -133,7 +133,8 @@ public final class SweepRunner: Sendable {
             }
         } else {
             // Outcomes kept in run folders that the store does not hold (a failed store write, a deleted store).
-            let kept = RunOutcomeFile.scan(runsRoot: options.runDirectory, name: loaded.spec.name, specHash: loaded.hash)
+            let kept = RunOutcomeFile.scan(runsRoot: options.runDirectory, name: loaded.spec.name, specHash: loaded.hash,
+                                           store: store.canonicalPath)
             if options.resume, kept.isEmpty, try store.existingExperiment(name: loaded.spec.name, specHash: loaded.hash, host: host) == nil {
                 throw RunnerError.nothingToResume("nothing to resume: no stored experiment '\(loaded.spec.name)' with this spec on this host")
             }

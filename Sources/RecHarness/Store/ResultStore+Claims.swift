@@ -184,6 +184,12 @@ public struct RunOutcomeFile: Sendable, Codable, Equatable {
     /// The machine the run ran on (cluster nodes may differ from the coordinator's); nil when it
     /// is the sweep's own host.
     public var host: HostFingerprint? = nil
+    /// The store the run was claimed in (`ResultStore.canonicalPath`); only that store ingests the
+    /// outcome. Nil in files written before this field and by Slurm elements (any store of the
+    /// spec ingests those). Why: a second store in the same folder (`--db other.sqlite`) shares
+    /// the `runs/` folder and once took a whole full-scale contest's outcomes as its own runs,
+    /// running nothing.
+    public var store: String? = nil
 
     public static let fileName = "outcome.json"
 
@@ -215,7 +221,7 @@ public struct RunOutcomeFile: Sendable, Codable, Equatable {
     }
 
     /// The outcome files under `runsRoot` (`e*/<run>/outcome.json`) of experiment `name` with spec `specHash`.
-    public static func scan(runsRoot: String, name: String, specHash: String) -> [RunOutcomeFile] {
+    public static func scan(runsRoot: String, name: String, specHash: String, store: String? = nil) -> [RunOutcomeFile] {
         let fm = FileManager.default
         guard let experiments = try? fm.contentsOfDirectory(atPath: runsRoot) else { return [] }
         var found: [RunOutcomeFile] = []
@@ -223,7 +229,8 @@ public struct RunOutcomeFile: Sendable, Codable, Equatable {
             let dir = (runsRoot as NSString).appendingPathComponent(e)
             for run in (try? fm.contentsOfDirectory(atPath: dir))?.sorted() ?? [] {
                 let path = ((dir as NSString).appendingPathComponent(run) as NSString).appendingPathComponent(fileName)
-                if let f = read(path), f.specHash == specHash, f.experimentName == name { found.append(f) }
+                if let f = read(path), f.specHash == specHash, f.experimentName == name,
+                   store == nil || f.store == nil || f.store == store { found.append(f) }
             }
         }
         return found

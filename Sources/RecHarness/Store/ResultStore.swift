@@ -147,6 +147,10 @@ public final class ResultStore: Sendable {
         return try ResultStore(path: dir.appendingPathComponent("rectune.sqlite").path)
     }
 
+    /// The store's absolute path with symbolic links resolved: what a run's `outcome.json` records
+    /// as its store.
+    public var canonicalPath: String { URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path }
+
     /// Names of the migrations applied to this database, in order.
     public func appliedMigrations() throws -> [String] {
         try pool.read { db in try StoreSchema.migrator().appliedMigrations(db) }
