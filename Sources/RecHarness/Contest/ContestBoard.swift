@@ -57,9 +57,9 @@ public struct ContestBoard: Sendable {
     /// NaN, without a CI, when either submission has no seconds at all (its runs never ran).
     public func ratio(_ k: Int) -> (ratio: Double, ci: ConfidenceInterval?) {
         let a = submissions[k].totals, b = submissions[0].totals
-        guard Descriptive.median(a) > 0, Descriptive.median(b) > 0 else { return (.nan, nil) }
-        let r = Descriptive.median(a) / Descriptive.median(b)
-        return (r, a.count > 1 && b.count > 1 ? Bootstrap.ratioCI(candidate: a, baseline: b) : nil)
+        let candidate = Descriptive.median(a), baseline = Descriptive.median(b)
+        guard candidate > 0, baseline > 0 else { return (.nan, nil) }
+        return (candidate / baseline, a.count > 1 && b.count > 1 ? Bootstrap.ratioCI(candidate: a, baseline: b) : nil)
     }
 
     private func modelJSON(_ row: SubmissionBoard.ModelRow) -> [String: Any] {
@@ -136,11 +136,11 @@ public struct ContestBoard: Sendable {
             out.append("")
             for k in submissions.indices.dropFirst() {
                 let (r, ci) = ratio(k)
-                let ciText = ci.map { String(format: " (95%% CI %.2f–%.2f×)", 1 / $0.upper, 1 / $0.lower) } ?? ""
                 guard r.isFinite else {
                     out.append("\(submissions[k].name) vs \(submissions[0].name): no ratio (one of them has no training seconds)")
                     continue
                 }
+                let ciText = ci.map { String(format: " (95%% CI %.2f–%.2f×)", 1 / $0.upper, 1 / $0.lower) } ?? ""
                 out.append(String(format: "%@ vs %@: total seconds ratio %.3f → speedup %.2f×%@", submissions[k].name, submissions[0].name, r, 1 / r, ciText))
             }
         }

@@ -106,8 +106,8 @@ struct BenchCommand: AsyncParsableCommand {
                 let r = try Trainer(config: config, counterEvents: []).run(dataset: dataset, inMemory: inMemory)
                 print(pad(kind.rawValue, 8) + pad(mode, 22) + pad(String(format: "%.0f", r.samplesPerSec), 12)
                       + pad(String(format: "%.2f", r.stepMs.p50), 9) + pad(String(format: "%.2f", r.stepMs.p90), 9)
-                      + pad(String(format: "%.2f", r.stepMs.p99), 9) + pad(String(format: "%.1f%%", 100 * roofline.fraction(r.samplesPerSec)), 9)
-                      + pad(percent(roofline.busyFraction(r.samplesPerSec)), 7) + String(format: "%.4f", r.auc))
+                      + pad(String(format: "%.2f", r.stepMs.p99), 9) + rooflineColumns(roofline, r.samplesPerSec)
+                      + String(format: "%.4f", r.auc))
             }
             if profile {
                 let entries = try NodeProfiler.profile(config: c, dataset: dataset)
@@ -176,8 +176,12 @@ struct BenchCommand: AsyncParsableCommand {
             + (r.busyGFLOPS.map { String(format: "; busy: %.1f GFLOP/s = %.0f samples/s", $0, r.busySamplesPerSec!) } ?? "")
     }
 
-    /// `12.3%`, or `-` when there is no figure.
-    func percent(_ fraction: Double?) -> String { fraction.map { String(format: "%.1f%%", 100 * $0) } ?? "-" }
+    /// A row's `roofline` and `busy` columns: the measured samples/s as a fraction of each ceiling
+    /// (`-` when the busy one was not measured).
+    func rooflineColumns(_ r: DenseRoofline, _ samplesPerSec: Double) -> String {
+        func percent(_ fraction: Double?) -> String { fraction.map { String(format: "%.1f%%", 100 * $0) } ?? "-" }
+        return pad(percent(r.fraction(samplesPerSec)), 9) + pad(percent(r.busyFraction(samplesPerSec)), 7)
+    }
 
     /// The GEMM rate of `cores` cores running dense products at once (nil on one core), printed
     /// beside one core's rate measured the same way, so the two ceilings can be compared.
@@ -250,8 +254,7 @@ struct BenchCommand: AsyncParsableCommand {
                     print(pad(label, 16) + pad(mode, 22) + pad(String(format: "%.0f", r.result.samplesPerSec), 12)
                           + pad(String(format: "%.2f", r.result.stepMs.p50), 9) + pad(String(format: "%.2f", r.result.stepMs.p90), 9)
                           + pad(String(format: "%.2f", r.result.stepMs.p99), 9)
-                          + pad(String(format: "%.1f%%", 100 * roofline.fraction(r.result.samplesPerSec)), 9)
-                          + pad(percent(roofline.busyFraction(r.result.samplesPerSec)), 7) + String(format: "%.4f", r.result.auc)
+                          + rooflineColumns(roofline, r.result.samplesPerSec) + String(format: "%.4f", r.result.auc)
                           + (r.aucByTask.count > 1 ? " (\(byTask))" : ""))
                 }
                 if profile {
