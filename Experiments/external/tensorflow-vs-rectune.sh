@@ -3,7 +3,7 @@
 # own `train`, or scripts/tf_compare.py under one TensorFlow variant, on the same Criteo-format file,
 # both writing rectune's result JSON to --json. Run from the repository root.
 #
-#   tensorflow-vs-rectune.sh --system rectune|rectune_boost|tf_adam|tf_lazy_adam|tf_xla --model wdl|dlrm|deepfm
+#   tensorflow-vs-rectune.sh --system rectune|rectune_boost|rectune_tuned|tf_adam|tf_lazy_adam|tf_xla --model wdl|dlrm|deepfm
 #       --data PATH --batch N --steps N --warmup-steps N --threads N --eval-rows N --json PATH
 #
 # Threads: rectune gets --inter-threads N --intra-threads 1 (its default and best setting on 2
@@ -33,17 +33,22 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$model" ] && [ -n "$data" ] && [ -n "$json" ] || { echo "tensorflow-vs-rectune.sh: --model, --data and --json are required" >&2; exit 2; }
 case "$system" in
-  rectune|rectune_boost)
+  rectune|rectune_boost|rectune_tuned)
     # rectune_boost: the intra_boost knob on (a dense node running alone gets both cores).
+    # rectune_tuned: rectune's settings for a few cores: micro_batch at one micro-batch per thread
+    # (each worker runs its own part of the batch's forward and backward; still one update per
+    # step) and the adaptive allocator (no page faults for step tensors in a fresh process).
     boost=off; [ "$system" = rectune_boost ] && boost=on
+    micro=1; allocator=system
+    [ "$system" = rectune_tuned ] && { micro=$threads; allocator=adaptive; }
     # shellcheck disable=SC2086
     exec "${RECTUNE:-.build/release/rectune}" train --quiet --model "$model" --data "$data" --batch "$batch" \
       --steps "$steps" --warmup-steps "$warmup" --inter-threads "$threads" --intra-threads 1 --intra-boost "$boost" \
-      --eval-rows "$eval_rows" --json "$json" ${RECTUNE_TRAIN_ARGS:-};;
+      --micro-batch "$micro" --allocator "$allocator" --eval-rows "$eval_rows" --json "$json" ${RECTUNE_TRAIN_ARGS:-};;
   tf_adam|tf_lazy_adam|tf_xla)
     # shellcheck disable=SC2086
     exec "${RECTUNE_TF_PYTHON:-python3}" scripts/tf_compare.py --variant "${system#tf_}" --model "$model" --data "$data" \
       --batch "$batch" --steps "$steps" --warmup-steps "$warmup" --threads "$threads" --eval-rows "$eval_rows" \
       --json "$json" ${TF_COMPARE_ARGS:-};;
-  *) echo "tensorflow-vs-rectune.sh: --system must be rectune, rectune_boost, tf_adam, tf_lazy_adam or tf_xla, got '$system'" >&2; exit 2;;
+  *) echo "tensorflow-vs-rectune.sh: --system must be rectune, rectune_boost, rectune_tuned, tf_adam, tf_lazy_adam or tf_xla, got '$system'" >&2; exit 2;;
 esac

@@ -30,4 +30,27 @@ final class BenchCLITests: XCTestCase {
         XCTAssertTrue(path.contains("nodes"), path)
         XCTAssertTrue(lines.contains { $0.contains("wdl.dnn.0.fwd") && $0.contains("GFLOP/s") }, r.out)
     }
+
+    /// `--executor` and `--micro-batch` reach the benchmarked graph: the header names them, the
+    /// profile counts one node per micro-batch for each dense product, and the critical path runs
+    /// through one micro-batch's nodes (their names carry the micro-batch tag).
+    func testBenchRunsTheRequestedExecutorAndMicroBatches() throws {
+        let dir = try makeTemporaryDirectory("rectune-bench-micro")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try RectuneCLI.run(["bench", "--models", "dlrm", "--contest", "none", "--sequence", "none", "--in-memory-only",
+                                    "--rows", "12000", "--batch", "128", "--steps", "3", "--warmup-steps", "1", "--profile",
+                                    "--executor", "costmodel", "--micro-batch", "2"], in: dir)
+        XCTAssertEqual(r.status, 0, r.err)
+        let lines = r.out.split(separator: "\n").map(String.init)
+        let header = try XCTUnwrap(lines.first { $0.hasPrefix("rectune bench ") }, r.out)
+        XCTAssertTrue(header.contains("executor costmodel  micro_batch 2"), header)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("dlrm ") && $0.contains("in-memory") }, r.out)
+        let forward = try XCTUnwrap(lines.first { $0.contains("dlrm.top.0.fwd ") && $0.contains("nodes") }, r.out)
+        XCTAssertTrue(forward.contains("2 nodes"), forward)
+        XCTAssertTrue(lines.contains { $0.contains("dlrm.top.0.fwd.m") && $0.contains("GFLOP/s") }, r.out)
+
+        let bad = try RectuneCLI.run(["bench", "--models", "dlrm", "--batch", "128", "--micro-batch", "129"], in: dir)
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.err.contains("--micro-batch must be between 1 and --batch (128), got 129"), bad.err)
+    }
 }

@@ -37,6 +37,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Intra-op (oneDNN) threads.") var intraThreads = 1
     @Option(help: "Rows of generated data.") var rows = 120_000
     @Option(help: "Step-tensor allocator: system or adaptive.") var allocator: AllocatorPolicy = .system
+    @Option(help: "Step executor of every model: pool, inline or costmodel.") var executor: ExecutorPolicy = .pool
+    @Option(help: "Micro-batches per step of every model (the micro_batch knob; on 2 cores, 2 lets each inter-op worker run its own half of the batch's dense products).") var microBatch = 1
     @Flag(help: "Train with the bf16 knob on: the dense layers of the Criteo and contest models (the roofline then uses the measured bf16 GEMM rate) and every matrix product of DIN/DIEN (attention, GRU/AUGRU, auxiliary and top MLPs), with bf16 operands, fp32 accumulation and fp32 master weights.") var bf16 = false
     @Flag(help: "Give a dense node that runs alone the whole thread budget (the intra_boost knob).") var intraBoost = false
     @Flag(help: "Skip the end-to-end (file) runs.") var inMemoryOnly = false
@@ -50,6 +52,9 @@ struct BenchCommand: AsyncParsableCommand {
     func validate() throws {
         if tunerSeeds < 1 { throw ValidationError("--tuner-seeds must be at least 1, got \(tunerSeeds)") }
         if !(tunerBudget > 0) { throw ValidationError("--tuner-budget must be positive, got \(tunerBudget)") }
+        if microBatch < 1 || microBatch > batch {
+            throw ValidationError("--micro-batch must be between 1 and --batch (\(batch)), got \(microBatch)")
+        }
     }
 
     func run() async throws {
@@ -71,7 +76,7 @@ struct BenchCommand: AsyncParsableCommand {
         try SyntheticCriteo.write(rows: rows, seed: 1, to: path)
         if dense { try benchDense() }
         if kernels { benchKernels() }
-        print("rectune bench  batch \(batch)  \(warmupSteps)+\(steps) steps  inter \(interThreads) intra \(intraThreads)  allocator \(allocator.rawValue)  bf16 \(bf16 ? "on" : "off")  intra_boost \(intraBoost ? "on" : "off")  oneDNN \(OneDNNInfo.version) \(OneDNNInfo.isa)")
+        print("rectune bench  batch \(batch)  \(warmupSteps)+\(steps) steps  inter \(interThreads) intra \(intraThreads)  executor \(executor.rawValue)  micro_batch \(microBatch)  allocator \(allocator.rawValue)  bf16 \(bf16 ? "on" : "off")  intra_boost \(intraBoost ? "on" : "off")  oneDNN \(OneDNNInfo.version) \(OneDNNInfo.isa)")
         let precision: Precision = bf16 ? .bf16 : .fp32
         let cores = DenseRoofline.cores(inter: interThreads, intra: intraThreads)
         // The host's GEMM rate feeds the roofline of the Criteo and contest rows only.
@@ -91,7 +96,7 @@ struct BenchCommand: AsyncParsableCommand {
             var c = TrainConfig()
             c.model = kind; c.batch = batch; c.steps = steps; c.warmupSteps = warmupSteps
             c.interThreads = interThreads; c.intraThreads = intraThreads; c.allocator = allocator; c.dataPath = path; c.evalRows = 10_000
-            c.bf16 = bf16; c.intraBoost = intraBoost
+            c.bf16 = bf16; c.intraBoost = intraBoost; c.executor = executor; c.microBatch = microBatch
             let roofline = DenseRoofline(cores: cores, gflopsPerCore: rate, flopsPerSample: try Trainer.denseFLOPsPerSample(c),
                                          busyGFLOPS: busy)
             print(rooflineLine(kind.rawValue, roofline))
@@ -152,7 +157,7 @@ struct BenchCommand: AsyncParsableCommand {
                 var c = TrainConfig()
                 c.model = kind; c.rnn = rnn; c.batch = batch
                 c.interThreads = interThreads; c.intraThreads = intraThreads; c.allocator = allocator
-                c.bf16 = bf16; c.intraBoost = intraBoost
+                c.bf16 = bf16; c.intraBoost = intraBoost; c.executor = executor; c.microBatch = microBatch
                 let r = try SequenceBench.run(config: c, steps: steps, warmup: warmupSteps, profile: profile)
                 print(pad(kind.rawValue, 16) + pad(kind == .dien ? rnn.rawValue : "-", 10) + pad("\(r.graphNodes)", 8)
                       + pad(String(format: "%.0f", r.samplesPerSec), 12) + pad(String(format: "%.2f", r.stepP50Ms), 9)
@@ -220,7 +225,7 @@ struct BenchCommand: AsyncParsableCommand {
             c.model = kind; c.dataset = kind == .mmoe ? .taobao : .eleme
             c.batch = batch; c.steps = steps; c.warmupSteps = warmupSteps; c.evalRows = 0
             c.interThreads = interThreads; c.intraThreads = intraThreads; c.allocator = allocator
-            c.bf16 = bf16; c.intraBoost = intraBoost
+            c.bf16 = bf16; c.intraBoost = intraBoost; c.executor = executor; c.microBatch = microBatch
             c.hashBuckets = contestHashBuckets ?? (kind == .deepfm ? 10_000 : 100_000)
             if datasets[c.dataset] == nil {
                 let out = dir.appendingPathComponent(c.dataset.rawValue).path
