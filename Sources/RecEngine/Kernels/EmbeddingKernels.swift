@@ -8,8 +8,8 @@ public enum EmbeddingKernels {
     /// for `i in 0..<batch`, `d in 0..<dim`.
     ///
     /// `table` is `rows × dim` row-major. Ids must lie in `0..<rows`; `rows` is used only to check
-    /// that (an out-of-range id stops the process with the column, sample and id: it would
-    /// otherwise read foreign memory, since the engine is built with `-Ounchecked`).
+    /// that (an out-of-range id stops the process with the column, sample and id: the copy below
+    /// goes through raw pointers and would otherwise read foreign memory).
     public static func gather(table: UnsafePointer<Float>, rows: Int, dim: Int,
                               ids: UnsafePointer<Int32>, idStride: Int, column: Int, batch: Int,
                               out: UnsafeMutablePointer<Float>, outStride: Int, outOffset: Int) {

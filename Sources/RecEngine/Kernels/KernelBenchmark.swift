@@ -103,6 +103,29 @@ public enum KernelBenchmark {
             step += 1
             for c in 0..<columns { sparse[c].apply(step: step) }
         }
+        // Training draws new ids every step, so most rows (table, m and v) are not in cache: a pool
+        // of batches larger than the caches, one batch per call, with and without prefetching.
+        let freshBatches = 48
+        let freshIds = UnsafeMutablePointer<Int32>.allocate(capacity: freshBatches * batch * columns)
+        defer { freshIds.deallocate() }
+        for k in 0..<(freshBatches * batch * columns) { freshIds[k] = skewedId() }
+        let unprefetched = tables.map {
+            SparseRowOptimizer(table: $0, kind: .adam, learningRate: 0.001, maxIdsPerUpdate: batch, prefetchDistance: 0)
+        }
+        for (label, optimizers) in [("prefetch \(SparseRowOptimizer.defaultPrefetchDistance) rows", sparse), ("no prefetch", unprefetched)] {
+            var call = 0
+            measure("sparse Adam apply, fresh ids, \(label)", setup: {
+                call += 1
+                let batchIds = freshIds + (call % freshBatches) * batch * columns
+                for c in 0..<columns {
+                    optimizers[c].begin()
+                    optimizers[c].accumulate(ids: batchIds, idStride: columns, column: c, count: batch,
+                                             grad: gradDeep, gradStride: width, gradOffset: c * dim)
+                }
+            }) {
+                for c in 0..<columns { optimizers[c].apply(step: call) }
+            }
+        }
         measure("sigmoid cross-entropy") {
             _ = LossKernels.sigmoidCrossEntropy(logits: vec, labels: vec + batch, batch: batch, gradScale: 1 / Float(batch),
                                                 gradLogits: vec + 2 * batch)
