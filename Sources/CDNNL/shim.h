@@ -31,7 +31,8 @@ extern dnnl_status_t dnnl_gemm_bf16bf16f32(char transa, char transb, dnnl_dim_t 
         dnnl_dim_t ldb, float beta, float *C, dnnl_dim_t ldc);
 
 /// Hints that `p`'s cache line will soon be written (prefetchw / prefetcht0): lets a loop over
-/// rows at random addresses (sparse optimizer updates) overlap their cache misses.
+/// rows at random addresses (sparse optimizer updates) overlap their cache misses. Here because
+/// this shim is the engine's one C module; it needs nothing from oneDNN.
 static inline void rt_prefetch_for_write(const void *p) { __builtin_prefetch(p, 1, 3); }
 
 #endif
