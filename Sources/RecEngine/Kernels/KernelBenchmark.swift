@@ -90,13 +90,15 @@ public enum KernelBenchmark {
                                         batch: batch, gradOut: gradInter, gradOutStride: interWidth, gradBottom: gradBottom,
                                         gradEmb: gradDeep, gradEmbStride: width, gradEmbOffset: 0)
         }
-        func accumulateAll() {
+        /// Starts an update of every table and accumulates one batch of `batchIds` into it.
+        func accumulate(_ optimizers: [SparseRowOptimizer], _ batchIds: UnsafePointer<Int32>) {
             for c in 0..<columns {
-                sparse[c].begin()
-                sparse[c].accumulate(ids: ids, idStride: columns, column: c, count: batch,
-                                     grad: gradDeep, gradStride: width, gradOffset: c * dim)
+                optimizers[c].begin()
+                optimizers[c].accumulate(ids: batchIds, idStride: columns, column: c, count: batch,
+                                         grad: gradDeep, gradStride: width, gradOffset: c * dim)
             }
         }
+        func accumulateAll() { accumulate(sparse, ids) }
         measure("sparse accumulate \(columns) tables × \(batch) ids", accumulateAll)
         var step = 0
         measure("sparse Adam apply \(columns) tables × \(batch) ids", setup: accumulateAll) {
@@ -116,12 +118,7 @@ public enum KernelBenchmark {
             var call = 0
             measure("sparse Adam apply, fresh ids, \(label)", setup: {
                 call += 1
-                let batchIds = freshIds + (call % freshBatches) * batch * columns
-                for c in 0..<columns {
-                    optimizers[c].begin()
-                    optimizers[c].accumulate(ids: batchIds, idStride: columns, column: c, count: batch,
-                                             grad: gradDeep, gradStride: width, gradOffset: c * dim)
-                }
+                accumulate(optimizers, freshIds + (call % freshBatches) * batch * columns)
             }) {
                 for c in 0..<columns { optimizers[c].apply(step: call) }
             }

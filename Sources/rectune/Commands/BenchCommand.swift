@@ -93,10 +93,8 @@ struct BenchCommand: AsyncParsableCommand {
                   + pad("roofline", 9) + pad("busy", 7) + "AUC")
         }
         for kind in kinds {
-            var c = TrainConfig()
-            c.model = kind; c.batch = batch; c.steps = steps; c.warmupSteps = warmupSteps
-            c.interThreads = interThreads; c.intraThreads = intraThreads; c.allocator = allocator; c.dataPath = path; c.evalRows = 10_000
-            c.bf16 = bf16; c.intraBoost = intraBoost; c.executor = executor; c.microBatch = microBatch
+            var c = config(kind)
+            c.steps = steps; c.warmupSteps = warmupSteps; c.dataPath = path; c.evalRows = 10_000
             let roofline = DenseRoofline(cores: cores, gflopsPerCore: rate, flopsPerSample: try Trainer.denseFLOPsPerSample(c),
                                          busyGFLOPS: busy)
             print(rooflineLine(kind.rawValue, roofline))
@@ -136,6 +134,16 @@ struct BenchCommand: AsyncParsableCommand {
         if !sequenceKinds.isEmpty { try benchSequence(sequenceKinds) }
     }
 
+    /// `kind` under this run's batch and runtime knobs (threads, allocator, executor, micro-batches,
+    /// bf16, intra_boost): what every benchmarked model shares.
+    func config(_ kind: ModelKind) -> TrainConfig {
+        var c = TrainConfig()
+        c.model = kind; c.batch = batch
+        c.interThreads = interThreads; c.intraThreads = intraThreads; c.allocator = allocator
+        c.bf16 = bf16; c.intraBoost = intraBoost; c.executor = executor; c.microBatch = microBatch
+        return c
+    }
+
     /// The Amazon Books reader's single-thread parse speed on generated data, as DIN reads it (no
     /// `_neg` files) and as DIEN does (with them).
     private func benchAmazonBooksReader(dir: URL) throws {
@@ -154,10 +162,8 @@ struct BenchCommand: AsyncParsableCommand {
         print(pad("model", 16) + pad("rnn", 10) + pad("nodes", 8) + pad("samples/s", 12) + pad("p50 ms", 9) + "p99 ms")
         for kind in kinds {
             for rnn in kind == .dien ? RNNMode.allCases : [.unfused] {
-                var c = TrainConfig()
-                c.model = kind; c.rnn = rnn; c.batch = batch
-                c.interThreads = interThreads; c.intraThreads = intraThreads; c.allocator = allocator
-                c.bf16 = bf16; c.intraBoost = intraBoost; c.executor = executor; c.microBatch = microBatch
+                var c = config(kind)
+                c.rnn = rnn
                 let r = try SequenceBench.run(config: c, steps: steps, warmup: warmupSteps, profile: profile)
                 print(pad(kind.rawValue, 16) + pad(kind == .dien ? rnn.rawValue : "-", 10) + pad("\(r.graphNodes)", 8)
                       + pad(String(format: "%.0f", r.samplesPerSec), 12) + pad(String(format: "%.2f", r.stepP50Ms), 9)
@@ -221,11 +227,9 @@ struct BenchCommand: AsyncParsableCommand {
         print(pad("model", 16) + pad("mode", 22) + pad("samples/s", 12) + pad("p50 ms", 9) + pad("p90 ms", 9) + pad("p99 ms", 9)
               + pad("roofline", 9) + pad("busy", 7) + "AUC (by task)")
         for kind in kinds {
-            var c = TrainConfig()
-            c.model = kind; c.dataset = kind == .mmoe ? .taobao : .eleme
-            c.batch = batch; c.steps = steps; c.warmupSteps = warmupSteps; c.evalRows = 0
-            c.interThreads = interThreads; c.intraThreads = intraThreads; c.allocator = allocator
-            c.bf16 = bf16; c.intraBoost = intraBoost; c.executor = executor; c.microBatch = microBatch
+            var c = config(kind)
+            c.dataset = kind == .mmoe ? .taobao : .eleme
+            c.steps = steps; c.warmupSteps = warmupSteps; c.evalRows = 0
             c.hashBuckets = contestHashBuckets ?? (kind == .deepfm ? 10_000 : 100_000)
             if datasets[c.dataset] == nil {
                 let out = dir.appendingPathComponent(c.dataset.rawValue).path
