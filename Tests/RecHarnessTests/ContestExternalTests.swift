@@ -11,7 +11,7 @@ final class ContestExternalTests: XCTestCase {
     override func setUpWithError() throws { dir = try makeTemporaryDirectory("rectune-contest-external") }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = RepositoryRoot.url
 
     /// The scored scripts' argparse options (no --micro_batch, --inter, --intra) and their result file.
     static let standIn = #"""

@@ -1,3 +1,4 @@
+import TestSupport
 import XCTest
 import Foundation
 import RecContract
@@ -5,7 +6,7 @@ import RecContract
 
 /// The contest's rules (Experiments/contest/contest.yaml), its scoring, and submission parsing.
 final class ContestTests: XCTestCase {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = RepositoryRoot.url
     static func file(_ name: String) -> String { root.appendingPathComponent("Experiments/contest/\(name)").path }
     static let contest = try! ContestDefinition.load(file("contest.yaml"))
 

@@ -5,7 +5,7 @@ import XCTest
 
 /// HTML and notebook exports: self-contained, escaped, rendered by headless Chromium, valid nbformat.
 final class ReportHTMLTests: XCTestCase {
-    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repoRoot = RepositoryRoot.url
 
     /// Runs `argv` (PATH lookup through /usr/bin/env), returning exit status and combined output.
     static func run(_ argv: [String], timeout: TimeInterval = 120) throws -> (status: Int32, output: String) {

@@ -1,3 +1,4 @@
+import TestSupport
 import XCTest
 @testable import RecHarness
 
@@ -145,7 +146,7 @@ final class SpecParserTests: XCTestCase {
     }
 
     func testShippedExperimentsParse() throws {
-        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let dir = RepositoryRoot.url
             .appendingPathComponent("Experiments")
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".yaml") }
         XCTAssertTrue(files.contains("quick.yaml"), "\(files)")

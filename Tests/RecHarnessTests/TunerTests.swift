@@ -325,7 +325,7 @@ final class TunerTests: XCTestCase {
     }
 
     func testReadmeDocumentsEveryTuneKey() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = RepositoryRoot.url
         let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
         let start = try XCTUnwrap(readme.range(of: "## Tuning: `rectune tune`"), "README has no tuning section")
         let rest = readme[start.upperBound...]

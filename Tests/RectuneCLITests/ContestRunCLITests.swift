@@ -9,7 +9,7 @@ final class ContestRunCLITests: XCTestCase {
     override func setUpWithError() throws { dir = try makeTemporaryDirectory("rectune-contest-run") }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = RepositoryRoot.url
 
     /// The shipped contest file with small generated data and a floor WDL cannot reach.
     func contestFile(wdlFloor: String) throws -> String {

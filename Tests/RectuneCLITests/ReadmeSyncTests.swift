@@ -7,7 +7,7 @@ import XCTest
 /// catalog (`rectune knobs --markdown`, `rectune metrics --markdown`); this keeps them in sync.
 final class ReadmeSyncTests: XCTestCase {
     static let readme: String = {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = RepositoryRoot.url
         return (try? String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)) ?? ""
     }()
 

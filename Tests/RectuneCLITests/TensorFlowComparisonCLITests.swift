@@ -6,7 +6,7 @@ import XCTest
 /// its rectune systems map to the knobs their names promise (checked in the result's config echo,
 /// with the real binary; TensorFlow itself is not needed), and an unknown system is refused.
 final class TensorFlowComparisonCLITests: XCTestCase {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = RepositoryRoot.url
 
     /// Runs the script from the repository root with `RECTUNE` pointing at the built binary.
     func runScript(_ args: [String]) throws -> (status: Int32, err: String) {

@@ -98,8 +98,7 @@ struct LocalSlurmCluster {
     var environment: [String: String] { ["SLURM_CONF": directory + "/slurm.conf"] }
 
     static var script: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("deploy/slurm/local-cluster.sh").path
+        RepositoryRoot.url.appendingPathComponent("deploy/slurm/local-cluster.sh").path
     }
 
     static func start() throws -> LocalSlurmCluster {
