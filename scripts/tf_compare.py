@@ -26,6 +26,9 @@ What is mirrored (Sources/RecEngine/Models/*, Data/CriteoRowParser.swift, Train/
 - DeepFM: first order = 26 dim-1 tables + 13 -> 1 linear; second order = FM over the 26 embeddings
   (0.5 * sum_d((sum_f v)^2 - sum_f v^2)); DNN 429 -> 400 -> 400 -> 400 (ReLU) -> 1; logit = sum of
   the four. Adam (lr 0.001, eps 1e-8) everywhere.
+- --bf16 (any variant): the MLPs compute in bfloat16 as under Keras's mixed_bfloat16 policy (fp32
+  variables and optimizer, a bfloat16 cast of each kernel and bias, bfloat16 activations between
+  layers, fp32 output), as rectune's `bf16: on` runs its dense layers on fp32 master weights.
 - Dense layers: He-uniform kernels for ReLU layers, Glorot-uniform for linear ones, zero bias.
   Loss: mean sigmoid cross-entropy over the batch. Seeds differ from rectune (different RNG).
 - Timing: --warmup-steps, then --steps measured steps; each step's time runs from asking the
@@ -95,6 +98,8 @@ def parse_args(argv):
     p.add_argument("--embedding-dim", type=int, default=16, help="embedding dimension (default 16)")
     p.add_argument("--tables", choices=["split", "fused"], default="split",
                    help="split: one variable per column, as rectune (default); fused: one variable per table group")
+    p.add_argument("--bf16", action="store_true",
+                   help="dense layers in bfloat16: Keras's mixed_bfloat16 policy (fp32 weights and updates, bf16 compute)")
     p.add_argument("--seed", type=int, default=1, help="initialization seed (default 1)")
     p.add_argument("--json", default=None, help="also write the result here ('-' = stdout only)")
     a = p.parse_args(argv)
@@ -201,11 +206,16 @@ def main(argv):
             return [v for k, b, _ in self.layers for v in (k, b)]
 
         def __call__(self, x):
+            # --bf16: Keras's mixed_bfloat16 policy by hand: each layer computes in bfloat16 on a
+            # bfloat16 copy of its fp32 weights, activations stay bfloat16 between layers, and the
+            # stack's output is cast back to fp32 (the casts carry the gradients back to fp32).
+            compute = tf.bfloat16 if a.bf16 else tf_dtype
+            x = tf.cast(x, compute)
             for k, b, relu in self.layers:
-                x = tf.nn.bias_add(tf.matmul(x, k), b)
+                x = tf.nn.bias_add(tf.matmul(x, tf.cast(k, compute)), tf.cast(b, compute))
                 if relu:
                     x = tf.nn.relu(x)
-            return x
+            return tf.cast(x, tf_dtype)
 
     # Optimizer settings per parameter group: (rule, learning rate).
     ADAM, ADAGRAD, SGD = "adam", "adagrad", "sgd"
@@ -410,7 +420,7 @@ def main(argv):
 
     result = {
         "model": a.model,
-        "config": {"system": "tensorflow", "variant": a.variant, "tables": a.tables, "threads": a.threads,
+        "config": {"system": "tensorflow", "variant": a.variant, "tables": a.tables, "bf16": "on" if a.bf16 else "off", "threads": a.threads,
                    "inter_threads": a.threads, "intra_threads": a.threads, "hash_buckets": H, "embedding_dim": D,
                    "eval_rows": a.eval_rows, "data": a.data, "seed": a.seed,
                    "onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default")},

@@ -208,7 +208,8 @@ final class ContestKernelTests: XCTestCase {
         }
     }
 
-    /// Both indicator modes give bit-identical row sums; the dense one materializes rows × width floats.
+    /// Both indicator modes give bit-identical row sums; the dense one materializes rows × width floats
+    /// in row blocks (each its own pair of nodes), for the whole batch and for a micro-batch's rows.
     func testIndicatorDenseAndScatterAgreeExactly() throws {
         let schema = ContestSchema.eleme
         let buckets = ContestSchema.elemeBuckets(hashBuckets: 37)
@@ -218,28 +219,37 @@ final class ContestKernelTests: XCTestCase {
         try ds.fill(&batch, index: 0, batchSize: 40)
         let feed = ContestFeed(schema: schema, capacity: 40)
         feed.stage(batch)
-        var results: [[Float]] = []
+        var results: [[Float]] = [], parts: [[Float]] = []
         for mode in IndicatorMode.allCases {
             let ind = IndicatorInput(feed: feed, slots: ContestSchema.elemeWideSlots, buckets: buckets, mode: mode)
             XCTAssertEqual(ind.width, 15 * 37 + 2 * 5 + 12)
             XCTAssertEqual(ind.bytesPerRow, mode == .dense ? ind.width * 4 : 0)
-            results.append(try runToArray(count: 40) { b, out, after in ind.addForward(b, tag: "", rowStart: 0, rows: 40, out: out, after: after) })
+            results.append(try runToArray(count: 40) { b, out, after in
+                let done = ind.addForward(b, tag: "", rowStart: 0, rows: 40, out: out, after: after)
+                XCTAssertEqual(done.count, mode == .dense ? IndicatorInput.denseChunks : 1)
+                return done
+            })
+            // Rows 3..<40 (a micro-batch's rows): blocks of 9, 9, 9 and 10 rows.
+            parts.append(try runToArray(count: 37) { b, out, after in ind.addForward(b, tag: ".m1", rowStart: 3, rows: 37, out: out, after: after) })
         }
         XCTAssertEqual(results[0], results[1])
+        XCTAssertEqual(parts[0], parts[1])
+        XCTAssertEqual(parts[0], Array(results[0][3...]))
+        XCTAssertTrue(batch.numerics(row: 0).contains { $0 != $0.rounded() }, "the numerics are not integers, so their order matters")
         // Row 0 by hand: the wide slots' bag sizes plus the numerics.
         let expected = Float(ContestSchema.elemeWideSlots.reduce(Int32(0)) { $0 + batch.bagCount[$1] }) + batch.numerics(row: 0).reduce(0, +)
         XCTAssertEqual(results[1][0], expected)
     }
 
     /// Runs a one-node-producing graph that writes `count` floats into a tensor and returns them.
-    func runToArray(count: Int, _ add: (GraphBuilder, TensorID, [NodeID]) -> NodeID) throws -> [Float] {
+    func runToArray(count: Int, _ add: (GraphBuilder, TensorID, [NodeID]) -> [NodeID]) throws -> [Float] {
         final class Sink: @unchecked Sendable { var values: [Float] = [] }  // written by the last node, read after the step
         let sink = Sink()
         let b = GraphBuilder()
         let out = b.floats("out", count: count)
         let alloc = b.node("alloc", kind: .input, allocates: [out]) { _ in }
-        let node = add(b, out, [alloc])
-        b.node("read", kind: .forward, after: [node], uses: [out]) { ctx in
+        let nodes = add(b, out, [alloc])
+        b.node("read", kind: .forward, after: nodes, uses: [out]) { ctx in
             sink.values = Array(UnsafeBufferPointer(start: ctx.memory.floats(out), count: count))
         }
         let graph = try b.build()

@@ -36,18 +36,20 @@ public struct ContestRunner: Sendable {
     /// The experiment spec (YAML text) of one model under one submission's merged settings.
     public func specText(submission: Submission, entry: ContestEntry, options: ContestRunOptions, dataPath: String) -> String {
         let steps = options.steps(entry)
-        var fixed = entry.settings
+        let settings = submission.runSettings(entry.model, over: baseline)
+        // rectune's model settings and its evaluation switch mean nothing to an external engine.
+        var fixed = submission.engine == nil ? entry.settings : [:]
         fixed[Knob.dataset.name] = entry.dataset
         fixed[Knob.seed.name] = String(definition.seed)
-        fixed[Knob.evalRows.name] = "0"
-        for (k, v) in submission.merged(over: baseline)[entry.model] ?? [:] { fixed[k] = v }
+        if submission.engine == nil { fixed[Knob.evalRows.name] = "0" }
+        for (k, v) in settings { fixed[k] = v }
         let fixedText = fixed.sorted { $0.key < $1.key }.map { "\($0.key): \(Submission.quote($0.value))" }.joined(separator: ", ")
         // Generous: a scaled run's process start, data loading and evaluation dominate its steps.
         let timeout = Int(900 + Double(steps) * 2)
         let floor = options.realData != nil ? entry.realFloor : entry.generatedFloor
         let tag = ContestTag(submission: submission.name, file: submission.path, model: entry.model, label: entry.label, steps: steps,
                              floor: floor, scale: options.scale, repeats: options.repeats,
-                             settings: submission.merged(over: baseline)[entry.model] ?? [:],
+                             settings: settings,
                              data: options.realData.map { "real: \($0)" } ?? "generated (seed \(definition.seed))")
         return """
         # rectune contest run: \(entry.label) under submission '\(submission.name)' (\(submission.path))
@@ -61,7 +63,7 @@ public struct ContestRunner: Sendable {
         repeats: \(options.repeats)
         order: sequential
         timeout: \(timeout)
-        checkpoint: on
+        \(submission.engineYAML(knobs: Set(settings.keys)).map { "engine: \($0)" } ?? "checkpoint: on")
         metrics: [contest_seconds, auc, samples_per_sec]
         fixed: {\(fixedText)}
 
@@ -138,12 +140,11 @@ public struct ContestRunner: Sendable {
         if let failure = summaries.compactMap(\.storeFailure).first { throw RunnerError.storeFailure(failure) }
         var boards: [SubmissionBoard] = []
         for (i, s) in submissions.enumerated() {
-            let merged = s.merged(over: baseline)
             var repeats: [[ModelOutcome]] = Array(repeating: [], count: options.repeats)
             for e in entries {
                 let floor = options.realData != nil ? e.realFloor : e.generatedFloor
                 let steps = options.steps(e)
-                let settings = merged[e.model] ?? [:]
+                let settings = s.runSettings(e.model, over: baseline)
                 guard let k = jobs.firstIndex(where: { $0.submission == i && $0.entry == e }) else {
                     for r in 0..<options.repeats {
                         repeats[r].append(ModelOutcome(model: e.model, label: e.label, steps: steps, seconds: nil, auc: nil, floor: floor,

@@ -12,6 +12,12 @@ import Yams
 ///
 /// Knob names and values are the registry's. A model missing from `models` runs with the baseline
 /// settings; settings override the baseline knob by knob (`merged(over:)`).
+///
+/// A submission may instead name another engine, written as an experiment spec's external
+/// `engine:` (command, args, env, result): each model is then that command, scored by the same
+/// rules against the baseline (e.g. `Experiments/contest/tensorflow.yaml`, the contest's own
+/// scripts under stock TensorFlow). Its `models:` settings are that engine's own knobs, passed
+/// through its `args`/`env` templates unvalidated, and the baseline's rectune knobs do not apply.
 public struct Submission: Sendable, Equatable {
     /// One knob setting as written, with where it was written.
     public struct Setting: Sendable, Equatable {
@@ -26,6 +32,8 @@ public struct Submission: Sendable, Equatable {
     public var path: String
     /// model → knob → setting (canonical values for models this build has).
     public var models: [String: [String: Setting]]
+    /// The external engine that runs this submission's models; nil = rectune.
+    public var engine: ExternalCommandSpec? = nil
 
     /// model → knob → value.
     public var settings: [String: [String: String]] { models.mapValues { $0.mapValues(\.value) } }
@@ -38,6 +46,32 @@ public struct Submission: Sendable, Equatable {
         var out = base.settings
         for (model, knobs) in settings { out[model, default: [:]].merge(knobs) { _, mine in mine } }
         return out
+    }
+
+    /// The settings `model` runs with: this submission's over `base`'s, or, for an external
+    /// engine, this submission's own (the baseline's knobs are rectune's).
+    public func runSettings(_ model: String, over base: Submission) -> [String: String] {
+        engine == nil ? merged(over: base)[model] ?? [:] : settings[model] ?? [:]
+    }
+
+    /// The external engine as a spec's `engine:` value (JSON, which YAML reads as a flow mapping),
+    /// keeping only the `args`/`env` templates of knobs in `knobs` (a template for a knob a model
+    /// does not set would be an error in its spec). Nil for rectune.
+    public func engineYAML(knobs: Set<String>) -> String? {
+        guard let engine else { return nil }
+        let result: Any
+        switch engine.result {
+        case .lastJSONLine: result = "last_json_line"
+        case .jsonFile(let path): result = ["json_file": path]
+        case .regex(let patterns): result = ["regex": patterns]
+        case .linesFile(let path, let metrics): result = ["lines_file": ["path": path, "metrics": metrics]]
+        }
+        var object: [String: Any] = ["command": engine.argv, "result": result]
+        let args = engine.args.filter { knobs.contains($0.key) }, env = engine.env.filter { knobs.contains($0.key) }
+        if !args.isEmpty { object["args"] = args }
+        if !env.isEmpty { object["env"] = env }
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
     }
 
     /// Parses a submission. `contest` gives each model's data set (for `appliesWhen`) and whether
@@ -55,13 +89,16 @@ public struct Submission: Sendable, Equatable {
         } catch let e as YamlError {
             throw SpecParser.yamlError(e, path: path, text: text)
         }
-        let top = try r.entries(root, "", allowed: ["name", "description", "models"])
+        let top = try r.entries(root, "", allowed: ["name", "description", "engine", "models"])
         let nodes = Dictionary(uniqueKeysWithValues: top.map { ($0.key, $0.value) })
         let defaultName = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
         var submission = Submission(name: try nodes["name"].map { try r.scalar($0, "name") } ?? defaultName,
                                     description: try nodes["description"].map { try r.scalar($0, "description") } ?? "",
                                     path: path, models: [:])
         guard !submission.name.isEmpty else { throw r.error(nodes["name"], "name", "must not be empty") }
+        if let engineNode = nodes["engine"], case .command(let command) = try SpecParser.parseEngine(["engine": engineNode], [:], r) {
+            submission.engine = command
+        }
         guard let modelsNode = nodes["models"] else { return submission }
         if case .scalar(let s) = modelsNode, s.string == "null" || s.string.isEmpty { return submission }
         let runtimeKnobs = KnobSpec.all.filter { $0.role == .runtime }.map(\.name)
@@ -76,8 +113,9 @@ public struct Submission: Sendable, Equatable {
                 let keyPath = "models.\(m.key).\(k.key)"
                 let raw = try r.scalar(k.value, keyPath)
                 let mark = k.value.mark
-                guard entry.isAvailable else {
-                    // Validated once this build has the model (its knobs may not exist yet either).
+                guard entry.isAvailable, submission.engine == nil else {
+                    // Validated once this build has the model (its knobs may not exist yet either);
+                    // an external engine's knobs are its own (its args/env templates use them).
                     knobs[k.key] = Setting(value: raw, line: mark?.line ?? 0, column: mark?.column ?? 0)
                     continue
                 }
@@ -94,7 +132,7 @@ public struct Submission: Sendable, Equatable {
                 knobs[k.key] = Setting(value: canonical, line: mark?.line ?? 0, column: mark?.column ?? 0)
             }
             // Applicability: with this model's data set, its other knobs (this entry over the base).
-            if entry.isAvailable {
+            if entry.isAvailable, submission.engine == nil {
                 var values = base?.settings[m.key] ?? [:]
                 for (k, s) in knobs { values[k] = s.value }
                 values[Knob.dataset.name] = entry.dataset
@@ -128,6 +166,7 @@ public struct Submission: Sendable, Equatable {
     public func yaml() -> String {
         var lines = ["# rectune contest submission", "name: \(Self.quote(name))"]
         if !description.isEmpty { lines.append("description: \(Self.quote(description))") }
+        if let engine = engineYAML(knobs: Set(engine.map { Array($0.args.keys) + Array($0.env.keys) } ?? [])) { lines.append("engine: \(engine)") }
         lines.append("models:")
         for model in Self.contestModels where models[model] != nil {
             let knobs = models[model]!.sorted { $0.key < $1.key }.map { "\($0.key): \(Self.quote($0.value.value))" }

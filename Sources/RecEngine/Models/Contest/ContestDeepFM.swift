@@ -76,7 +76,7 @@ public final class ContestDeepFM: ContestModel {
                 BagKernels.fmVectorForward(x: ctx.memory.floats(x), stride: width, offset: 0, fields: fields, dim: dim, batch: rows,
                                            out: ctx.memory.floats(all), outStride: cat, outOffset: d + 1)
             }
-            let concat = b.node("deepfm.concat\(tag)", kind: .forward, after: [dnnF.done, ind, fm], uses: [dnnF.output, linear, all]) { ctx in
+            let concat = b.node("deepfm.concat\(tag)", kind: .forward, after: [dnnF.done, fm] + ind, uses: [dnnF.output, linear, all]) { ctx in
                 let a = ctx.memory.floats(all)
                 VectorKernels.copyColumns(src: ctx.memory.floats(dnnF.output), srcStride: d, srcOffset: 0, width: d, batch: rows,
                                           dst: a, dstStride: cat, dstOffset: 0)
