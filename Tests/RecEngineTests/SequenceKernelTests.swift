@@ -227,6 +227,20 @@ final class SequenceKernelTests: XCTestCase {
     }
 
     /// The attention unit: ∂L/∂item, ∂L/∂facts and every parameter's gradient for L = Σ r·weights.
+    /// The attention's MLP rows: the real (step, row) positions, time-major, and nothing past a
+    /// row's history (rows 3, lengths 4, 2, 1 and 0: 7 of the 16 grid positions).
+    func testAttentionPairsAreTheRealPositionsTimeMajor() {
+        let lens = SeqLengths(rows: 4)
+        for (i, n) in [4, 2, 1, 0].enumerated() { lens.lengths[i] = Int32(n) }
+        lens.longest = 4
+        let pairs = SeqPairs(capacity: 16)
+        pairs.load(lens)
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: pairs.index, count: pairs.count)), [0, 1, 2, 4, 5, 8, 12])
+        lens.lengths[3] = 3
+        pairs.load(lens)
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: pairs.index, count: pairs.count)), [0, 1, 2, 3, 4, 5, 7, 8, 11, 12])
+    }
+
     func testAttentionUnitGradients() throws {
         let rows = 3, T = 4, w = 3
         let lengths: [Int32] = [4, 2, 1]

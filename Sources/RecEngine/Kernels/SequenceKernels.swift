@@ -139,36 +139,37 @@ enum SeqKernels {
 
     // MARK: - Attention
 
-    /// The attention MLP's input for steps `0..<steps`: row `(t, i)` = `[q_i, f, q_i − f, q_i·f]` with
-    /// `f = facts[(t·rows + i)·width]`.
-    static func attentionInput(query q: UnsafePointer<Float>, facts f: UnsafePointer<Float>, rows: Int, steps: Int, width: Int,
-                               out: UnsafeMutablePointer<Float>) {
+    /// The attention MLP's input for the valid (step, row) pairs only, packed: row `p` of `out`
+    /// (`count × 4·width`) is `[q_i, f, q_i − f, q_i·f]` for pair `pairs[p] = t·rows + i`, with `f` the
+    /// facts row `t·rows + i` of the time-major `[steps × rows × width]` facts. Steps past a row's
+    /// history get no row at all (the softmax gives them weight 0, so their MLP rows were wasted).
+    static func attentionInput(query q: UnsafePointer<Float>, facts f: UnsafePointer<Float>, rows: Int, width: Int,
+                               pairs: UnsafePointer<Int32>, count: Int, out: UnsafeMutablePointer<Float>) {
         let w4 = 4 * width
-        for t in 0..<steps {
-            for i in 0..<rows {
-                let qi = q + i * width, fi = f + (t * rows + i) * width, o = out + (t * rows + i) * w4
-                for j in 0..<width {
-                    let a = qi[j], b = fi[j]
-                    o[j] = a; o[width + j] = b; o[2 * width + j] = a - b; o[3 * width + j] = a * b
-                }
+        for p in 0..<count {
+            let k = Int(pairs[p]), i = k % rows
+            let qi = q + i * width, fi = f + k * width, o = out + p * w4
+            for j in 0..<width {
+                let a = qi[j], b = fi[j]
+                o[j] = a; o[width + j] = b; o[2 * width + j] = a - b; o[3 * width + j] = a * b
             }
         }
     }
 
-    /// Backward of `attentionInput`: `gradQuery` (rows × width) accumulates, `gradFacts` accumulates.
-    static func attentionInputBackward(query q: UnsafePointer<Float>, facts f: UnsafePointer<Float>, rows: Int, steps: Int, width: Int,
-                                       gradIn g: UnsafePointer<Float>, gradQuery: UnsafeMutablePointer<Float>,
-                                       gradFacts: UnsafeMutablePointer<Float>) {
+    /// Backward of `attentionInput` (`gradIn` packed like its `out`): `gradQuery` (rows × width) and
+    /// `gradFacts` (time-major, like the facts) accumulate.
+    static func attentionInputBackward(query q: UnsafePointer<Float>, facts f: UnsafePointer<Float>, rows: Int, width: Int,
+                                       pairs: UnsafePointer<Int32>, count: Int, gradIn g: UnsafePointer<Float>,
+                                       gradQuery: UnsafeMutablePointer<Float>, gradFacts: UnsafeMutablePointer<Float>) {
         let w4 = 4 * width
-        for t in 0..<steps {
-            for i in 0..<rows {
-                let qi = q + i * width, fi = f + (t * rows + i) * width, gi = g + (t * rows + i) * w4
-                let gq = gradQuery + i * width, gf = gradFacts + (t * rows + i) * width
-                for j in 0..<width {
-                    let gDiff = gi[2 * width + j], gProd = gi[3 * width + j]
-                    gq[j] += gi[j] + gDiff + gProd * fi[j]
-                    gf[j] += gi[width + j] - gDiff + gProd * qi[j]
-                }
+        for p in 0..<count {
+            let k = Int(pairs[p]), i = k % rows
+            let qi = q + i * width, fi = f + k * width, gi = g + p * w4
+            let gq = gradQuery + i * width, gf = gradFacts + k * width
+            for j in 0..<width {
+                let gDiff = gi[2 * width + j], gProd = gi[3 * width + j]
+                gq[j] += gi[j] + gDiff + gProd * fi[j]
+                gf[j] += gi[width + j] - gDiff + gProd * qi[j]
             }
         }
     }

@@ -45,6 +45,28 @@ final class SeqLengths: @unchecked Sendable {
     }
 }
 
+/// A micro-batch's valid (step, row) history positions, time-major: `index[p] = t·rows + i` for every
+/// `t < lengths[i]`, `count` of them. The attention runs its MLP on these rows only.
+/// `@unchecked Sendable`: written by the attention's forward input node only, read after it.
+final class SeqPairs: @unchecked Sendable {
+    let index: UnsafeMutablePointer<Int32>
+    private(set) var count = 0
+
+    init(capacity: Int) { index = .allocate(capacity: max(1, capacity)) }
+    deinit { index.deallocate() }
+
+    func load(_ lengths: SeqLengths) {
+        count = 0
+        let rows = lengths.rows
+        for t in 0..<lengths.longest {
+            for i in 0..<rows where Int(lengths.lengths[i]) > t {
+                index[count] = Int32(t * rows + i)
+                count += 1
+            }
+        }
+    }
+}
+
 /// Clip-by-norm then Adam for dense parameters (and, for a weight with a bf16 copy, the copy's
 /// refresh after the update).
 /// `@unchecked Sendable`: `lowCopies` is written only while the model is built (`register`), before
@@ -341,6 +363,11 @@ final class SeqMLP: @unchecked Sendable {
 /// DIN's attention unit (`_attention` in the scripts): query = PReLU(dense(item, 36)); per history
 /// step the MLP 80-40-1 (sigmoid, sigmoid, linear) on `[q, f, q − f, q·f]`; softmax over the row's
 /// real steps. DIN sums the facts with these weights; DIEN uses the weights as the AUGRU's α.
+///
+/// The MLP runs on the real (step, row) positions only (`SeqPairs`), packed, not on the
+/// `longest × rows` padded grid the scripts compute: a padded position's score is masked out of the
+/// softmax, so its weight, and every gradient through it, is exactly 0. On histories averaging 8 of
+/// up to 50 steps that skips most of the MLP's rows.
 final class SeqAttention: @unchecked Sendable {
     let name: String
     let width: Int
@@ -377,6 +404,8 @@ final class SeqAttention: @unchecked Sendable {
         let query: TensorID
         let input: TensorID
         let mlp: SeqMLP.Forward
+        /// The real positions the MLP ran on (its rows, in this order).
+        let pairs: SeqPairs
         /// Softmax weights, time-major `[maxSteps × rows]`.
         let weights: TensorID
         let done: NodeID
@@ -395,18 +424,23 @@ final class SeqAttention: @unchecked Sendable {
             query.forward(rows: rows, x: ctx.memory.floats(item), xLow: itemLow.map { ctx.memory.bf16($0) }, y: ctx.memory.floats(qp))
             SeqKernels.preluForward(ctx.memory.floats(qp), rows: rows, width: w, alpha: alpha.values, out: ctx.memory.floats(q))
         }
+        let pairs = SeqPairs(capacity: T * rows)
         let inNode = b.node("\(name).concat\(tag)", kind: .forward, after: [qn], allocates: [a0], uses: [q, facts]) { ctx in
-            SeqKernels.attentionInput(query: ctx.memory.floats(q), facts: ctx.memory.floats(facts) + factsOffset, rows: rows,
-                                      steps: lengths.longest, width: w, out: ctx.memory.floats(a0))
+            pairs.load(lengths)
+            SeqKernels.attentionInput(query: ctx.memory.floats(q), facts: ctx.memory.floats(facts) + factsOffset, rows: rows, width: w,
+                                      pairs: pairs.index, count: pairs.count, out: ctx.memory.floats(a0))
         }
-        let m = mlp.addForward(b, tag: tag, maxRows: T * rows, rows: { lengths.longest * rows }, input: a0, after: [inNode])
+        let m = mlp.addForward(b, tag: tag, maxRows: T * rows, rows: { pairs.count }, input: a0, after: [inNode])
         let p = b.floats("\(name).weights\(tag)", count: T * rows)
+        let grid = b.floats("\(name).scores\(tag)", count: T * rows)
         let scores = m.output
-        let sm = b.node("\(name).softmax\(tag)", kind: .forward, after: [m.done], allocates: [p], uses: [scores]) { ctx in
-            SeqKernels.maskedSoftmaxForward(scores: ctx.memory.floats(scores), lengths: lengths.lengths, rows: rows, steps: T,
-                                            out: ctx.memory.floats(p))
+        let sm = b.node("\(name).softmax\(tag)", kind: .forward, after: [m.done], allocates: [p, grid], uses: [scores]) { ctx in
+            // The packed scores onto the time-major grid; the softmax reads only real positions.
+            let packed = ctx.memory.floats(scores), full = ctx.memory.floats(grid)
+            for k in 0..<pairs.count { full[Int(pairs.index[k])] = packed[k] }
+            SeqKernels.maskedSoftmaxForward(scores: full, lengths: lengths.lengths, rows: rows, steps: T, out: ctx.memory.floats(p))
         }
-        return Forward(queryPre: qp, itemLow: itemLow, query: q, input: a0, mlp: m, weights: p, done: sm)
+        return Forward(queryPre: qp, itemLow: itemLow, query: q, input: a0, mlp: m, pairs: pairs, weights: p, done: sm)
     }
 
     struct Backward {
@@ -420,14 +454,15 @@ final class SeqAttention: @unchecked Sendable {
     func addBackward(_ b: GraphBuilder, tag: String, rows: Int, lengths: SeqLengths, forward f: Forward, item: TensorID, facts: TensorID,
                      factsOffset: Int, gradWeights: TensorID, ready: [NodeID], gradFacts: TensorID, gradFactsOffset: Int,
                      gradItem: TensorID) -> Backward {
-        let w = width, T = maxSteps, p = f.weights
-        let gs = b.floats("\(name).dscores\(tag)", count: T * rows)
-        let smb = b.node("\(name).softmax.bwd\(tag)", kind: .backward, after: ready, allocates: [gs], uses: [p, gradWeights]) { ctx in
-            let s = lengths.longest
+        let w = width, T = maxSteps, p = f.weights, pairs = f.pairs
+        let gs = b.floats("\(name).dscores\(tag)", count: T * rows), gsPacked = b.floats("\(name).dscores.packed\(tag)", count: T * rows)
+        let smb = b.node("\(name).softmax.bwd\(tag)", kind: .backward, after: ready, allocates: [gs, gsPacked], uses: [p, gradWeights]) { ctx in
+            let s = lengths.longest, full = ctx.memory.floats(gs), packed = ctx.memory.floats(gsPacked)
             SeqKernels.maskedSoftmaxBackward(p: ctx.memory.floats(p), gradP: ctx.memory.floats(gradWeights), rows: rows, steps: s,
-                                             gradScores: ctx.memory.floats(gs))
+                                             gradScores: full)
+            for k in 0..<pairs.count { packed[k] = full[Int(pairs.index[k])] }
         }
-        let mb = mlp.addBackward(b, tag: tag, maxRows: T * rows, rows: { lengths.longest * rows }, forward: f.mlp, gradOutput: gs,
+        let mb = mlp.addBackward(b, tag: tag, maxRows: T * rows, rows: { pairs.count }, forward: f.mlp, gradOutput: gsPacked,
                                  gradReady: [smb], needInputGrad: true)
         let gq = b.floats("\(name).dquery\(tag)", count: rows * w)
         let gA0 = mb.inputGrad!, q = f.query
@@ -435,8 +470,8 @@ final class SeqAttention: @unchecked Sendable {
             let g = ctx.memory.floats(gq)
             g.update(repeating: 0, count: rows * w)
             SeqKernels.attentionInputBackward(query: ctx.memory.floats(q), facts: ctx.memory.floats(facts) + factsOffset, rows: rows,
-                                              steps: lengths.longest, width: w, gradIn: ctx.memory.floats(gA0), gradQuery: g,
-                                              gradFacts: ctx.memory.floats(gradFacts) + gradFactsOffset)
+                                              width: w, pairs: pairs.index, count: pairs.count, gradIn: ctx.memory.floats(gA0),
+                                              gradQuery: g, gradFacts: ctx.memory.floats(gradFacts) + gradFactsOffset)
         }
         let gWq = b.floats("\(name).query.dW\(tag)", count: w * w), gbq = b.floats("\(name).query.db\(tag)", count: w)
         let gAlpha = b.floats("\(name).prelu.dalpha\(tag)", count: w)
