@@ -228,7 +228,7 @@ final class SequenceKernelTests: XCTestCase {
 
     /// The attention unit: ∂L/∂item, ∂L/∂facts and every parameter's gradient for L = Σ r·weights.
     /// The attention's MLP rows: the real (step, row) positions, time-major, and nothing past a
-    /// row's history (rows 3, lengths 4, 2, 1 and 0: 7 of the 16 grid positions).
+    /// row's history (4 rows of lengths 4, 2, 1 and 0: 7 of the 16 grid positions).
     func testAttentionPairsAreTheRealPositionsTimeMajor() {
         let lens = SeqLengths(rows: 4)
         for (i, n) in [4, 2, 1, 0].enumerated() { lens.lengths[i] = Int32(n) }
@@ -239,6 +239,9 @@ final class SequenceKernelTests: XCTestCase {
         lens.lengths[3] = 3
         pairs.load(lens)
         XCTAssertEqual(Array(UnsafeBufferPointer(start: pairs.index, count: pairs.count)), [0, 1, 2, 3, 4, 5, 7, 8, 11, 12])
+        // DIEN's auxiliary rows: positions with a next step (t + 1 < length).
+        pairs.load(lens, shortenedBy: 1)
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: pairs.index, count: pairs.count)), [0, 1, 3, 4, 7, 8])
     }
 
     func testAttentionUnitGradients() throws {

@@ -178,29 +178,34 @@ public final class ContestSequenceModel: ContestModel {
             let loss = head.addLoss(b, tag: tag, index: m, micro: micro, logits: [[tf.output]], after: [tf.done], training: training)
             guard training else { continue }
 
-            // Auxiliary loss (DIEN): rows (t, i) for t + 1 < longest, clicked then non-clicked.
+            // Auxiliary loss (DIEN): the positions (t, i) with a next step (t + 1 < length_i), packed
+            // (`auxPairs`), clicked rows then non-clicked. The other positions of the scripts' padded
+            // grid have weight 0 (they only count in the mean's denominator), so they get no rows.
             var auxLossNode: NodeID?, auxGrad: TensorID?, auxF: SeqMLP.Forward?
+            let auxPairs = SeqPairs(capacity: dien ? (T - 1) * R : 0)
             if dien, let auxiliary, let g1, let neg {
                 let maxRows = 2 * (T - 1) * R
                 let xa = b.floats("dien.aux.input\(tag)", count: maxRows * 2 * H)
                 let states = g1.states
                 let an = b.node("dien.aux.input\(tag)", kind: .forward, after: lookups + [g1.done], allocates: [xa], uses: [states, hist, neg]) { ctx in
-                    let M = max(lens.longest - 1, 0) * R, out = ctx.memory.floats(xa), s = ctx.memory.floats(states)
+                    auxPairs.load(lens, shortenedBy: 1)
+                    let M = auxPairs.count, out = ctx.memory.floats(xa), s = ctx.memory.floats(states)
                     let h = ctx.memory.floats(hist), n = ctx.memory.floats(neg)
-                    for r in 0..<M {
-                        let c = out + r * 2 * H, nc = out + (M + r) * 2 * H, next = r + R  // step t + 1, same row
-                        c.update(from: s + (r + R) * H, count: H); (c + H).update(from: h + next * E, count: E)
-                        nc.update(from: s + (r + R) * H, count: H); (nc + H).update(from: n + next * E, count: E)
+                    for p in 0..<M {
+                        let r = Int(auxPairs.index[p]), next = r + R  // step t + 1, same row
+                        let c = out + p * 2 * H, nc = out + (M + p) * 2 * H
+                        c.update(from: s + next * H, count: H); (c + H).update(from: h + next * E, count: E)
+                        nc.update(from: s + next * H, count: H); (nc + H).update(from: n + next * E, count: E)
                     }
                 }
-                let f = auxiliary.addForward(b, tag: tag, maxRows: maxRows, rows: { 2 * max(lens.longest - 1, 0) * R }, input: xa, after: [an])
+                let f = auxiliary.addForward(b, tag: tag, maxRows: maxRows, rows: { 2 * auxPairs.count }, input: xa, after: [an])
                 let gz = b.floats("dien.aux.dlogits\(tag)", count: maxRows * 2)
                 let z = f.output
                 auxLossNode = b.node("dien.aux.loss\(tag)", kind: .backward, after: [f.done], allocates: [gz], uses: [z]) { ctx in
-                    let M = max(lens.longest - 1, 0) * R
+                    let M = auxPairs.count
                     let positions = feed.validRows * max(lens.batchLongest - 1, 0)
                     let scale: Float = positions > 0 ? 1 / Float(positions) : 0
-                    let weight: (Int) -> Float = { r in r / R + 1 < Int(lens.lengths[r % R]) ? 1 : 0 }
+                    let weight: (Int) -> Float = { _ in 1 }
                     let zp = ctx.memory.floats(z), g = ctx.memory.floats(gz)
                     let click = SeqKernels.auxiliaryLoss(logits: zp, count: M, clicked: true, weight: weight, scale: scale, gradZ: g)
                     let noclick = SeqKernels.auxiliaryLoss(logits: zp + 2 * M, count: M, clicked: false, weight: weight, scale: scale,
@@ -261,16 +266,17 @@ public final class ContestSequenceModel: ContestModel {
                                                factsOffset: R * H, gradWeights: a2.gradAlpha!, ready: [a2.done], gradFacts: gStates,
                                                gradFactsOffset: 0, gradItem: gItem)
                 attB.append(ab)
-                let xb = auxiliary.addBackward(b, tag: tag, maxRows: 2 * (T - 1) * R, rows: { 2 * max(lens.longest - 1, 0) * R }, forward: auxF,
+                let xb = auxiliary.addBackward(b, tag: tag, maxRows: 2 * (T - 1) * R, rows: { 2 * auxPairs.count }, forward: auxF,
                                                gradOutput: auxGrad, gradReady: [auxLossNode], needInputGrad: true)
                 auxB.append(xb)
                 let gxa = xb.inputGrad!
                 let scatter = b.node("dien.aux.input.bwd\(tag)", kind: .backward, after: [xb.done, ab.done],
                                      uses: [gxa, gStates, gHist, gNeg]) { ctx in
-                    let M = max(lens.longest - 1, 0) * R, g = ctx.memory.floats(gxa)
+                    let M = auxPairs.count, g = ctx.memory.floats(gxa)
                     let gs = ctx.memory.floats(gStates), gh = ctx.memory.floats(gHist), gn = ctx.memory.floats(gNeg)
-                    for r in 0..<M {
-                        let c = g + r * 2 * H, nc = g + (M + r) * 2 * H
+                    for p in 0..<M {
+                        let r = Int(auxPairs.index[p])
+                        let c = g + p * 2 * H, nc = g + (M + p) * 2 * H
                         VectorKernels.accumulate(c, into: gs + r * H, count: H)
                         VectorKernels.accumulate(nc, into: gs + r * H, count: H)
                         VectorKernels.accumulate(c + H, into: gh + (r + R) * E, count: E)

@@ -46,8 +46,9 @@ final class SeqLengths: @unchecked Sendable {
 }
 
 /// A micro-batch's valid (step, row) history positions, time-major: `index[p] = t·rows + i` for every
-/// `t < lengths[i]`, `count` of them. The attention runs its MLP on these rows only.
-/// `@unchecked Sendable`: written by the attention's forward input node only, read after it.
+/// `t < lengths[i] − shortenedBy`, `count` of them. The attention runs its MLP on these rows only
+/// (`shortenedBy` 0), DIEN's auxiliary net on the positions that have a next step (1).
+/// `@unchecked Sendable`: written by one forward node only, read after it.
 final class SeqPairs: @unchecked Sendable {
     let index: UnsafeMutablePointer<Int32>
     private(set) var count = 0
@@ -55,11 +56,11 @@ final class SeqPairs: @unchecked Sendable {
     init(capacity: Int) { index = .allocate(capacity: max(1, capacity)) }
     deinit { index.deallocate() }
 
-    func load(_ lengths: SeqLengths) {
+    func load(_ lengths: SeqLengths, shortenedBy: Int = 0) {
         count = 0
         let rows = lengths.rows
-        for t in 0..<lengths.longest {
-            for i in 0..<rows where Int(lengths.lengths[i]) > t {
+        for t in 0..<max(lengths.longest - shortenedBy, 0) {
+            for i in 0..<rows where Int(lengths.lengths[i]) - shortenedBy > t {
                 index[count] = Int32(t * rows + i)
                 count += 1
             }
