@@ -53,4 +53,42 @@ final class BenchCLITests: XCTestCase {
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.err.contains("--micro-batch must be between 1 and --batch (128), got 129"), bad.err)
     }
+
+    /// `--rounds`: one line per round with that round's host rate and every model's samples/s and
+    /// roofline fraction, then per model the median and range over the rounds; the fractions are
+    /// the samples/s over each round's own roofline (checked from the printed figures).
+    func testBenchRoundsInterleaveModelsAndSummarize() throws {
+        let dir = try makeTemporaryDirectory("rectune-bench-rounds")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try RectuneCLI.run(["bench", "--models", "wdl,dlrm", "--contest", "none", "--sequence", "none", "--in-memory-only",
+                                    "--rows", "12000", "--batch", "128", "--steps", "3", "--warmup-steps", "1", "--rounds", "3"], in: dir)
+        XCTAssertEqual(r.status, 0, r.err)
+        let lines = r.out.split(separator: "\n").map(String.init)
+        let rounds = lines.filter { $0.hasPrefix("round ") }
+        XCTAssertEqual(rounds.count, 3, r.out)
+        let cores = Double(min(2, ProcessInfo.processInfo.activeProcessorCount))
+        for (i, line) in rounds.enumerated() {
+            XCTAssertTrue(line.hasPrefix("round \(i + 1): host "), line)
+            let fields = line.components(separatedBy: " | ")
+            XCTAssertEqual(fields.count, 3, line)
+            let rate = try XCTUnwrap(Double(fields[0].components(separatedBy: " ")[3]), line)
+            for (field, mflop) in zip(fields.dropFirst(), [6.570, 2.833]) {
+                let words = field.components(separatedBy: " ")
+                let speed = try XCTUnwrap(Double(words[1]), field)
+                let percent = try XCTUnwrap(Double(words[3].dropFirst().dropLast(2)), field)
+                XCTAssertGreaterThan(speed, 0, field)
+                // WDL 6.570, DLRM 2.833 dense MFLOP per sample (the roofline lines of the main table).
+                XCTAssertEqual(percent, 100 * speed / (cores * rate * 1e3 / mflop), accuracy: 0.15, field)
+            }
+        }
+        for model in ["wdl", "dlrm"] {
+            let summary = try XCTUnwrap(lines.first { $0.hasPrefix("  \(model) ") && $0.contains("median") }, r.out)
+            XCTAssertTrue(summary.contains("over 3 rounds") && summary.contains("roofline median"), summary)
+        }
+        XCTAssertTrue(lines.contains { $0.hasPrefix("host GEMM rate over the rounds: median ") }, r.out)
+
+        let bad = try RectuneCLI.run(["bench", "--rounds", "0"], in: dir)
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.err.contains("--rounds must be at least 1, got 0"), bad.err)
+    }
 }

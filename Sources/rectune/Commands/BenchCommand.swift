@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import RecEngine
 import RecHarness
+import RecStats
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,6 +19,11 @@ struct BenchCommand: AsyncParsableCommand {
         than one core, the "busy" column is the fraction of a second ceiling: the GEMM rate all the cores
         deliver while every one of them runs the same products at once (lower than cores × one core's
         rate when the cores share FMA units, memory bandwidth or a host).
+        --rounds N (N > 1) adds interleaved rounds for the Criteo models, for noisy hosts: each round
+        measures the host's GEMM rate again and then every model in memory, and each model's roofline
+        fraction is taken against its own round's rate; the summary gives the median and range of
+        samples/s and of the fraction over the rounds (a fraction moves less than samples/s when the
+        host's speed drifts, since both are measured within one round).
         --profile adds where one step's time goes, node group by node group, and the step's critical path
         as the cost-model executor measures it (node by node, on the run's inter-op threads).
         The contest models (--contest: WDL, DeepFM, DLRM on generated Ele.me data, MMoE on generated
@@ -42,6 +48,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Train with the bf16 knob on: the dense layers of the Criteo and contest models (the roofline then uses the measured bf16 GEMM rate) and every matrix product of DIN/DIEN (attention, GRU/AUGRU, auxiliary and top MLPs), with bf16 operands, fp32 accumulation and fp32 master weights.") var bf16 = false
     @Flag(help: "Give a dense node that runs alone the whole thread budget (the intra_boost knob).") var intraBoost = false
     @Flag(help: "Skip the end-to-end (file) runs.") var inMemoryOnly = false
+    @Option(help: "Interleaved rounds of in-memory runs of the Criteo models, each with its own host GEMM rate (1: none; the summary gives medians and ranges).") var rounds = 1
     @Flag(help: "Print a per-node-group profile of one step.") var profile = false
     @Flag(help: "Also benchmark oneDNN dense layers (GFLOP/s fp32 vs bf16, and the implementations oneDNN chose).") var dense = false
     @Flag(help: "Also benchmark the Swift kernels (gather, FM, interaction, loss, sparse Adam) in ns/sample.") var kernels = false
@@ -51,6 +58,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     func validate() throws {
         if tunerSeeds < 1 { throw ValidationError("--tuner-seeds must be at least 1, got \(tunerSeeds)") }
+        if rounds < 1 { throw ValidationError("--rounds must be at least 1, got \(rounds)") }
         if !(tunerBudget > 0) { throw ValidationError("--tuner-budget must be positive, got \(tunerBudget)") }
         if microBatch < 1 || microBatch > batch {
             throw ValidationError("--micro-batch must be between 1 and --batch (\(batch)), got \(microBatch)")
@@ -76,7 +84,7 @@ struct BenchCommand: AsyncParsableCommand {
         try SyntheticCriteo.write(rows: rows, seed: 1, to: path)
         if dense { try benchDense() }
         if kernels { benchKernels() }
-        print("rectune bench  batch \(batch)  \(warmupSteps)+\(steps) steps  inter \(interThreads) intra \(intraThreads)  executor \(executor.rawValue)  micro_batch \(microBatch)  allocator \(allocator.rawValue)  bf16 \(bf16 ? "on" : "off")  intra_boost \(intraBoost ? "on" : "off")  oneDNN \(OneDNNInfo.version) \(OneDNNInfo.isa)")
+        print("rectune bench  batch \(batch)  \(warmupSteps)+\(steps) steps  inter \(interThreads) intra \(intraThreads)  executor \(executor.rawValue)  micro_batch \(microBatch)  allocator \(allocator.rawValue)  bf16 \(bf16 ? "on" : "off")  intra_boost \(intraBoost ? "on" : "off")  oneDNN \(OneDNNInfo.version) \(OneDNNInfo.isa)  kernels built for \(RectuneVersion.buildTarget)")
         let precision: Precision = bf16 ? .bf16 : .fp32
         let cores = DenseRoofline.cores(inter: interThreads, intra: intraThreads)
         // The host's GEMM rate feeds the roofline of the Criteo and contest rows only.
@@ -123,6 +131,7 @@ struct BenchCommand: AsyncParsableCommand {
                 printCriticalPath(kind.rawValue, try Trainer.criticalPath(config: c, dataset: dataset))
             }
         }
+        if rounds > 1 && !kinds.isEmpty { try benchRounds(kinds, path: path, precision: precision, cores: cores) }
         if !contestKinds.isEmpty { try benchContest(contestKinds, dir: dir, rate: rate, busy: busy, cores: cores) }
         if !contestKinds.isEmpty { try benchAmazonBooksReader(dir: dir) }
         let sequenceKinds = try (sequence == "none" ? [] : sequence.split(separator: ",")).map { s -> ModelKind in
@@ -142,6 +151,46 @@ struct BenchCommand: AsyncParsableCommand {
         c.interThreads = interThreads; c.intraThreads = intraThreads; c.allocator = allocator
         c.bf16 = bf16; c.intraBoost = intraBoost; c.executor = executor; c.microBatch = microBatch
         return c
+    }
+
+    /// `--rounds`: every round measures the host's GEMM rate, then each model in memory; each
+    /// model's roofline fraction uses its own round's rate. Prints one line per round and a
+    /// median/range summary per model.
+    func benchRounds(_ kinds: [ModelKind], path: String, precision: Precision, cores: Int) throws {
+        print("\(rounds) interleaved rounds, in memory (each round: the host GEMM rate on one core, then every model; roofline against that round's rate)")
+        var flops: [ModelKind: Double] = [:]
+        var datasets: [ModelKind: CriteoDataset] = [:]
+        var configs: [ModelKind: TrainConfig] = [:]
+        for kind in kinds {
+            var c = config(kind)
+            c.steps = steps; c.warmupSteps = warmupSteps; c.dataPath = path; c.evalRows = 10_000
+            configs[kind] = c
+            flops[kind] = try Trainer.denseFLOPsPerSample(c)
+            datasets[kind] = try Trainer.loadDataset(c)
+        }
+        var rates: [Double] = []
+        var speeds: [ModelKind: [Double]] = [:], fractions: [ModelKind: [Double]] = [:]
+        for round in 1...rounds {
+            let rate = try DenseBenchmark.hostRate(batch: batch, precision: precision)
+            rates.append(rate)
+            var line = String(format: "round %d: host %.1f GFLOP/s per core", round, rate)
+            for kind in kinds {
+                let r = try Trainer(config: configs[kind]!, counterEvents: []).run(dataset: datasets[kind]!, inMemory: true)
+                let fraction = DenseRoofline(cores: cores, gflopsPerCore: rate, flopsPerSample: flops[kind]!).fraction(r.samplesPerSec)
+                speeds[kind, default: []].append(r.samplesPerSec)
+                fractions[kind, default: []].append(fraction)
+                line += String(format: " | %@ %.0f samples/s (%.1f%%)", kind.rawValue, r.samplesPerSec, 100 * fraction)
+            }
+            print(line)
+        }
+        print(String(format: "host GEMM rate over the rounds: median %.1f GFLOP/s per core (%.1f–%.1f)",
+                     Descriptive.median(rates), rates.min()!, rates.max()!))
+        for kind in kinds {
+            let v = speeds[kind]!, f = fractions[kind]!
+            print(pad("  " + kind.rawValue, 10) + String(format: "median %.0f samples/s (%.0f–%.0f); roofline median %.1f%% (%.1f–%.1f%%) over %d rounds",
+                                                     Descriptive.median(v), v.min()!, v.max()!,
+                                                     100 * Descriptive.median(f), 100 * f.min()!, 100 * f.max()!, rounds))
+        }
     }
 
     /// The Amazon Books reader's single-thread parse speed on generated data, as DIN reads it (no
