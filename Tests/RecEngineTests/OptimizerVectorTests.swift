@@ -2,10 +2,11 @@ import Foundation
 import XCTest
 @testable import RecEngine
 
-/// The 4-lane optimizer passes (Adagrad, Adam) against their scalar definitions: bit for bit, tail included.
+/// The vector optimizer passes (Adagrad, Adam: 8 lanes in a build for an AVX2 host, then 4, then
+/// the scalar tail) against their scalar definitions, bit for bit; the sizes reach every stage.
 final class OptimizerVectorTests: XCTestCase {
     func testVectorAdamIsBitIdenticalToScalar() {
-        for n in [0, 1, 7, 8, 9, 16, 1003] {
+        for n in [0, 1, 3, 4, 7, 8, 9, 12, 13, 16, 1003, 1007] {
             var rng = SplitMix64(seed: UInt64(n) + 5)
             func value(_ k: Int) -> Float {
                 // Mixed magnitudes and signs, exact zeros and subnormal-range values.
@@ -55,7 +56,7 @@ final class OptimizerVectorTests: XCTestCase {
     }
 
     func testVectorAdagradIsBitIdenticalToScalar() {
-        for n in [0, 1, 3, 4, 5, 8, 1003] {
+        for n in [0, 1, 3, 4, 5, 8, 12, 13, 1003, 1007] {
             let theta0 = Self.values(n, seed: UInt64(n) + 1, offset: 3)
             var adaV = theta0, adaS = theta0
             var accV = [Float](repeating: 0.1, count: n), accS = accV

@@ -20,14 +20,28 @@ enum OptimizerMath {
         for k in 0..<n { theta[k] -= lr * g[k] }
     }
 
-    /// Adagrad over `n` elements, 4 lanes at a time (√ as one `sqrtps`), then `adagradScalar` for
-    /// the tail; bit-identical to `adagradScalar` (same operations in the same order per lane).
+    /// Adagrad over `n` elements, 8 lanes at a time in a build for an AVX2 host, then 4 (√ as one
+    /// `sqrtps`), then `adagradScalar` for the tail; bit-identical to `adagradScalar` (same operations in the same order per lane).
     @inline(__always)
     static func adagrad(_ theta: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ acc: UnsafeMutablePointer<Float>,
                         _ n: Int, lr: Float, epsilon: Float) {
+        var k = 0
+        #if RECTUNE_TARGET_AVX2
+        do {
+            typealias W = SIMD8<Float>
+            let rate = W(repeating: lr), eps = W(repeating: epsilon)
+            while k + 8 <= n {
+                let gk = UnsafeRawPointer(g + k).loadUnaligned(as: W.self)
+                let a = UnsafeRawPointer(acc + k).loadUnaligned(as: W.self) + gk * gk
+                UnsafeMutableRawPointer(acc + k).storeBytes(of: a, as: W.self)
+                let t = UnsafeRawPointer(theta + k).loadUnaligned(as: W.self)
+                UnsafeMutableRawPointer(theta + k).storeBytes(of: t - rate * gk / (sqrt8(a) + eps), as: W.self)
+                k += 8
+            }
+        }
+        #endif
         typealias V = SIMD4<Float>
         let rate = V(repeating: lr), eps = V(repeating: epsilon)
-        var k = 0
         while k + 4 <= n {
             let gk = UnsafeRawPointer(g + k).loadUnaligned(as: V.self)
             let a = UnsafeRawPointer(acc + k).loadUnaligned(as: V.self) + gk * gk
@@ -51,8 +65,8 @@ enum OptimizerMath {
         }
     }
 
-    /// Adam over `n` elements: 4 lanes at a time (SSE, the build's baseline ISA), then the scalar
-    /// form for the tail. Every lane performs the scalar form's operations in the same order (no
+    /// Adam over `n` elements: 8 lanes at a time in a build for an AVX2 host (256-bit `vdivps` and
+    /// `vsqrtps`), then 4 lanes (SSE, baseline x86-64), then the scalar form for the tail. Every lane performs the scalar form's operations in the same order (no
     /// fused multiply-add; correctly rounded √ and ÷), so the result is bit-identical to
     /// `adamScalar`. The scalar loop did not vectorize (four pointers that may alias), and Swift's
     /// `SIMD.squareRoot()` runs lane by lane (`sqrtss`), so √ is `sqrtps` through `sqrt4`.
@@ -60,11 +74,28 @@ enum OptimizerMath {
     static func adam(_ theta: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
                      _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>, _ n: Int,
                      stepSize: Float, beta1: Float, beta2: Float, epsilon: Float) {
-        typealias V = SIMD4<Float>
         let c1 = 1 - beta1, c2 = 1 - beta2
+        var k = 0
+        #if RECTUNE_TARGET_AVX2
+        do {
+            typealias W = SIMD8<Float>
+            let b1 = W(repeating: beta1), b2 = W(repeating: beta2), c1v = W(repeating: c1), c2v = W(repeating: c2)
+            let lr = W(repeating: stepSize), eps = W(repeating: epsilon)
+            while k + 8 <= n {
+                let gk = UnsafeRawPointer(g + k).loadUnaligned(as: W.self)
+                let mk = b1 * UnsafeRawPointer(m + k).loadUnaligned(as: W.self) + c1v * gk
+                let vk = b2 * UnsafeRawPointer(v + k).loadUnaligned(as: W.self) + c2v * gk * gk
+                UnsafeMutableRawPointer(m + k).storeBytes(of: mk, as: W.self)
+                UnsafeMutableRawPointer(v + k).storeBytes(of: vk, as: W.self)
+                let t = UnsafeRawPointer(theta + k).loadUnaligned(as: W.self)
+                UnsafeMutableRawPointer(theta + k).storeBytes(of: t - lr * mk / (sqrt8(vk) + eps), as: W.self)
+                k += 8
+            }
+        }
+        #endif
+        typealias V = SIMD4<Float>
         let b1 = V(repeating: beta1), b2 = V(repeating: beta2), c1v = V(repeating: c1), c2v = V(repeating: c2)
         let lr = V(repeating: stepSize), eps = V(repeating: epsilon)
-        var k = 0
         while k + 4 <= n {
             let gk = UnsafeRawPointer(g + k).loadUnaligned(as: V.self)
             let mk = b1 * UnsafeRawPointer(m + k).loadUnaligned(as: V.self) + c1v * gk
@@ -87,6 +118,13 @@ enum OptimizerMath {
         return x.squareRoot()
         #endif
     }
+
+    #if RECTUNE_TARGET_AVX2
+    /// Correctly rounded square root of each of 8 lanes, as one 256-bit `vsqrtps` (builds for an
+    /// AVX2 host only: the Makefile's TARGET_CPU).
+    @inline(__always)
+    static func sqrt8(_ x: SIMD8<Float>) -> SIMD8<Float> { _mm256_sqrt_ps(x) }
+    #endif
 
     /// The scalar form of `adam` (the definition; also its tail).
     @inline(__always)
