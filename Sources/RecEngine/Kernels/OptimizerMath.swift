@@ -21,36 +21,33 @@ enum OptimizerMath {
     }
 
     /// Adagrad over `n` elements, 8 lanes at a time in a build for an AVX2 host, then 4 (√ as one
-    /// `sqrtps`), then `adagradScalar` for the tail; bit-identical to `adagradScalar` (same operations in the same order per lane).
+    /// `sqrtps`), then `adagradScalar` for the tail; bit-identical to `adagradScalar` (same
+    /// operations in the same order per lane).
     @inline(__always)
     static func adagrad(_ theta: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ acc: UnsafeMutablePointer<Float>,
                         _ n: Int, lr: Float, epsilon: Float) {
         var k = 0
         #if RECTUNE_TARGET_AVX2
-        do {
-            typealias W = SIMD8<Float>
-            let rate = W(repeating: lr), eps = W(repeating: epsilon)
-            while k + 8 <= n {
-                let gk = UnsafeRawPointer(g + k).loadUnaligned(as: W.self)
-                let a = UnsafeRawPointer(acc + k).loadUnaligned(as: W.self) + gk * gk
-                UnsafeMutableRawPointer(acc + k).storeBytes(of: a, as: W.self)
-                let t = UnsafeRawPointer(theta + k).loadUnaligned(as: W.self)
-                UnsafeMutableRawPointer(theta + k).storeBytes(of: t - rate * gk / (sqrt8(a) + eps), as: W.self)
-                k += 8
-            }
-        }
+        adagradLanes(sqrt8, theta, g, acc, n, lr: lr, epsilon: epsilon, from: &k)
         #endif
-        typealias V = SIMD4<Float>
+        adagradLanes(sqrt4, theta, g, acc, n, lr: lr, epsilon: epsilon, from: &k)
+        adagradScalar(theta + k, g + k, acc + k, n - k, lr: lr, epsilon: epsilon)
+    }
+
+    /// One vector stage of `adagrad`: whole vectors of `V` from element `k` on (advances `k`).
+    @inline(__always)
+    static func adagradLanes<V: SIMD>(_ root: (V) -> V, _ theta: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
+                                      _ acc: UnsafeMutablePointer<Float>, _ n: Int, lr: Float, epsilon: Float,
+                                      from k: inout Int) where V.Scalar == Float {
         let rate = V(repeating: lr), eps = V(repeating: epsilon)
-        while k + 4 <= n {
+        while k + V.scalarCount <= n {
             let gk = UnsafeRawPointer(g + k).loadUnaligned(as: V.self)
             let a = UnsafeRawPointer(acc + k).loadUnaligned(as: V.self) + gk * gk
             UnsafeMutableRawPointer(acc + k).storeBytes(of: a, as: V.self)
             let t = UnsafeRawPointer(theta + k).loadUnaligned(as: V.self)
-            UnsafeMutableRawPointer(theta + k).storeBytes(of: t - rate * gk / (sqrt4(a) + eps), as: V.self)
-            k += 4
+            UnsafeMutableRawPointer(theta + k).storeBytes(of: t - rate * gk / (root(a) + eps), as: V.self)
+            k += V.scalarCount
         }
-        adagradScalar(theta + k, g + k, acc + k, n - k, lr: lr, epsilon: epsilon)
     }
 
     /// The scalar form of `adagrad` (the definition; also its tail).
@@ -66,7 +63,8 @@ enum OptimizerMath {
     }
 
     /// Adam over `n` elements: 8 lanes at a time in a build for an AVX2 host (256-bit `vdivps` and
-    /// `vsqrtps`), then 4 lanes (SSE, baseline x86-64), then the scalar form for the tail. Every lane performs the scalar form's operations in the same order (no
+    /// `vsqrtps`), then 4 lanes (SSE, baseline x86-64), then the scalar form for the tail. Every
+    /// lane performs the scalar form's operations in the same order (no
     /// fused multiply-add; correctly rounded √ and ÷), so the result is bit-identical to
     /// `adamScalar`. The scalar loop did not vectorize (four pointers that may alias), and Swift's
     /// `SIMD.squareRoot()` runs lane by lane (`sqrtss`), so √ is `sqrtps` through `sqrt4`.
@@ -74,39 +72,32 @@ enum OptimizerMath {
     static func adam(_ theta: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
                      _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>, _ n: Int,
                      stepSize: Float, beta1: Float, beta2: Float, epsilon: Float) {
-        let c1 = 1 - beta1, c2 = 1 - beta2
         var k = 0
         #if RECTUNE_TARGET_AVX2
-        do {
-            typealias W = SIMD8<Float>
-            let b1 = W(repeating: beta1), b2 = W(repeating: beta2), c1v = W(repeating: c1), c2v = W(repeating: c2)
-            let lr = W(repeating: stepSize), eps = W(repeating: epsilon)
-            while k + 8 <= n {
-                let gk = UnsafeRawPointer(g + k).loadUnaligned(as: W.self)
-                let mk = b1 * UnsafeRawPointer(m + k).loadUnaligned(as: W.self) + c1v * gk
-                let vk = b2 * UnsafeRawPointer(v + k).loadUnaligned(as: W.self) + c2v * gk * gk
-                UnsafeMutableRawPointer(m + k).storeBytes(of: mk, as: W.self)
-                UnsafeMutableRawPointer(v + k).storeBytes(of: vk, as: W.self)
-                let t = UnsafeRawPointer(theta + k).loadUnaligned(as: W.self)
-                UnsafeMutableRawPointer(theta + k).storeBytes(of: t - lr * mk / (sqrt8(vk) + eps), as: W.self)
-                k += 8
-            }
-        }
+        adamLanes(sqrt8, theta, g, m, v, n, stepSize: stepSize, beta1: beta1, beta2: beta2, epsilon: epsilon, from: &k)
         #endif
-        typealias V = SIMD4<Float>
-        let b1 = V(repeating: beta1), b2 = V(repeating: beta2), c1v = V(repeating: c1), c2v = V(repeating: c2)
+        adamLanes(sqrt4, theta, g, m, v, n, stepSize: stepSize, beta1: beta1, beta2: beta2, epsilon: epsilon, from: &k)
+        adamScalar(theta + k, g + k, m + k, v + k, n - k, stepSize: stepSize, beta1: beta1, beta2: beta2, epsilon: epsilon)
+    }
+
+    /// One vector stage of `adam`: whole vectors of `V` from element `k` on (advances `k`).
+    @inline(__always)
+    static func adamLanes<V: SIMD>(_ root: (V) -> V, _ theta: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
+                                   _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>, _ n: Int,
+                                   stepSize: Float, beta1: Float, beta2: Float, epsilon: Float,
+                                   from k: inout Int) where V.Scalar == Float {
+        let b1 = V(repeating: beta1), b2 = V(repeating: beta2), c1 = V(repeating: 1 - beta1), c2 = V(repeating: 1 - beta2)
         let lr = V(repeating: stepSize), eps = V(repeating: epsilon)
-        while k + 4 <= n {
+        while k + V.scalarCount <= n {
             let gk = UnsafeRawPointer(g + k).loadUnaligned(as: V.self)
-            let mk = b1 * UnsafeRawPointer(m + k).loadUnaligned(as: V.self) + c1v * gk
-            let vk = b2 * UnsafeRawPointer(v + k).loadUnaligned(as: V.self) + c2v * gk * gk
+            let mk = b1 * UnsafeRawPointer(m + k).loadUnaligned(as: V.self) + c1 * gk
+            let vk = b2 * UnsafeRawPointer(v + k).loadUnaligned(as: V.self) + c2 * gk * gk
             UnsafeMutableRawPointer(m + k).storeBytes(of: mk, as: V.self)
             UnsafeMutableRawPointer(v + k).storeBytes(of: vk, as: V.self)
             let t = UnsafeRawPointer(theta + k).loadUnaligned(as: V.self)
-            UnsafeMutableRawPointer(theta + k).storeBytes(of: t - lr * mk / (sqrt4(vk) + eps), as: V.self)
-            k += 4
+            UnsafeMutableRawPointer(theta + k).storeBytes(of: t - lr * mk / (root(vk) + eps), as: V.self)
+            k += V.scalarCount
         }
-        adamScalar(theta + k, g + k, m + k, v + k, n - k, stepSize: stepSize, beta1: beta1, beta2: beta2, epsilon: epsilon)
     }
 
     /// Correctly rounded square root of each lane, as one `sqrtps` on x86-64.
