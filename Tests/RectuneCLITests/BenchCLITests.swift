@@ -87,6 +87,14 @@ final class BenchCLITests: XCTestCase {
         }
         XCTAssertTrue(lines.contains { $0.hasPrefix("host GEMM rate over the rounds: median ") }, r.out)
 
+        // Without --in-memory-only each round also runs every model end to end from the file.
+        let both = try RectuneCLI.run(["bench", "--models", "wdl", "--contest", "none", "--sequence", "none",
+                                       "--rows", "12000", "--batch", "128", "--steps", "3", "--warmup-steps", "1", "--rounds", "2"], in: dir)
+        XCTAssertEqual(both.status, 0, both.err)
+        let bothLines = both.out.split(separator: "\n").map(String.init)
+        XCTAssertEqual(bothLines.filter { $0.hasPrefix("round ") && $0.contains(" | wdl ") && $0.contains(" | wdl e2e ") }.count, 2, both.out)
+        XCTAssertTrue(bothLines.contains { $0.hasPrefix("  wdl e2e ") && $0.contains("over 2 rounds") }, both.out)
+
         let bad = try RectuneCLI.run(["bench", "--rounds", "0"], in: dir)
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.err.contains("--rounds must be at least 1, got 0"), bad.err)

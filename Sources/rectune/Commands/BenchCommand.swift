@@ -20,7 +20,8 @@ struct BenchCommand: AsyncParsableCommand {
         deliver while every one of them runs the same products at once (lower than cores × one core's
         rate when the cores share FMA units, memory bandwidth or a host).
         --rounds N (N > 1) adds interleaved rounds for the Criteo models, for noisy hosts: each round
-        measures the host's GEMM rate again and then every model in memory, and each model's roofline
+        measures the host's GEMM rate again and then every model in memory and (without
+        --in-memory-only) end to end from the file ("e2e"), and each run's roofline
         fraction is taken against its own round's rate; the summary gives the median and range of
         samples/s and of the fraction over the rounds (a fraction moves less than samples/s when the
         host's speed drifts, since both are measured within one round).
@@ -48,7 +49,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Train with the bf16 knob on: the dense layers of the Criteo and contest models (the roofline then uses the measured bf16 GEMM rate) and every matrix product of DIN/DIEN (attention, GRU/AUGRU, auxiliary and top MLPs), with bf16 operands, fp32 accumulation and fp32 master weights.") var bf16 = false
     @Flag(help: "Give a dense node that runs alone the whole thread budget (the intra_boost knob).") var intraBoost = false
     @Flag(help: "Skip the end-to-end (file) runs.") var inMemoryOnly = false
-    @Option(help: "Interleaved rounds of in-memory runs of the Criteo models, each with its own host GEMM rate (1: none; the summary gives medians and ranges).") var rounds = 1
+    @Option(help: "Interleaved rounds of the Criteo models (in memory, and end to end unless --in-memory-only), each round with its own host GEMM rate (1: none; the summary gives medians and ranges).") var rounds = 1
     @Flag(help: "Print a per-node-group profile of one step.") var profile = false
     @Flag(help: "Also benchmark oneDNN dense layers (GFLOP/s fp32 vs bf16, and the implementations oneDNN chose).") var dense = false
     @Flag(help: "Also benchmark the Swift kernels (gather, FM, interaction, loss, sparse Adam) in ns/sample.") var kernels = false
@@ -153,43 +154,45 @@ struct BenchCommand: AsyncParsableCommand {
         return c
     }
 
-    /// `--rounds`: every round measures the host's GEMM rate, then each model in memory; each
-    /// model's roofline fraction uses its own round's rate. Prints one line per round and a
-    /// median/range summary per model.
+    /// `--rounds`: every round measures the host's GEMM rate, then each model in memory and (unless
+    /// `--in-memory-only`) end to end from the file; each run's roofline fraction uses its own
+    /// round's rate. Prints one line per round and a median/range summary per model and mode.
     func benchRounds(_ kinds: [ModelKind], path: String, precision: Precision, cores: Int) throws {
-        print("\(rounds) interleaved rounds, in memory (each round: the host GEMM rate on one core, then every model; roofline against that round's rate)")
-        var flops: [ModelKind: Double] = [:]
-        var datasets: [ModelKind: CriteoDataset] = [:]
-        var configs: [ModelKind: TrainConfig] = [:]
+        let modes = inMemoryOnly ? ["in memory"] : ["in memory", "end to end"]
+        print("\(rounds) interleaved rounds, \(modes.joined(separator: " and ")) (each round: the host GEMM rate on one core, then every model; roofline against that round's rate)")
+        struct Series { let label: String; let config: TrainConfig; let dataset: CriteoDataset; let inMemory: Bool; let flops: Double }
+        var series: [Series] = []
         for kind in kinds {
             var c = config(kind)
             c.steps = steps; c.warmupSteps = warmupSteps; c.dataPath = path; c.evalRows = 10_000
-            configs[kind] = c
-            flops[kind] = try Trainer.denseFLOPsPerSample(c)
-            datasets[kind] = try Trainer.loadDataset(c)
+            let flops = try Trainer.denseFLOPsPerSample(c), dataset = try Trainer.loadDataset(c)
+            series.append(Series(label: kind.rawValue, config: c, dataset: dataset, inMemory: true, flops: flops))
+            if !inMemoryOnly {
+                series.append(Series(label: kind.rawValue + " e2e", config: c, dataset: dataset, inMemory: false, flops: flops))
+            }
         }
         var rates: [Double] = []
-        var speeds: [ModelKind: [Double]] = [:], fractions: [ModelKind: [Double]] = [:]
+        var speeds = [[Double]](repeating: [], count: series.count), fractions = speeds
         for round in 1...rounds {
             let rate = try DenseBenchmark.hostRate(batch: batch, precision: precision)
             rates.append(rate)
             var line = String(format: "round %d: host %.1f GFLOP/s per core", round, rate)
-            for kind in kinds {
-                let r = try Trainer(config: configs[kind]!, counterEvents: []).run(dataset: datasets[kind]!, inMemory: true)
-                let fraction = DenseRoofline(cores: cores, gflopsPerCore: rate, flopsPerSample: flops[kind]!).fraction(r.samplesPerSec)
-                speeds[kind, default: []].append(r.samplesPerSec)
-                fractions[kind, default: []].append(fraction)
-                line += String(format: " | %@ %.0f samples/s (%.1f%%)", kind.rawValue, r.samplesPerSec, 100 * fraction)
+            for (i, s) in series.enumerated() {
+                let r = try Trainer(config: s.config, counterEvents: []).run(dataset: s.dataset, inMemory: s.inMemory)
+                let fraction = DenseRoofline(cores: cores, gflopsPerCore: rate, flopsPerSample: s.flops).fraction(r.samplesPerSec)
+                speeds[i].append(r.samplesPerSec)
+                fractions[i].append(fraction)
+                line += String(format: " | %@ %.0f samples/s (%.1f%%)", s.label, r.samplesPerSec, 100 * fraction)
             }
             print(line)
         }
         print(String(format: "host GEMM rate over the rounds: median %.1f GFLOP/s per core (%.1f–%.1f)",
                      Descriptive.median(rates), rates.min()!, rates.max()!))
-        for kind in kinds {
-            let v = speeds[kind]!, f = fractions[kind]!
-            print(pad("  " + kind.rawValue, 10) + String(format: "median %.0f samples/s (%.0f–%.0f); roofline median %.1f%% (%.1f–%.1f%%) over %d rounds",
-                                                     Descriptive.median(v), v.min()!, v.max()!,
-                                                     100 * Descriptive.median(f), 100 * f.min()!, 100 * f.max()!, rounds))
+        for (i, s) in series.enumerated() {
+            let v = speeds[i], f = fractions[i]
+            print(pad("  " + s.label, 14) + String(format: "median %.0f samples/s (%.0f–%.0f); roofline median %.1f%% (%.1f–%.1f%%) over %d rounds",
+                                                   Descriptive.median(v), v.min()!, v.max()!,
+                                                   100 * Descriptive.median(f), 100 * f.min()!, 100 * f.max()!, rounds))
         }
     }
 
