@@ -11,7 +11,8 @@ SWIFT ?= swift
 # build host when it has AVX2 and FMA (every x86-64 server CPU since 2013-2015): 256-bit vectors
 # instead of SSE2's 128. Same results: Swift never fuses a multiply and an add on its own, and no
 # reduction is reordered. `rectune bench` names the target in its header. The binary then needs
-# AVX2: build with `make TARGET_CPU=` for one that runs on any x86-64 (or name another CPU).
+# AVX2: build with `make TARGET_CPU=` for one that runs on any x86-64 (or name another CPU that has
+# AVX2 and FMA, e.g. TARGET_CPU=znver4: the 8-lane optimizer stage needs them).
 TARGET_CPU ?= $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo 2>/dev/null && echo haswell)
 CPU_FLAGS := $(if $(TARGET_CPU),-Xswiftc -target-cpu -Xswiftc $(TARGET_CPU) -Xswiftc -DRECTUNE_TARGET_AVX2)
 RELEASE_FLAGS := -c release $(CPU_FLAGS)
