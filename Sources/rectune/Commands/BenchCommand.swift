@@ -101,13 +101,14 @@ struct BenchCommand: AsyncParsableCommand {
             print(pad("model", 8) + pad("mode", 22) + pad("samples/s", 12) + pad("p50 ms", 9) + pad("p90 ms", 9) + pad("p99 ms", 9)
                   + pad("roofline", 9) + pad("busy", 7) + "AUC")
         }
+        var datasets: [ModelKind: CriteoDataset] = [:]
         for kind in kinds {
-            var c = config(kind)
-            c.steps = steps; c.warmupSteps = warmupSteps; c.dataPath = path; c.evalRows = 10_000
+            let c = criteoConfig(kind, path: path)
             let roofline = DenseRoofline(cores: cores, gflopsPerCore: rate, flopsPerSample: try Trainer.denseFLOPsPerSample(c),
                                          busyGFLOPS: busy)
             print(rooflineLine(kind.rawValue, roofline))
             let dataset = try Trainer.loadDataset(c)
+            datasets[kind] = dataset
             var modes: [(String, TrainConfig, Bool)] = [("in-memory", c, true)]
             if !inMemoryOnly {
                 modes.append(("end-to-end", c, false))
@@ -132,7 +133,9 @@ struct BenchCommand: AsyncParsableCommand {
                 printCriticalPath(kind.rawValue, try Trainer.criticalPath(config: c, dataset: dataset))
             }
         }
-        if rounds > 1 && !kinds.isEmpty { try benchRounds(kinds, path: path, precision: precision, cores: cores) }
+        if rounds > 1 && !kinds.isEmpty {
+            try benchRounds(kinds, path: path, datasets: datasets, precision: precision, cores: cores)
+        }
         if !contestKinds.isEmpty { try benchContest(contestKinds, dir: dir, rate: rate, busy: busy, cores: cores) }
         if !contestKinds.isEmpty { try benchAmazonBooksReader(dir: dir) }
         let sequenceKinds = try (sequence == "none" ? [] : sequence.split(separator: ",")).map { s -> ModelKind in
@@ -154,18 +157,27 @@ struct BenchCommand: AsyncParsableCommand {
         return c
     }
 
+    /// A Criteo model's benchmark run: `config(kind)` with this run's steps, on the generated file
+    /// at `path`, evaluated on 10,000 rows.
+    func criteoConfig(_ kind: ModelKind, path: String) -> TrainConfig {
+        var c = config(kind)
+        c.steps = steps; c.warmupSteps = warmupSteps; c.dataPath = path; c.evalRows = 10_000
+        return c
+    }
+
     /// `--rounds`: every round measures the host's GEMM rate, then each model in memory and (unless
     /// `--in-memory-only`) end to end from the file; each run's roofline fraction uses its own
     /// round's rate. Prints one line per round and a median/range summary per model and mode.
-    func benchRounds(_ kinds: [ModelKind], path: String, precision: Precision, cores: Int) throws {
+    /// `datasets`: each model's data, already loaded by the main table.
+    func benchRounds(_ kinds: [ModelKind], path: String, datasets: [ModelKind: CriteoDataset], precision: Precision,
+                     cores: Int) throws {
         let modes = inMemoryOnly ? ["in memory"] : ["in memory", "end to end"]
         print("\(rounds) interleaved rounds, \(modes.joined(separator: " and ")) (each round: the host GEMM rate on one core, then every model; roofline against that round's rate)")
         struct Series { let label: String; let config: TrainConfig; let dataset: CriteoDataset; let inMemory: Bool; let flops: Double }
         var series: [Series] = []
         for kind in kinds {
-            var c = config(kind)
-            c.steps = steps; c.warmupSteps = warmupSteps; c.dataPath = path; c.evalRows = 10_000
-            let flops = try Trainer.denseFLOPsPerSample(c), dataset = try Trainer.loadDataset(c)
+            let c = criteoConfig(kind, path: path)
+            let flops = try Trainer.denseFLOPsPerSample(c), dataset = datasets[kind]!
             series.append(Series(label: kind.rawValue, config: c, dataset: dataset, inMemory: true, flops: flops))
             if !inMemoryOnly {
                 series.append(Series(label: kind.rawValue + " e2e", config: c, dataset: dataset, inMemory: false, flops: flops))
