@@ -226,7 +226,6 @@ final class SequenceKernelTests: XCTestCase {
         }
     }
 
-    /// The attention unit: ∂L/∂item, ∂L/∂facts and every parameter's gradient for L = Σ r·weights.
     /// The attention's MLP rows: the real (step, row) positions, time-major, and nothing past a
     /// row's history (4 rows of lengths 4, 2, 1 and 0: 7 of the 16 grid positions).
     func testAttentionPairsAreTheRealPositionsTimeMajor() {
@@ -244,6 +243,7 @@ final class SequenceKernelTests: XCTestCase {
         XCTAssertEqual(Array(UnsafeBufferPointer(start: pairs.index, count: pairs.count)), [0, 1, 3, 4, 7, 8])
     }
 
+    /// The attention unit: ∂L/∂item, ∂L/∂facts and every parameter's gradient for L = Σ r·weights.
     func testAttentionUnitGradients() throws {
         let rows = 3, T = 4, w = 3
         let lengths: [Int32] = [4, 2, 1]
