@@ -27,12 +27,9 @@ final class DenseForwardTests: XCTestCase {
     }
 
     func testBackwardMatchesDoubleReference() throws {
-        let context = try DNNLContext(workers: 1)
         let (inputs, outputs, batch) = (45, 70, 6)
-        let layer = try DenseLayer(name: "bwd", inputs: inputs, outputs: outputs, relu: false, precision: .fp32,
-                                   context: context, seed: 8)
-        try layer.prepare(batch: batch)
-        let calls = DenseCalls(layer: layer, batch: batch)
+        let calls = try DenseCalls.make("bwd", inputs: inputs, outputs: outputs, batch: batch, relu: false, precision: .fp32, seed: 8)
+        let layer = calls.layer
         let x = DenseReference.random(batch * inputs, seed: 9)
         let dy = DenseReference.random(batch * outputs, seed: 10)
         let w = layer.plainWeights()

@@ -40,6 +40,16 @@ struct DenseCalls {
     let layer: DenseLayer
     let batch: Int
 
+    /// A new layer on its own context of `workers` workers, prepared for `batch`, and its calls.
+    static func make(_ name: String, inputs: Int, outputs: Int, batch: Int, relu: Bool, precision: Precision,
+                     workers: Int = 1, seed: UInt64) throws -> DenseCalls {
+        let context = try DNNLContext(workers: workers)
+        let layer = try DenseLayer(name: name, inputs: inputs, outputs: outputs, relu: relu, precision: precision,
+                                   context: context, seed: seed)
+        try layer.prepare(batch: batch)
+        return DenseCalls(layer: layer, batch: batch)
+    }
+
     func forward(_ x: [Float], worker: Int = 0) -> [Float] {
         var y = [Float](repeating: .nan, count: batch * layer.outputs)
         x.withUnsafeBufferPointer { xp in

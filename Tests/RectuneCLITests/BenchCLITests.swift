@@ -28,6 +28,10 @@ final class BenchCLITests: XCTestCase {
         }
         let path = try XCTUnwrap(lines.first { $0.contains("critical path of one wdl step") }, r.out)
         XCTAssertTrue(path.contains("nodes"), path)
+        // --profile-rows defaults to 14 node groups (WDL has more).
+        let start = try XCTUnwrap(lines.firstIndex { $0.contains("profile of one wdl step") }, r.out)
+        let end = try XCTUnwrap(lines.firstIndex { $0.contains("critical path of one wdl step") }, r.out)
+        XCTAssertEqual(end - start - 1, 14, r.out)
         XCTAssertTrue(lines.contains { $0.contains("wdl.dnn.0.fwd") && $0.contains("GFLOP/s") }, r.out)
     }
 
@@ -39,7 +43,7 @@ final class BenchCLITests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         let r = try RectuneCLI.run(["bench", "--models", "dlrm", "--contest", "none", "--sequence", "none", "--in-memory-only",
                                     "--rows", "12000", "--batch", "128", "--steps", "3", "--warmup-steps", "1", "--profile",
-                                    "--executor", "costmodel", "--micro-batch", "2"], in: dir)
+                                    "--executor", "costmodel", "--micro-batch", "2", "--profile-rows", "0"], in: dir)
         XCTAssertEqual(r.status, 0, r.err)
         let lines = r.out.split(separator: "\n").map(String.init)
         let header = try XCTUnwrap(lines.first { $0.hasPrefix("rectune bench ") }, r.out)
@@ -48,6 +52,12 @@ final class BenchCLITests: XCTestCase {
         let forward = try XCTUnwrap(lines.first { $0.contains("dlrm.top.0.fwd ") && $0.contains("nodes") }, r.out)
         XCTAssertTrue(forward.contains("2 nodes"), forward)
         XCTAssertTrue(lines.contains { $0.contains("dlrm.top.0.fwd.m") && $0.contains("GFLOP/s") }, r.out)
+        // --profile-rows 0 lists every node group, the smallest too (one per layer update, 4 bottom + 3 top).
+        XCTAssertEqual(lines.filter { $0.contains(".update ") && $0.contains("update") && $0.contains("1 nodes") }.count, 7, r.out)
+
+        let negative = try RectuneCLI.run(["bench", "--models", "dlrm", "--profile-rows=-1"], in: dir)
+        XCTAssertNotEqual(negative.status, 0)
+        XCTAssertTrue(negative.err.contains("--profile-rows must be 0 (all) or more, got -1"), negative.err)
 
         let bad = try RectuneCLI.run(["bench", "--models", "dlrm", "--batch", "128", "--micro-batch", "129"], in: dir)
         XCTAssertNotEqual(bad.status, 0)

@@ -51,6 +51,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Skip the end-to-end (file) runs.") var inMemoryOnly = false
     @Option(help: "Interleaved rounds of the Criteo models (in memory, and end to end unless --in-memory-only), each round with its own host GEMM rate (1: none; the summary gives medians and ranges).") var rounds = 1
     @Flag(help: "Print a per-node-group profile of one step.") var profile = false
+    @Option(help: "Node groups --profile lists per model, largest first (0: all).") var profileRows = 14
     @Flag(help: "Also benchmark oneDNN dense layers (GFLOP/s fp32 vs bf16, and the implementations oneDNN chose).") var dense = false
     @Flag(help: "Also benchmark the Swift kernels (gather, FM, interaction, loss, sparse Adam) in ns/sample.") var kernels = false
     @Flag(help: "Benchmark `rectune tune` against random search at the same budget on a synthetic objective with a known optimum (and nothing else).") var tuner = false
@@ -60,6 +61,7 @@ struct BenchCommand: AsyncParsableCommand {
     func validate() throws {
         if tunerSeeds < 1 { throw ValidationError("--tuner-seeds must be at least 1, got \(tunerSeeds)") }
         if rounds < 1 { throw ValidationError("--rounds must be at least 1, got \(rounds)") }
+        if profileRows < 0 { throw ValidationError("--profile-rows must be 0 (all) or more, got \(profileRows)") }
         if !(tunerBudget > 0) { throw ValidationError("--tuner-budget must be positive, got \(tunerBudget)") }
         if microBatch < 1 || microBatch > batch {
             throw ValidationError("--micro-batch must be between 1 and --batch (\(batch)), got \(microBatch)")
@@ -126,7 +128,7 @@ struct BenchCommand: AsyncParsableCommand {
                 let entries = try NodeProfiler.profile(config: c, dataset: dataset)
                 let total = entries.reduce(0) { $0 + $1.microsPerStep }
                 print(String(format: "  profile of one %@ step (inline, %.0f µs total):", kind.rawValue, total))
-                for e in entries.prefix(14) {
+                for e in entries.prefix(profileRows == 0 ? entries.count : profileRows) {
                     print("    " + pad(e.group, 34) + pad(e.kind, 10) + pad("\(e.nodes) nodes", 10)
                           + String(format: "%8.0f µs  %5.1f%%", e.microsPerStep, 100 * e.microsPerStep / max(total, 1e-9)))
                 }
