@@ -50,64 +50,6 @@ final class DenseBF16Tests: XCTestCase {
         assertClose(calls.forward(x), before.map { 2 * $0 }, rtol: 1e-6, atol: 0, "after refresh")
     }
 
-    /// The bf16 copies a step graph shares between a layer's products: `forward` writes the input's
-    /// bf16 copy into `lowInput`, `stageGradient` the masked gradient's into `lowGradient`, and
-    /// backward-data and backward-weights read them — on another worker too — giving the same bits
-    /// as converting inside each product, and really reading the copies they are given.
-    func testSharedBF16CopiesGiveTheSameBitsAsConvertingInEachProduct() throws {
-        let (inputs, outputs, batch) = (96, 48, 16)
-        let calls = try DenseCalls.make("shared", inputs: inputs, outputs: outputs, batch: batch, relu: true, precision: .bf16,
-                                        workers: 2, seed: 51)
-        let layer = calls.layer
-        calls.setBias(DenseReference.random(outputs, seed: 52, scale: 0.1))
-        let x = DenseReference.random(batch * inputs, seed: 53), x2 = DenseReference.random(batch * inputs, seed: 54)
-        let y = calls.forward(x, worker: 1)
-        let dy = calls.masked(DenseReference.random(batch * outputs, seed: 55), output: y)
-        XCTAssertEqual(layer.lowInputBytes(rows: batch), batch * inputs * 2)
-        XCTAssertEqual(layer.lowGradientBytes(rows: batch), batch * outputs * 2)
-        let lowX = AlignedBuffer(bytes: layer.lowInputBytes(rows: batch))
-        let lowX2 = AlignedBuffer(bytes: layer.lowInputBytes(rows: batch))
-        let lowDY = AlignedBuffer(bytes: layer.lowGradientBytes(rows: batch))
-
-        var yShared = [Float](repeating: .nan, count: batch * outputs)
-        var dxShared = [Float](repeating: .nan, count: batch * inputs)
-        var dwShared = [Float](repeating: .nan, count: layer.weightGradientCount)
-        var dbShared = [Float](repeating: .nan, count: outputs)
-        var dwOther = dwShared, dbOther = dbShared
-        x.withUnsafeBufferPointer { xp in
-            x2.withUnsafeBufferPointer { x2p in
-                dy.withUnsafeBufferPointer { dyp in
-                    var scratch = [Float](repeating: 0, count: batch * outputs)
-                    layer.forward(batch: batch, input: xp.baseAddress!, output: &yShared, lowInput: lowX.pointer, worker: 0)
-                    layer.forward(batch: batch, input: x2p.baseAddress!, output: &scratch, lowInput: lowX2.pointer, worker: 0)
-                    layer.stageGradient(batch: batch, gradOutput: dyp.baseAddress!, lowGradient: lowDY.pointer, worker: 0)
-                    layer.backwardData(batch: batch, gradOutput: dyp.baseAddress!, lowGradient: lowDY.pointer,
-                                       gradInput: &dxShared, worker: 1)
-                    layer.backwardWeights(batch: batch, input: xp.baseAddress!, lowInput: lowX.pointer,
-                                          gradOutput: dyp.baseAddress!, lowGradient: lowDY.pointer,
-                                          gradWeights: &dwShared, gradBias: &dbShared, worker: 1)
-                    // Given x2's copy with x's fp32 input, backward-weights must compute with x2.
-                    layer.backwardWeights(batch: batch, input: xp.baseAddress!, lowInput: lowX2.pointer,
-                                          gradOutput: dyp.baseAddress!, lowGradient: lowDY.pointer,
-                                          gradWeights: &dwOther, gradBias: &dbOther, worker: 1)
-                }
-            }
-        }
-        // The input's copy is x rounded to bf16 (round to nearest even: these are normal numbers).
-        let lowBits = lowX.pointer.assumingMemoryBound(to: UInt16.self)
-        for i in 0..<(batch * inputs) {
-            let b = x[i].bitPattern
-            XCTAssertEqual(lowBits[i], UInt16(truncatingIfNeeded: (b &+ 0x7FFF &+ ((b >> 16) & 1)) >> 16), "input copy, element \(i)")
-        }
-        XCTAssertEqual(yShared, y, "forward through the shared input copy")
-        XCTAssertEqual(dxShared, calls.backwardData(dy, worker: 0), "backward-data from the staged gradient")
-        let converting = calls.backwardWeights(x, dy, worker: 0)
-        XCTAssertEqual(dwShared, converting.raw, "backward-weights from both copies")
-        XCTAssertEqual(dbShared, converting.bias, "bias gradient from the staged gradient")
-        XCTAssertEqual(dwOther, calls.backwardWeights(x2, dy, worker: 0).raw, "backward-weights reads the input copy it is given")
-        XCTAssertNotEqual(dwOther, dwShared)
-    }
-
     private func assertRelative(_ actual: [Float], _ expected: [Float], _ what: String,
                                 file: StaticString = #filePath, line: UInt = #line) {
         let scale = expected.map { abs(Double($0)) }.max() ?? 0

@@ -45,9 +45,8 @@ final class ModelTrainingTests: XCTestCase {
     /// Scheduling must not change the math: with one intra-op thread, all executors give
     /// bit-identical parameters after the same steps.
     ///
-    /// bf16 with two micro-batches too: a layer's bf16 input and gradient copies are written by one
-    /// node (forward, mask) and read by others (backward-weights, backward-data) that may run on
-    /// the other worker; a copy read before it is written, or freed too early, changes the result.
+    /// bf16 with two micro-batches too: both micro-batches' products then run on both workers at
+    /// once, each through its worker's own bf16 staging buffers and primitives bound to them.
     func testExecutorsGiveBitIdenticalParameters() throws {
         for (kind, bf16) in [(ModelKind.wdl, false), (.deepfm, false), (.wdl, true), (.dlrm, true)] {
             var results: [ExecutorPolicy: [[Float]]] = [:]

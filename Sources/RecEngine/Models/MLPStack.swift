@@ -5,13 +5,6 @@
 /// mask), so weight gradients and the data gradient of a layer run in parallel branches.
 /// Once per step it adds one update node per layer that sums the micro-batch gradients and
 /// applies the optimizer (and refreshes bf16 weight copies).
-///
-/// bf16: each layer's input and (masked) output gradient are converted to bf16 once per
-/// micro-batch, into step tensors that the layer's products share: the forward node writes the
-/// input's copy, which backward-weights reads; the mask node writes the gradient's copy, which
-/// backward-data and backward-weights read. (Without them each product converted its own: two
-/// input and two gradient reorders per layer and micro-batch instead of one each.) A last layer
-/// without ReLU has no mask node: its products still convert its gradient themselves.
 final class MLPStack: @unchecked Sendable {
     // @unchecked Sendable: immutable after init; layers and optimizer state are ordered by the graph.
     let name: String
@@ -54,8 +47,6 @@ final class MLPStack: @unchecked Sendable {
     struct Forward {
         let input: TensorID
         let activations: [TensorID]
-        /// bf16: per layer, the bf16 copy of its input that its forward node writes; nil for fp32.
-        let lowInputs: [TensorID?]
         let nodes: [NodeID]
         var output: TensorID { activations.last! }
         var done: NodeID { nodes.last! }
@@ -74,24 +65,20 @@ final class MLPStack: @unchecked Sendable {
 
     func addForward(_ b: GraphBuilder, tag: String, rows: Int, input: TensorID, after: [NodeID]) -> Forward {
         var acts: [TensorID] = []
-        var lows: [TensorID?] = []
         var nodes: [NodeID] = []
         var x = input
         var deps = after
         for (i, layer) in layers.enumerated() {
             let y = b.floats("\(name).\(i).out\(tag)", count: rows * layer.outputs)
-            let bytes = layer.lowInputBytes(rows: rows)
-            let low = bytes > 0 ? b.tensor("\(name).\(i).in_bf16\(tag)", bytes: bytes) : nil
             let src = x
-            let node = b.node("\(name).\(i).fwd\(tag)", kind: .forward, after: deps, allocates: [y] + [low].compactMap { $0 },
-                              uses: [src], flops: layer.productFLOPs(rows: rows)) { ctx in
-                layer.forward(batch: rows, input: ctx.memory.floats(src), output: ctx.memory.floats(y),
-                              lowInput: low.map { ctx.memory.raw($0) }, worker: ctx.worker)
+            let node = b.node("\(name).\(i).fwd\(tag)", kind: .forward, after: deps, allocates: [y], uses: [src],
+                              flops: layer.productFLOPs(rows: rows)) { ctx in
+                layer.forward(batch: rows, input: ctx.memory.floats(src), output: ctx.memory.floats(y), worker: ctx.worker)
             }
-            acts.append(y); lows.append(low); nodes.append(node)
+            acts.append(y); nodes.append(node)
             x = y; deps = [node]
         }
-        return Forward(input: input, activations: acts, lowInputs: lows, nodes: nodes)
+        return Forward(input: input, activations: acts, nodes: nodes)
     }
 
     /// Backward of one micro-batch. `gradOutput` (rows × outputs) must be complete after `gradReady`;
@@ -103,10 +90,13 @@ final class MLPStack: @unchecked Sendable {
         var biasGrads = weightGrads
         var layerNodes = [[NodeID]](repeating: [], count: n)
         var g = gradOutput
-        var gLow: TensorID?
         var ready = gradReady
         if layers[n - 1].relu {
-            (ready, gLow) = addMask(b, tag: tag, index: n - 1, rows: rows, output: f.output, gradOutput: gradOutput, after: ready)
+            let out = f.output, grad = gradOutput, layer = layers[n - 1]
+            let mask = b.node("\(name).\(n - 1).mask\(tag)", kind: .backward, after: ready, uses: [out, grad]) { ctx in
+                layer.applyReLUMask(batch: rows, output: ctx.memory.floats(out), gradOutput: ctx.memory.floats(grad))
+            }
+            ready = [mask]
         }
         var inputGrad: TensorID?
         var inputGradReady: NodeID?
@@ -115,11 +105,10 @@ final class MLPStack: @unchecked Sendable {
             let src = i == 0 ? f.input : f.activations[i - 1]
             let gW = b.floats("\(name).\(i).dW\(tag)", count: layer.weightGradientCount)
             let gB = b.floats("\(name).\(i).db\(tag)", count: layer.outputs)
-            let gy = g, gyLow = gLow, srcLow = f.lowInputs[i]
-            let wNode = b.node("\(name).\(i).bwdW\(tag)", kind: .backward, after: ready, allocates: [gW, gB],
-                               uses: [src, gy] + [srcLow, gyLow].compactMap { $0 }, flops: layer.productFLOPs(rows: rows)) { ctx in
-                layer.backwardWeights(batch: rows, input: ctx.memory.floats(src), lowInput: srcLow.map { ctx.memory.raw($0) },
-                                      gradOutput: ctx.memory.floats(gy), lowGradient: gyLow.map { ctx.memory.raw($0) },
+            let gy = g
+            let wNode = b.node("\(name).\(i).bwdW\(tag)", kind: .backward, after: ready, allocates: [gW, gB], uses: [src, gy],
+                               flops: layer.productFLOPs(rows: rows)) { ctx in
+                layer.backwardWeights(batch: rows, input: ctx.memory.floats(src), gradOutput: ctx.memory.floats(gy),
                                       gradWeights: ctx.memory.floats(gW), gradBias: ctx.memory.floats(gB), worker: ctx.worker)
             }
             weightGrads[i] = gW; biasGrads[i] = gB
@@ -127,18 +116,18 @@ final class MLPStack: @unchecked Sendable {
             if i > 0 || needInputGrad {
                 let gx = b.floats("\(name).\(i).dx\(tag)", count: rows * layer.inputs)
                 let prev: DenseLayer? = i > 0 ? layers[i - 1] : nil
-                let dNode = b.node("\(name).\(i).bwdD\(tag)", kind: .backward, after: ready, allocates: [gx],
-                                   uses: [gy] + [gyLow].compactMap { $0 }, flops: layer.productFLOPs(rows: rows)) { ctx in
-                    layer.backwardData(batch: rows, gradOutput: ctx.memory.floats(gy), lowGradient: gyLow.map { ctx.memory.raw($0) },
-                                       gradInput: ctx.memory.floats(gx), worker: ctx.worker)
+                var dNode = b.node("\(name).\(i).bwdD\(tag)", kind: .backward, after: ready, allocates: [gx], uses: [gy],
+                                   flops: layer.productFLOPs(rows: rows)) { ctx in
+                    layer.backwardData(batch: rows, gradOutput: ctx.memory.floats(gy), gradInput: ctx.memory.floats(gx), worker: ctx.worker)
                 }
                 layerNodes[i].append(dNode)
-                g = gx
-                gLow = nil
-                ready = [dNode]
                 if let prev, prev.relu {
-                    (ready, gLow) = addMask(b, tag: tag, index: i - 1, rows: rows, output: src, gradOutput: gx, after: ready)
+                    dNode = b.node("\(name).\(i - 1).mask\(tag)", kind: .backward, after: [dNode], uses: [gx, src]) { ctx in
+                        prev.applyReLUMask(batch: rows, output: ctx.memory.floats(src), gradOutput: ctx.memory.floats(gx))
+                    }
                 }
+                g = gx
+                ready = [dNode]
                 if i == 0 { inputGrad = gx; inputGradReady = dNode }
             } else {
                 // The first layer's data gradient is not needed; keep the weights' update after this layer's backward.
@@ -147,22 +136,6 @@ final class MLPStack: @unchecked Sendable {
         }
         return Backward(weightGrads: weightGrads, biasGrads: biasGrads, layerNodes: layerNodes,
                         inputGrad: inputGrad, inputGradReady: inputGradReady)
-    }
-
-    /// Layer `index`'s ReLU backward node: masks `gradOutput` in place and, bf16, writes its bf16
-    /// copy into a new step tensor (returned) for the layer's two backward products.
-    private func addMask(_ b: GraphBuilder, tag: String, index: Int, rows: Int, output: TensorID, gradOutput: TensorID,
-                         after: [NodeID]) -> (ready: [NodeID], lowGradient: TensorID?) {
-        let layer = layers[index]
-        let bytes = layer.lowGradientBytes(rows: rows)
-        let low = bytes > 0 ? b.tensor("\(name).\(index).dy_bf16\(tag)", bytes: bytes) : nil
-        let node = b.node("\(name).\(index).mask\(tag)", kind: .backward, after: after, allocates: [low].compactMap { $0 },
-                          uses: [output, gradOutput]) { ctx in
-            let grad = ctx.memory.floats(gradOutput)
-            layer.applyReLUMask(batch: rows, output: ctx.memory.floats(output), gradOutput: grad)
-            if let low { layer.stageGradient(batch: rows, gradOutput: grad, lowGradient: ctx.memory.raw(low), worker: ctx.worker) }
-        }
-        return ([node], low)
     }
 
     /// One update node per layer: sums micro-batch gradients into the first, applies the optimizer.

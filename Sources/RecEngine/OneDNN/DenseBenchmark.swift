@@ -3,9 +3,7 @@ import Synchronization
 
 /// Throughput of the dense layer's three products, measured on the calling thread (printing-free:
 /// the CLI prints). FLOPs per product are `2·batch·inputs·outputs`; bf16 timings include the
-/// fp32→bf16 reorders training performs per layer and micro-batch, because training pays for them
-/// too: the input's (with the forward product) and the output gradient's (with backward-data), once
-/// each; backward-weights reads both copies, as in `MLPStack`'s step graph.
+/// fp32→bf16 activation reorders the layer performs, because training pays for them too.
 public enum DenseBenchmark {
     /// A layer shape.
     public struct Shape: Sendable, Hashable, CustomStringConvertible {
@@ -147,9 +145,6 @@ public enum DenseBenchmark {
         /// FLOPs of one product: `2·batch·inputs·outputs`.
         let flops: Double
         private let buffers: [AlignedBuffer]
-        /// bf16: the input's and the output gradient's bf16 copies (nil for fp32).
-        private let lowInput: AlignedBuffer?
-        private let lowGradient: AlignedBuffer?
 
         init(shape: Shape, index: Int, batch: Int, precision: Precision, context: DNNLContext) throws {
             layer = try DenseLayer(name: "bench.\(index)", inputs: shape.inputs, outputs: shape.outputs, relu: true,
@@ -160,26 +155,15 @@ public enum DenseBenchmark {
             buffers = [filled(batch * shape.inputs, seed: 11), filled(batch * shape.outputs, seed: 12),
                        AlignedBuffer(bytes: batch * shape.outputs * 4), AlignedBuffer(bytes: batch * shape.inputs * 4),
                        AlignedBuffer(bytes: layer.weightGradientCount * 4), AlignedBuffer(bytes: shape.outputs * 4)]
-            let bf16 = precision == .bf16
-            lowInput = bf16 ? AlignedBuffer(bytes: layer.lowInputBytes(rows: batch)) : nil
-            lowGradient = bf16 ? AlignedBuffer(bytes: layer.lowGradientBytes(rows: batch)) : nil
-            // backward-weights reads the copies the other two write: fill them before any timing.
-            forward()
-            backwardData()
         }
 
         private func floats(_ i: Int) -> UnsafeMutablePointer<Float> { buffers[i].pointer.assumingMemoryBound(to: Float.self) }
 
-        func forward() {
-            layer.forward(batch: batch, input: floats(0), output: floats(2), lowInput: lowInput?.pointer, worker: 0)
-        }
-        func backwardData() {
-            if let lowGradient { layer.stageGradient(batch: batch, gradOutput: floats(1), lowGradient: lowGradient.pointer, worker: 0) }
-            layer.backwardData(batch: batch, gradOutput: floats(1), lowGradient: lowGradient?.pointer, gradInput: floats(3), worker: 0)
-        }
+        func forward() { layer.forward(batch: batch, input: floats(0), output: floats(2), worker: 0) }
+        func backwardData() { layer.backwardData(batch: batch, gradOutput: floats(1), gradInput: floats(3), worker: 0) }
         func backwardWeights() {
-            layer.backwardWeights(batch: batch, input: floats(0), lowInput: lowInput?.pointer, gradOutput: floats(1),
-                                  lowGradient: lowGradient?.pointer, gradWeights: floats(4), gradBias: floats(5), worker: 0)
+            layer.backwardWeights(batch: batch, input: floats(0), gradOutput: floats(1), gradWeights: floats(4),
+                                  gradBias: floats(5), worker: 0)
         }
     }
 

@@ -12,15 +12,10 @@ final class DenseBinding {
     let forward: BoundPrimitive
     let backwardData: BoundPrimitive
     let backwardWeights: BoundPrimitive
-    /// bf16 only: input → bf16 copy, output gradient → bf16 copy.
+    /// bf16 only: input → bf16 staging, output gradient → bf16 staging.
     let inputToLow: BoundPrimitive?
     let gradientToLow: BoundPrimitive?
-    /// What the products read: the fp32 `input`/`gradOutput` (fp32 layers), or bf16 copies of them,
-    /// pointed per call at a caller's buffer (a step tensor shared by a micro-batch's nodes) or at
-    /// this binding's own staging buffers.
-    let productInput: DNNLMemory
-    let productGradient: DNNLMemory
-    /// bf16 staging storage (kept alive with the binding): `[input copy, gradient copy]`.
+    /// bf16 staging storage (kept alive with the binding).
     private let staging: [AlignedBuffer]
 
     typealias Primitives = (forward: DNNLPrimitive, backwardData: DNNLPrimitive, backwardWeights: DNNLPrimitive,
@@ -39,7 +34,9 @@ final class DenseBinding {
         let weightsStorage = layer.lowWeights?.pointer ?? UnsafeMutableRawPointer(layer.weights.values)
         let weights = try DNNLMemory(weightsDesc, engine: engine, pointer: weightsStorage)
 
-        // What the products read: the caller's fp32 buffers, or bf16 copies of them.
+        // What the products read: the caller's fp32 buffers, or bf16 staging copies of them.
+        let productInput: DNNLMemory
+        let productGradient: DNNLMemory
         if let toLowInput = p.inputToLow, let toLowGradient = p.gradientToLow {
             let inputBuffer = AlignedBuffer(bytes: lowSrc.bytes)
             let gradientBuffer = AlignedBuffer(bytes: lowDst.bytes)
@@ -69,41 +66,15 @@ final class DenseBinding {
 @available(*, unavailable)
 extension DenseBinding: Sendable {}
 
-extension DenseBinding {
-    /// bf16: points the products' input at `low` (a caller's bf16 copy), or at this binding's
-    /// staging buffer when nil.
-    @inline(__always)
-    func pointProductInput(at low: UnsafeMutableRawPointer?) {
-        if inputToLow != nil { productInput.point(at: low ?? staging[0].pointer) }
-    }
-
-    /// bf16: points the products' output gradient at `low`, or at the staging buffer when nil.
-    @inline(__always)
-    func pointProductGradient(at low: UnsafeMutableRawPointer?) {
-        if gradientToLow != nil { productGradient.point(at: low ?? staging[1].pointer) }
-    }
-}
-
 extension DenseLayer {
-    /// Bytes of a bf16 copy of `rows` input rows (`lowInput`), 0 for an fp32 layer.
-    public func lowInputBytes(rows: Int) -> Int { precision == .bf16 ? rows * inputs * 2 : 0 }
-    /// Bytes of a bf16 copy of `rows` output-gradient rows (`lowGradient`), 0 for an fp32 layer.
-    public func lowGradientBytes(rows: Int) -> Int { precision == .bf16 ? rows * outputs * 2 : 0 }
-
     /// `output = input·Wᵀ + b` (then ReLU if `relu`). `input` is `[batch][inputs]`, `output`
     /// `[batch][outputs]`, both plain row-major fp32. Runs on `worker`'s stream and scratchpad.
-    ///
-    /// bf16: the input is reordered to bf16 first, into `lowInput` (`lowInputBytes(rows:)` bytes)
-    /// when given, so that `backwardWeights` can read that copy instead of converting again; into
-    /// the worker's staging buffer otherwise. Ignored for fp32.
-    public func forward(batch: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
-                        lowInput: UnsafeMutableRawPointer? = nil, worker: Int) {
+    public func forward(batch: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, worker: Int) {
         let plan = plan(batch)
         context.withWorker(worker) { w in
             let b = plan.binding(worker, boosted: w.boosted)
             b.input.point(at: input)
             b.output.point(at: output)
-            b.pointProductInput(at: lowInput)
             b.inputToLow?.execute(on: w.stream, scratchpad: w.scratchpad.pointer)
             b.forward.execute(on: w.stream, scratchpad: w.scratchpad.pointer)
             w.stream.wait()
@@ -130,35 +101,16 @@ extension DenseLayer {
         }
     }
 
-    /// bf16: reorders the (already masked) output gradient `[batch][outputs]` into `lowGradient`
-    /// (`lowGradientBytes(rows:)` bytes), the copy `backwardData` and `backwardWeights` then read
-    /// instead of each converting the gradient again. No-op for fp32.
-    public func stageGradient(batch: Int, gradOutput: UnsafePointer<Float>, lowGradient: UnsafeMutableRawPointer,
-                              worker: Int) {
-        guard precision == .bf16 else { return }
-        let plan = plan(batch)
-        context.withWorker(worker) { w in
-            let b = plan.binding(worker, boosted: w.boosted)
-            b.gradOutput.point(at: gradOutput)
-            b.pointProductGradient(at: lowGradient)
-            b.gradientToLow?.execute(on: w.stream, scratchpad: w.scratchpad.pointer)
-            w.stream.wait()
-        }
-    }
-
     /// `gradInput = gradOutput·W` (`[batch][outputs]` → `[batch][inputs]`, plain fp32; overwritten).
-    /// `gradOutput` must already be masked by `applyReLUMask`. bf16: with `lowGradient` (written by
-    /// `stageGradient` from this `gradOutput`) the product reads that copy; without it, the
-    /// gradient is converted here.
-    public func backwardData(batch: Int, gradOutput: UnsafePointer<Float>, lowGradient: UnsafeMutableRawPointer? = nil,
-                             gradInput: UnsafeMutablePointer<Float>, worker: Int) {
+    /// `gradOutput` must already be masked by `applyReLUMask`.
+    public func backwardData(batch: Int, gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>,
+                             worker: Int) {
         let plan = plan(batch)
         context.withWorker(worker) { w in
             let b = plan.binding(worker, boosted: w.boosted)
             b.gradOutput.point(at: gradOutput)
             b.gradInput.point(at: gradInput)
-            b.pointProductGradient(at: lowGradient)
-            if lowGradient == nil { b.gradientToLow?.execute(on: w.stream, scratchpad: w.scratchpad.pointer) }
+            b.gradientToLow?.execute(on: w.stream, scratchpad: w.scratchpad.pointer)
             b.backwardData.execute(on: w.stream, scratchpad: w.scratchpad.pointer)
             w.stream.wait()
         }
@@ -166,11 +118,7 @@ extension DenseLayer {
 
     /// `gradWeights = gradOutputᵀ·input` (layout of `weights`, `weightGradientCount` floats) and
     /// `gradBias = Σ_batch gradOutput` (`outputs` floats); both overwritten, not accumulated.
-    /// bf16: `lowInput` (written by `forward` from this `input`) and `lowGradient` (written by
-    /// `stageGradient` from this `gradOutput`) are read instead of converting again; each one that
-    /// is nil is converted here.
-    public func backwardWeights(batch: Int, input: UnsafePointer<Float>, lowInput: UnsafeMutableRawPointer? = nil,
-                                gradOutput: UnsafePointer<Float>, lowGradient: UnsafeMutableRawPointer? = nil,
+    public func backwardWeights(batch: Int, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
                                 gradWeights: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>,
                                 worker: Int) {
         let plan = plan(batch)
@@ -180,10 +128,8 @@ extension DenseLayer {
             b.gradOutput.point(at: gradOutput)
             b.gradWeights.point(at: gradWeights)
             b.gradBias.point(at: gradBias)
-            b.pointProductInput(at: lowInput)
-            b.pointProductGradient(at: lowGradient)
-            if lowInput == nil { b.inputToLow?.execute(on: w.stream, scratchpad: w.scratchpad.pointer) }
-            if lowGradient == nil { b.gradientToLow?.execute(on: w.stream, scratchpad: w.scratchpad.pointer) }
+            b.inputToLow?.execute(on: w.stream, scratchpad: w.scratchpad.pointer)
+            b.gradientToLow?.execute(on: w.stream, scratchpad: w.scratchpad.pointer)
             b.backwardWeights.execute(on: w.stream, scratchpad: w.scratchpad.pointer)
             w.stream.wait()
         }
