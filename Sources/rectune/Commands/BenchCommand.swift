@@ -103,14 +103,14 @@ struct BenchCommand: AsyncParsableCommand {
             print(pad("model", 8) + pad("mode", 22) + pad("samples/s", 12) + pad("p50 ms", 9) + pad("p90 ms", 9) + pad("p99 ms", 9)
                   + pad("roofline", 9) + pad("busy", 7) + "AUC")
         }
-        var datasets: [ModelKind: CriteoDataset] = [:]
+        var loaded: [LoadedModel] = []
         for kind in kinds {
             let c = criteoConfig(kind, path: path)
             let roofline = DenseRoofline(cores: cores, gflopsPerCore: rate, flopsPerSample: try Trainer.denseFLOPsPerSample(c),
                                          busyGFLOPS: busy)
             print(rooflineLine(kind.rawValue, roofline))
             let dataset = try Trainer.loadDataset(c)
-            datasets[kind] = dataset
+            loaded.append(LoadedModel(kind: kind, config: c, dataset: dataset, flopsPerSample: roofline.flopsPerSample))
             var modes: [(String, TrainConfig, Bool)] = [("in-memory", c, true)]
             if !inMemoryOnly {
                 modes.append(("end-to-end", c, false))
@@ -135,9 +135,7 @@ struct BenchCommand: AsyncParsableCommand {
                 printCriticalPath(kind.rawValue, try Trainer.criticalPath(config: c, dataset: dataset))
             }
         }
-        if rounds > 1 && !kinds.isEmpty {
-            try benchRounds(kinds, path: path, datasets: datasets, precision: precision, cores: cores)
-        }
+        if rounds > 1 && !loaded.isEmpty { try benchRounds(loaded, precision: precision, cores: cores) }
         if !contestKinds.isEmpty { try benchContest(contestKinds, dir: dir, rate: rate, busy: busy, cores: cores) }
         if !contestKinds.isEmpty { try benchAmazonBooksReader(dir: dir) }
         let sequenceKinds = try (sequence == "none" ? [] : sequence.split(separator: ",")).map { s -> ModelKind in
@@ -167,24 +165,27 @@ struct BenchCommand: AsyncParsableCommand {
         return c
     }
 
+    /// A Criteo model as the main table ran it: its run, its loaded data and its dense FLOPs per sample.
+    struct LoadedModel {
+        let kind: ModelKind
+        let config: TrainConfig
+        let dataset: CriteoDataset
+        let flopsPerSample: Double
+    }
+
     /// `--rounds`: every round measures the host's GEMM rate, then each model in memory and (unless
     /// `--in-memory-only`) end to end from the file; each run's roofline fraction uses its own
     /// round's rate. Prints one line per round and a median/range summary per model and mode.
-    /// `datasets`: each model's data, already loaded by the main table.
-    func benchRounds(_ kinds: [ModelKind], path: String, datasets: [ModelKind: CriteoDataset], precision: Precision,
-                     cores: Int) throws {
+    /// `models`: the main table's runs, data and FLOP counts, reused as they are.
+    func benchRounds(_ models: [LoadedModel], precision: Precision, cores: Int) throws {
         let modes = inMemoryOnly ? ["in memory"] : ["in memory", "end to end"]
         print("\(rounds) interleaved rounds, \(modes.joined(separator: " and ")) (each round: the host GEMM rate on one core, then every model; roofline against that round's rate)")
-        struct Series { let label: String; let config: TrainConfig; let dataset: CriteoDataset; let inMemory: Bool; let flops: Double }
-        var series: [Series] = []
-        for kind in kinds {
-            let c = criteoConfig(kind, path: path)
-            let flops = try Trainer.denseFLOPsPerSample(c), dataset = datasets[kind]!
-            series.append(Series(label: kind.rawValue, config: c, dataset: dataset, inMemory: true, flops: flops))
-            if !inMemoryOnly {
-                series.append(Series(label: kind.rawValue + " e2e", config: c, dataset: dataset, inMemory: false, flops: flops))
-            }
+        struct Series {
+            let model: LoadedModel
+            let inMemory: Bool
+            var label: String { model.kind.rawValue + (inMemory ? "" : " e2e") }
         }
+        let series = models.flatMap { m in (inMemoryOnly ? [true] : [true, false]).map { Series(model: m, inMemory: $0) } }
         var rates: [Double] = []
         var speeds = [[Double]](repeating: [], count: series.count), fractions = speeds
         for round in 1...rounds {
@@ -192,8 +193,9 @@ struct BenchCommand: AsyncParsableCommand {
             rates.append(rate)
             var line = String(format: "round %d: host %.1f GFLOP/s per core", round, rate)
             for (i, s) in series.enumerated() {
-                let r = try Trainer(config: s.config, counterEvents: []).run(dataset: s.dataset, inMemory: s.inMemory)
-                let fraction = DenseRoofline(cores: cores, gflopsPerCore: rate, flopsPerSample: s.flops).fraction(r.samplesPerSec)
+                let r = try Trainer(config: s.model.config, counterEvents: []).run(dataset: s.model.dataset, inMemory: s.inMemory)
+                let fraction = DenseRoofline(cores: cores, gflopsPerCore: rate, flopsPerSample: s.model.flopsPerSample)
+                    .fraction(r.samplesPerSec)
                 speeds[i].append(r.samplesPerSec)
                 fractions[i].append(fraction)
                 line += String(format: " | %@ %.0f samples/s (%.1f%%)", s.label, r.samplesPerSec, 100 * fraction)
