@@ -73,6 +73,8 @@ start_munge() {
   # Daemons get no stdin/stdout/stderr of ours: a caller reading this script's output to the end
   # (a test through a pipe) must not wait for daemons that keep the pipe open.
   runuser -u munge -- /usr/sbin/munged </dev/null >/dev/null 2>&1
+  # Ours to stop: `stop` stops munged only if this cluster started it.
+  touch "$DIR/munged.started"
   for _ in $(seq 50); do munge -n >/dev/null 2>&1 && return; sleep 0.1; done
   die "munged did not start"
 }
@@ -118,9 +120,12 @@ stop() {
   done
   for _ in $(seq 50); do pgrep -f "slurm(ctl)?d -f $CONF" >/dev/null || break; sleep 0.1; done
   pkill -9 -f "slurm(ctl)?d -f $CONF" 2>/dev/null || true
-  # munged is left running only if it was running before us is hard to know; it is harmless, but
-  # tests that started it may stop it too:
-  if [ "${1:-}" = "--all" ]; then pkill -x munged 2>/dev/null || true; fi
+  # munged: stopped when this cluster started it (or with --all); one that was already running
+  # (the system's own, another cluster's) is left alone.
+  if [ -e "$DIR/munged.started" ] || [ "${1:-}" = "--all" ]; then
+    pkill -x munged 2>/dev/null || true
+    rm -f "$DIR/munged.started"
+  fi
 }
 
 case "${1:-}" in
