@@ -62,7 +62,9 @@ CONF
 }
 
 start_munge() {
-  if pgrep -x munged >/dev/null; then return; fi
+  # A munged that answers is used as it is. (Not `pgrep -x munged`: a stopped munged can linger as
+  # a zombie where nothing reaps it, and would be taken for a running one.)
+  if munge -n >/dev/null 2>&1; then return; fi
   if [ ! -s /etc/munge/munge.key ]; then
     if command -v mungekey >/dev/null; then mungekey --create --force >/dev/null 2>&1 || true; fi
     [ -s /etc/munge/munge.key ] || dd if=/dev/urandom of=/etc/munge/munge.key bs=1024 count=1 status=none
@@ -125,6 +127,8 @@ stop() {
   if [ -e "$DIR/munged.started" ] || [ "${1:-}" = "--all" ]; then
     pkill -x munged 2>/dev/null || true
     rm -f "$DIR/munged.started"
+    # Gone before returning, so that a start right after starts a new one (zombies do not count).
+    for _ in $(seq 50); do pgrep -x -r R,S,D munged >/dev/null || break; sleep 0.1; done
   fi
 }
 
