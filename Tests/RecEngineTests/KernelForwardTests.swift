@@ -73,8 +73,50 @@ final class KernelForwardTests: XCTestCase {
     }
 
     func testInteractionForwardLayoutAndValues() {
-        for (fields, dim) in [(26, 16), (11, 13)] {  // 13: SIMD body + scalar tail in the 8-dot path
+        // 13: four-dimension steps + a remainder; fields 2, 7 and 8: windows wider than the row (F+1 ≤ 8 or 9 vectors).
+        for (fields, dim) in [(26, 16), (11, 13), (2, 4), (7, 1), (8, 5), (16, 8)] {
             checkInteractionForward(fields: fields, dim: dim)
+        }
+    }
+
+    /// `grad v_a = Σ_{b≠a} g_ab v_b` (plus the passthrough for v_0) against a Double reference; odd and
+    /// even `fields` reach both the two-rows-at-a-time loop and its single-row remainder.
+    func testInteractionBackwardValues() {
+        for (fields, dim) in [(26, 16), (11, 13), (1, 8), (2, 3), (9, 17)] {
+            var rng = KernelTestRNG(seed: 7 + UInt64(fields))
+            let batch = 3
+            let width = InteractionKernels.outputWidth(fields: fields, dim: dim)
+            let embStride = fields * dim + 5, embOffset = 2, gradOutStride = width + 3
+            let bottom = rng.floats(batch * dim), emb = rng.floats(batch * embStride), gradOut = rng.floats(batch * gradOutStride)
+            var gradBottom = [Float](repeating: 999, count: batch * dim)
+            var gradEmb = [Float](repeating: 999, count: batch * embStride)
+            InteractionKernels.backward(bottom: bottom, emb: emb, embStride: embStride, embOffset: embOffset, fields: fields, dim: dim,
+                                        batch: batch, gradOut: gradOut, gradOutStride: gradOutStride, gradBottom: &gradBottom,
+                                        gradEmb: &gradEmb, gradEmbStride: embStride, gradEmbOffset: embOffset)
+            for i in 0..<batch {
+                func vector(_ a: Int) -> [Float] {
+                    a == 0 ? Array(bottom[(i * dim)..<((i + 1) * dim)])
+                           : Array(emb[(i * embStride + embOffset + (a - 1) * dim)..<(i * embStride + embOffset + a * dim)])
+                }
+                var g = [[Double]](repeating: [Double](repeating: 0, count: fields + 1), count: fields + 1)
+                var k = dim
+                for a in 0...fields {
+                    for b in (a + 1)..<(fields + 1) {
+                        g[a][b] = Double(gradOut[i * gradOutStride + k]); g[b][a] = g[a][b]
+                        k += 1
+                    }
+                }
+                for a in 0...fields {
+                    for d in 0..<dim {
+                        var expected = a == 0 ? Double(gradOut[i * gradOutStride + d]) : 0
+                        for b in 0...fields where b != a { expected += g[a][b] * Double(vector(b)[d]) }
+                        let got = a == 0 ? gradBottom[i * dim + d] : gradEmb[i * embStride + embOffset + (a - 1) * dim + d]
+                        assertClose(Double(got), expected, rtol: 1e-5, atol: 1e-5, "fields \(fields) dim \(dim) sample \(i) vector \(a) dim \(d)")
+                    }
+                }
+                XCTAssertEqual(gradEmb[i * embStride], 999, "column before the slice written")
+                XCTAssertEqual(gradEmb[i * embStride + embOffset + fields * dim], 999, "column after the slice written")
+            }
         }
     }
 

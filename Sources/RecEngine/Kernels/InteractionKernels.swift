@@ -7,8 +7,8 @@
 ///
 /// Speed: the backward pass computes each gradient vector `grad v_a = Σ_{b≠a} g_ab v_b` in SIMD
 /// registers, 8 dimensions at a time, and stores it once — no read-modify-write of gradient rows
-/// and no short-loop overhead per pair (~1.8× faster than one axpy per pair at dim 16). The
-/// forward pass computes 8 dots at a time (`KernelMath.dot8`).
+/// and no short-loop overhead per pair (~1.8× faster than one axpy per pair at dim 16), two rows at
+/// a time. The forward pass computes 8 dots at a time from a transposed copy of the sample's vectors.
 public enum InteractionKernels {
     /// Width of one output row: `dim + (F+1)·F/2` for `F = fields` (F+1 vectors).
     public static func outputWidth(fields: Int, dim: Int) -> Int {
@@ -16,33 +16,67 @@ public enum InteractionKernels {
     }
 
     /// Forward: writes `out[i*outStride + 0 ..< outputWidth]` for `i in 0..<batch`.
+    ///
+    /// Per sample the F+1 vectors are first copied column-wise into a scratch block `t[d][j] =
+    /// v_j[d]` (`dim` rows of `lanes` floats). Row a of the output then takes its dots with
+    /// v_{a+1} … v_F eight at a time as `Σ_d v_a[d] · t[d][b ..< b+8]`: a broadcast, a load, a
+    /// multiply and an add per dimension, with no horizontal folding and no scalar dot for the
+    /// rows' last 1–7 pairs (the window reads the zero padding past v_F and those lanes are dropped).
+    /// `bench --kernels` (batch 512, 27 vectors × 16): 592 → 470 ns per sample against `dot8` with
+    /// scalar tails; the transposed copy takes ~140 of them. A 4-row × 16-column register tile
+    /// measured the same, so the simpler form stays.
     public static func forward(bottom: UnsafePointer<Float>, emb: UnsafePointer<Float>, embStride: Int, embOffset: Int,
                                fields: Int, dim: Int, batch: Int,
                                out: UnsafeMutablePointer<Float>, outStride: Int) {
-        for i in 0..<batch {
-            let v0 = bottom + i &* dim
-            let e = emb + (i &* embStride &+ embOffset)
-            let o = out + i &* outStride
-            o.update(from: v0, count: dim)
-            var k = dim
-            // Row a (a = 0 is the bottom vector, a ≥ 1 embedding a): pairs (a, a+1 … F) are dots of
-            // v_a with the consecutive embeddings a … F−1 of the emb row; 8 at a time, then singly.
-            var a = 0
-            while a < fields {
-                let va = a == 0 ? v0 : e + (a &- 1) &* dim
-                var b = a
-                while b &+ 8 <= fields {
-                    let r = KernelMath.dot8(va, e + b &* dim, stride: dim, dim)
-                    UnsafeMutableRawPointer(o).storeBytes(of: r, toByteOffset: k &* 4, as: SIMD8<Float>.self)
-                    k &+= 8
-                    b &+= 8
+        let vectors = fields &+ 1
+        let width = outputWidth(fields: fields, dim: dim)
+        // Room for a window that starts at the last vector: 8 lanes past it, zero.
+        let lanes = (vectors &+ 7) & ~7 &+ 8
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: lanes &* dim) { scratch in
+            let t = scratch.baseAddress!
+            t.initialize(repeating: 0, count: lanes &* dim)
+            for i in 0..<batch {
+                let v0 = bottom + i &* dim
+                let e = emb + (i &* embStride &+ embOffset)
+                let o = out + i &* outStride
+                o.update(from: v0, count: dim)
+                for d in 0..<dim { t[d &* lanes] = v0[d] }
+                for j in 1..<vectors {
+                    let v = e + (j &- 1) &* dim
+                    for d in 0..<dim { t[d &* lanes &+ j] = v[d] }
                 }
-                while b < fields {
-                    o[k] = KernelMath.dot(va, e + b &* dim, dim)
-                    k &+= 1
-                    b &+= 1
+                var k = dim
+                for a in 0..<fields {
+                    let va = a == 0 ? v0 : e + (a &- 1) &* dim
+                    var b = a &+ 1
+                    while b < vectors {
+                        // Four partial sums (dimensions d ≡ 0, 1, 2, 3 mod 4): four independent chains.
+                        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
+                        var d = 0
+                        while d &+ 4 <= dim {
+                            let p = t + (d &* lanes &+ b)
+                            acc0 += SIMD8<Float>(repeating: va[d]) * SIMD8<Float>.load(p, byteOffset: 0)
+                            acc1 += SIMD8<Float>(repeating: va[d &+ 1]) * SIMD8<Float>.load(p, byteOffset: lanes &* 4)
+                            acc2 += SIMD8<Float>(repeating: va[d &+ 2]) * SIMD8<Float>.load(p, byteOffset: lanes &* 8)
+                            acc3 += SIMD8<Float>(repeating: va[d &+ 3]) * SIMD8<Float>.load(p, byteOffset: lanes &* 12)
+                            d &+= 4
+                        }
+                        while d < dim {
+                            acc0 += SIMD8<Float>(repeating: va[d]) * SIMD8<Float>.load(t, byteOffset: (d &* lanes &+ b) &* 4)
+                            d &+= 1
+                        }
+                        let acc = (acc0 + acc1) + (acc2 + acc3)
+                        let valid = min(8, vectors &- b)
+                        if k &+ 8 <= width {
+                            // Lanes past `valid` land on this row's later pairs, written after.
+                            acc.store(o, byteOffset: k &* 4)
+                        } else {
+                            for j in 0..<valid { o[k &+ j] = acc[j] }
+                        }
+                        k &+= valid
+                        b &+= 8
+                    }
                 }
-                a &+= 1
             }
         }
     }
@@ -104,8 +138,37 @@ public enum InteractionKernels {
             b &+= 1
         }
         store(acc, gb)
-        // a = 1 ... F (embeddings).
+        // a = 1 ... F (embeddings), two rows at a time: they share the loads of v_b and their two
+        // accumulator chains overlap. Each row still adds its terms in the order b = 0, 1 … F
+        // (skipping itself), as the single-row loop below does, so the results are the same bits.
         var a = 1
+        while a &+ 1 <= fields {
+            let a1 = a &+ 1
+            var acc0 = V(splat: go[rowStart[0] &+ a &- 1]) * load(v0)
+            var acc1 = V(splat: go[rowStart[0] &+ a1 &- 1]) * load(v0)
+            b = 1
+            while b < a {
+                let vb = load(e + (b &- 1) &* dim)
+                acc0 += V(splat: go[rowStart[b] &+ a &- b &- 1]) * vb
+                acc1 += V(splat: go[rowStart[b] &+ a1 &- b &- 1]) * vb
+                b &+= 1
+            }
+            // b = a: row a skips itself, row a+1 takes g(a, a+1)·v_a; b = a+1: the other way round.
+            let gPair = V(splat: go[rowStart[a]])
+            acc1 += gPair * load(e + (a &- 1) &* dim)
+            acc0 += gPair * load(e + a &* dim)
+            let base0 = rowStart[a] &- a &- 1, base1 = rowStart[a1] &- a1 &- 1
+            b = a &+ 2
+            while b <= fields {
+                let vb = load(e + (b &- 1) &* dim)
+                acc0 += V(splat: go[base0 &+ b]) * vb
+                acc1 += V(splat: go[base1 &+ b]) * vb
+                b &+= 1
+            }
+            store(acc0, ge + (a &- 1) &* dim)
+            store(acc1, ge + a &* dim)
+            a &+= 2
+        }
         while a <= fields {
             acc = V(splat: go[rowStart[0] &+ a &- 1]) * load(v0)
             b = 1
