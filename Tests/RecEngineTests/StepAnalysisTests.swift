@@ -101,12 +101,7 @@ final class StepAnalysisTests: XCTestCase {
     /// The profile a real model's cost-model run measures: a chain from a root to a sink of the
     /// step graph, every link a real edge, whose dense nodes are the MLP's.
     func testCriticalPathOfAModelIsAChainOfTheGraph() throws {
-        var c = TrainConfig()
-        c.model = .dlrm
-        c.batch = 256
-        c.interThreads = 2
-        c.syntheticRows = 4_000
-        c.evalRows = 100
+        let c = smallTwoWorkerConfig(.dlrm, batch: 256, rows: 4_000)
         let dataset = try Trainer.loadDataset(c)
         let path = try Trainer.criticalPath(config: c, dataset: dataset, warmup: 2, steps: 3)
         XCTAssertGreaterThan(path.nodes.count, 3)
@@ -114,4 +109,100 @@ final class StepAnalysisTests: XCTestCase {
         XCTAssertLessThanOrEqual(path.pathMicros, path.workMicros)
         XCTAssertTrue(path.nodes.contains { $0.flops > 0 }, "DLRM's critical path runs through its MLPs")
     }
+}
+
+/// `StepTimeline` and its summary: what `rectune bench --trace` prints and writes.
+final class StepTimelineTests: XCTestCase {
+    /// Busy plus the three kinds of idle add up to the step for every worker, on hand-made spans.
+    func testSummarySplitsEachWorkersStep() {
+        typealias Span = StepTimeline.Span
+        let steps = [
+            StepTimeline.Step(index: 4, start: 100, end: 200, spans: [
+                Span(node: 0, worker: 0, start: 105, end: 130), Span(node: 1, worker: 0, start: 140, end: 190),
+                Span(node: 2, worker: 1, start: 120, end: 170),
+            ]),
+            StepTimeline.Step(index: 5, start: 210, end: 300, spans: [
+                Span(node: 0, worker: 0, start: 210, end: 300), Span(node: 1, worker: 1, start: 250, end: 260),
+                Span(node: 2, worker: 1, start: 220, end: 240),
+            ]),
+        ]
+        let s = TimelineSummary(steps: steps, workerCount: 3)
+        XCTAssertEqual(s.steps, 2)
+        XCTAssertEqual(s.stepWall, 95)
+        XCTAssertEqual(s.betweenSteps, 10)
+        // Worker 0: step 4 busy 75, before 5, between 10, after 10; step 5 busy 90, nothing idle.
+        XCTAssertEqual(s.workers[0], .init(worker: 0, busy: 82.5, idleBeforeFirst: 2.5, idleBetween: 5, idleAfterLast: 5, nodes: 1.5))
+        // Worker 1: step 4 busy 50, before 20, after 30; step 5 (spans out of order) busy 30, before 10, between 10, after 40.
+        XCTAssertEqual(s.workers[1], .init(worker: 1, busy: 40, idleBeforeFirst: 15, idleBetween: 5, idleAfterLast: 35, nodes: 1.5))
+        // Worker 2 ran nothing: the whole step is idle before its (absent) first node.
+        XCTAssertEqual(s.workers[2], .init(worker: 2, busy: 0, idleBeforeFirst: 95, idleBetween: 0, idleAfterLast: 0, nodes: 0))
+        for w in s.workers {
+            XCTAssertEqual(w.busy + w.idleBeforeFirst + w.idleBetween + w.idleAfterLast, s.stepWall, accuracy: 1e-9)
+        }
+        XCTAssertEqual(s.utilization, (82.5 + 40) / (3 * 95), accuracy: 1e-12)
+        XCTAssertNil(TimelineSummary(steps: [steps[0]], workerCount: 1).betweenSteps, "one step has no gap")
+    }
+
+    /// A real model on the pool: every node once per step, inside its step, after all of its
+    /// dependencies ended, on one of the two workers; both workers ran nodes.
+    func testPoolTimelineOfAModelFollowsTheGraph() throws {
+        var c = smallTwoWorkerConfig(.dlrm, batch: 256, rows: 4_000)
+        c.microBatch = 2
+        let dataset = try Trainer.loadDataset(c)
+        let t = try Trainer.timeline(config: c, dataset: dataset, warmup: 2, steps: 4)
+        XCTAssertEqual(t.steps.map(\.index), [2, 3, 4, 5])
+        XCTAssertEqual(t.workerCount, 2)
+        var workersSeen = Set<Int>()
+        for step in t.steps {
+            XCTAssertEqual(step.spans.map(\.node), Array(0..<t.graph.nodeCount), "every node once, in node order")
+            for span in step.spans {
+                XCTAssertTrue((0..<2).contains(span.worker))
+                workersSeen.insert(span.worker)
+                XCTAssertLessThanOrEqual(step.start, span.start)
+                XCTAssertLessThanOrEqual(span.start, span.end)
+                XCTAssertLessThanOrEqual(span.end, step.end)
+                for dep in t.graph.nodes[span.node].dependencies {
+                    XCTAssertGreaterThanOrEqual(span.start, step.spans[dep.index].end,
+                                                "\(t.graph.nodes[span.node].name) started before \(t.graph.nodes[dep.index].name) ended")
+                }
+            }
+        }
+        XCTAssertEqual(workersSeen, [0, 1], "two micro-batches keep both workers busy")
+        let s = t.summary
+        XCTAssertGreaterThan(s.utilization, 0)
+        XCTAssertLessThanOrEqual(s.utilization, 1 + 1e-9)
+        XCTAssertNotNil(s.betweenSteps)
+        for w in s.workers {
+            XCTAssertEqual(w.busy + w.idleBeforeFirst + w.idleBetween + w.idleAfterLast, s.stepWall, accuracy: 1e-6 * s.stepWall)
+        }
+        XCTAssertEqual(s.workers.reduce(0) { $0 + $1.nodes }, Double(t.graph.nodeCount), accuracy: 1e-9)
+    }
+
+    /// The cost-model executor records too (its plan is made in the warm-up), and detaching the
+    /// timeline stops the recording; the inline executor is refused with the reason.
+    func testCostModelRecordsAndInlineIsRefused() throws {
+        var c = smallTwoWorkerConfig(.wdl, batch: 128, rows: 2_000)
+        c.executor = .costmodel
+        c.costmodelStart = 1
+        c.costmodelStop = 3
+        let dataset = try Trainer.loadDataset(c)
+        let t = try Trainer.timeline(config: c, dataset: dataset, warmup: 4, steps: 2)
+        XCTAssertEqual(t.steps.count, 2)
+        XCTAssertTrue(t.steps.allSatisfy { $0.spans.count == t.graph.nodeCount })
+        c.executor = .inline
+        XCTAssertThrowsError(try Trainer.timeline(config: c, dataset: dataset, warmup: 1, steps: 1)) { error in
+            XCTAssertTrue("\(error)".contains("pool or costmodel"), "\(error)")
+        }
+    }
+}
+
+/// A model on generated data, small enough for a test, on two inter-op workers.
+func smallTwoWorkerConfig(_ model: ModelKind, batch: Int, rows: Int) -> TrainConfig {
+    var c = TrainConfig()
+    c.model = model
+    c.batch = batch
+    c.interThreads = 2
+    c.syntheticRows = rows
+    c.evalRows = 100
+    return c
 }

@@ -35,6 +35,46 @@ final class BenchCLITests: XCTestCase {
         XCTAssertTrue(lines.contains { $0.contains("wdl.dnn.0.fwd") && $0.contains("GFLOP/s") }, r.out)
     }
 
+    /// `--trace DIR`: each worker's busy and idle split is printed and the Chrome trace is written,
+    /// one complete event per node and step plus a step row, on the pool's two workers; the inline
+    /// executor and a step count below 1 are refused with the reason.
+    func testBenchTraceWritesAChromeTraceAndTheIdleSplit() throws {
+        let dir = try makeTemporaryDirectory("rectune-bench-trace")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let traceDir = dir.appendingPathComponent("traces")
+        let r = try RectuneCLI.run(["bench", "--models", "dlrm", "--contest", "none", "--sequence", "none", "--in-memory-only",
+                                    "--rows", "12000", "--batch", "128", "--steps", "3", "--warmup-steps", "1", "--micro-batch", "2",
+                                    "--trace", traceDir.path, "--trace-steps", "3"], in: dir)
+        XCTAssertEqual(r.status, 0, r.err)
+        let lines = r.out.split(separator: "\n").map(String.init)
+        let head = try XCTUnwrap(lines.first { $0.contains("timeline of 3 dlrm steps (pool, 2 workers, in memory)") }, r.out)
+        XCTAssertTrue(head.contains("workers busy") && head.contains("between steps"), head)
+        XCTAssertEqual(lines.filter { $0.hasPrefix("    worker ") && $0.contains("before its first node") }.count, 2, r.out)
+        let file = traceDir.appendingPathComponent("dlrm.trace.json")
+        XCTAssertTrue(lines.contains("    trace: \(file.path)"), r.out)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: file)) as? [String: Any])
+        let events = try XCTUnwrap(json["traceEvents"] as? [[String: Any]])
+        let complete = events.filter { $0["ph"] as? String == "X" }
+        let steps = complete.filter { $0["cat"] as? String == "step" }
+        XCTAssertEqual(steps.count, 3)
+        let nodes = complete.filter { $0["cat"] as? String != "step" }
+        XCTAssertEqual(nodes.count % 3, 0)
+        XCTAssertGreaterThan(nodes.count, 3 * 20, "every node of each step")
+        XCTAssertEqual(Set(nodes.compactMap { $0["tid"] as? Int }), [0, 1])
+        XCTAssertTrue(nodes.allSatisfy { ($0["dur"] as? Double ?? -1) >= 0 && ($0["ts"] as? Double ?? -1) >= 0 })
+        XCTAssertTrue(nodes.contains { $0["name"] as? String == "dlrm.top.0.fwd.m1" && $0["cat"] as? String == "forward" })
+        let names = events.filter { $0["ph"] as? String == "M" && $0["name"] as? String == "thread_name" }
+            .compactMap { ($0["args"] as? [String: Any])?["name"] as? String }
+        XCTAssertEqual(Set(names), ["worker 0", "worker 1", "steps"])
+
+        let inline = try RectuneCLI.run(["bench", "--models", "dlrm", "--executor", "inline", "--trace", traceDir.path], in: dir)
+        XCTAssertNotEqual(inline.status, 0)
+        XCTAssertTrue(inline.err.contains("--trace needs --executor pool or costmodel"), inline.err)
+        let zero = try RectuneCLI.run(["bench", "--models", "dlrm", "--trace", traceDir.path, "--trace-steps", "0"], in: dir)
+        XCTAssertNotEqual(zero.status, 0)
+        XCTAssertTrue(zero.err.contains("--trace-steps must be at least 1, got 0"), zero.err)
+    }
+
     /// `--executor` and `--micro-batch` reach the benchmarked graph: the header names them, the
     /// profile counts one node per micro-batch for each dense product, and the critical path runs
     /// through one micro-batch's nodes (their names carry the micro-batch tag).

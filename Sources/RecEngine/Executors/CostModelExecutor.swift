@@ -15,7 +15,7 @@
 /// pool threads are named `rectune-pool-N`).
 ///
 /// Counters: tasks (a batch counts once), steals, failed steals, parks, batched nodes, nodes.
-public final class CostModelExecutor: StepExecutor {
+public final class CostModelExecutor: TimelineRecording {
     /// Policy name as in `--executor`.
     public let name = "costmodel"
     /// Number of inter-op workers, the calling thread included.
@@ -78,6 +78,12 @@ public final class CostModelExecutor: StepExecutor {
             mode = .pool
         }
         scheduler.runStep(graph, memory: memory, step: step, mode: mode)
+    }
+
+    /// While set, every step's node times and workers are recorded into it (`StepTimeline`).
+    public var timeline: StepTimeline? {
+        get { scheduler.timeline }
+        set { scheduler.timeline = newValue }
     }
 
     /// Cumulative counters summed over the workers.

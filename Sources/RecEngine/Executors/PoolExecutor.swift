@@ -11,7 +11,7 @@
 /// when they start, for worker 0 at the start of the first `run`.
 ///
 /// Counters: tasks (nodes dispatched, one per node), steals, failed steal attempts, parks, nodes.
-public final class PoolExecutor: StepExecutor {
+public final class PoolExecutor: TimelineRecording {
     /// Policy name as in `--executor`.
     public let name = "pool"
     /// Number of inter-op workers, the calling thread included.
@@ -36,6 +36,12 @@ public final class PoolExecutor: StepExecutor {
     /// Runs every node of `graph` once on the pool; returns when the step is complete.
     public func run(_ graph: StepGraph, memory: StepMemory, step: Int) {
         scheduler.runStep(graph, memory: memory, step: step, mode: .pool)
+    }
+
+    /// While set, every step's node times and workers are recorded into it (`StepTimeline`).
+    public var timeline: StepTimeline? {
+        get { scheduler.timeline }
+        set { scheduler.timeline = newValue }
     }
 
     /// Cumulative counters summed over the workers.

@@ -37,7 +37,13 @@ extension WorkStealingScheduler {
 
     @inline(__always)
     private func run(_ node: Int, worker w: Int, state st: StepState, profiling: Bool) {
-        if profiling {
+        if let timeline = st.timeline {
+            let t0 = Self.monotonicMicros()
+            st.graph.execute(NodeID(index: node), worker: w, memory: st.memory!, step: st.step)
+            let t1 = Self.monotonicMicros()
+            timeline.record(node: node, worker: w, start: t0, end: t1)
+            if profiling { st.costSum[node] += t1 - t0 }
+        } else if profiling {
             let t0 = Self.monotonicMicros()
             st.graph.execute(NodeID(index: node), worker: w, memory: st.memory!, step: st.step)
             st.costSum[node] += Self.monotonicMicros() - t0

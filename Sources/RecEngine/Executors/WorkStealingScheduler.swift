@@ -13,7 +13,7 @@ enum SchedulingMode: Sendable {
 
 /// Per-graph state of the running step, reused from step to step.
 ///
-/// `@unchecked Sendable`: `memory`, `step`, `mode` and `profiledSteps` are written by the caller
+/// `@unchecked Sendable`: `memory`, `step`, `mode`, `timeline` and `profiledSteps` are written by the caller
 /// only between steps, before the roots are pushed (the queue locks publish them to the workers);
 /// `costSum[i]` is written only by the worker running node i, and a node runs once per step;
 /// `pending` and `remaining` are atomics.
@@ -24,6 +24,8 @@ final class StepState: @unchecked Sendable {
     var memory: StepMemory?
     var step = 0
     var mode: SchedulingMode = .pool
+    /// The timeline this step records into, if any (set before the roots are pushed).
+    var timeline: StepTimeline?
     /// Sum over profiled steps of each node's wall time, in microseconds.
     let costSum: UnsafeMutablePointer<Double>
     var profiledSteps = 0
@@ -90,6 +92,8 @@ final class WorkStealingScheduler: @unchecked Sendable {
     private(set) var state = State.running
     private var current: StepState?
     private var callerStarted = false
+    /// Set between steps only; while set, every step's node times are recorded into it.
+    var timeline: StepTimeline?
     /// Idle scans of `pending` before parking (a few microseconds).
     private let spinLimit = 2048
 
@@ -135,8 +139,12 @@ final class WorkStealingScheduler: @unchecked Sendable {
         guard n > 0 else { return }
         for i in 0..<n { st.pending.store(graph.nodes[i].dependencies.count, at: i) }
         st.remaining.store(n, ordering: .sequentiallyConsistent)
+        let timeline = self.timeline.flatMap { $0.nodeCount == n ? $0 : nil }
+        st.timeline = timeline
+        timeline?.beginStep()
         pushRoots(st)
         while let item = findWork(0, step: st) { runClaimed(item, worker: 0, state: st) }
+        timeline?.endStep(step)
     }
 
     private func pushRoots(_ st: StepState) {

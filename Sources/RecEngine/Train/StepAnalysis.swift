@@ -50,6 +50,35 @@ public enum StepAnalysis {
         }
         return criticalPath(graph: graph, plan: plan)
     }
+
+    /// A step timeline: which node ran when and on which worker, for `steps` steps after `warmup`,
+    /// on `c`'s own executor (`pool` or `costmodel`; a cost-model plan is made in the warm-up when
+    /// it is long enough, as in training). The graph comes with it for the node names.
+    public struct Timeline: Sendable {
+        public let graph: StepGraph
+        public let workerCount: Int
+        public let steps: [StepTimeline.Step]
+        public var summary: TimelineSummary { TimelineSummary(steps: steps, workerCount: workerCount) }
+    }
+
+    static func recordTimeline(_ c: TrainConfig, graph: StepGraph, context: DNNLContext, warmup: Int, steps: Int,
+                               step: (Int, any StepExecutor) throws -> Void) throws -> Timeline {
+        guard c.executor != .inline else {
+            throw EngineError.invalidConfiguration("a step timeline needs the pool or costmodel executor (inline runs every node on one thread in order)")
+        }
+        guard steps >= 1 else { throw EngineError.invalidConfiguration("a step timeline needs at least 1 step, got \(steps)") }
+        let executor = Trainer.makeExecutor(c, context: context)
+        defer { executor.shutdown() }
+        guard let recorder = executor as? any TimelineRecording else {
+            throw EngineError.invalidConfiguration("executor \(executor.name) records no timeline")
+        }
+        for i in 0..<warmup { try step(i, executor) }
+        let timeline = StepTimeline(nodeCount: graph.nodeCount)
+        recorder.timeline = timeline
+        for i in warmup..<(warmup + steps) { try step(i, executor) }
+        recorder.timeline = nil
+        return Timeline(graph: graph, workerCount: executor.workerCount, steps: timeline.steps)
+    }
 }
 
 /// The dense roofline: the samples/s a model would reach if its steps did nothing but its dense
@@ -119,9 +148,26 @@ extension Trainer {
     /// The critical path of `c`'s step on `c.interThreads` cost-model workers, from in-memory batches.
     public static func criticalPath(config c: TrainConfig, dataset: CriteoDataset, warmup: Int = 5,
                                     steps: Int = 20) throws -> StepAnalysis.CriticalPath {
+        try withInMemorySteps(c, dataset: dataset) { graph, context, step in
+            try StepAnalysis.measureCriticalPath(c, graph: graph, context: context, warmup: warmup, steps: steps, step: step)
+        }
+    }
+
+    /// The step timeline of `c` on its executor and threads, from in-memory batches (`StepAnalysis.Timeline`).
+    public static func timeline(config c: TrainConfig, dataset: CriteoDataset, warmup: Int = 20,
+                                steps: Int = 10) throws -> StepAnalysis.Timeline {
+        try withInMemorySteps(c, dataset: dataset) { graph, context, step in
+            try StepAnalysis.recordTimeline(c, graph: graph, context: context, warmup: warmup, steps: steps, step: step)
+        }
+    }
+
+    /// Calls `body` with `c`'s step graph, its oneDNN context and a step function that stages
+    /// in-memory batch `i` and runs it on the given executor.
+    private static func withInMemorySteps<T>(_ c: TrainConfig, dataset: CriteoDataset,
+                                             _ body: (StepGraph, DNNLContext, (Int, any StepExecutor) throws -> Void) throws -> T) throws -> T {
         let rig = try StepRig(config: c, workers: c.interThreads)
         let source = try InMemoryBatchSource(dataset: dataset, batchSize: c.batch, count: 8)
-        return try StepAnalysis.measureCriticalPath(c, graph: rig.graph, context: rig.context, warmup: warmup, steps: steps) { i, executor in
+        return try body(rig.graph, rig.context) { i, executor in
             let batch = try source.next()
             rig.step(batch, index: i) { executor.run(rig.graph, memory: rig.memory, step: i) }
             source.recycle(batch)
@@ -142,10 +188,27 @@ extension ContestTrainer {
     /// The critical path of `c`'s contest step on `c.interThreads` cost-model workers, from in-memory batches.
     public static func criticalPath(config c: TrainConfig, dataset: ContestDataset, warmup: Int = 3,
                                     steps: Int = 10) throws -> StepAnalysis.CriticalPath {
+        try withSteps(c, dataset: dataset) { graph, context, step in
+            try StepAnalysis.measureCriticalPath(c, graph: graph, context: context, warmup: warmup, steps: steps, step: step)
+        }
+    }
+
+    /// The step timeline of contest model `c` on its executor and threads (`StepAnalysis.Timeline`).
+    public static func timeline(config c: TrainConfig, dataset: ContestDataset, warmup: Int = 20,
+                                steps: Int = 10) throws -> StepAnalysis.Timeline {
+        try withSteps(c, dataset: dataset) { graph, context, step in
+            try StepAnalysis.recordTimeline(c, graph: graph, context: context, warmup: warmup, steps: steps, step: step)
+        }
+    }
+
+    /// Calls `body` with contest model `c`'s step graph, its oneDNN context and a step function
+    /// that stages batch `i` and runs it on the given executor.
+    private static func withSteps<T>(_ c: TrainConfig, dataset: ContestDataset,
+                                     _ body: (StepGraph, DNNLContext, (Int, any StepExecutor) throws -> Void) throws -> T) throws -> T {
         let context = try Trainer.makeContext(c, workers: c.interThreads)
         let rig = try ContestStepRig(config: c, dataset: dataset, context: context)
         defer { rig.source.shutdown() }
-        return try StepAnalysis.measureCriticalPath(c, graph: rig.graph, context: context, warmup: warmup, steps: steps) { i, executor in
+        return try body(rig.graph, context) { i, executor in
             try rig.beginStep(i)
             executor.run(rig.graph, memory: rig.memory, step: i)
             rig.allocator.stepEnded(i)

@@ -27,6 +27,9 @@ struct BenchCommand: AsyncParsableCommand {
         host's speed drifts, since both are measured within one round).
         --profile adds where one step's time goes, node group by node group, and the step's critical path
         as the cost-model executor measures it (node by node, on the run's inter-op threads).
+        --trace DIR records a few steps of each model on the run's executor and threads: each worker's
+        busy time and its idle time before its first node, between nodes and after its last, and a
+        Chrome trace per model (DIR/<model>.trace.json) to read the schedule node by node.
         The contest models (--contest: WDL, DeepFM, DLRM on generated Ele.me data, MMoE on generated
         Taobao data, in the contest's directory layout) get the same rows plus the reader's single-thread
         parse speed; DeepFM runs with both --indicator settings. With any contest model, the Amazon Books
@@ -52,6 +55,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Interleaved rounds of the Criteo models (in memory, and end to end unless --in-memory-only), each round with its own host GEMM rate (1: none; the summary gives medians and ranges).") var rounds = 1
     @Flag(help: "Print a per-node-group profile of one step.") var profile = false
     @Option(help: "Node groups --profile lists per model, largest first (0: all).") var profileRows = 14
+    @Option(help: ArgumentHelp("Record which node ran when on which worker for --trace-steps steps of every Criteo and contest model (in memory, after 20 warm-up steps, on --executor pool or costmodel), print each worker's busy and idle time, and write <dir>/<model>.trace.json (Chrome trace format: chrome://tracing, ui.perfetto.dev).", valueName: "dir")) var trace: String?
+    @Option(help: "Steps --trace records per model.") var traceSteps = 10
     @Flag(help: "Also benchmark oneDNN dense layers (GFLOP/s fp32 vs bf16, and the implementations oneDNN chose).") var dense = false
     @Flag(help: "Also benchmark the Swift kernels (gather, FM, interaction, loss, sparse Adam) in ns/sample.") var kernels = false
     @Flag(help: "Benchmark `rectune tune` against random search at the same budget on a synthetic objective with a known optimum (and nothing else).") var tuner = false
@@ -62,6 +67,10 @@ struct BenchCommand: AsyncParsableCommand {
         if tunerSeeds < 1 { throw ValidationError("--tuner-seeds must be at least 1, got \(tunerSeeds)") }
         if rounds < 1 { throw ValidationError("--rounds must be at least 1, got \(rounds)") }
         if profileRows < 0 { throw ValidationError("--profile-rows must be 0 (all) or more, got \(profileRows)") }
+        if traceSteps < 1 { throw ValidationError("--trace-steps must be at least 1, got \(traceSteps)") }
+        if trace != nil && executor == .inline {
+            throw ValidationError("--trace needs --executor pool or costmodel: inline runs every node on one thread in order")
+        }
         if !(tunerBudget > 0) { throw ValidationError("--tuner-budget must be positive, got \(tunerBudget)") }
         if microBatch < 1 || microBatch > batch {
             throw ValidationError("--micro-batch must be between 1 and --batch (\(batch)), got \(microBatch)")
@@ -133,6 +142,9 @@ struct BenchCommand: AsyncParsableCommand {
                           + String(format: "%8.0f µs  %5.1f%%", e.microsPerStep, 100 * e.microsPerStep / max(total, 1e-9)))
                 }
                 printCriticalPath(kind.rawValue, try Trainer.criticalPath(config: c, dataset: dataset))
+            }
+            if let trace {
+                try writeTimeline(kind.rawValue, try Trainer.timeline(config: c, dataset: dataset, steps: traceSteps), dir: trace)
             }
         }
         if rounds > 1 && !loaded.isEmpty { try benchRounds(loaded, precision: precision, cores: cores) }
@@ -275,6 +287,24 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     /// The critical path node by node, with its share of the step's work.
+    /// Prints where each worker's time went over the timeline's steps and writes the Chrome trace.
+    func writeTimeline(_ label: String, _ t: StepAnalysis.Timeline, dir: String) throws {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let name = label.map { $0.isLetter || $0.isNumber || $0 == "-" ? String($0) : "_" }.joined()
+        let path = (dir as NSString).appendingPathComponent("\(name).trace.json")
+        let process = "\(label) \(executor.rawValue) micro_batch \(microBatch)\(bf16 ? " bf16" : "")"
+        try ChromeTrace.json(t, process: process).write(to: URL(fileURLWithPath: path))
+        let s = t.summary
+        print(String(format: "  timeline of %d %@ steps (%@, %d workers, in memory): %.0f µs per step, workers busy %.1f%% of it%@",
+                     s.steps, label, executor.rawValue, t.workerCount, s.stepWall, 100 * s.utilization,
+                     s.betweenSteps.map { String(format: "; %.0f µs between steps", $0) } ?? ""))
+        for w in s.workers {
+            print(String(format: "    worker %d: busy %.0f µs (%.1f nodes); idle %.0f µs before its first node, %.0f between nodes, %.0f after its last",
+                         w.worker, w.busy, w.nodes, w.idleBeforeFirst, w.idleBetween, w.idleAfterLast))
+        }
+        print("    trace: \(path)")
+    }
+
     func printCriticalPath(_ label: String, _ p: StepAnalysis.CriticalPath) {
         print(String(format: "  critical path of one %@ step (cost model, %d inter threads%@): %d of %d nodes, %.0f µs of %.0f µs work (%.0f%%)",
                      label, interThreads, intraBoost ? ", intra_boost on" : "", p.nodes.count, p.graphNodes, p.pathMicros,
@@ -343,6 +373,9 @@ struct BenchCommand: AsyncParsableCommand {
                               + String(format: "%8.0f µs  %5.1f%%", e.microsPerStep, 100 * e.microsPerStep / max(total, 1e-9)))
                     }
                     printCriticalPath(label, try ContestTrainer.criticalPath(config: v, dataset: dataset))
+                }
+                if let trace {
+                    try writeTimeline("contest-" + label, try ContestTrainer.timeline(config: v, dataset: dataset, steps: traceSteps), dir: trace)
                 }
             }
         }
