@@ -22,9 +22,9 @@ public enum InteractionKernels {
     /// v_{a+1} … v_F eight at a time as `Σ_d v_a[d] · t[d][b ..< b+8]`: a broadcast, a load, a
     /// multiply and an add per dimension, with no horizontal folding and no scalar dot for the
     /// rows' last 1–7 pairs (the window reads the zero padding past v_F and those lanes are dropped).
-    /// `bench --kernels` (batch 512, 27 vectors × 16): 592 → 470 ns per sample against `dot8` with
-    /// scalar tails; the transposed copy takes ~140 of them. A 4-row × 16-column register tile
-    /// measured the same, so the simpler form stays.
+    /// `bench --kernels` (batch 512, 27 vectors × 16): 592 → 510 ns per sample against the former
+    /// 8-dots-with-a-folding-tree kernel and its scalar tails; the transposed copy is ~140 of them.
+    /// A 4-row × 16-column register tile measured no faster, so the simpler form stays.
     public static func forward(bottom: UnsafePointer<Float>, emb: UnsafePointer<Float>, embStride: Int, embOffset: Int,
                                fields: Int, dim: Int, batch: Int,
                                out: UnsafeMutablePointer<Float>, outStride: Int) {
