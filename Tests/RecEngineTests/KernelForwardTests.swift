@@ -95,8 +95,7 @@ final class KernelForwardTests: XCTestCase {
                                         gradEmb: &gradEmb, gradEmbStride: embStride, gradEmbOffset: embOffset)
             for i in 0..<batch {
                 func vector(_ a: Int) -> [Float] {
-                    a == 0 ? Array(bottom[(i * dim)..<((i + 1) * dim)])
-                           : Array(emb[(i * embStride + embOffset + (a - 1) * dim)..<(i * embStride + embOffset + a * dim)])
+                    interactionVector(a, sample: i, bottom: bottom, emb: emb, embStride: embStride, embOffset: embOffset, dim: dim)
                 }
                 var g = [[Double]](repeating: [Double](repeating: 0, count: fields + 1), count: fields + 1)
                 var k = dim
@@ -120,6 +119,14 @@ final class KernelForwardTests: XCTestCase {
         }
     }
 
+    /// Vector `a` of sample `i` as the interaction kernels read it: the bottom output for a = 0,
+    /// embedding a − 1 of the sample's emb row otherwise.
+    private func interactionVector(_ a: Int, sample i: Int, bottom: [Float], emb: [Float], embStride: Int, embOffset: Int,
+                                   dim: Int) -> [Float] {
+        a == 0 ? Array(bottom[(i * dim)..<((i + 1) * dim)])
+               : Array(emb[(i * embStride + embOffset + (a - 1) * dim)..<(i * embStride + embOffset + a * dim)])
+    }
+
     private func checkInteractionForward(fields: Int, dim: Int) {
         var rng = KernelTestRNG(seed: 4)
         let batch = 3
@@ -135,8 +142,7 @@ final class KernelForwardTests: XCTestCase {
                                    batch: batch, out: &out, outStride: outStride)
         for i in 0..<batch {
             func vector(_ a: Int) -> [Float] {
-                a == 0 ? Array(bottom[(i * dim)..<((i + 1) * dim)])
-                       : Array(emb[(i * embStride + embOffset + (a - 1) * dim)..<(i * embStride + embOffset + a * dim)])
+                interactionVector(a, sample: i, bottom: bottom, emb: emb, embStride: embStride, embOffset: embOffset, dim: dim)
             }
             XCTAssertEqual(Array(out[(i * outStride)..<(i * outStride + dim)]), vector(0), "passthrough of the bottom vector")
             var k = dim

@@ -286,7 +286,6 @@ struct BenchCommand: AsyncParsableCommand {
         return total
     }
 
-    /// The critical path node by node, with its share of the step's work.
     /// Prints where each worker's time went over the timeline's steps and writes the Chrome trace.
     func writeTimeline(_ label: String, _ t: StepAnalysis.Timeline, dir: String) throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -305,6 +304,7 @@ struct BenchCommand: AsyncParsableCommand {
         print("    trace: \(path)")
     }
 
+    /// The critical path node by node, with its share of the step's work.
     func printCriticalPath(_ label: String, _ p: StepAnalysis.CriticalPath) {
         print(String(format: "  critical path of one %@ step (cost model, %d inter threads%@): %d of %d nodes, %.0f µs of %.0f µs work (%.0f%%)",
                      label, interThreads, intraBoost ? ", intra_boost on" : "", p.nodes.count, p.graphNodes, p.pathMicros,
