@@ -145,6 +145,23 @@ public enum KernelBenchmark {
         measure("dense Adagrad 1024×\(width), scalar loop") {
             OptimizerMath.adagradScalar(denseWeights.values, denseGrad, accumulator, n, lr: 1e-6, epsilon: 1e-7)
         }
+        // bf16: the conversion of a layer's input or output gradient before its products (batch ×
+        // 512 floats: one 256-row micro-batch of WDL's widest layer, 1024), and the refresh of the
+        // bf16 weight copy after an update by the engine's pass and by oneDNN's reorder, same run.
+        let activations = UnsafeMutablePointer<Float>.allocate(capacity: batch * 512)
+        let lowActivations = AlignedBuffer(bytes: batch * 512 * 2)
+        defer { activations.deallocate() }
+        for k in 0..<(batch * 512) { activations[k] = uniform() }
+        measure("bf16 convert \(batch)×512 activations") {
+            BF16Kernels.convert(activations, to: lowActivations.pointer, count: batch * 512)
+        }
+        if let context = try? DNNLContext(workers: 1),
+           let layer = try? DenseLayer(name: "bench.refresh", inputs: width, outputs: 1024, relu: true, precision: .bf16,
+                                       context: context, seed: 1) {
+            let how = layer.refreshesLowPrecisionInSwift ? "engine pass" : "oneDNN reorder (layouts not paired)"
+            measure("bf16 weight refresh 1024×\(width), \(how)") { layer.refreshLowPrecisionWeights() }
+            measure("bf16 weight refresh 1024×\(width), oneDNN reorder") { layer.refreshLowPrecisionWeightsWithReorder() }
+        }
         // The same memory traffic as Adam (read θ, g, m, v; write θ, m, v) with trivial arithmetic:
         // what the update would cost if it were bound by memory bandwidth alone.
         let m = UnsafeMutablePointer<Float>.allocate(capacity: denseWeights.count)

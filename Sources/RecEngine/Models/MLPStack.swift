@@ -5,6 +5,12 @@
 /// mask), so weight gradients and the data gradient of a layer run in parallel branches.
 /// Once per step it adds one update node per layer that sums the micro-batch gradients and
 /// applies the optimizer (and refreshes bf16 weight copies).
+///
+/// With bf16 the layers are chained: between two layers the activation and its gradient are step
+/// tensors of bf16 bits that one layer's product writes and the next one's reads (and the ReLU
+/// mask between them works on), so only the stack's own input and output gradient are converted
+/// from fp32. The numbers are those of fp32 tensors converted before each product (oneDNN rounds
+/// its fp32 results to bf16 the way `BF16Kernels.convert` does, and masking commutes with it).
 final class MLPStack: @unchecked Sendable {
     // @unchecked Sendable: immutable after init; layers and optimizer state are ordered by the graph.
     let name: String
@@ -15,8 +21,10 @@ final class MLPStack: @unchecked Sendable {
 
     /// - Parameters:
     ///   - widths: output width of each layer; every layer but the last has ReLU, the last has it when `reluOnLast`.
+    ///   - chainLowPrecision: bf16 only: hand bf16 activations between layers (the default); off,
+    ///     every layer takes and gives fp32 and converts its own inputs (for tests).
     init(name: String, inputs: Int, widths: [Int], reluOnLast: Bool, precision: Precision,
-         context: DNNLContext, optimizer: any DenseOptimizer, seed: UInt64) throws {
+         context: DNNLContext, optimizer: any DenseOptimizer, seed: UInt64, chainLowPrecision: Bool = true) throws {
         precondition(!widths.isEmpty, "\(name): at least one layer")
         self.name = name
         self.inputs = inputs
@@ -25,8 +33,10 @@ final class MLPStack: @unchecked Sendable {
         var width = inputs
         for (i, w) in widths.enumerated() {
             let relu = i < widths.count - 1 || reluOnLast
+            let chained = precision == .bf16 && chainLowPrecision
             let layer = try DenseLayer(name: "\(name).\(i)", inputs: width, outputs: w, relu: relu,
-                                       precision: precision, context: context, seed: seed &+ UInt64(i) &* 7919)
+                                       precision: precision, context: context, seed: seed &+ UInt64(i) &* 7919,
+                                       lowPrecisionInput: chained && i > 0, lowPrecisionOutput: chained && i < widths.count - 1)
             layers.append(layer)
             width = w
         }
@@ -38,6 +48,9 @@ final class MLPStack: @unchecked Sendable {
     }
 
     var parameters: [ParameterTensor] { layers.flatMap { [$0.weights, $0.bias] } }
+
+    /// Floats of a step tensor that holds `values` activations or gradients: bf16 bits take half.
+    private static func storage(_ values: Int, lowPrecision: Bool) -> Int { lowPrecision ? (values + 1) / 2 : values }
 
     func prepare(batches: Set<Int>) throws {
         for layer in layers { for b in batches { try layer.prepare(batch: b) } }
@@ -69,7 +82,8 @@ final class MLPStack: @unchecked Sendable {
         var x = input
         var deps = after
         for (i, layer) in layers.enumerated() {
-            let y = b.floats("\(name).\(i).out\(tag)", count: rows * layer.outputs)
+            let y = b.floats("\(name).\(i).out\(tag)",
+                             count: Self.storage(rows * layer.outputs, lowPrecision: layer.lowPrecisionOutput))
             let src = x
             let node = b.node("\(name).\(i).fwd\(tag)", kind: .forward, after: deps, allocates: [y], uses: [src],
                               flops: layer.productFLOPs(rows: rows)) { ctx in
@@ -114,7 +128,8 @@ final class MLPStack: @unchecked Sendable {
             weightGrads[i] = gW; biasGrads[i] = gB
             layerNodes[i].append(wNode)
             if i > 0 || needInputGrad {
-                let gx = b.floats("\(name).\(i).dx\(tag)", count: rows * layer.inputs)
+                let gx = b.floats("\(name).\(i).dx\(tag)",
+                                  count: Self.storage(rows * layer.inputs, lowPrecision: layer.lowPrecisionInput))
                 let prev: DenseLayer? = i > 0 ? layers[i - 1] : nil
                 var dNode = b.node("\(name).\(i).bwdD\(tag)", kind: .backward, after: ready, allocates: [gx], uses: [gy],
                                    flops: layer.productFLOPs(rows: rows)) { ctx in

@@ -3,56 +3,41 @@ internal import CDNNL
 /// One worker's view of a `DensePlan`: memory objects for the call's buffers (re-pointed per call),
 /// bf16 staging buffers, and the plan's primitives bound to them. Used under that worker's lock.
 final class DenseBinding {
-    let input: DNNLMemory
+    /// What the products read as input and as output gradient: the caller's buffers (fp32 layers,
+    /// and chained bf16 ones), or the staging buffers below.
+    let productInput: DNNLMemory
+    let productGradient: DNNLMemory
     let output: DNNLMemory
-    let gradOutput: DNNLMemory
     let gradInput: DNNLMemory
     let gradWeights: DNNLMemory
     let gradBias: DNNLMemory
     let forward: BoundPrimitive
     let backwardData: BoundPrimitive
     let backwardWeights: BoundPrimitive
-    /// bf16 only: input → bf16 staging, output gradient → bf16 staging.
-    let inputToLow: BoundPrimitive?
-    let gradientToLow: BoundPrimitive?
-    /// bf16 staging storage (kept alive with the binding).
-    private let staging: [AlignedBuffer]
+    /// bf16 layers whose caller hands over fp32: staging for the bf16 copies of the input and of
+    /// the output gradient (`BF16Kernels.convert` writes them before each product); nil when the
+    /// caller's buffer is read directly.
+    let inputStaging: AlignedBuffer?
+    let gradientStaging: AlignedBuffer?
 
-    typealias Primitives = (forward: DNNLPrimitive, backwardData: DNNLPrimitive, backwardWeights: DNNLPrimitive,
-                            inputToLow: DNNLPrimitive?, gradientToLow: DNNLPrimitive?)
+    typealias Primitives = (forward: DNNLPrimitive, backwardData: DNNLPrimitive, backwardWeights: DNNLPrimitive)
 
-    init(plan p: Primitives, layer: DenseLayer, src: DNNLMemoryDesc, dst: DNNLMemoryDesc, lowSrc: DNNLMemoryDesc,
-         lowDst: DNNLMemoryDesc, bias biasDesc: DNNLMemoryDesc, weights weightsDesc: DNNLMemoryDesc) throws {
+    init(plan p: Primitives, layer: DenseLayer, output outputDesc: DNNLMemoryDesc, gradInput gradInputDesc: DNNLMemoryDesc,
+         lowSrc: DNNLMemoryDesc, lowDst: DNNLMemoryDesc, bias biasDesc: DNNLMemoryDesc, weights weightsDesc: DNNLMemoryDesc) throws {
         let engine = layer.context.engine
-        input = try DNNLMemory(src, engine: engine, pointer: nil)
-        output = try DNNLMemory(dst, engine: engine, pointer: nil)
-        gradOutput = try DNNLMemory(dst, engine: engine, pointer: nil)
-        gradInput = try DNNLMemory(src, engine: engine, pointer: nil)
+        let bf16 = layer.precision == .bf16
+        inputStaging = bf16 && !layer.lowPrecisionInput ? AlignedBuffer(bytes: lowSrc.bytes) : nil
+        gradientStaging = bf16 && !layer.lowPrecisionOutput ? AlignedBuffer(bytes: lowDst.bytes) : nil
+        // lowSrc/lowDst are the fp32 plain descriptors for fp32 layers (same layout, same type).
+        productInput = try DNNLMemory(lowSrc, engine: engine, pointer: inputStaging?.pointer)
+        productGradient = try DNNLMemory(lowDst, engine: engine, pointer: gradientStaging?.pointer)
+        output = try DNNLMemory(outputDesc, engine: engine, pointer: nil)
+        gradInput = try DNNLMemory(gradInputDesc, engine: engine, pointer: nil)
         gradWeights = try DNNLMemory(layer.masterDesc, engine: engine, pointer: nil)
         gradBias = try DNNLMemory(biasDesc, engine: engine, pointer: nil)
         let bias = try DNNLMemory(biasDesc, engine: engine, pointer: UnsafeMutableRawPointer(layer.bias.values))
         let weightsStorage = layer.lowWeights?.pointer ?? UnsafeMutableRawPointer(layer.weights.values)
         let weights = try DNNLMemory(weightsDesc, engine: engine, pointer: weightsStorage)
-
-        // What the products read: the caller's fp32 buffers, or bf16 staging copies of them.
-        let productInput: DNNLMemory
-        let productGradient: DNNLMemory
-        if let toLowInput = p.inputToLow, let toLowGradient = p.gradientToLow {
-            let inputBuffer = AlignedBuffer(bytes: lowSrc.bytes)
-            let gradientBuffer = AlignedBuffer(bytes: lowDst.bytes)
-            staging = [inputBuffer, gradientBuffer]
-            productInput = try DNNLMemory(lowSrc, engine: engine, pointer: inputBuffer.pointer)
-            productGradient = try DNNLMemory(lowDst, engine: engine, pointer: gradientBuffer.pointer)
-            inputToLow = try BoundPrimitive(toLowInput, [(DNNL_ARG_FROM, input), (DNNL_ARG_TO, productInput)], engine: engine)
-            gradientToLow = try BoundPrimitive(toLowGradient, [(DNNL_ARG_FROM, gradOutput), (DNNL_ARG_TO, productGradient)],
-                                               engine: engine)
-        } else {
-            staging = []
-            productInput = input
-            productGradient = gradOutput
-            inputToLow = nil
-            gradientToLow = nil
-        }
         forward = try BoundPrimitive(p.forward, [(DNNL_ARG_SRC, productInput), (DNNL_ARG_WEIGHTS, weights),
                                                  (DNNL_ARG_BIAS, bias), (DNNL_ARG_DST, output)], engine: engine)
         backwardData = try BoundPrimitive(p.backwardData, [(DNNL_ARG_DIFF_DST, productGradient), (DNNL_ARG_WEIGHTS, weights),
@@ -61,6 +46,26 @@ final class DenseBinding {
                                                                  (DNNL_ARG_DIFF_WEIGHTS, gradWeights),
                                                                  (DNNL_ARG_DIFF_BIAS, gradBias)], engine: engine)
     }
+
+    /// Makes the products read `input` (`rows × inputs`): points at it, or converts it into staging.
+    @inline(__always)
+    func take(input: UnsafePointer<Float>, count: Int) {
+        if let staging = inputStaging {
+            BF16Kernels.convert(input, to: staging.pointer, count: count)
+        } else {
+            productInput.point(at: input)
+        }
+    }
+
+    /// Makes the products read `gradOutput` (`rows × outputs`): points at it, or converts it into staging.
+    @inline(__always)
+    func take(gradOutput: UnsafePointer<Float>, count: Int) {
+        if let staging = gradientStaging {
+            BF16Kernels.convert(gradOutput, to: staging.pointer, count: count)
+        } else {
+            productGradient.point(at: gradOutput)
+        }
+    }
 }
 
 @available(*, unavailable)
@@ -68,24 +73,28 @@ extension DenseBinding: Sendable {}
 
 extension DenseLayer {
     /// `output = input·Wᵀ + b` (then ReLU if `relu`). `input` is `[batch][inputs]`, `output`
-    /// `[batch][outputs]`, both plain row-major fp32. Runs on `worker`'s stream and scratchpad.
+    /// `[batch][outputs]`, both plain row-major: fp32, or bf16 bits where the layer is chained
+    /// (`lowPrecisionInput`, `lowPrecisionOutput`). Runs on `worker`'s stream and scratchpad.
     public func forward(batch: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, worker: Int) {
         let plan = plan(batch)
         context.withWorker(worker) { w in
             let b = plan.binding(worker, boosted: w.boosted)
-            b.input.point(at: input)
+            b.take(input: input, count: batch &* inputs)
             b.output.point(at: output)
-            b.inputToLow?.execute(on: w.stream, scratchpad: w.scratchpad.pointer)
             b.forward.execute(on: w.stream, scratchpad: w.scratchpad.pointer)
             w.stream.wait()
         }
     }
 
     /// ReLU backward in place: `gradOutput *= (output > 0)`, with `output` this layer's forward
-    /// output. No-op when the layer has no ReLU.
+    /// output (both bf16 bits when `lowPrecisionOutput`). No-op when the layer has no ReLU.
     public func applyReLUMask(batch: Int, output: UnsafePointer<Float>, gradOutput: UnsafeMutablePointer<Float>) {
         guard relu else { return }
         let n = batch * outputs
+        if lowPrecisionOutput {
+            BF16Kernels.reluMask(output: output, gradient: gradOutput, count: n)
+            return
+        }
         let zero = SIMD16<Float>(repeating: 0)
         var i = 0
         // 16 lanes at a time (the scalar ternary loop did not vectorize: 3.3 ns/element).
@@ -101,16 +110,15 @@ extension DenseLayer {
         }
     }
 
-    /// `gradInput = gradOutput·W` (`[batch][outputs]` → `[batch][inputs]`, plain fp32; overwritten).
-    /// `gradOutput` must already be masked by `applyReLUMask`.
+    /// `gradInput = gradOutput·W` (`[batch][outputs]` → `[batch][inputs]`, plain; overwritten; bf16
+    /// bits where chained, as in `forward`). `gradOutput` must already be masked by `applyReLUMask`.
     public func backwardData(batch: Int, gradOutput: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>,
                              worker: Int) {
         let plan = plan(batch)
         context.withWorker(worker) { w in
             let b = plan.binding(worker, boosted: w.boosted)
-            b.gradOutput.point(at: gradOutput)
+            b.take(gradOutput: gradOutput, count: batch &* outputs)
             b.gradInput.point(at: gradInput)
-            b.gradientToLow?.execute(on: w.stream, scratchpad: w.scratchpad.pointer)
             b.backwardData.execute(on: w.stream, scratchpad: w.scratchpad.pointer)
             w.stream.wait()
         }
@@ -124,12 +132,10 @@ extension DenseLayer {
         let plan = plan(batch)
         context.withWorker(worker) { w in
             let b = plan.binding(worker, boosted: w.boosted)
-            b.input.point(at: input)
-            b.gradOutput.point(at: gradOutput)
+            b.take(input: input, count: batch &* inputs)
+            b.take(gradOutput: gradOutput, count: batch &* outputs)
             b.gradWeights.point(at: gradWeights)
             b.gradBias.point(at: gradBias)
-            b.inputToLow?.execute(on: w.stream, scratchpad: w.scratchpad.pointer)
-            b.gradientToLow?.execute(on: w.stream, scratchpad: w.scratchpad.pointer)
             b.backwardWeights.execute(on: w.stream, scratchpad: w.scratchpad.pointer)
             w.stream.wait()
         }

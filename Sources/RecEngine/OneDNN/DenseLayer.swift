@@ -29,6 +29,12 @@ public final class DenseLayer: Sendable {
     public let relu: Bool
     /// Precision of the matrix products.
     public let precision: Precision
+    /// bf16 only: the caller passes the input as bf16 (the previous layer's bf16 output) and takes
+    /// the input gradient as bf16; else both are fp32 and the layer converts the input itself.
+    public let lowPrecisionInput: Bool
+    /// bf16 only: forward writes its output as bf16 and the output gradient arrives as bf16 (the
+    /// next layer's bf16 input gradient), and `applyReLUMask` works on bf16; else both are fp32.
+    public let lowPrecisionOutput: Bool
     /// fp32 master weights in oneDNN's preferred (blocked) layout; `count` includes padding.
     public let weights: ParameterTensor
     /// `outputs` floats.
@@ -56,9 +62,16 @@ public final class DenseLayer: Sendable {
     /// Creates the layer; weights are He-uniform (ReLU) or Glorot-uniform from `seed` in plain
     /// `[outputs][inputs]` order, then reordered into the blocked layout; bias is zero.
     /// - Throws: `DNNLError` if oneDNN cannot create the layout-probing primitives or reorders.
+    /// Chained bf16 layers (`lowPrecisionInput` / `lowPrecisionOutput`, see `MLPStack`) hand each
+    /// other bf16 activations and gradients directly: no fp32 copy is written and converted again.
     public init(name: String, inputs: Int, outputs: Int, relu: Bool, precision: Precision,
-                context: DNNLContext, seed: UInt64) throws {
+                context: DNNLContext, seed: UInt64, lowPrecisionInput: Bool = false,
+                lowPrecisionOutput: Bool = false) throws {
         dnnlRequire(inputs >= 1 && outputs >= 1, "\(name): inputs and outputs must be >= 1, got \(inputs)→\(outputs)")
+        dnnlRequire(precision == .bf16 || !(lowPrecisionInput || lowPrecisionOutput),
+                    "\(name): bf16 inputs or outputs need precision bf16")
+        self.lowPrecisionInput = lowPrecisionInput
+        self.lowPrecisionOutput = lowPrecisionOutput
         self.name = name
         self.inputs = inputs
         self.outputs = outputs
@@ -131,6 +144,28 @@ public final class DenseLayer: Sendable {
     public func refreshLowPrecisionWeights() {
         guard precision == .bf16 else { return }
         maintenance.withLock { $0.refresh(master: weights.values, low: lowWeights!.pointer) }
+    }
+
+    /// bf16: whether `refreshLowPrecisionWeights` takes the Swift pass (the paired layouts).
+    var refreshesLowPrecisionInSwift: Bool { maintenance.withLock { $0.refreshesInSwift } }
+
+    /// bf16: the refresh through oneDNN's reorder (for `bench --kernels`'s comparison).
+    func refreshLowPrecisionWeightsWithReorder() {
+        guard let lowWeights else { return }
+        maintenance.withLock { $0.refreshWithReorder(master: weights.values, low: lowWeights.pointer) }
+    }
+
+    /// bf16 only (for tests): the copy as the refresh writes it and as oneDNN's reorder writes it
+    /// (all bytes, padding included), and whether the refresh took the Swift pass.
+    func lowPrecisionCopies() -> (refreshed: [UInt8], reordered: [UInt8], inSwift: Bool)? {
+        guard let lowWeights else { return nil }
+        let scratch = AlignedBuffer(bytes: lowWeights.bytes)
+        return maintenance.withLock { m in
+            m.refresh(master: weights.values, low: lowWeights.pointer)
+            m.refreshWithReorder(master: weights.values, low: scratch.pointer)
+            return (Array(UnsafeRawBufferPointer(start: lowWeights.pointer, count: lowWeights.bytes)),
+                    Array(UnsafeRawBufferPointer(start: scratch.pointer, count: scratch.bytes)), m.refreshesInSwift)
+        }
     }
 
     /// The weights as `[outputs][inputs]` row-major (for tests and checkpoints).

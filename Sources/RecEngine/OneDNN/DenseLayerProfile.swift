@@ -17,7 +17,7 @@ public struct DenseLayerProfile: Sendable, Equatable, CustomStringConvertible {
     public let forward: String
     public let backwardData: String
     public let backwardWeights: String
-    /// bf16 only: the fp32→bf16 activation reorder's implementation.
+    /// bf16 only: what converts the input and the output gradient to bf16 before the products.
     public let activationReorder: String?
     /// Layout of the fp32 master weights and of diff-weights buffers.
     public let weightsLayout: String

@@ -11,9 +11,6 @@ final class DensePlan: @unchecked Sendable {
     let forward: DNNLPrimitive
     let backwardData: DNNLPrimitive
     let backwardWeights: DNNLPrimitive
-    /// bf16 only: fp32→bf16 reorders of the input and of the output gradient.
-    let inputToLow: DNNLPrimitive?
-    let gradientToLow: DNNLPrimitive?
     /// Per worker: bound to the primitives above (created under the workers' own team size).
     let bindings: [DenseBinding]
     /// Per worker, when the context boosts (`DNNLContext.boostThreads` > 1): bound to a second set
@@ -30,27 +27,30 @@ final class DensePlan: @unchecked Sendable {
         let dst = try DNNLMemoryDesc(dims: [batch, layer.outputs], type: dnnl_f32, tag: dnnl_ab)
         let lowSrc = src.with(type: lowType)
         let lowDst = dst.with(type: lowType)
+        // What the caller hands over: the output and the input gradient are bf16 for chained layers.
+        let output = layer.lowPrecisionOutput ? lowDst : dst
+        let gradInput = layer.lowPrecisionInput ? lowSrc : src
         let biasDesc = try DNNLMemoryDesc(dims: [layer.outputs], type: dnnl_f32, tag: dnnl_a)
         let weightsDesc = layer.lowDesc ?? layer.masterDesc
 
         let make = {
-            try Self.products(layer: layer, name: name, src: src, dst: dst, lowSrc: lowSrc, lowDst: lowDst,
-                              bias: biasDesc, weights: weightsDesc)
+            try Self.products(layer: layer, name: name, output: output, gradInput: gradInput, lowSrc: lowSrc,
+                              lowDst: lowDst, bias: biasDesc, weights: weightsDesc)
         }
         let narrow = try make()
         // Boosted calls run in a larger OpenMP team: oneDNN sizes its thread partition and
         // scratchpad when a primitive is created, from the creating thread's team size, so the
         // boosted set is created under that team size.
         let wide = try layer.context.boostThreads > 1 ? DNNLContext.withOpenMPThreads(layer.context.boostThreads, make) : nil
-        (forward, backwardData, backwardWeights, inputToLow, gradientToLow) = narrow
+        (forward, backwardData, backwardWeights) = narrow
         self.batch = batch
         scratchpadBytes = [narrow, wide].compactMap { $0 }
-            .flatMap { [$0.forward, $0.backwardData, $0.backwardWeights, $0.inputToLow, $0.gradientToLow] }
-            .compactMap { $0?.scratchpad.bytes }.max() ?? 0
+            .flatMap { [$0.forward, $0.backwardData, $0.backwardWeights] }
+            .map(\.scratchpad.bytes).max() ?? 0
         func bind(_ p: DenseBinding.Primitives) throws -> [DenseBinding] {
             try (0..<layer.context.workers).map { _ in
-                try DenseBinding(plan: p, layer: layer, src: src, dst: dst, lowSrc: lowSrc, lowDst: lowDst,
-                                 bias: biasDesc, weights: weightsDesc)
+                try DenseBinding(plan: p, layer: layer, output: output, gradInput: gradInput, lowSrc: lowSrc,
+                                 lowDst: lowDst, bias: biasDesc, weights: weightsDesc)
             }
         }
         bindings = try bind(narrow)
@@ -63,16 +63,17 @@ final class DensePlan: @unchecked Sendable {
         boosted && !wideBindings.isEmpty ? wideBindings[worker] : bindings[worker]
     }
 
-    /// Forward, backward-data and backward-weights primitives (and the bf16 reorders), created
-    /// under the calling thread's OpenMP team size.
-    private static func products(layer: DenseLayer, name: String, src: DNNLMemoryDesc, dst: DNNLMemoryDesc,
+    /// Forward, backward-data and backward-weights primitives, created under the calling thread's
+    /// OpenMP team size. With bf16 they read the input and the output gradient as bf16 (the
+    /// caller's, when chained, or copies `BF16Kernels.convert` makes) and write fp32 or, chained, bf16.
+    private static func products(layer: DenseLayer, name: String, output: DNNLMemoryDesc, gradInput: DNNLMemoryDesc,
                                  lowSrc: DNNLMemoryDesc, lowDst: DNNLMemoryDesc, bias biasDesc: DNNLMemoryDesc,
                                  weights weightsDesc: DNNLMemoryDesc) throws -> DenseBinding.Primitives {
         let engine = layer.context.engine
-        let forwardPD = try Self.forwardDesc(src: lowSrc, weights: weightsDesc, bias: biasDesc, dst: dst,
+        let forwardPD = try Self.forwardDesc(src: lowSrc, weights: weightsDesc, bias: biasDesc, dst: output,
                                              relu: layer.relu, engine: engine, name: name)
         var desc = dnnl_inner_product_desc_t()
-        var (ds, w, dd) = (src.raw, weightsDesc.raw, lowDst.raw)
+        var (ds, w, dd) = (gradInput.raw, weightsDesc.raw, lowDst.raw)
         try dnnlCheck(dnnl_inner_product_backward_data_desc_init(&desc, &ds, &w, &dd),
                       "dnnl_inner_product_backward_data_desc_init(\(name))")
         let dataPD = try DNNLPrimitiveDesc(opDesc: &desc, attributes: DNNLAttributes(), engine: engine, hint: forwardPD,
@@ -82,15 +83,7 @@ final class DensePlan: @unchecked Sendable {
         let forward = try DNNLPrimitive(forwardPD, what: "inner_product forward \(name)")
         let backwardData = try DNNLPrimitive(dataPD, what: "inner_product backward_data \(name)")
         let backwardWeights = try DNNLPrimitive(weightsPD, what: "inner_product backward_weights \(name)")
-        guard layer.precision == .bf16 else { return (forward, backwardData, backwardWeights, nil, nil) }
-        let attributes = try DNNLAttributes()
-        let inputToLow = try DNNLPrimitive(DNNLPrimitiveDesc(reorderFrom: src, to: lowSrc, attributes: attributes,
-                                                             engine: engine, what: "input f32→bf16 \(name)"),
-                                           what: "reorder input f32→bf16 \(name)")
-        let gradientToLow = try DNNLPrimitive(DNNLPrimitiveDesc(reorderFrom: dst, to: lowDst, attributes: attributes,
-                                                                engine: engine, what: "gradient f32→bf16 \(name)"),
-                                              what: "reorder gradient f32→bf16 \(name)")
-        return (forward, backwardData, backwardWeights, inputToLow, gradientToLow)
+        return (forward, backwardData, backwardWeights)
     }
 
     /// Implementation names of the plan's primitives.
@@ -99,7 +92,9 @@ final class DensePlan: @unchecked Sendable {
                           precision: layer.precision, forward: forward.implementationName,
                           backwardData: backwardData.implementationName,
                           backwardWeights: backwardWeights.implementationName,
-                          activationReorder: inputToLow?.implementationName,
+                          activationReorder: layer.precision != .bf16 ? nil
+                              : layer.lowPrecisionInput && layer.lowPrecisionOutput ? "none (chained bf16)"
+                              : "engine (BF16Kernels.convert)",
                           weightsLayout: layer.masterDesc.formatTag,
                           lowPrecisionWeightsLayout: layer.lowDesc?.formatTag)
     }

@@ -4,6 +4,11 @@ internal import CDNNL
 /// fp32 master → bf16 copy. Owns its own stream and scratchpad, so refreshing one layer's weights
 /// never waits for another layer or a worker.
 ///
+/// The refresh runs after every update. When the two layouts are the pair oneDNN's brgemm products
+/// choose (master `AB16b<X>a`, copy `AB16b<X>a2b`; `PairedBF16Layout`) it is a Swift pass that
+/// converts two master rows into one interleaved copy row at a time, 5–7× faster than oneDNN 2.6's
+/// generic reorder between those layouts; other layouts keep the reorder.
+///
 /// `@unchecked Sendable`: only ever used inside `DenseLayer.maintenance.withLock`, which serializes
 /// every use of its stream, scratchpad and memory objects.
 final class WeightMaintenance: @unchecked Sendable {
@@ -15,6 +20,8 @@ final class WeightMaintenance: @unchecked Sendable {
     private let plainToMaster: BoundPrimitive
     private let masterToPlain: BoundPrimitive
     private let masterToLow: BoundPrimitive?
+    /// Set when the master → bf16 refresh can take the Swift pass.
+    private let pairedLayout: PairedBF16Layout?
 
     init(master masterDesc: DNNLMemoryDesc, low lowDesc: DNNLMemoryDesc?, outputs: Int, inputs: Int,
          engine: DNNLEngine) throws {
@@ -40,9 +47,11 @@ final class WeightMaintenance: @unchecked Sendable {
             low = lowMemory
             masterToLow = try BoundPrimitive(toLow, [(DNNL_ARG_FROM, master), (DNNL_ARG_TO, lowMemory)], engine: engine)
             scratch = max(scratch, toLow.scratchpad.bytes)
+            pairedLayout = PairedBF16Layout(master: masterDesc, low: lowDesc)
         } else {
             low = nil
             masterToLow = nil
+            pairedLayout = nil
         }
         scratchpad = AlignedBuffer(bytes: scratch)
     }
@@ -63,12 +72,102 @@ final class WeightMaintenance: @unchecked Sendable {
         stream.wait()
     }
 
-    /// Converts the fp32 master into the bf16 copy (bf16 layers only).
+    /// Whether `refresh` takes the Swift pass (else oneDNN's reorder).
+    var refreshesInSwift: Bool { pairedLayout != nil }
+
+    /// Converts the fp32 master into the bf16 copy (bf16 layers only). The copy's padding is never
+    /// written by the Swift pass: it stays as the first refresh (oneDNN's reorder, at init) left it, zero.
     func refresh(master source: UnsafePointer<Float>, low destination: UnsafeMutableRawPointer) {
+        if let pairedLayout, initialized {
+            pairedLayout.convert(master: source, low: destination)
+            return
+        }
+        refreshWithReorder(master: source, low: destination)
+        initialized = true
+    }
+
+    /// Whether the bf16 copy has been written once by the reorder (padding included).
+    private var initialized = false
+
+    /// The refresh through oneDNN's reorder (every element of the copy, padding included).
+    func refreshWithReorder(master source: UnsafePointer<Float>, low destination: UnsafeMutableRawPointer) {
         guard let masterToLow, let low else { return }
         master.point(at: source)
         low.point(at: destination)
         masterToLow.execute(on: stream, scratchpad: scratchpad.pointer)
         stream.wait()
+    }
+}
+
+/// The master and bf16 weight layouts oneDNN's brgemm inner products choose on AVX-512 and AMX:
+/// master `AB16b<X>a` (fp32; inner block 16 inputs × X outputs, outputs innermost) and copy
+/// `AB16b<X>a2b` (bf16; inputs in blocks of 32, each pair of inputs interleaved per output). Two
+/// consecutive master rows (inputs b, b+1 of one block, X outputs each) become one copy row of X
+/// pairs, so the refresh is a contiguous convert-and-interleave per row pair.
+struct PairedBF16Layout: Sendable {
+    /// Outputs per inner block (X).
+    let block: Int
+    /// Padded outputs and padded inputs of the master.
+    let paddedOutputs: Int
+    let paddedInputs: Int
+    /// Outer strides (elements) of an output block and of an input block, master and copy.
+    let masterOutputStride: Int
+    let masterInputStride: Int
+    let lowOutputStride: Int
+    let lowInputStride: Int
+
+    /// nil unless the two descriptors are exactly that pair.
+    init?(master: DNNLMemoryDesc, low: DNNLMemoryDesc) {
+        guard let m = master.blockedLayout, let l = low.blockedLayout,
+              m.dims.count == 2, l.dims.count == 2, m.dims == l.dims,
+              m.innerIndices == [1, 0], m.innerBlocks.count == 2, m.innerBlocks[0] == 16,
+              l.innerIndices == [1, 0, 1], l.innerBlocks.count == 3, l.innerBlocks[0] == 16, l.innerBlocks[2] == 2,
+              m.innerBlocks[1] == l.innerBlocks[1], m.innerBlocks[1] % 16 == 0,
+              m.paddedDims[0] == l.paddedDims[0], m.paddedDims[1] <= l.paddedDims[1],
+              m.offset0 == 0, l.offset0 == 0 else { return nil }
+        block = m.innerBlocks[1]
+        paddedOutputs = m.paddedDims[0]
+        paddedInputs = m.paddedDims[1]
+        masterOutputStride = m.strides[0]
+        masterInputStride = m.strides[1]
+        lowOutputStride = l.strides[0]
+        lowInputStride = l.strides[1]
+    }
+
+    /// Writes every element of the copy that the master holds (the copy's extra input padding is
+    /// left untouched).
+    func convert(master: UnsafePointer<Float>, low: UnsafeMutableRawPointer) {
+        let x = block
+        let pairs = low.assumingMemoryBound(to: UInt32.self)
+        for outputBlock in 0..<(paddedOutputs / x) {
+            let masterBase = master + outputBlock &* masterOutputStride
+            let lowBase = outputBlock &* lowOutputStride
+            var b = 0
+            while b < paddedInputs {
+                let masterOffset: Int = (b / 16) &* masterInputStride &+ (b % 16) &* x
+                let row0 = masterBase + masterOffset
+                // bf16 elements → pairs: the copy row of inputs (b, b+1) starts at an even element.
+                let lowRow: Int = (b % 32) / 2
+                let lowElement: Int = lowBase &+ (b / 32) &* lowInputStride &+ lowRow &* 2 &* x
+                BF16Kernels.interleavePairs(row0, row0 + x, into: pairs + lowElement / 2, count: x)
+                b += 2
+            }
+        }
+    }
+}
+
+extension DNNLMemoryDesc {
+    /// A blocked descriptor's geometry (nil for other format kinds).
+    var blockedLayout: (dims: [Int], paddedDims: [Int], strides: [Int], innerBlocks: [Int], innerIndices: [Int],
+                        offset0: Int)? {
+        let n = Int(raw.ndims)
+        guard n > 0, raw.format_kind == dnnl_blocked else { return nil }
+        let blocking = raw.format_desc.blocking
+        let nb = Int(blocking.inner_nblks)
+        func ints<T>(_ tuple: T, _ count: Int) -> [Int] {
+            withUnsafeBytes(of: tuple) { Array($0.bindMemory(to: Int64.self).prefix(count)).map(Int.init) }
+        }
+        return (ints(raw.dims, n), ints(raw.padded_dims, n), ints(blocking.strides, n), ints(blocking.inner_blks, nb),
+                ints(blocking.inner_idxs, nb), Int(raw.offset0))
     }
 }
