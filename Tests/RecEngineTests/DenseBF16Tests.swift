@@ -51,12 +51,12 @@ final class DenseBF16Tests: XCTestCase {
         assertClose(calls.forward(x), before.map { 2 * $0 }, rtol: 1e-6, atol: 0, "after refresh")
     }
 
-    /// The Swift refresh of the bf16 copy writes the same bytes as oneDNN's reorder, padding
+    /// The engine's refresh of the bf16 copy writes the same bytes as oneDNN's reorder, padding
     /// included, at the engine's layer shapes (inputs not a multiple of 16 or 32, one output, wide
     /// and narrow output blocks), over values that cover rounding ties, both signs, large and small.
-    func testSwiftRefreshMatchesTheReorderBitForBit() throws {
+    func testEngineRefreshMatchesTheReorderBitForBit() throws {
         let context = try DNNLContext(workers: 1)
-        var tookSwiftPass = 0
+        var tookPairedPass = 0
         for (inputs, outputs) in [(429, 1024), (1024, 512), (512, 256), (256, 1), (13, 512), (367, 64), (27, 16), (3, 5)] {
             let layer = try DenseLayer(name: "refresh.\(inputs)x\(outputs)", inputs: inputs, outputs: outputs,
                                        relu: true, precision: .bf16, context: context, seed: 51)
@@ -71,11 +71,11 @@ final class DenseBF16Tests: XCTestCase {
             }
             layer.setPlainWeights(plain)
             let copies = try XCTUnwrap(layer.lowPrecisionCopies())
-            XCTAssertEqual(copies.refreshed, copies.reordered, "\(inputs)→\(outputs): Swift refresh ≠ oneDNN reorder")
-            if copies.inSwift { tookSwiftPass += 1 }
+            XCTAssertEqual(copies.refreshed, copies.reordered, "\(inputs)→\(outputs): engine refresh ≠ oneDNN reorder")
+            if copies.byPairs { tookPairedPass += 1 }
         }
         // On hosts where oneDNN picks other layouts the reorder stays; say so rather than pass silently.
-        if tookSwiftPass == 0 { print("note: no layer took the Swift bf16 refresh on this host (\(OneDNNInfo.isa))") }
+        if tookPairedPass == 0 { print("note: no layer took the engine's bf16 refresh on this host (\(OneDNNInfo.isa))") }
     }
 
     /// The scalar, 16-lane and (where the CPU has it) `vcvtneps2bf16` conversions follow the

@@ -6,10 +6,11 @@ internal import CDNNL
 /// where the CPU has it (oneDNN's ISA detection says so), else 16-lane integer code with the same
 /// results (`rt_bf16_*`; Swift's `SIMD16<UInt32>` masks ran lane by lane, ~70× slower).
 ///
-/// A bf16 layer converts its input and its output gradient with `convert` before its products
-/// (oneDNN 2.6's reorder between the same plain layouts took 0.3–0.4 ns per element on an AMX host,
-/// a third of the product's own time), and refreshes its bf16 weight copy with `interleavePairs`
-/// after each update (`WeightMaintenance`).
+/// A bf16 layer that is handed fp32 (the first of an `MLPStack`, or its last one's output
+/// gradient) converts it with `convert` before its products (oneDNN 2.6's reorder between the same
+/// plain layouts took 0.3–0.4 ns per element on an AMX host, a third of the product's own time);
+/// chained layers mask with `reluMask`; every bf16 layer refreshes its bf16 weight copy with
+/// `interleavePairs` after each update (`WeightMaintenance`).
 public enum BF16Kernels {
     /// Whether the CPU has AVX-512 BF16 (oneDNN dispatches to `avx512_core_bf16` or `avx512_core_amx`).
     public static let hasInstruction: Bool = {

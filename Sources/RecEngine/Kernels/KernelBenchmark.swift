@@ -158,7 +158,7 @@ public enum KernelBenchmark {
         if let context = try? DNNLContext(workers: 1),
            let layer = try? DenseLayer(name: "bench.refresh", inputs: width, outputs: 1024, relu: true, precision: .bf16,
                                        context: context, seed: 1) {
-            let how = layer.refreshesLowPrecisionInSwift ? "engine pass" : "oneDNN reorder (layouts not paired)"
+            let how = layer.refreshesLowPrecisionByPairs ? "engine pass" : "oneDNN reorder (layouts not paired)"
             measure("bf16 weight refresh 1024×\(width), \(how)") { layer.refreshLowPrecisionWeights() }
             measure("bf16 weight refresh 1024×\(width), oneDNN reorder") { layer.refreshLowPrecisionWeightsWithReorder() }
         }

@@ -21,10 +21,8 @@ final class MLPStack: @unchecked Sendable {
 
     /// - Parameters:
     ///   - widths: output width of each layer; every layer but the last has ReLU, the last has it when `reluOnLast`.
-    ///   - chainLowPrecision: bf16 only: hand bf16 activations between layers (the default); off,
-    ///     every layer takes and gives fp32 and converts its own inputs (for tests).
     init(name: String, inputs: Int, widths: [Int], reluOnLast: Bool, precision: Precision,
-         context: DNNLContext, optimizer: any DenseOptimizer, seed: UInt64, chainLowPrecision: Bool = true) throws {
+         context: DNNLContext, optimizer: any DenseOptimizer, seed: UInt64) throws {
         precondition(!widths.isEmpty, "\(name): at least one layer")
         self.name = name
         self.inputs = inputs
@@ -33,7 +31,7 @@ final class MLPStack: @unchecked Sendable {
         var width = inputs
         for (i, w) in widths.enumerated() {
             let relu = i < widths.count - 1 || reluOnLast
-            let chained = precision == .bf16 && chainLowPrecision
+            let chained = precision == .bf16
             let layer = try DenseLayer(name: "\(name).\(i)", inputs: width, outputs: w, relu: relu,
                                        precision: precision, context: context, seed: seed &+ UInt64(i) &* 7919,
                                        lowPrecisionInput: chained && i > 0, lowPrecisionOutput: chained && i < widths.count - 1)

@@ -146,8 +146,8 @@ public final class DenseLayer: Sendable {
         maintenance.withLock { $0.refresh(master: weights.values, low: lowWeights!.pointer) }
     }
 
-    /// bf16: whether `refreshLowPrecisionWeights` takes the Swift pass (the paired layouts).
-    var refreshesLowPrecisionInSwift: Bool { maintenance.withLock { $0.refreshesInSwift } }
+    /// bf16: whether `refreshLowPrecisionWeights` takes the engine's pass (the paired layouts).
+    var refreshesLowPrecisionByPairs: Bool { maintenance.withLock { $0.refreshesByPairs } }
 
     /// bf16: the refresh through oneDNN's reorder (for `bench --kernels`'s comparison).
     func refreshLowPrecisionWeightsWithReorder() {
@@ -156,15 +156,15 @@ public final class DenseLayer: Sendable {
     }
 
     /// bf16 only (for tests): the copy as the refresh writes it and as oneDNN's reorder writes it
-    /// (all bytes, padding included), and whether the refresh took the Swift pass.
-    func lowPrecisionCopies() -> (refreshed: [UInt8], reordered: [UInt8], inSwift: Bool)? {
+    /// (all bytes, padding included), and whether the refresh took the engine's pass.
+    func lowPrecisionCopies() -> (refreshed: [UInt8], reordered: [UInt8], byPairs: Bool)? {
         guard let lowWeights else { return nil }
         let scratch = AlignedBuffer(bytes: lowWeights.bytes)
         return maintenance.withLock { m in
             m.refresh(master: weights.values, low: lowWeights.pointer)
             m.refreshWithReorder(master: weights.values, low: scratch.pointer)
             return (Array(UnsafeRawBufferPointer(start: lowWeights.pointer, count: lowWeights.bytes)),
-                    Array(UnsafeRawBufferPointer(start: scratch.pointer, count: scratch.bytes)), m.refreshesInSwift)
+                    Array(UnsafeRawBufferPointer(start: scratch.pointer, count: scratch.bytes)), m.refreshesByPairs)
         }
     }
 

@@ -5,9 +5,10 @@ internal import CDNNL
 /// never waits for another layer or a worker.
 ///
 /// The refresh runs after every update. When the two layouts are the pair oneDNN's brgemm products
-/// choose (master `AB16b<X>a`, copy `AB16b<X>a2b`; `PairedBF16Layout`) it is a Swift pass that
-/// converts two master rows into one interleaved copy row at a time, 5–7× faster than oneDNN 2.6's
-/// generic reorder between those layouts; other layouts keep the reorder.
+/// choose (master `AB16b<X>a`, copy `AB16b<X>a2b`; `PairedBF16Layout`) it is the engine's pass
+/// that converts two master rows into one interleaved copy row at a time (`BF16Kernels`), 2–2.6×
+/// faster than oneDNN 2.6's reorder between those layouts on an AMX host (`bench --kernels`);
+/// other layouts keep the reorder.
 ///
 /// `@unchecked Sendable`: only ever used inside `DenseLayer.maintenance.withLock`, which serializes
 /// every use of its stream, scratchpad and memory objects.
@@ -20,7 +21,7 @@ final class WeightMaintenance: @unchecked Sendable {
     private let plainToMaster: BoundPrimitive
     private let masterToPlain: BoundPrimitive
     private let masterToLow: BoundPrimitive?
-    /// Set when the master → bf16 refresh can take the Swift pass.
+    /// Set when the master → bf16 refresh can take the engine's pass.
     private let pairedLayout: PairedBF16Layout?
 
     init(master masterDesc: DNNLMemoryDesc, low lowDesc: DNNLMemoryDesc?, outputs: Int, inputs: Int,
@@ -72,11 +73,11 @@ final class WeightMaintenance: @unchecked Sendable {
         stream.wait()
     }
 
-    /// Whether `refresh` takes the Swift pass (else oneDNN's reorder).
-    var refreshesInSwift: Bool { pairedLayout != nil }
+    /// Whether `refresh` takes the engine's pass (else oneDNN's reorder).
+    var refreshesByPairs: Bool { pairedLayout != nil }
 
     /// Converts the fp32 master into the bf16 copy (bf16 layers only). The copy's padding is never
-    /// written by the Swift pass: it stays as the first refresh (oneDNN's reorder, at init) left it, zero.
+    /// written by the engine's pass: it stays as the first refresh (oneDNN's reorder, at init) left it, zero.
     func refresh(master source: UnsafePointer<Float>, low destination: UnsafeMutableRawPointer) {
         if let pairedLayout, initialized {
             pairedLayout.convert(master: source, low: destination)
