@@ -47,24 +47,28 @@ final class DenseBinding {
                                                                  (DNNL_ARG_DIFF_BIAS, gradBias)], engine: engine)
     }
 
-    /// Makes the products read `input` (`rows × inputs`): points at it, or converts it into staging.
+    /// Makes the products read `source` (the input, `rows × inputs`, into `productInput` and
+    /// `inputStaging`; or the output gradient, into `productGradient` and `gradientStaging`):
+    /// converts it into the staging buffer, or points the memory at it when there is none.
     @inline(__always)
-    func take(input: UnsafePointer<Float>, count: Int) {
-        if let staging = inputStaging {
-            BF16Kernels.convert(input, to: staging.pointer, count: count)
+    static func take(_ source: UnsafePointer<Float>, count: Int, staging: AlignedBuffer?, memory: DNNLMemory) {
+        if let staging {
+            BF16Kernels.convert(source, to: staging.pointer, count: count)
         } else {
-            productInput.point(at: input)
+            memory.point(at: source)
         }
     }
 
-    /// Makes the products read `gradOutput` (`rows × outputs`): points at it, or converts it into staging.
+    /// `take` for the input.
+    @inline(__always)
+    func take(input: UnsafePointer<Float>, count: Int) {
+        Self.take(input, count: count, staging: inputStaging, memory: productInput)
+    }
+
+    /// `take` for the output gradient.
     @inline(__always)
     func take(gradOutput: UnsafePointer<Float>, count: Int) {
-        if let staging = gradientStaging {
-            BF16Kernels.convert(gradOutput, to: staging.pointer, count: count)
-        } else {
-            productGradient.point(at: gradOutput)
-        }
+        Self.take(gradOutput, count: count, staging: gradientStaging, memory: productGradient)
     }
 }
 

@@ -45,17 +45,28 @@ extension DNNLMemoryDesc {
     var formatTag: String {
         let n = Int(raw.ndims)
         guard n > 0 else { return "undef" }
-        guard raw.format_kind == dnnl_blocked else { return "format_kind(\(raw.format_kind.rawValue))" }
-        let blocking = raw.format_desc.blocking
-        let strides = withUnsafeBytes(of: blocking.strides) { Array($0.bindMemory(to: Int64.self).prefix(n)) }
-        let blocks = withUnsafeBytes(of: blocking.inner_blks) { Array($0.bindMemory(to: Int64.self).prefix(Int(blocking.inner_nblks))) }
-        let indices = withUnsafeBytes(of: blocking.inner_idxs) { Array($0.bindMemory(to: Int64.self).prefix(Int(blocking.inner_nblks))) }
+        guard let layout = blockedLayout else { return "format_kind(\(raw.format_kind.rawValue))" }
+        let (strides, blocks, indices) = (layout.strides, layout.innerBlocks, layout.innerIndices)
         let letters = Array("abcdefghijkl")
-        let blocked = Set(indices.map(Int.init))
+        let blocked = Set(indices)
         // Outer order: descending stride; ties keep dimension order.
         let order = (0..<n).sorted { strides[$0] != strides[$1] ? strides[$0] > strides[$1] : $0 < $1 }
         var tag = order.map { blocked.contains($0) ? String(letters[$0]).uppercased() : String(letters[$0]) }.joined()
-        for (size, index) in zip(blocks, indices) { tag += "\(size)\(letters[Int(index)])" }
+        for (size, index) in zip(blocks, indices) { tag += "\(size)\(letters[index])" }
         return tag
+    }
+
+    /// A blocked descriptor's geometry (nil for other format kinds).
+    var blockedLayout: (dims: [Int], paddedDims: [Int], strides: [Int], innerBlocks: [Int], innerIndices: [Int],
+                        offset0: Int)? {
+        let n = Int(raw.ndims)
+        guard n > 0, raw.format_kind == dnnl_blocked else { return nil }
+        let blocking = raw.format_desc.blocking
+        let nb = Int(blocking.inner_nblks)
+        func ints<T>(_ tuple: T, _ count: Int) -> [Int] {
+            withUnsafeBytes(of: tuple) { Array($0.bindMemory(to: Int64.self).prefix(count)).map(Int.init) }
+        }
+        return (ints(raw.dims, n), ints(raw.padded_dims, n), ints(blocking.strides, n), ints(blocking.inner_blks, nb),
+                ints(blocking.inner_idxs, nb), Int(raw.offset0))
     }
 }

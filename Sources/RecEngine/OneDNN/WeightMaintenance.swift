@@ -156,19 +156,3 @@ struct PairedBF16Layout: Sendable {
         }
     }
 }
-
-extension DNNLMemoryDesc {
-    /// A blocked descriptor's geometry (nil for other format kinds).
-    var blockedLayout: (dims: [Int], paddedDims: [Int], strides: [Int], innerBlocks: [Int], innerIndices: [Int],
-                        offset0: Int)? {
-        let n = Int(raw.ndims)
-        guard n > 0, raw.format_kind == dnnl_blocked else { return nil }
-        let blocking = raw.format_desc.blocking
-        let nb = Int(blocking.inner_nblks)
-        func ints<T>(_ tuple: T, _ count: Int) -> [Int] {
-            withUnsafeBytes(of: tuple) { Array($0.bindMemory(to: Int64.self).prefix(count)).map(Int.init) }
-        }
-        return (ints(raw.dims, n), ints(raw.padded_dims, n), ints(blocking.strides, n), ints(blocking.inner_blks, nb),
-                ints(blocking.inner_idxs, nb), Int(raw.offset0))
-    }
-}
