@@ -36,6 +36,10 @@ extern dnnl_status_t dnnl_gemm_bf16bf16f32(char transa, char transb, dnnl_dim_t 
 /// this shim is the engine's one C module; it needs nothing from oneDNN.
 static inline void rt_prefetch_for_write(const void *p) { __builtin_prefetch(p, 1, 3); }
 
+/// Hints that `p`'s cache line will soon be read (prefetcht0): the embedding gathers read table
+/// rows at random addresses.
+static inline void rt_prefetch_for_read(const void *p) { __builtin_prefetch(p, 0, 3); }
+
 /* fp32 → bf16 with the rounding of `vcvtneps2bf16` (the instruction oneDNN's reorders use on
    AVX-512 BF16 and AMX hosts): round to nearest even; zeros and denormals to a signed zero; NaNs
    kept and made quiet. Written with clang's vector extensions, 16 lanes at a time: the functions

@@ -5,9 +5,35 @@ import TestSupport
 
 /// Forward kernels against naive Double references written independently of the kernels.
 final class KernelForwardTests: XCTestCase {
+    /// The short-row copy behind the gathers: every length (whole 8-float vectors, tails, both),
+    /// from and to unaligned addresses, writes exactly `n` floats.
+    func testRowCopyCopiesEveryLengthAndNothingPast() {
+        var rng = KernelTestRNG(seed: 11)
+        let source = rng.floats(40)
+        let sentinel: Float = -777
+        for n in 0...25 {
+            var destination = [Float](repeating: sentinel, count: n + 3)
+            source.withUnsafeBufferPointer { src in
+                destination.withUnsafeMutableBufferPointer { dst in
+                    KernelMath.copy(src.baseAddress! + 1, to: dst.baseAddress! + 1, n)
+                }
+            }
+            XCTAssertEqual(Array(destination[1..<(n + 1)]), Array(source[1..<(n + 1)]), "n = \(n)")
+            XCTAssertEqual(destination[0], sentinel, "n = \(n): wrote before the row")
+            XCTAssertEqual(Array(destination[(n + 1)...]), [sentinel, sentinel], "n = \(n): wrote past the row")
+        }
+    }
+
     func testGatherMatchesNaiveLookupIntoAStridedSlice() {
+        // Batch 33 > the gather's prefetch distance; dims with and without a scalar tail.
+        for dim in [1, 16, 21] {
+            gatherMatchesNaiveLookup(dim: dim)
+        }
+    }
+
+    private func gatherMatchesNaiveLookup(dim: Int) {
         var rng = KernelTestRNG(seed: 1)
-        let rows = 97, dim = 16, batch = 33, columns = 26, dense = 13
+        let rows = 97, batch = 33, columns = 26, dense = 13
         let outStride = columns * dim + dense
         let tables = (0..<columns).map { _ in rng.floats(rows * dim) }
         let ids = (0..<(batch * columns)).map { _ in Int32(rng.int(rows)) }
@@ -21,7 +47,7 @@ final class KernelForwardTests: XCTestCase {
             for c in 0..<columns {
                 let id = Int(ids[i * columns + c])
                 for d in 0..<dim {
-                    XCTAssertEqual(out[i * outStride + c * dim + d], tables[c][id * dim + d], "sample \(i) column \(c) d \(d)")
+                    XCTAssertEqual(out[i * outStride + c * dim + d], tables[c][id * dim + d], "dim \(dim) sample \(i) column \(c) d \(d)")
                 }
             }
             for j in (columns * dim)..<outStride { XCTAssertEqual(out[i * outStride + j], sentinel, "dense slot overwritten") }

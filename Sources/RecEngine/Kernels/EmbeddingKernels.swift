@@ -1,8 +1,15 @@
+internal import CDNNL
+
 /// Embedding lookups: copy table rows selected by categorical ids into a strided output slice.
 ///
 /// The gradient side ("scatter-add" of gradient rows into the table) is done sparsely by
 /// `SparseRowOptimizer.accumulate`, which reads the same strided gradient slice directly.
 public enum EmbeddingKernels {
+    /// How many samples ahead `gather` requests a table row's first cache line (the whole row for
+    /// the engine's rows of 16 floats or fewer in a 64-byte-aligned table). Changes speed only:
+    /// with it the gathers' share of a bf16 DeepFM step fell from 4.0% to 3.1% (`perf`).
+    static let gatherPrefetchDistance = 8
+
     /// Gathers one embedding per sample:
     /// `out[i*outStride + outOffset + d] = table[ids[i*idStride + column] * dim + d]`
     /// for `i in 0..<batch`, `d in 0..<dim`.
@@ -14,13 +21,20 @@ public enum EmbeddingKernels {
                               ids: UnsafePointer<Int32>, idStride: Int, column: Int, batch: Int,
                               out: UnsafeMutablePointer<Float>, outStride: Int, outOffset: Int) {
         for i in 0..<batch {
+            // The rows sit at random addresses: request sample i + gatherPrefetchDistance's row
+            // while copying this one, so the copies overlap their cache misses (an out-of-range
+            // id there is only a hint; it is checked when its turn comes).
+            if i &+ gatherPrefetchDistance < batch {
+                let ahead = Int(ids[(i &+ gatherPrefetchDistance) &* idStride &+ column])
+                if ahead >= 0 && ahead < rows { rt_prefetch_for_read(table + ahead &* dim) }
+            }
             let id = Int(ids[i &* idStride &+ column])
             if id < 0 || id >= rows {
                 fatalError("EmbeddingKernels.gather: id \(id) of sample \(i), column \(column) is outside 0..<\(rows)")
             }
             let src = table + id &* dim
             let dst = out + (i &* outStride &+ outOffset)
-            dst.update(from: src, count: dim)
+            KernelMath.copy(src, to: dst, dim)
         }
     }
 

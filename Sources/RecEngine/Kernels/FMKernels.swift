@@ -18,7 +18,7 @@ public enum FMKernels {
             let s = scratch.baseAddress!
             for i in 0..<batch {
                 let row = x + (i &* stride &+ offset)
-                s.update(from: row, count: dim)
+                KernelMath.copy(row, to: s, dim)
                 var squares = KernelMath.dot(row, row, dim)
                 for f in 1..<fields {
                     let v = row + f &* dim
@@ -42,7 +42,7 @@ public enum FMKernels {
             let s = scratch.baseAddress!
             for i in 0..<batch {
                 let row = x + (i &* stride &+ offset)
-                s.update(from: row, count: dim)
+                KernelMath.copy(row, to: s, dim)
                 for f in 1..<fields { KernelMath.add(row + f &* dim, into: s, dim) }
                 let g = gradOut[i]
                 let grow = gradX + (i &* gradStride &+ gradOffset)

@@ -39,7 +39,7 @@ public enum InteractionKernels {
                 let v0 = bottom + i &* dim
                 let e = emb + (i &* embStride &+ embOffset)
                 let o = out + i &* outStride
-                o.update(from: v0, count: dim)
+                KernelMath.copy(v0, to: o, dim)
                 for d in 0..<dim { t[d &* lanes] = v0[d] }
                 for j in 1..<vectors {
                     let v = e + (j &- 1) &* dim

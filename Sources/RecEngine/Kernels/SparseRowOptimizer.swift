@@ -169,7 +169,7 @@ public final class SparseRowOptimizer: @unchecked Sendable {
                 uniqueIds[unique] = id
                 uniqueSlots[unique] = Int32(truncatingIfNeeded: slot)
                 let dst = sums + unique &* dim
-                if weight == 1 { dst.update(from: src, count: dim) } else { for d in 0..<dim { dst[d] = weight * src[d] } }
+                if weight == 1 { KernelMath.copy(src, to: dst, dim) } else { for d in 0..<dim { dst[d] = weight * src[d] } }
                 unique &+= 1
                 return
             }

@@ -5,7 +5,7 @@ internal import CDNNL
 /// never waits for another layer or a worker.
 ///
 /// The refresh runs after every update. When the two layouts are the pair oneDNN's brgemm products
-/// choose (master `AB16b<X>a`, copy `AB16b<X>a2b`; `PairedBF16Layout`) it is the engine's pass
+/// choose (master `AB16b<X>a`, copy `AB<K>b<X>a2b`; `PairedBF16Layout`) it is the engine's pass
 /// that converts two master rows into one interleaved copy row at a time (`BF16Kernels`), 2–2.6×
 /// faster than oneDNN 2.6's reorder between those layouts on an AMX host (`bench --kernels`);
 /// other layouts keep the reorder.
@@ -102,12 +102,15 @@ final class WeightMaintenance: @unchecked Sendable {
 
 /// The master and bf16 weight layouts oneDNN's brgemm inner products choose on AVX-512 and AMX:
 /// master `AB16b<X>a` (fp32; inner block 16 inputs × X outputs, outputs innermost) and copy
-/// `AB16b<X>a2b` (bf16; inputs in blocks of 32, each pair of inputs interleaved per output). Two
-/// consecutive master rows (inputs b, b+1 of one block, X outputs each) become one copy row of X
-/// pairs, so the refresh is a contiguous convert-and-interleave per row pair.
+/// `AB<K>b<X>a2b` (bf16; inputs in blocks of 2K, each pair of inputs interleaved per output: K = 16
+/// on AMX, 8 with avx512_core_bf16). Two consecutive master rows (inputs b, b+1 of one block, X
+/// outputs each) become one copy row of X pairs, so the refresh is a contiguous
+/// convert-and-interleave per row pair.
 struct PairedBF16Layout: Sendable {
     /// Outputs per inner block (X).
     let block: Int
+    /// Inputs per copy block (2K).
+    let lowInputBlock: Int
     /// Padded outputs and padded inputs of the master.
     let paddedOutputs: Int
     let paddedInputs: Int
@@ -122,11 +125,12 @@ struct PairedBF16Layout: Sendable {
         guard let m = master.blockedLayout, let l = low.blockedLayout,
               m.dims.count == 2, l.dims.count == 2, m.dims == l.dims,
               m.innerIndices == [1, 0], m.innerBlocks.count == 2, m.innerBlocks[0] == 16,
-              l.innerIndices == [1, 0, 1], l.innerBlocks.count == 3, l.innerBlocks[0] == 16, l.innerBlocks[2] == 2,
+              l.innerIndices == [1, 0, 1], l.innerBlocks.count == 3, l.innerBlocks[0] > 0, l.innerBlocks[2] == 2,
               m.innerBlocks[1] == l.innerBlocks[1], m.innerBlocks[1] % 16 == 0,
               m.paddedDims[0] == l.paddedDims[0], m.paddedDims[1] <= l.paddedDims[1],
               m.offset0 == 0, l.offset0 == 0 else { return nil }
         block = m.innerBlocks[1]
+        lowInputBlock = 2 * l.innerBlocks[0]
         paddedOutputs = m.paddedDims[0]
         paddedInputs = m.paddedDims[1]
         masterOutputStride = m.strides[0]
@@ -148,8 +152,8 @@ struct PairedBF16Layout: Sendable {
                 let masterOffset: Int = (b / 16) &* masterInputStride &+ (b % 16) &* x
                 let row0 = masterBase + masterOffset
                 // bf16 elements → pairs: the copy row of inputs (b, b+1) starts at an even element.
-                let lowRow: Int = (b % 32) / 2
-                let lowElement: Int = lowBase &+ (b / 32) &* lowInputStride &+ lowRow &* 2 &* x
+                let lowRow: Int = (b % lowInputBlock) / 2
+                let lowElement: Int = lowBase &+ (b / lowInputBlock) &* lowInputStride &+ lowRow &* 2 &* x
                 BF16Kernels.interleavePairs(row0, row0 + x, into: pairs + lowElement / 2, count: x)
                 b += 2
             }

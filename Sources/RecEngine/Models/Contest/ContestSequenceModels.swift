@@ -388,7 +388,7 @@ final class SeqEmbeddings: @unchecked Sendable {
             for s in 0..<maxLength {
                 let dst = out + (s * rows + i) * w + offset
                 if s < n && s < have {
-                    dst.update(from: row(t, feed.ids[first + s], slot: slot, sample: start + i), count: dim)
+                    KernelMath.copy(row(t, feed.ids[first + s], slot: slot, sample: start + i), to: dst, dim)
                 } else {
                     dst.update(repeating: 0, count: dim)
                 }
