@@ -154,4 +154,107 @@ static inline void rt_bf16_interleave_pairs_avx512(const float *row0, const floa
     }
 }
 
+/* DLRM's dot interaction with 16-float AVX-512 vectors (InteractionKernels: the same algorithm, the
+   same operations in the same order per lane as its 8-lane Swift form, so the same bits; the Swift
+   build targets AVX2 and its SIMD8 kernels stay the portable path). Every product and sum is its
+   own instruction: no fused multiply-add. Call only where the CPU has AVX-512F (the engine asks
+   oneDNN's ISA detection). */
+#define RT_MADD(acc, s, p) _mm512_add_ps((acc), _mm512_mul_ps(_mm512_set1_ps(s), _mm512_loadu_ps(p)))
+
+/// Forward: `out[i*outStride ..]` = v_0, then dot(v_a, v_b) for a < b in row-major order.
+/// `scratch` holds `lanes*dim` floats, zero, `lanes ≥ fields + 17` (the pairs' windows read up to
+/// 16 lanes past the last vector); only its first `fields + 1` columns are written.
+__attribute__((target("avx512f")))
+static inline void rt_interaction_forward_avx512(const float *bottom, const float *emb, long embStride, long embOffset,
+                                                 long fields, long dim, long batch, float *out, long outStride,
+                                                 float *scratch, long lanes) {
+    #pragma clang fp contract(off)
+    const long vectors = fields + 1, width = dim + vectors * fields / 2;
+    for (long i = 0; i < batch; i++) {
+        const float *v0 = bottom + i * dim, *e = emb + i * embStride + embOffset;
+        float *o = out + i * outStride;
+        for (long d = 0; d < dim; d++) { o[d] = v0[d]; scratch[d * lanes] = v0[d]; }
+        for (long j = 1; j < vectors; j++) {
+            const float *v = e + (j - 1) * dim;
+            for (long d = 0; d < dim; d++) scratch[d * lanes + j] = v[d];
+        }
+        long k = dim;
+        for (long a = 0; a < fields; a++) {
+            const float *va = a == 0 ? v0 : e + (a - 1) * dim;
+            for (long b = a + 1; b < vectors; b += 16) {
+                __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+                long d = 0;
+                for (; d + 4 <= dim; d += 4) {
+                    const float *p = scratch + d * lanes + b;
+                    acc0 = RT_MADD(acc0, va[d], p);
+                    acc1 = RT_MADD(acc1, va[d + 1], p + lanes);
+                    acc2 = RT_MADD(acc2, va[d + 2], p + 2 * lanes);
+                    acc3 = RT_MADD(acc3, va[d + 3], p + 3 * lanes);
+                }
+                for (; d < dim; d++) acc0 = RT_MADD(acc0, va[d], scratch + d * lanes + b);
+                __m512 acc = _mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3));
+                const long valid = vectors - b < 16 ? vectors - b : 16;
+                /* Lanes past `valid` land on this row's later pairs, written after. */
+                if (k + 16 <= width) _mm512_storeu_ps(o + k, acc);
+                else _mm512_mask_storeu_ps(o + k, (__mmask16)((1u << valid) - 1u), acc);
+                k += valid;
+            }
+        }
+    }
+}
+
+/// Backward (`dim` a multiple of 16): `grad v_a = Σ_{b≠a} g_ab v_b` (b in increasing order), plus
+/// the passthrough for v_0, two rows at a time; OVERWRITES `gradBottom` and `gradEmb`'s rows.
+/// `rowStart[a]`: the output column of pair (a, a+1).
+__attribute__((target("avx512f")))
+static inline void rt_interaction_backward_avx512(const float *bottom, const float *emb, long embStride, long embOffset,
+                                                  long fields, long dim, long batch,
+                                                  const float *gradOut, long gradOutStride, float *gradBottom,
+                                                  float *gradEmb, long gradEmbStride, long gradEmbOffset,
+                                                  const long *rowStart) {
+    #pragma clang fp contract(off)
+    for (long i = 0; i < batch; i++) {
+        const float *v0 = bottom + i * dim, *e = emb + i * embStride + embOffset, *go = gradOut + i * gradOutStride;
+        float *gb = gradBottom + i * dim, *ge = gradEmb + i * gradEmbStride + gradEmbOffset;
+        for (long c = 0; c + 16 <= dim; c += 16) {
+            __m512 acc = _mm512_loadu_ps(go + c);
+            for (long b = 1; b <= fields; b++) acc = RT_MADD(acc, go[rowStart[0] - 1 + b], e + (b - 1) * dim + c);
+            _mm512_storeu_ps(gb + c, acc);
+            long a = 1;
+            for (; a + 1 <= fields; a += 2) {
+                const long a1 = a + 1;
+                const __m512 w0 = _mm512_loadu_ps(v0 + c);
+                __m512 acc0 = _mm512_mul_ps(_mm512_set1_ps(go[rowStart[0] + a - 1]), w0);
+                __m512 acc1 = _mm512_mul_ps(_mm512_set1_ps(go[rowStart[0] + a1 - 1]), w0);
+                long b = 1;
+                for (; b < a; b++) {
+                    const __m512 vb = _mm512_loadu_ps(e + (b - 1) * dim + c);
+                    acc0 = _mm512_add_ps(acc0, _mm512_mul_ps(_mm512_set1_ps(go[rowStart[b] + a - b - 1]), vb));
+                    acc1 = _mm512_add_ps(acc1, _mm512_mul_ps(_mm512_set1_ps(go[rowStart[b] + a1 - b - 1]), vb));
+                }
+                /* b = a: row a skips itself, row a+1 takes g(a, a+1)·v_a; b = a+1: the other way round. */
+                const __m512 gPair = _mm512_set1_ps(go[rowStart[a]]);
+                acc1 = _mm512_add_ps(acc1, _mm512_mul_ps(gPair, _mm512_loadu_ps(e + (a - 1) * dim + c)));
+                acc0 = _mm512_add_ps(acc0, _mm512_mul_ps(gPair, _mm512_loadu_ps(e + a * dim + c)));
+                const long base0 = rowStart[a] - a - 1, base1 = rowStart[a1] - a1 - 1;
+                for (b = a + 2; b <= fields; b++) {
+                    const __m512 vb = _mm512_loadu_ps(e + (b - 1) * dim + c);
+                    acc0 = _mm512_add_ps(acc0, _mm512_mul_ps(_mm512_set1_ps(go[base0 + b]), vb));
+                    acc1 = _mm512_add_ps(acc1, _mm512_mul_ps(_mm512_set1_ps(go[base1 + b]), vb));
+                }
+                _mm512_storeu_ps(ge + (a - 1) * dim + c, acc0);
+                _mm512_storeu_ps(ge + a * dim + c, acc1);
+            }
+            for (; a <= fields; a++) {
+                __m512 acc2 = _mm512_mul_ps(_mm512_set1_ps(go[rowStart[0] + a - 1]), _mm512_loadu_ps(v0 + c));
+                for (long b = 1; b < a; b++) acc2 = RT_MADD(acc2, go[rowStart[b] + a - b - 1], e + (b - 1) * dim + c);
+                const long base = rowStart[a] - a - 1;
+                for (long b = a + 1; b <= fields; b++) acc2 = RT_MADD(acc2, go[base + b], e + (b - 1) * dim + c);
+                _mm512_storeu_ps(ge + (a - 1) * dim + c, acc2);
+            }
+        }
+    }
+}
+#undef RT_MADD
+
 #endif

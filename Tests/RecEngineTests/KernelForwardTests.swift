@@ -105,10 +105,40 @@ final class KernelForwardTests: XCTestCase {
         }
     }
 
+    /// The 16-wide AVX-512 kernels give the 8-wide Swift kernels' results bit for bit (forward at
+    /// every shape; backward where `dim` is a multiple of 16, elsewhere both take the Swift path),
+    /// with windows wider than a row, several windows per row, and odd and even `fields`.
+    func testInteractionAVX512KernelsMatchTheSwiftKernelsBitForBit() throws {
+        try XCTSkipUnless(InteractionKernels.hasAVX512, "no AVX-512 on this host: the Swift kernels are the only path")
+        for (fields, dim) in [(26, 16), (11, 13), (2, 4), (7, 1), (16, 32), (33, 16), (1, 16), (40, 7)] {
+            var rng = KernelTestRNG(seed: 90 + UInt64(fields * dim))
+            let batch = 5
+            let width = InteractionKernels.outputWidth(fields: fields, dim: dim)
+            let embStride = fields * dim + 3, embOffset = 1, outStride = width + 2
+            let bottom = rng.floats(batch * dim), emb = rng.floats(batch * embStride), gradOut = rng.floats(batch * outStride)
+            var outputs: [[Float]] = [], gradients: [[Float]] = []
+            for avx512 in [false, true] {
+                var out = [Float](repeating: 999, count: batch * outStride)
+                InteractionKernels.forward(bottom: bottom, emb: emb, embStride: embStride, embOffset: embOffset, fields: fields,
+                                           dim: dim, batch: batch, out: &out, outStride: outStride, avx512: avx512)
+                var gradBottom = [Float](repeating: 999, count: batch * dim)
+                var gradEmb = [Float](repeating: 999, count: batch * embStride)
+                InteractionKernels.backward(bottom: bottom, emb: emb, embStride: embStride, embOffset: embOffset, fields: fields,
+                                            dim: dim, batch: batch, gradOut: gradOut, gradOutStride: outStride,
+                                            gradBottom: &gradBottom, gradEmb: &gradEmb, gradEmbStride: embStride,
+                                            gradEmbOffset: embOffset, avx512: avx512)
+                outputs.append(out)
+                gradients.append(gradBottom + gradEmb)
+            }
+            XCTAssertEqual(outputs[1].map(\.bitPattern), outputs[0].map(\.bitPattern), "forward, fields \(fields) dim \(dim)")
+            XCTAssertEqual(gradients[1].map(\.bitPattern), gradients[0].map(\.bitPattern), "backward, fields \(fields) dim \(dim)")
+        }
+    }
+
     /// `grad v_a = Σ_{b≠a} g_ab v_b` (plus the passthrough for v_0) against a Double reference; odd and
     /// even `fields` reach both the two-rows-at-a-time loop and its single-row remainder.
     func testInteractionBackwardValues() {
-        for (fields, dim) in [(26, 16), (11, 13), (1, 8), (2, 3), (9, 17)] {
+        for (fields, dim) in [(26, 16), (11, 13), (1, 8), (2, 3), (9, 17), (4, 32)] {
             var rng = KernelTestRNG(seed: 7 + UInt64(fields))
             let batch = 3
             let width = InteractionKernels.outputWidth(fields: fields, dim: dim)

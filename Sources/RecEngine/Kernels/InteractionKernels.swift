@@ -1,3 +1,5 @@
+internal import CDNNL
+
 /// DLRM's dot interaction. Per sample there are `fields + 1` vectors of `dim` floats:
 /// `v_0 = bottom[i*dim ..]` (the bottom MLP's output) and
 /// `v_f = emb[i*embStride + embOffset + (f-1)*dim ..]` for `f in 1...fields` (the embeddings).
@@ -9,7 +11,19 @@
 /// registers, 8 dimensions at a time, and stores it once — no read-modify-write of gradient rows
 /// and no short-loop overhead per pair (~1.8× faster than one axpy per pair at dim 16), two rows at
 /// a time. The forward pass computes 8 dots at a time from a transposed copy of the sample's vectors.
+///
+/// Where the CPU has AVX-512 both passes run the same algorithm 16 floats wide in the C shim
+/// (`rt_interaction_forward_avx512`, `rt_interaction_backward_avx512`; the backward for `dim` a
+/// multiple of 16): the same operations in the same order per lane, so the same bits (tested), and
+/// the Swift build keeps its AVX2 target for every other kernel.
 public enum InteractionKernels {
+    /// Whether this CPU runs the 16-wide kernels (oneDNN's ISA detection: AVX-512 or newer).
+    public static let hasAVX512: Bool = {
+        let isa = dnnl_get_effective_cpu_isa()
+        return [dnnl_cpu_isa_avx512_core, dnnl_cpu_isa_avx512_core_vnni, dnnl_cpu_isa_avx512_core_bf16,
+                dnnl_cpu_isa_avx512_core_amx].contains(isa)
+    }()
+
     /// Width of one output row: `dim + (F+1)·F/2` for `F = fields` (F+1 vectors).
     public static func outputWidth(fields: Int, dim: Int) -> Int {
         dim + (fields + 1) * fields / 2
@@ -27,8 +41,17 @@ public enum InteractionKernels {
     /// A 4-row × 16-column register tile measured no faster, so the simpler form stays.
     public static func forward(bottom: UnsafePointer<Float>, emb: UnsafePointer<Float>, embStride: Int, embOffset: Int,
                                fields: Int, dim: Int, batch: Int,
-                               out: UnsafeMutablePointer<Float>, outStride: Int) {
+                               out: UnsafeMutablePointer<Float>, outStride: Int, avx512: Bool = hasAVX512) {
         let vectors = fields &+ 1
+        if avx512 {
+            let lanes = (vectors &+ 15) & ~15 &+ 16
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: lanes &* dim) { scratch in
+                scratch.baseAddress!.initialize(repeating: 0, count: lanes &* dim)
+                rt_interaction_forward_avx512(bottom, emb, embStride, embOffset, fields, dim, batch, out, outStride,
+                                              scratch.baseAddress!, lanes)
+            }
+            return
+        }
         let width = outputWidth(fields: fields, dim: dim)
         // Room for a window that starts at the last vector: 8 lanes past it, zero.
         let lanes = (vectors &+ 7) & ~7 &+ 8
@@ -91,7 +114,8 @@ public enum InteractionKernels {
                                 fields: Int, dim: Int, batch: Int,
                                 gradOut: UnsafePointer<Float>, gradOutStride: Int,
                                 gradBottom: UnsafeMutablePointer<Float>,
-                                gradEmb: UnsafeMutablePointer<Float>, gradEmbStride: Int, gradEmbOffset: Int) {
+                                gradEmb: UnsafeMutablePointer<Float>, gradEmbStride: Int, gradEmbOffset: Int,
+                                avx512: Bool = hasAVX512) {
         let vectors = fields &+ 1
         withUnsafeTemporaryAllocation(of: Int.self, capacity: vectors) { starts in
             // rowStart[a]: column of pair (a, a+1) in the output row; pair (a, b) is at rowStart[a] + b − a − 1.
@@ -100,6 +124,11 @@ public enum InteractionKernels {
             for a in 0..<vectors {
                 rowStart[a] = k
                 k &+= fields &- a
+            }
+            if avx512 && dim % 16 == 0 {
+                rt_interaction_backward_avx512(bottom, emb, embStride, embOffset, fields, dim, batch, gradOut, gradOutStride,
+                                               gradBottom, gradEmb, gradEmbStride, gradEmbOffset, rowStart)
+                return
             }
             for i in 0..<batch {
                 let v0 = bottom + i &* dim
