@@ -2,11 +2,19 @@ import Foundation
 import XCTest
 @testable import RecEngine
 
-/// The vector optimizer passes (Adagrad, Adam: 8 lanes in a build for an AVX2 host, then 4, then
-/// the scalar tail) against their scalar definitions, bit for bit; the sizes reach every stage.
+/// The vector optimizer passes (Adagrad, Adam: 16 lanes where the CPU has AVX-512 (Adam), 8 in a
+/// build for an AVX2 host, then 4, then the scalar tail) against their scalar definitions, bit for
+/// bit; the sizes reach every stage.
 final class OptimizerVectorTests: XCTestCase {
     func testVectorAdamIsBitIdenticalToScalar() {
-        for n in [0, 1, 3, 4, 7, 8, 9, 12, 13, 16, 1003, 1007] {
+        // With and without the AVX-512 stage where the CPU has it (elsewhere only without).
+        for avx512 in KernelMath.hasAVX512 ? [false, true] : [false] {
+            vectorAdamIsBitIdenticalToScalar(avx512: avx512)
+        }
+    }
+
+    private func vectorAdamIsBitIdenticalToScalar(avx512: Bool) {
+        for n in [0, 1, 3, 4, 7, 8, 9, 12, 13, 16, 17, 31, 32, 45, 1003, 1007] {
             var rng = SplitMix64(seed: UInt64(n) + 5)
             func value(_ k: Int) -> Float {
                 // Mixed magnitudes and signs, exact zeros and subnormal-range values.
@@ -26,7 +34,7 @@ final class OptimizerVectorTests: XCTestCase {
                 g.withUnsafeBufferPointer { gp in
                     thetaV.withUnsafeMutableBufferPointer { t in mV.withUnsafeMutableBufferPointer { m in vV.withUnsafeMutableBufferPointer { v in
                         OptimizerMath.adam(t.baseAddress!, gp.baseAddress!, m.baseAddress!, v.baseAddress!, n,
-                                           stepSize: lr, beta1: 0.9, beta2: 0.999, epsilon: 1e-8)
+                                           stepSize: lr, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, avx512: avx512)
                     } } }
                     thetaS.withUnsafeMutableBufferPointer { t in mS.withUnsafeMutableBufferPointer { m in vS.withUnsafeMutableBufferPointer { v in
                         OptimizerMath.adamScalar(t.baseAddress!, gp.baseAddress!, m.baseAddress!, v.baseAddress!, n,
@@ -34,9 +42,9 @@ final class OptimizerVectorTests: XCTestCase {
                     } } }
                 }
             }
-            XCTAssertEqual(thetaV.map(\.bitPattern), thetaS.map(\.bitPattern), "θ, n = \(n)")
-            XCTAssertEqual(mV.map(\.bitPattern), mS.map(\.bitPattern), "m, n = \(n)")
-            XCTAssertEqual(vV.map(\.bitPattern), vS.map(\.bitPattern), "v, n = \(n)")
+            XCTAssertEqual(thetaV.map(\.bitPattern), thetaS.map(\.bitPattern), "θ, n = \(n), avx512 \(avx512)")
+            XCTAssertEqual(mV.map(\.bitPattern), mS.map(\.bitPattern), "m, n = \(n), avx512 \(avx512)")
+            XCTAssertEqual(vV.map(\.bitPattern), vS.map(\.bitPattern), "v, n = \(n), avx512 \(avx512)")
             if n > 0 { XCTAssertNotEqual(thetaV, theta0, "the update must move θ (n = \(n))") }
         }
     }

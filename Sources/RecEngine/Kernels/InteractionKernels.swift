@@ -17,12 +17,8 @@ internal import CDNNL
 /// multiple of 16): the same operations in the same order per lane, so the same bits (tested), and
 /// the Swift build keeps its AVX2 target for every other kernel.
 public enum InteractionKernels {
-    /// Whether this CPU runs the 16-wide kernels (oneDNN's ISA detection: AVX-512 or newer).
-    public static let hasAVX512: Bool = {
-        let isa = dnnl_get_effective_cpu_isa()
-        return [dnnl_cpu_isa_avx512_core, dnnl_cpu_isa_avx512_core_vnni, dnnl_cpu_isa_avx512_core_bf16,
-                dnnl_cpu_isa_avx512_core_amx].contains(isa)
-    }()
+    /// Whether the 16-wide kernels run by default (`KernelMath.hasAVX512`).
+    public static let hasAVX512 = KernelMath.hasAVX512
 
     /// Width of one output row: `dim + (F+1)·F/2` for `F = fields` (F+1 vectors).
     public static func outputWidth(fields: Int, dim: Int) -> Int {

@@ -1,4 +1,5 @@
 import Glibc
+internal import CDNNL
 #if arch(x86_64)
 import _Builtin_intrinsics.intel
 #endif
@@ -62,7 +63,8 @@ enum OptimizerMath {
         }
     }
 
-    /// Adam over `n` elements: 8 lanes at a time in a build for an AVX2 host (256-bit `vdivps` and
+    /// Adam over `n` elements: 16 lanes at a time where oneDNN reports AVX-512 (`rt_adam_avx512` in
+    /// the C shim), then 8 in a build for an AVX2 host (256-bit `vdivps` and
     /// `vsqrtps`), then 4 lanes (SSE, baseline x86-64), then the scalar form for the tail. Every
     /// lane performs the scalar form's operations in the same order (no
     /// fused multiply-add; correctly rounded √ and ÷), so the result is bit-identical to
@@ -71,8 +73,12 @@ enum OptimizerMath {
     @inline(__always)
     static func adam(_ theta: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
                      _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>, _ n: Int,
-                     stepSize: Float, beta1: Float, beta2: Float, epsilon: Float) {
+                     stepSize: Float, beta1: Float, beta2: Float, epsilon: Float,
+                     avx512: Bool = KernelMath.hasAVX512) {
         var k = 0
+        if avx512 {
+            k = rt_adam_avx512(theta, g, m, v, n, stepSize, beta1, beta2, 1 - beta1, 1 - beta2, epsilon)
+        }
         #if RECTUNE_TARGET_AVX2
         adamLanes(sqrt8, theta, g, m, v, n, stepSize: stepSize, beta1: beta1, beta2: beta2, epsilon: epsilon, from: &k)
         #endif
