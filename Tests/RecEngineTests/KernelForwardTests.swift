@@ -109,7 +109,7 @@ final class KernelForwardTests: XCTestCase {
     /// every shape; backward where `dim` is a multiple of 16, elsewhere both take the Swift path),
     /// with windows wider than a row, several windows per row, and odd and even `fields`.
     func testInteractionAVX512KernelsMatchTheSwiftKernelsBitForBit() throws {
-        try XCTSkipUnless(KernelMath.hasAVX512, "no AVX-512 on this host: the Swift kernels are the only path")
+        try XCTSkipUnless(OneDNNInfo.hasAVX512Core, "no AVX-512 on this host: the Swift kernels are the only path")
         for (fields, dim) in [(26, 16), (11, 13), (2, 4), (7, 1), (16, 32), (33, 16), (1, 16), (40, 7)] {
             var rng = KernelTestRNG(seed: 90 + UInt64(fields * dim))
             let batch = 5

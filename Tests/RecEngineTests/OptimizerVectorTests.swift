@@ -8,7 +8,7 @@ import XCTest
 final class OptimizerVectorTests: XCTestCase {
     func testVectorAdamIsBitIdenticalToScalar() {
         // With and without the AVX-512 stage where the CPU has it (elsewhere only without).
-        for avx512 in KernelMath.hasAVX512 ? [false, true] : [false] {
+        for avx512 in OneDNNInfo.hasAVX512Core ? [false, true] : [false] {
             vectorAdamIsBitIdenticalToScalar(avx512: avx512)
         }
     }

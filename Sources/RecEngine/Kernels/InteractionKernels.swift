@@ -17,9 +17,6 @@ internal import CDNNL
 /// multiple of 16): the same operations in the same order per lane, so the same bits (tested), and
 /// the Swift build keeps its AVX2 target for every other kernel.
 public enum InteractionKernels {
-    /// Whether the 16-wide kernels run by default (`KernelMath.hasAVX512`).
-    public static let hasAVX512 = KernelMath.hasAVX512
-
     /// Width of one output row: `dim + (F+1)·F/2` for `F = fields` (F+1 vectors).
     public static func outputWidth(fields: Int, dim: Int) -> Int {
         dim + (fields + 1) * fields / 2
@@ -37,7 +34,7 @@ public enum InteractionKernels {
     /// A 4-row × 16-column register tile measured no faster, so the simpler form stays.
     public static func forward(bottom: UnsafePointer<Float>, emb: UnsafePointer<Float>, embStride: Int, embOffset: Int,
                                fields: Int, dim: Int, batch: Int,
-                               out: UnsafeMutablePointer<Float>, outStride: Int, avx512: Bool = hasAVX512) {
+                               out: UnsafeMutablePointer<Float>, outStride: Int, avx512: Bool = OneDNNInfo.hasAVX512Core) {
         let vectors = fields &+ 1
         if avx512 {
             let lanes = (vectors &+ 15) & ~15 &+ 16
@@ -111,7 +108,7 @@ public enum InteractionKernels {
                                 gradOut: UnsafePointer<Float>, gradOutStride: Int,
                                 gradBottom: UnsafeMutablePointer<Float>,
                                 gradEmb: UnsafeMutablePointer<Float>, gradEmbStride: Int, gradEmbOffset: Int,
-                                avx512: Bool = hasAVX512) {
+                                avx512: Bool = OneDNNInfo.hasAVX512Core) {
         let vectors = fields &+ 1
         withUnsafeTemporaryAllocation(of: Int.self, capacity: vectors) { starts in
             // rowStart[a]: column of pair (a, a+1) in the output row; pair (a, b) is at rowStart[a] + b − a − 1.

@@ -1,5 +1,3 @@
-internal import CDNNL
-
 /// Small vector primitives shared by the kernels.
 ///
 /// Float reductions (dot products, row sums) are not auto-vectorized without fast-math, because
@@ -8,14 +6,6 @@ internal import CDNNL
 /// the lanes and a scalar tail. Products use `*` then `+`, not `addProduct`: without an FMA
 /// target CPU that would become a libm `fmaf` call per lane. Element-wise loops (axpy, add) are left to the auto-vectorizer; short-row copies are `copy`.
 enum KernelMath {
-    /// Whether this CPU runs the C shim's 16-lane AVX-512 kernels (the interaction, Adam): oneDNN's
-    /// ISA detection says AVX-512 or newer. They give the same bits as the Swift kernels.
-    static let hasAVX512: Bool = {
-        let isa = dnnl_get_effective_cpu_isa()
-        return [dnnl_cpu_isa_avx512_core, dnnl_cpu_isa_avx512_core_vnni, dnnl_cpu_isa_avx512_core_bf16,
-                dnnl_cpu_isa_avx512_core_amx].contains(isa)
-    }()
-
     /// Σ_k x[k] * y[k] for k in 0..<n.
     @inline(__always)
     static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int) -> Float {

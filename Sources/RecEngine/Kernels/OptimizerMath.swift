@@ -74,7 +74,7 @@ enum OptimizerMath {
     static func adam(_ theta: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
                      _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>, _ n: Int,
                      stepSize: Float, beta1: Float, beta2: Float, epsilon: Float,
-                     avx512: Bool = KernelMath.hasAVX512) {
+                     avx512: Bool = OneDNNInfo.hasAVX512Core) {
         var k = 0
         if avx512 {
             k = rt_adam_avx512(theta, g, m, v, n, stepSize, beta1, beta2, 1 - beta1, 1 - beta2, epsilon)

@@ -24,4 +24,10 @@ public enum OneDNNInfo {
         default: "isa(\(dnnl_get_effective_cpu_isa().rawValue))"
         }
     }
+
+    /// Whether oneDNN dispatches to AVX-512 (core, VNNI, BF16 or AMX), so the C shim's 16-lane
+    /// kernels (DLRM's interaction, dense Adam) run by default. They give the Swift kernels' bits.
+    public static let hasAVX512Core: Bool = [
+        dnnl_cpu_isa_avx512_core, dnnl_cpu_isa_avx512_core_vnni, dnnl_cpu_isa_avx512_core_bf16, dnnl_cpu_isa_avx512_core_amx,
+    ].contains(dnnl_get_effective_cpu_isa())
 }
