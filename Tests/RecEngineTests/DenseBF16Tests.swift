@@ -103,7 +103,7 @@ final class DenseBF16Tests: XCTestCase {
         let expected0 = cases.map(\.1) + [UInt16](repeating: 0x3F00, count: row0.count - cases.count)
         let expected1 = row1.map { BF16Kernels.bits($0) }
         for (x, bits) in cases { XCTAssertEqual(BF16Kernels.bits(x), bits, "scalar \(x)") }
-        for instruction in BF16Kernels.hasInstruction ? [false, true] : [false] {
+        for instruction in OneDNNInfo.hasAVX512BF16 ? [false, true] : [false] {
             var pairs = [UInt32](repeating: 0, count: row0.count)
             var halves = [UInt16](repeating: 0, count: row0.count)
             pairs.withUnsafeMutableBufferPointer {
@@ -139,7 +139,7 @@ final class DenseBF16Tests: XCTestCase {
         bound.execute(on: stream, scratchpad: scratch.pointer)
         stream.wait()
         let expected = Array(UnsafeRawBufferPointer(start: reordered.pointer, count: count * 2))
-        for instruction in BF16Kernels.hasInstruction ? [false, true] : [false] {
+        for instruction in OneDNNInfo.hasAVX512BF16 ? [false, true] : [false] {
             let out = AlignedBuffer(bytes: count * 2)
             BF16Kernels.convert(source.pointer.assumingMemoryBound(to: Float.self), to: out.pointer, count: count,
                                 instruction: instruction)

@@ -12,19 +12,13 @@ internal import CDNNL
 /// chained layers mask with `reluMask`; every bf16 layer refreshes its bf16 weight copy with
 /// `interleavePairs` after each update (`WeightMaintenance`).
 public enum BF16Kernels {
-    /// Whether the CPU has AVX-512 BF16 (oneDNN dispatches to `avx512_core_bf16` or `avx512_core_amx`).
-    public static let hasInstruction: Bool = {
-        let isa = dnnl_get_effective_cpu_isa()
-        return isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx
-    }()
-
     /// The bf16 bits of one float.
     @inline(__always)
     public static func bits(_ x: Float) -> UInt16 { UInt16(truncatingIfNeeded: rt_bf16_bits(x.bitPattern)) }
 
     /// `out[k] = bf16(source[k])` for `k < count` (`out` holds `count` bf16 values).
     public static func convert(_ source: UnsafePointer<Float>, to out: UnsafeMutableRawPointer, count: Int,
-                               instruction: Bool = hasInstruction) {
+                               instruction: Bool = OneDNNInfo.hasAVX512BF16) {
         let halves = out.assumingMemoryBound(to: UInt16.self)
         if instruction { rt_bf16_convert_avx512(source, halves, count) } else { rt_bf16_convert(source, halves, count) }
     }
@@ -34,7 +28,7 @@ public enum BF16Kernels {
     /// innermost `2b` block of oneDNN's bf16 weight layouts.
     public static func interleavePairs(_ row0: UnsafePointer<Float>, _ row1: UnsafePointer<Float>,
                                        into out: UnsafeMutablePointer<UInt32>, count: Int,
-                                       instruction: Bool = hasInstruction) {
+                                       instruction: Bool = OneDNNInfo.hasAVX512BF16) {
         if instruction {
             rt_bf16_interleave_pairs_avx512(row0, row1, out, count)
         } else {

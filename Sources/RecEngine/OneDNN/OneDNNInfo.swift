@@ -30,4 +30,10 @@ public enum OneDNNInfo {
     public static let hasAVX512Core: Bool = [
         dnnl_cpu_isa_avx512_core, dnnl_cpu_isa_avx512_core_vnni, dnnl_cpu_isa_avx512_core_bf16, dnnl_cpu_isa_avx512_core_amx,
     ].contains(dnnl_get_effective_cpu_isa())
+
+    /// Whether oneDNN dispatches to an ISA with AVX-512 BF16 (`avx512_core_bf16` or
+    /// `avx512_core_amx`), so `BF16Kernels` convert with the instruction by default (same bits as
+    /// their portable forms).
+    public static let hasAVX512BF16: Bool = [dnnl_cpu_isa_avx512_core_bf16, dnnl_cpu_isa_avx512_core_amx]
+        .contains(dnnl_get_effective_cpu_isa())
 }
