@@ -260,16 +260,18 @@ static inline void rt_interaction_backward_avx512(const float *bottom, const flo
 /// Adam over whole 16-float vectors from element 0: the same operations in the same order per lane
 /// as `OptimizerMath.adamLanes` (products and sums separate, correctly rounded √ and ÷), so the same
 /// bits. Returns how many elements it updated (n rounded down to 16); the caller does the rest.
-/// `c1`, `c2`: 1 − β1 and 1 − β2 as the caller computed them in Float.
+/// `c1`, `c2`: 1 − β1 and 1 − β2 as the caller computed them in Float. With `g2` non-null the
+/// gradient is `g + g2` (one add per element: two micro-batches' gradients summed in the same pass).
 __attribute__((target("avx512f")))
-static inline long rt_adam_avx512(float *theta, const float *g, float *m, float *v, long n, float stepSize,
+static inline long rt_adam_avx512(float *theta, const float *g, const float *g2, float *m, float *v, long n, float stepSize,
                                   float beta1, float beta2, float c1, float c2, float epsilon) {
     #pragma clang fp contract(off)
     const __m512 b1 = _mm512_set1_ps(beta1), b2 = _mm512_set1_ps(beta2), k1 = _mm512_set1_ps(c1), k2 = _mm512_set1_ps(c2);
     const __m512 lr = _mm512_set1_ps(stepSize), eps = _mm512_set1_ps(epsilon);
     long k = 0;
     for (; k + 16 <= n; k += 16) {
-        const __m512 gk = _mm512_loadu_ps(g + k);
+        __m512 gk = _mm512_loadu_ps(g + k);
+        if (g2) gk = _mm512_add_ps(gk, _mm512_loadu_ps(g2 + k));
         const __m512 mk = _mm512_add_ps(_mm512_mul_ps(b1, _mm512_loadu_ps(m + k)), _mm512_mul_ps(k1, gk));
         const __m512 vk = _mm512_add_ps(_mm512_mul_ps(b2, _mm512_loadu_ps(v + k)), _mm512_mul_ps(_mm512_mul_ps(k2, gk), gk));
         _mm512_storeu_ps(m + k, mk);

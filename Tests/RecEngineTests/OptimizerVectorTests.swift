@@ -84,4 +84,56 @@ final class OptimizerVectorTests: XCTestCase {
             if n > 0 { XCTAssertNotEqual(adaV, theta0, "Adagrad must move θ (n = \(n))") }
         }
     }
+
+    /// Two micro-batches' gradients: `update(gradient:plus:)` (Adam reads both in its own pass,
+    /// 16, 8, 4 lanes and the tail) must give the bits of summing the second into the first and
+    /// updating from the sum, as the engine did before; for every optimizer, with and without the
+    /// AVX-512 stage where the CPU has it.
+    func testUpdateFromTwoGradientsEqualsSummingThemFirst() {
+        for n in [1, 7, 16, 17, 45, 1003, 1007] {
+            let theta0 = Self.values(n, seed: UInt64(n) + 9, offset: 3)
+            for (name, make) in [("adam", { Adam(learningRate: 0.001) as any DenseOptimizer }),
+                                 ("adagrad", { Adagrad(learningRate: 0.05) }), ("sgd", { SGD(learningRate: 0.1) })] {
+                let fused = ParameterTensor(name: "fused", rows: 1, columns: n), summed = ParameterTensor(name: "summed", rows: 1, columns: n)
+                for k in 0..<n { fused.values[k] = theta0[k]; summed.values[k] = theta0[k] }
+                let fusedOptimizer = make(), summedOptimizer = make()
+                for step in 1...3 {
+                    let g1 = Self.values(n, seed: UInt64(n * 17 + step), offset: step)
+                    let g2 = Self.values(n, seed: UInt64(n * 29 + step), offset: step + 5)
+                    var a = g1, b = g1
+                    a.withUnsafeMutableBufferPointer { a in g2.withUnsafeBufferPointer { g2 in
+                        fusedOptimizer.update(fused, gradient: a.baseAddress!, plus: g2.baseAddress!, step: step)
+                    } }
+                    b.withUnsafeMutableBufferPointer { b in g2.withUnsafeBufferPointer { g2 in
+                        VectorKernels.accumulate(g2.baseAddress!, into: b.baseAddress!, count: n)
+                        summedOptimizer.update(summed, gradient: UnsafePointer(b.baseAddress!), step: step)
+                    } }
+                }
+                XCTAssertEqual((0..<n).map { fused.values[$0].bitPattern }, (0..<n).map { summed.values[$0].bitPattern }, "\(name), n = \(n)")
+                XCTAssertNotEqual((0..<n).map { fused.values[$0] }, theta0, "\(name) must move θ (n = \(n))")
+            }
+            // The kernel itself, with and without the AVX-512 stage.
+            for avx512 in OneDNNInfo.hasAVX512Core ? [false, true] : [false] {
+                var thetaF = theta0, thetaS = theta0
+                var mF = [Float](repeating: 0, count: n), mS = mF, vF = mF, vS = mF
+                for step in 1...3 {
+                    let g1 = Self.values(n, seed: UInt64(n * 13 + step), offset: step)
+                    let g2 = Self.values(n, seed: UInt64(n * 37 + step), offset: step + 2)
+                    let sum = zip(g1, g2).map { $0 + $1 }
+                    let lr = OptimizerMath.adamStepSize(learningRate: 0.001, beta1: 0.9, beta2: 0.999, step: step)
+                    thetaF.withUnsafeMutableBufferPointer { t in mF.withUnsafeMutableBufferPointer { m in vF.withUnsafeMutableBufferPointer { v in
+                        OptimizerMath.adam(t.baseAddress!, g1, m.baseAddress!, v.baseAddress!, n, stepSize: lr, beta1: 0.9, beta2: 0.999,
+                                           epsilon: 1e-8, plus: g2, avx512: avx512)
+                    } } }
+                    thetaS.withUnsafeMutableBufferPointer { t in mS.withUnsafeMutableBufferPointer { m in vS.withUnsafeMutableBufferPointer { v in
+                        OptimizerMath.adamScalar(t.baseAddress!, sum, m.baseAddress!, v.baseAddress!, n, stepSize: lr, beta1: 0.9,
+                                                 beta2: 0.999, epsilon: 1e-8)
+                    } } }
+                }
+                XCTAssertEqual(thetaF.map(\.bitPattern), thetaS.map(\.bitPattern), "θ, n = \(n), avx512 \(avx512)")
+                XCTAssertEqual(mF.map(\.bitPattern), mS.map(\.bitPattern), "m, n = \(n), avx512 \(avx512)")
+                XCTAssertEqual(vF.map(\.bitPattern), vS.map(\.bitPattern), "v, n = \(n), avx512 \(avx512)")
+            }
+        }
+    }
 }

@@ -14,6 +14,17 @@ public protocol DenseOptimizer: AnyObject, Sendable {
     /// Applies one update to `p.values` from `gradient[0..<p.count]`; `step` is the 1-based count
     /// of updates applied so far including this one (Adam's bias correction uses it).
     func update(_ p: ParameterTensor, gradient: UnsafePointer<Float>, step: Int)
+    /// `update` with the gradient `gradient + plus` (element by element): the sum of two
+    /// micro-batches' gradients. The default sums `plus` into `gradient` and updates from it; an
+    /// optimizer may read both in its own pass instead (same bits, `gradient` then left as is).
+    func update(_ p: ParameterTensor, gradient: UnsafeMutablePointer<Float>, plus: UnsafePointer<Float>, step: Int)
+}
+
+extension DenseOptimizer {
+    public func update(_ p: ParameterTensor, gradient: UnsafeMutablePointer<Float>, plus: UnsafePointer<Float>, step: Int) {
+        VectorKernels.accumulate(plus, into: gradient, count: p.count)
+        update(p, gradient: gradient, step: step)
+    }
 }
 
 /// Per-parameter state buffers, looked up by the parameter's identity under a lock (the lookup is
@@ -119,5 +130,14 @@ public final class Adam: DenseOptimizer {
         let stepSize = OptimizerMath.adamStepSize(learningRate: learningRate, beta1: beta1, beta2: beta2, step: step)
         OptimizerMath.adam(p.values, gradient, state[0].pointer, state[1].pointer, p.count,
                            stepSize: stepSize, beta1: beta1, beta2: beta2, epsilon: epsilon)
+    }
+
+    /// One Adam step from `gradient + plus`, read in the same pass (one pass over θ, m, v and the
+    /// two gradients instead of a summing pass first); `gradient` is left as is.
+    public func update(_ p: ParameterTensor, gradient: UnsafeMutablePointer<Float>, plus: UnsafePointer<Float>, step: Int) {
+        let state = slots.buffers(for: p)
+        let stepSize = OptimizerMath.adamStepSize(learningRate: learningRate, beta1: beta1, beta2: beta2, step: step)
+        OptimizerMath.adam(p.values, gradient, state[0].pointer, state[1].pointer, p.count,
+                           stepSize: stepSize, beta1: beta1, beta2: beta2, epsilon: epsilon, plus: plus)
     }
 }

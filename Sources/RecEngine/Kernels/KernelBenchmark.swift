@@ -123,6 +123,35 @@ public enum KernelBenchmark {
                 for c in 0..<columns { optimizers[c].apply(step: call) }
             }
         }
+        // WDL's wide part and DeepFM's first order: a dim-1 table per column, each column's row
+        // gradient the sample's logit gradient (gradient stride 1, the same for every column),
+        // fresh ids per call as in training.
+        let wideTables = (0..<columns).map { c in ParameterTensor(name: "bench.wide\(c)", rows: rows, columns: 1) }
+        for t in wideTables { for k in 0..<t.count { t.values[k] = uniform() * 0.01 } }
+        let wideSparse = wideTables.map { SparseRowOptimizer(table: $0, kind: .adam, learningRate: 0.001, maxIdsPerUpdate: batch) }
+        measure("gather \(columns) cols × dim 1") {
+            for c in 0..<columns {
+                EmbeddingKernels.gather(table: wideTables[c].values, rows: rows, dim: 1, ids: ids, idStride: columns, column: c,
+                                        batch: batch, out: deep, outStride: columns, outOffset: c)
+            }
+        }
+        func accumulateWide(_ batchIds: UnsafePointer<Int32>) {
+            for c in 0..<columns {
+                wideSparse[c].begin()
+                wideSparse[c].accumulate(ids: batchIds, idStride: columns, column: c, count: batch, grad: vec, gradStride: 1, gradOffset: 0)
+            }
+        }
+        var wideCall = 0
+        measure("sparse accumulate \(columns) dim-1 tables × \(batch) ids") {
+            wideCall += 1
+            accumulateWide(freshIds + (wideCall % freshBatches) * batch * columns)
+        }
+        measure("sparse Adam apply \(columns) dim-1 tables, fresh ids", setup: {
+            wideCall += 1
+            accumulateWide(freshIds + (wideCall % freshBatches) * batch * columns)
+        }) {
+            for c in 0..<columns { wideSparse[c].apply(step: wideCall) }
+        }
         measure("sigmoid cross-entropy") {
             _ = LossKernels.sigmoidCrossEntropy(logits: vec, labels: vec + batch, batch: batch, gradScale: 1 / Float(batch),
                                                 gradLogits: vec + 2 * batch)
@@ -131,6 +160,23 @@ public enum KernelBenchmark {
         measure("dense Adam 1024×\(width) weights") {
             denseStep += 1
             adam.update(denseWeights, gradient: denseGrad, step: denseStep)
+        }
+        // Two micro-batches' weight gradients: summed into the first, then updated (the engine
+        // before), against Adam reading both in its pass.
+        let secondGrad = UnsafeMutablePointer<Float>.allocate(capacity: denseWeights.count)
+        let summedGrad = UnsafeMutablePointer<Float>.allocate(capacity: denseWeights.count)
+        defer { secondGrad.deallocate(); summedGrad.deallocate() }
+        for k in 0..<denseWeights.count { secondGrad[k] = uniform() * 0.01 }
+        measure("dense Adam 1024×\(width), 2 gradients: sum, then update", setup: {
+            summedGrad.update(from: denseGrad, count: denseWeights.count)
+        }) {
+            denseStep += 1
+            VectorKernels.accumulate(secondGrad, into: summedGrad, count: denseWeights.count)
+            adam.update(denseWeights, gradient: summedGrad, step: denseStep)
+        }
+        measure("dense Adam 1024×\(width), 2 gradients in one pass") {
+            denseStep += 1
+            adam.update(denseWeights, gradient: summedGrad, plus: secondGrad, step: denseStep)
         }
         // SGD (a plain loop LLVM vectorizes) and Adagrad: its 4-lane pass and, in the same run, its
         // scalar definition (the loop the engine ran before), so the ratio is measured on one host at one moment.

@@ -70,32 +70,36 @@ enum OptimizerMath {
     /// fused multiply-add; correctly rounded √ and ÷), so the result is bit-identical to
     /// `adamScalar`. The scalar loop did not vectorize (four pointers that may alias), and Swift's
     /// `SIMD.squareRoot()` runs lane by lane (`sqrtss`), so √ is `sqrtps` through `sqrt4`.
+    /// With `plus` the gradient is `g + plus`, element by element (two micro-batches' weight
+    /// gradients in one pass instead of summing into `g` first; the same bits as that sum).
     @inline(__always)
     static func adam(_ theta: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
                      _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>, _ n: Int,
-                     stepSize: Float, beta1: Float, beta2: Float, epsilon: Float,
+                     stepSize: Float, beta1: Float, beta2: Float, epsilon: Float, plus: UnsafePointer<Float>? = nil,
                      avx512: Bool = OneDNNInfo.hasAVX512Core) {
         var k = 0
         if avx512 {
-            k = rt_adam_avx512(theta, g, m, v, n, stepSize, beta1, beta2, 1 - beta1, 1 - beta2, epsilon)
+            k = rt_adam_avx512(theta, g, plus, m, v, n, stepSize, beta1, beta2, 1 - beta1, 1 - beta2, epsilon)
         }
         #if RECTUNE_TARGET_AVX2
-        adamLanes(sqrt8, theta, g, m, v, n, stepSize: stepSize, beta1: beta1, beta2: beta2, epsilon: epsilon, from: &k)
+        adamLanes(sqrt8, theta, g, m, v, n, stepSize: stepSize, beta1: beta1, beta2: beta2, epsilon: epsilon, plus: plus, from: &k)
         #endif
-        adamLanes(sqrt4, theta, g, m, v, n, stepSize: stepSize, beta1: beta1, beta2: beta2, epsilon: epsilon, from: &k)
-        adamScalar(theta + k, g + k, m + k, v + k, n - k, stepSize: stepSize, beta1: beta1, beta2: beta2, epsilon: epsilon)
+        adamLanes(sqrt4, theta, g, m, v, n, stepSize: stepSize, beta1: beta1, beta2: beta2, epsilon: epsilon, plus: plus, from: &k)
+        adamScalar(theta + k, g + k, m + k, v + k, n - k, stepSize: stepSize, beta1: beta1, beta2: beta2, epsilon: epsilon,
+                   plus: plus.map { $0 + k })
     }
 
     /// One vector stage of `adam`: whole vectors of `V` from element `k` on (advances `k`).
     @inline(__always)
     static func adamLanes<V: SIMD>(_ root: (V) -> V, _ theta: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
                                    _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>, _ n: Int,
-                                   stepSize: Float, beta1: Float, beta2: Float, epsilon: Float,
+                                   stepSize: Float, beta1: Float, beta2: Float, epsilon: Float, plus: UnsafePointer<Float>?,
                                    from k: inout Int) where V.Scalar == Float {
         let b1 = V(repeating: beta1), b2 = V(repeating: beta2), c1 = V(repeating: 1 - beta1), c2 = V(repeating: 1 - beta2)
         let lr = V(repeating: stepSize), eps = V(repeating: epsilon)
         while k + V.scalarCount <= n {
-            let gk = UnsafeRawPointer(g + k).loadUnaligned(as: V.self)
+            var gk = UnsafeRawPointer(g + k).loadUnaligned(as: V.self)
+            if let plus { gk += UnsafeRawPointer(plus + k).loadUnaligned(as: V.self) }
             let mk = b1 * UnsafeRawPointer(m + k).loadUnaligned(as: V.self) + c1 * gk
             let vk = b2 * UnsafeRawPointer(v + k).loadUnaligned(as: V.self) + c2 * gk * gk
             UnsafeMutableRawPointer(m + k).storeBytes(of: mk, as: V.self)
@@ -123,14 +127,16 @@ enum OptimizerMath {
     static func sqrt8(_ x: SIMD8<Float>) -> SIMD8<Float> { _mm256_sqrt_ps(x) }
     #endif
 
-    /// The scalar form of `adam` (the definition; also its tail).
+    /// The scalar form of `adam` (the definition; also its tail). With `plus` the gradient is
+    /// `g[k] + plus[k]`, the value summing `plus` into `g` first gives.
     @inline(__always)
     static func adamScalar(_ theta: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
                            _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>, _ n: Int,
-                           stepSize: Float, beta1: Float, beta2: Float, epsilon: Float) {
+                           stepSize: Float, beta1: Float, beta2: Float, epsilon: Float, plus: UnsafePointer<Float>? = nil) {
         let c1 = 1 - beta1, c2 = 1 - beta2
         for k in 0..<n {
-            let gk = g[k]
+            var gk = g[k]
+            if let plus { gk += plus[k] }
             let mk = beta1 * m[k] + c1 * gk
             let vk = beta2 * v[k] + c2 * gk * gk
             m[k] = mk

@@ -161,12 +161,20 @@ final class MLPStack: @unchecked Sendable {
             let optimizer = self.optimizer
             let node = b.node("\(name).\(i).update", kind: .update, after: deps, uses: gWs + gBs) { ctx in
                 let gW0 = ctx.memory.floats(gWs[0]), gB0 = ctx.memory.floats(gBs[0])
-                for m in gWs.indices.dropFirst() {
+                // Micro-batch gradients: sum all but the last into the first, and the optimizer adds
+                // the last in its own pass (the same sums in the same order, one pass fewer).
+                let last = gWs.count - 1
+                for m in gWs.indices.dropFirst().dropLast() {
                     VectorKernels.accumulate(ctx.memory.floats(gWs[m]), into: gW0, count: layer.weightGradientCount)
                     VectorKernels.accumulate(ctx.memory.floats(gBs[m]), into: gB0, count: layer.outputs)
                 }
-                optimizer.update(layer.weights, gradient: gW0, step: ctx.step + 1)
-                optimizer.update(layer.bias, gradient: gB0, step: ctx.step + 1)
+                if last > 0 {
+                    optimizer.update(layer.weights, gradient: gW0, plus: ctx.memory.floats(gWs[last]), step: ctx.step + 1)
+                    optimizer.update(layer.bias, gradient: gB0, plus: ctx.memory.floats(gBs[last]), step: ctx.step + 1)
+                } else {
+                    optimizer.update(layer.weights, gradient: gW0, step: ctx.step + 1)
+                    optimizer.update(layer.bias, gradient: gB0, step: ctx.step + 1)
+                }
                 layer.refreshLowPrecisionWeights()
             }
             nodes.append(node)
