@@ -200,4 +200,63 @@ final class OptimizerSparseTests: XCTestCase {
         XCTAssertEqual(opt.apply(step: 1), 0)
         XCTAssertEqual(table.snapshot(), initial)
     }
+
+    /// A companion table (WDL's wide, DeepFM's first-order weights) riding on a host's update:
+    /// both tables, and both tables' optimizer state, end bit-identical to each updated by its
+    /// own optimizer, for every pair of rules, companion widths 1 and 3, duplicate ids, two
+    /// micro-batches per step and gradients read with a stride (the wide part's logit gradient).
+    func testCompanionRidingOnHostEqualsUpdatingEachOnItsOwn() {
+        for hostKind in SparseRowOptimizer.Kind.allCases {
+            for companionKind in SparseRowOptimizer.Kind.allCases {
+                for companionWidth in [1, 3] {
+                    var rng = KernelTestRNG(seed: 900 + UInt64(companionWidth))
+                    let tableRows = 120, batch = 96, micro = 2, hostWidth = 16
+                    func pair(_ width: Int) -> (ParameterTensor, ParameterTensor) {
+                        let initial = rng.floats(tableRows * width)
+                        let a = ParameterTensor(name: "a", rows: tableRows, columns: width)
+                        let b = ParameterTensor(name: "b", rows: tableRows, columns: width)
+                        a.load(initial); b.load(initial)
+                        return (a, b)
+                    }
+                    let (host, hostAlone) = pair(hostWidth)
+                    let (rider, riderAlone) = pair(companionWidth)
+                    let riding = SparseRowOptimizer(table: rider, kind: companionKind, learningRate: 0.05, maxIdsPerUpdate: batch * micro)
+                    let hosting = SparseRowOptimizer(table: host, kind: hostKind, learningRate: 0.01, maxIdsPerUpdate: batch * micro,
+                                                     companion: riding)
+                    let separateHost = SparseRowOptimizer(table: hostAlone, kind: hostKind, learningRate: 0.01, maxIdsPerUpdate: batch * micro)
+                    let separateRider = SparseRowOptimizer(table: riderAlone, kind: companionKind, learningRate: 0.05,
+                                                           maxIdsPerUpdate: batch * micro)
+                    let initialRider = rider.snapshot()
+                    for step in 1...3 {
+                        hosting.begin(); separateHost.begin(); separateRider.begin()
+                        for _ in 0..<micro {
+                            // Two id columns; column 1 is read. A few hot ids, so duplicates are common.
+                            let ids = (0..<(batch * 2)).map { _ in Int32(rng.int(4) == 0 ? rng.int(5) : rng.int(tableRows)) }
+                            let hostGrad = rng.floats(batch * hostWidth)
+                            let riderGrad = rng.floats(batch * (companionWidth + 2))  // stride companionWidth + 2, offset 1
+                            hosting.accumulate(ids: ids, idStride: 2, column: 1, count: batch, grad: hostGrad, gradStride: hostWidth,
+                                               gradOffset: 0, companionGrad: riderGrad, companionStride: companionWidth + 2, companionOffset: 1)
+                            separateHost.accumulate(ids: ids, idStride: 2, column: 1, count: batch, grad: hostGrad, gradStride: hostWidth,
+                                                    gradOffset: 0)
+                            separateRider.accumulate(ids: ids, idStride: 2, column: 1, count: batch, grad: riderGrad,
+                                                     gradStride: companionWidth + 2, gradOffset: 1)
+                        }
+                        XCTAssertEqual(riding.pendingRows, 0, "the companion's own table stays empty")
+                        let applied = hosting.apply(step: step)
+                        XCTAssertEqual(applied, separateHost.apply(step: step))
+                        XCTAssertEqual(applied, separateRider.apply(step: step))
+                    }
+                    let label = "host \(hostKind), companion \(companionKind) width \(companionWidth)"
+                    XCTAssertEqual(host.snapshot().map(\.bitPattern), hostAlone.snapshot().map(\.bitPattern), label)
+                    XCTAssertEqual(rider.snapshot().map(\.bitPattern), riderAlone.snapshot().map(\.bitPattern), label)
+                    XCTAssertNotEqual(rider.snapshot(), initialRider, label)
+                    for (a, b) in zip(host.slots + rider.slots, hostAlone.slots + riderAlone.slots) {
+                        XCTAssertEqual(a.name, b.name)
+                        XCTAssertEqual((0..<a.count).map { a.pointer[$0].bitPattern }, (0..<b.count).map { b.pointer[$0].bitPattern },
+                                       "\(label): slot \(a.name)")
+                    }
+                }
+            }
+        }
+    }
 }

@@ -35,6 +35,14 @@ public final class SparseRowOptimizer: @unchecked Sendable {
     /// The default `prefetchDistance`: on the development VM 8 rows ahead cut the in-model sparse
     /// Adam update of 26 tables (DeepFM) by about a quarter (`rectune bench --kernels` measures it).
     public static let defaultPrefetchDistance = 8
+    /// A second table keyed by the same ids (WDL's wide and DeepFM's first-order weight of the same
+    /// column) whose update rides on this one: `accumulate` finds each id once and sums both
+    /// gradient rows, and `apply` updates both tables' rows, each with its own rule, learning rate
+    /// and state. The companion's rows and state get exactly the updates its own `begin …
+    /// apply` cycle would give (same sums in the same order); only the companion's hash table is
+    /// left unused. It must have this table's rows and hold at least `maxIdsPerUpdate` ids, and
+    /// it must not be updated on its own while it rides.
+    public let companion: SparseRowOptimizer?
 
     private let dim: Int
     private let capacityMask: Int
@@ -57,8 +65,12 @@ public final class SparseRowOptimizer: @unchecked Sendable {
     /// and 1e-7 for Adagrad, as the dense `Adam`/`Adagrad`.
     public init(table: ParameterTensor, kind: Kind, learningRate: Float, maxIdsPerUpdate: Int,
                 beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float? = nil, initialAccumulator: Float = 0.1,
-                prefetchDistance: Int = SparseRowOptimizer.defaultPrefetchDistance) {
+                prefetchDistance: Int = SparseRowOptimizer.defaultPrefetchDistance, companion: SparseRowOptimizer? = nil) {
         if maxIdsPerUpdate < 1 { fatalError("SparseRowOptimizer(\(table.name)): maxIdsPerUpdate must be >= 1, got \(maxIdsPerUpdate)") }
+        if let companion, companion.table.rows != table.rows || companion.maxIdsPerUpdate < maxIdsPerUpdate || companion.companion != nil {
+            fatalError("SparseRowOptimizer(\(table.name)): companion \(companion.table.name) needs \(table.rows) rows (has \(companion.table.rows)), room for \(maxIdsPerUpdate) ids (has \(companion.maxIdsPerUpdate)) and no companion of its own")
+        }
+        self.companion = companion
         if table.rows * table.columns > table.count || table.rows >= Int(Int32.max) {
             fatalError("SparseRowOptimizer(\(table.name)): table of \(table.rows)×\(table.columns) does not fit \(table.count) floats / Int32 ids")
         }
@@ -115,14 +127,29 @@ public final class SparseRowOptimizer: @unchecked Sendable {
 
     /// Adds the gradient rows of one (micro-)batch: sample `i`'s row is
     /// `grad[i*gradStride + gradOffset ..< + dim]` and its id is `ids[i*idStride + column]`.
+    /// With a `companion`, sample `i`'s companion row is
+    /// `companionGrad[i*companionStride + companionOffset ..< + companion's dim]` (required then).
     /// Stops the process (naming the table) if an id is outside `0..<rows` or more than
     /// `maxIdsPerUpdate` unique ids arrive before `apply`.
     public func accumulate(ids: UnsafePointer<Int32>, idStride: Int, column: Int, count: Int,
-                           grad: UnsafePointer<Float>, gradStride: Int, gradOffset: Int) {
+                           grad: UnsafePointer<Float>, gradStride: Int, gradOffset: Int,
+                           companionGrad: UnsafePointer<Float>? = nil, companionStride: Int = 0, companionOffset: Int = 0) {
         lock.withLock { unique in
+            guard let companion else {
+                for i in 0..<count {
+                    _ = add(id: ids[i &* idStride &+ column], row: grad + (i &* gradStride &+ gradOffset), weight: 1, unique: &unique,
+                            sample: i, column: column)
+                }
+                return
+            }
+            guard let companionGrad else { fatalError("SparseRowOptimizer(\(table.name)): accumulate without the gradient of companion \(companion.table.name)") }
+            let companionDim = companion.dim, companionSums = companion.gradRows.pointer
             for i in 0..<count {
-                add(id: ids[i &* idStride &+ column], row: grad + (i &* gradStride &+ gradOffset), weight: 1, unique: &unique,
-                    sample: i, column: column)
+                let before = unique
+                let position = add(id: ids[i &* idStride &+ column], row: grad + (i &* gradStride &+ gradOffset), weight: 1,
+                                   unique: &unique, sample: i, column: column)
+                let src = companionGrad + (i &* companionStride &+ companionOffset), dst = companionSums + position &* companionDim
+                if unique != before { KernelMath.copy(src, to: dst, companionDim) } else { KernelMath.add(src, into: dst, companionDim) }
             }
         }
     }
@@ -133,21 +160,23 @@ public final class SparseRowOptimizer: @unchecked Sendable {
     /// Stops the process as `accumulate` does.
     public func accumulateBags(_ bags: BagView, count: Int, combiner: BagCombiner,
                                grad: UnsafePointer<Float>, gradStride: Int, gradOffset: Int) {
+        if let companion { fatalError("SparseRowOptimizer(\(table.name)): bags do not support a companion (\(companion.table.name))") }
         lock.withLock { unique in
             for i in 0..<count {
                 let (s, n) = bags.bag(i)
                 if n == 0 { continue }
                 let w = combiner.weight(n), row = grad + (i &* gradStride &+ gradOffset)
                 for k in s..<(s &+ Int(n)) {
-                    add(id: bags.ids[k], row: row, weight: w, unique: &unique, sample: i, column: bags.slot)
+                    _ = add(id: bags.ids[k], row: row, weight: w, unique: &unique, sample: i, column: bags.slot)
                 }
             }
         }
     }
 
-    /// Adds `weight · row` to id's summed gradient (inside `lock`).
+    /// Adds `weight · row` to id's summed gradient (inside `lock`); returns the id's position in
+    /// `uniqueIds` (a new id: `unique` before it was counted).
     @inline(__always)
-    private func add(id: Int32, row src: UnsafePointer<Float>, weight: Float, unique: inout Int, sample i: Int, column: Int) {
+    private func add(id: Int32, row src: UnsafePointer<Float>, weight: Float, unique: inout Int, sample i: Int, column: Int) -> Int {
         let dim = self.dim, sums = gradRows.pointer
         if id < 0 || Int(id) >= table.rows {
             fatalError("SparseRowOptimizer(\(table.name)): id \(id) of sample \(i), column \(column) is outside 0..<\(table.rows)")
@@ -156,9 +185,10 @@ public final class SparseRowOptimizer: @unchecked Sendable {
         while true {
             let key = keys[slot]
             if key == id {
-                let dst = sums + Int(positions[slot]) &* dim
+                let position = Int(positions[slot])
+                let dst = sums + position &* dim
                 if weight == 1 { KernelMath.add(src, into: dst, dim) } else { KernelMath.axpy(weight, src, dst, dim) }
-                return
+                return position
             }
             if key < 0 {
                 if unique == maxIdsPerUpdate {
@@ -171,14 +201,15 @@ public final class SparseRowOptimizer: @unchecked Sendable {
                 let dst = sums + unique &* dim
                 if weight == 1 { KernelMath.copy(src, to: dst, dim) } else { for d in 0..<dim { dst[d] = weight * src[d] } }
                 unique &+= 1
-                return
+                return unique &- 1
             }
             slot = (slot &+ 1) & capacityMask
         }
     }
 
     /// `tf.clip_by_norm(g, maxNorm)` on the accumulated gradient: scales every accumulated row by
-    /// `maxNorm/‖g‖` when the norm over all of them exceeds `maxNorm`. Returns the norm.
+    /// `maxNorm/‖g‖` when the norm over all of them exceeds `maxNorm`. Returns the norm. (This
+    /// table's rows only, not a companion's.)
     @discardableResult
     public func clipAccumulated(maxNorm: Float) -> Float {
         lock.withLock { unique in
@@ -195,41 +226,49 @@ public final class SparseRowOptimizer: @unchecked Sendable {
     }
 
     /// Updates each accumulated row once with its summed gradient (lazy Adam: that row's `m`, `v`
-    /// only, bias correction from the global 1-based `step`), then clears the accumulation.
-    /// Returns the number of rows updated.
+    /// only, bias correction from the global 1-based `step`), then the companion's rows of the
+    /// same ids, then clears the accumulation. Returns the number of rows updated (per table).
     @discardableResult
     public func apply(step: Int) -> Int {
         lock.withLock { unique in
-            let dim = self.dim, values = table.values, sums = gradRows.pointer
-            switch kind {
-            case .sgd:
-                for j in 0..<unique {
-                    prefetch(ahead: j, unique: unique, values: values, state: nil, stateWidth: 0)
-                    OptimizerMath.sgd(values + Int(uniqueIds[j]) &* dim, sums + j &* dim, dim, lr: learningRate)
-                }
-            case .adagrad:
-                let acc = state[0].pointer
-                for j in 0..<unique {
-                    prefetch(ahead: j, unique: unique, values: values, state: acc, stateWidth: dim)
-                    let row = Int(uniqueIds[j]) &* dim
-                    OptimizerMath.adagrad(values + row, sums + j &* dim, acc + row, dim, lr: learningRate, epsilon: epsilon)
-                }
-            case .adam:
-                let stepSize = OptimizerMath.adamStepSize(learningRate: learningRate, beta1: beta1, beta2: beta2, step: step)
-                let moments = state[0].pointer
-                for j in 0..<unique {
-                    prefetch(ahead: j, unique: unique, values: values, state: moments, stateWidth: 2 &* dim)
-                    let id = Int(uniqueIds[j])
-                    let m = moments + id &* (2 &* dim)
-                    // Not the AVX-512 stage: for one short row the call into the shim costs more than
-                    // it saves (`bench --kernels`: 26 tables' apply 137 → 173 ns per sample with it).
-                    OptimizerMath.adam(values + id &* dim, sums + j &* dim, m, m + dim, dim,
-                                       stepSize: stepSize, beta1: beta1, beta2: beta2, epsilon: epsilon, avx512: false)
-                }
-            }
+            update(ids: uniqueIds, count: unique, step: step)
+            companion?.update(ids: uniqueIds, count: unique, step: step)
             let updated = unique
             clear(&unique)
             return updated
+        }
+    }
+
+    /// Row `j` of `ids` gets its gradient from row `j` of `gradRows` (this table's, or a
+    /// companion's rows accumulated in its host's id order). Inside the lock of the table whose
+    /// ids these are.
+    private func update(ids uniqueIds: UnsafeMutablePointer<Int32>, count unique: Int, step: Int) {
+        let dim = self.dim, values = table.values, sums = gradRows.pointer
+        switch kind {
+        case .sgd:
+            for j in 0..<unique {
+                prefetch(ahead: j, ids: uniqueIds, unique: unique, values: values, state: nil, stateWidth: 0)
+                OptimizerMath.sgd(values + Int(uniqueIds[j]) &* dim, sums + j &* dim, dim, lr: learningRate)
+            }
+        case .adagrad:
+            let acc = state[0].pointer
+            for j in 0..<unique {
+                prefetch(ahead: j, ids: uniqueIds, unique: unique, values: values, state: acc, stateWidth: dim)
+                let row = Int(uniqueIds[j]) &* dim
+                OptimizerMath.adagrad(values + row, sums + j &* dim, acc + row, dim, lr: learningRate, epsilon: epsilon)
+            }
+        case .adam:
+            let stepSize = OptimizerMath.adamStepSize(learningRate: learningRate, beta1: beta1, beta2: beta2, step: step)
+            let moments = state[0].pointer
+            for j in 0..<unique {
+                prefetch(ahead: j, ids: uniqueIds, unique: unique, values: values, state: moments, stateWidth: 2 &* dim)
+                let id = Int(uniqueIds[j])
+                let m = moments + id &* (2 &* dim)
+                // Not the AVX-512 stage: for one short row the call into the shim costs more than
+                // it saves (`bench --kernels`: 26 tables' apply 137 → 173 ns per sample with it).
+                OptimizerMath.adam(values + id &* dim, sums + j &* dim, m, m + dim, dim,
+                                   stepSize: stepSize, beta1: beta1, beta2: beta2, epsilon: epsilon, avx512: false)
+            }
         }
     }
 
@@ -237,7 +276,7 @@ public final class SparseRowOptimizer: @unchecked Sendable {
     /// `j + prefetchDistance` (its table row and optimizer state): the rows sit at random
     /// addresses, so without the hint every row waits for its own cache misses.
     @inline(__always)
-    private func prefetch(ahead j: Int, unique: Int, values: UnsafeMutablePointer<Float>,
+    private func prefetch(ahead j: Int, ids uniqueIds: UnsafeMutablePointer<Int32>, unique: Int, values: UnsafeMutablePointer<Float>,
                           state: UnsafeMutablePointer<Float>?, stateWidth: Int) {
         guard prefetchDistance > 0, j &+ prefetchDistance < unique else { return }
         let id = Int(uniqueIds[j &+ prefetchDistance])

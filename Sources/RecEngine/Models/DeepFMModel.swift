@@ -16,11 +16,13 @@ public final class DeepFMModel: CTRModel {
         head = LossHead(feed: feed)
         let lr = config.learningRate ?? 0.001
         let precision: Precision = config.bf16 ? .bf16 : .fp32
-        embeddings = EmbeddingGroup(name: "deepfm.emb", buckets: config.hashBuckets, dim: dim, kind: .adam, learningRate: lr,
-                                    initScale: 0.05, maxIdsPerUpdate: config.batch, feed: feed, nodePerColumn: true, seed: config.seed)
         first = try WidePart(name: "deepfm.first", buckets: config.hashBuckets, kind: .adam, learningRate: config.wideLearningRate ?? lr,
                              denseOptimizer: Adam(learningRate: config.wideLearningRate ?? lr), maxIds: config.batch, feed: feed,
                              context: context, seed: config.seed &+ 505)
+        // The first-order weights of a column ride on its embedding's sparse update (same ids).
+        embeddings = EmbeddingGroup(name: "deepfm.emb", buckets: config.hashBuckets, dim: dim, kind: .adam, learningRate: lr,
+                                    initScale: 0.05, maxIdsPerUpdate: config.batch, feed: feed, nodePerColumn: true, seed: config.seed,
+                                    companion: first.tables)
         let inputs = CriteoSchema.categoricalCount * dim + CriteoSchema.denseCount
         dnn = try MLPStack(name: "deepfm.dnn", inputs: inputs, widths: (config.hiddenLayers ?? [400, 400, 400]) + [1], reluOnLast: false,
                            precision: precision, context: context, optimizer: Adam(learningRate: lr), seed: config.seed &+ 606)
@@ -76,8 +78,8 @@ public final class DeepFMModel: CTRModel {
         }
         if training {
             _ = dnn.addUpdates(b, backward: dnnBackward)
-            _ = first.addUpdates(b, backward: firstBackward)
-            _ = embeddings.addUpdates(b, slices: slices)
+            _ = first.addUpdates(b, backward: firstBackward, tablesRideOn: embeddings)
+            _ = embeddings.addUpdates(b, slices: slices, companionSlices: firstBackward.map(\.slice))
         }
         return try b.build()
     }

@@ -14,13 +14,19 @@ final class EmbeddingGroup: @unchecked Sendable {
     /// Gather and update each column in its own node (true) or all columns in one node (false,
     /// for the cheap dim-1 wide/first-order tables).
     let nodePerColumn: Bool
+    /// Tables keyed by the same columns' ids whose sparse updates ride on this group's (each
+    /// column's optimizer has the companion's as `SparseRowOptimizer.companion`): one hash lookup
+    /// per id for both, and no update nodes of the companion's own.
+    let companion: EmbeddingGroup?
 
     init(name: String, buckets: Int, dim: Int, kind: SparseRowOptimizer.Kind, learningRate: Float,
-         initScale: Float, maxIdsPerUpdate: Int, feed: StepFeed, nodePerColumn: Bool, seed: UInt64) {
+         initScale: Float, maxIdsPerUpdate: Int, feed: StepFeed, nodePerColumn: Bool, seed: UInt64,
+         companion: EmbeddingGroup? = nil) {
         self.name = name
         self.dim = dim
         self.feed = feed
         self.nodePerColumn = nodePerColumn
+        self.companion = companion
         var rng = SplitMix64(seed: seed)
         var tables: [ParameterTensor] = []
         for c in 0..<CriteoSchema.categoricalCount {
@@ -29,8 +35,9 @@ final class EmbeddingGroup: @unchecked Sendable {
             tables.append(t)
         }
         self.tables = tables
-        optimizers = tables.map {
-            SparseRowOptimizer(table: $0, kind: kind, learningRate: learningRate, maxIdsPerUpdate: maxIdsPerUpdate)
+        optimizers = tables.indices.map { c in
+            SparseRowOptimizer(table: tables[c], kind: kind, learningRate: learningRate, maxIdsPerUpdate: maxIdsPerUpdate,
+                               companion: companion?.optimizers[c])
         }
     }
 
@@ -70,22 +77,34 @@ final class EmbeddingGroup: @unchecked Sendable {
         let ready: NodeID
     }
 
-    /// Sparse update nodes: accumulate every micro-batch's row gradients, then apply once.
-    func addUpdates(_ b: GraphBuilder, slices: [GradientSlice]) -> [NodeID] {
-        let grads = Array(Set(slices.map(\.grad)))
+    /// Sparse update nodes: accumulate every micro-batch's row gradients, then apply once. With a
+    /// `companion`, `companionSlices` are its gradients of the same micro-batches (in the same
+    /// order), and these nodes update its tables too.
+    func addUpdates(_ b: GraphBuilder, slices: [GradientSlice], companionSlices: [GradientSlice] = []) -> [NodeID] {
+        let matched = companion == nil ? companionSlices.isEmpty
+            : companionSlices.count == slices.count
+                && zip(slices, companionSlices).allSatisfy { $0.rowStart == $1.rowStart && $0.rows == $1.rows }
+        if !matched {
+            fatalError("EmbeddingGroup(\(name)).addUpdates: the companion's gradient slices must match the micro-batches of this group's")
+        }
+        let grads = Array(Set((slices + companionSlices).map(\.grad)))
         return columnGroups.map { columns in
             let label = columns.count == 1 ? "C\(columns[0] + 1)" : "all"
-            return b.node("\(name).update.\(label)", kind: .update, after: slices.map(\.ready), uses: grads) { [self] ctx in
+            return b.node("\(name).update.\(label)", kind: .update, after: (slices + companionSlices).map(\.ready), uses: grads) { [self] ctx in
                 for c in columns {
                     let opt = optimizers[c]
                     opt.begin()
-                    for s in slices {
+                    for (k, s) in slices.enumerated() {
                         let valid = feed.validRows(start: s.rowStart, count: s.rows)
                         guard valid > 0 else { continue }
+                        let companionSlice = companionSlices.isEmpty ? nil : companionSlices[k]
                         opt.accumulate(ids: feed.categorical + s.rowStart * CriteoSchema.categoricalCount,
                                        idStride: CriteoSchema.categoricalCount, column: c, count: valid,
                                        grad: ctx.memory.floats(s.grad), gradStride: s.gradStride,
-                                       gradOffset: s.gradOffset + c * s.columnStride)
+                                       gradOffset: s.gradOffset + c * s.columnStride,
+                                       companionGrad: companionSlice.map { UnsafePointer(ctx.memory.floats($0.grad)) },
+                                       companionStride: companionSlice?.gradStride ?? 0,
+                                       companionOffset: companionSlice.map { $0.gradOffset + c * $0.columnStride } ?? 0)
                     }
                     opt.apply(step: ctx.step + 1)
                 }

@@ -72,7 +72,11 @@ final class WidePart: @unchecked Sendable {
         return Backward(linear: lin, slice: slice)
     }
 
-    func addUpdates(_ b: GraphBuilder, backward: [Backward]) -> [NodeID] {
-        tables.addUpdates(b, slices: backward.map(\.slice)) + linear.addUpdates(b, backward: backward.map(\.linear))
+    /// Update nodes of the linear layer and, unless `host` carries them (its update nodes update
+    /// these tables with the same ids: `EmbeddingGroup.companion`), of the tables. A host gets
+    /// `backward.map(\.slice)` as its `companionSlices`.
+    func addUpdates(_ b: GraphBuilder, backward: [Backward], tablesRideOn host: EmbeddingGroup? = nil) -> [NodeID] {
+        let tableNodes = host?.companion === tables ? [] : tables.addUpdates(b, slices: backward.map(\.slice))
+        return tableNodes + linear.addUpdates(b, backward: backward.map(\.linear))
     }
 }

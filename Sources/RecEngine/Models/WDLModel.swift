@@ -17,11 +17,14 @@ public final class WDLModel: CTRModel {
         let deepLR = config.learningRate ?? 0.001
         let wideLR = config.wideLearningRate ?? 0.05
         let precision: Precision = config.bf16 ? .bf16 : .fp32
-        embeddings = EmbeddingGroup(name: "wdl.emb", buckets: config.hashBuckets, dim: dim, kind: .adam, learningRate: deepLR,
-                                    initScale: 0.05, maxIdsPerUpdate: config.batch, feed: feed, nodePerColumn: true, seed: config.seed)
         wide = try WidePart(name: "wdl.wide", buckets: config.hashBuckets, kind: .adagrad, learningRate: wideLR,
                             denseOptimizer: Adagrad(learningRate: wideLR), maxIds: config.batch, feed: feed, context: context,
                             seed: config.seed &+ 101)
+        // The wide weights of a column ride on its embedding's sparse update (same ids; each keeps
+        // its own rule and learning rate).
+        embeddings = EmbeddingGroup(name: "wdl.emb", buckets: config.hashBuckets, dim: dim, kind: .adam, learningRate: deepLR,
+                                    initScale: 0.05, maxIdsPerUpdate: config.batch, feed: feed, nodePerColumn: true, seed: config.seed,
+                                    companion: wide.tables)
         let inputs = CriteoSchema.categoricalCount * dim + CriteoSchema.denseCount
         dnn = try MLPStack(name: "wdl.dnn", inputs: inputs, widths: (config.hiddenLayers ?? [1024, 512, 256]) + [1],
                            reluOnLast: false, precision: precision, context: context,
@@ -70,8 +73,8 @@ public final class WDLModel: CTRModel {
         }
         if training {
             _ = dnn.addUpdates(b, backward: dnnBackward)
-            _ = wide.addUpdates(b, backward: wideBackward)
-            _ = embeddings.addUpdates(b, slices: embSlices)
+            _ = wide.addUpdates(b, backward: wideBackward, tablesRideOn: embeddings)
+            _ = embeddings.addUpdates(b, slices: embSlices, companionSlices: wideBackward.map(\.slice))
         }
         return try b.build()
     }
