@@ -161,9 +161,37 @@ static inline void rt_bf16_interleave_pairs_avx512(const float *row0, const floa
    oneDNN's ISA detection). */
 #define RT_MADD(acc, s, p) _mm512_add_ps((acc), _mm512_mul_ps(_mm512_set1_ps(s), _mm512_loadu_ps(p)))
 
+/// Writes the transpose of the 16×16 block `rows[r][0..<16]` (r < 16) to `out[d * stride + r]`:
+/// unpack, shuffle within 128-bit lanes, then two 128-bit-lane shuffles (64 register operations
+/// instead of 256 scalar loads and stores).
+__attribute__((target("avx512f")))
+static inline void rt_transpose16x16(const __m512 *rows, float *out, long stride) {
+    __m512 t[16], u[16];
+    for (int k = 0; k < 8; k++) {
+        t[2 * k] = _mm512_unpacklo_ps(rows[2 * k], rows[2 * k + 1]);
+        t[2 * k + 1] = _mm512_unpackhi_ps(rows[2 * k], rows[2 * k + 1]);
+    }
+    /* u[4q + m]: rows 4q…4q+3 at dim 4·lane + m, for each 128-bit lane. */
+    for (int q = 0; q < 4; q++) {
+        u[4 * q] = _mm512_shuffle_ps(t[4 * q], t[4 * q + 2], 0x44);
+        u[4 * q + 1] = _mm512_shuffle_ps(t[4 * q], t[4 * q + 2], 0xEE);
+        u[4 * q + 2] = _mm512_shuffle_ps(t[4 * q + 1], t[4 * q + 3], 0x44);
+        u[4 * q + 3] = _mm512_shuffle_ps(t[4 * q + 1], t[4 * q + 3], 0xEE);
+    }
+    for (int m = 0; m < 4; m++) {
+        const __m512 a = _mm512_shuffle_f32x4(u[m], u[4 + m], 0x88), b = _mm512_shuffle_f32x4(u[m], u[4 + m], 0xDD);
+        const __m512 c = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0x88), d = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0xDD);
+        _mm512_storeu_ps(out + (0 + m) * stride, _mm512_shuffle_f32x4(a, c, 0x88));
+        _mm512_storeu_ps(out + (8 + m) * stride, _mm512_shuffle_f32x4(a, c, 0xDD));
+        _mm512_storeu_ps(out + (4 + m) * stride, _mm512_shuffle_f32x4(b, d, 0x88));
+        _mm512_storeu_ps(out + (12 + m) * stride, _mm512_shuffle_f32x4(b, d, 0xDD));
+    }
+}
+
 /// Forward: `out[i*outStride ..]` = v_0, then dot(v_a, v_b) for a < b in row-major order.
 /// `scratch` holds `lanes*dim` floats, zero, `lanes ≥ fields + 17` (the pairs' windows read up to
-/// 16 lanes past the last vector); only its first `fields + 1` columns are written.
+/// 16 lanes past the last vector); only its first `fields + 1` columns are written, and with `dim`
+/// a multiple of 16, zeros up to the next multiple of 16 (the 16×16 transposes' padding rows).
 __attribute__((target("avx512f")))
 static inline void rt_interaction_forward_avx512(const float *bottom, const float *emb, long embStride, long embOffset,
                                                  long fields, long dim, long batch, float *out, long outStride,
@@ -173,10 +201,25 @@ static inline void rt_interaction_forward_avx512(const float *bottom, const floa
     for (long i = 0; i < batch; i++) {
         const float *v0 = bottom + i * dim, *e = emb + i * embStride + embOffset;
         float *o = out + i * outStride;
-        for (long d = 0; d < dim; d++) { o[d] = v0[d]; scratch[d * lanes] = v0[d]; }
-        for (long j = 1; j < vectors; j++) {
-            const float *v = e + (j - 1) * dim;
-            for (long d = 0; d < dim; d++) scratch[d * lanes + j] = v[d];
+        for (long d = 0; d < dim; d++) o[d] = v0[d];
+        if (dim % 16 == 0) {
+            /* scratch[d][j] = v_j[d], 16 vectors × 16 dims at a time. */
+            for (long c = 0; c < dim; c += 16) {
+                for (long j0 = 0; j0 < vectors; j0 += 16) {
+                    __m512 rows[16];
+                    for (long r = 0; r < 16; r++) {
+                        const long j = j0 + r;
+                        rows[r] = j >= vectors ? _mm512_setzero_ps() : _mm512_loadu_ps((j == 0 ? v0 : e + (j - 1) * dim) + c);
+                    }
+                    rt_transpose16x16(rows, scratch + c * lanes + j0, lanes);
+                }
+            }
+        } else {
+            for (long d = 0; d < dim; d++) scratch[d * lanes] = v0[d];
+            for (long j = 1; j < vectors; j++) {
+                const float *v = e + (j - 1) * dim;
+                for (long d = 0; d < dim; d++) scratch[d * lanes + j] = v[d];
+            }
         }
         long k = dim;
         for (long a = 0; a < fields; a++) {

@@ -67,6 +67,11 @@ public final class SGD: DenseOptimizer {
     public func update(_ p: ParameterTensor, gradient: UnsafePointer<Float>, step: Int) {
         OptimizerMath.sgd(p.values, gradient, p.count, lr: learningRate)
     }
+
+    /// `p.values[k] −= lr·(gradient[k] + plus[k])` in one pass; `gradient` is left as is.
+    public func update(_ p: ParameterTensor, gradient: UnsafeMutablePointer<Float>, plus: UnsafePointer<Float>, step: Int) {
+        OptimizerMath.sgd(p.values, gradient, plus: plus, p.count, lr: learningRate)
+    }
 }
 
 /// Adagrad (TF1 form plus a Keras-style ε): `a += g²; θ −= lr·g/(√a + ε)`, with the accumulator

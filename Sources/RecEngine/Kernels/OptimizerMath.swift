@@ -21,6 +21,12 @@ enum OptimizerMath {
         for k in 0..<n { theta[k] -= lr * g[k] }
     }
 
+    /// `sgd` from the gradient `g + plus` (the value summing `plus` into `g` first gives), one pass.
+    @inline(__always)
+    static func sgd(_ theta: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, plus: UnsafePointer<Float>, _ n: Int, lr: Float) {
+        for k in 0..<n { theta[k] -= lr * (g[k] + plus[k]) }
+    }
+
     /// Adagrad over `n` elements, 8 lanes at a time in a build for an AVX2 host, then 4 (√ as one
     /// `sqrtps`), then `adagradScalar` for the tail; bit-identical to `adagradScalar` (same
     /// operations in the same order per lane).
