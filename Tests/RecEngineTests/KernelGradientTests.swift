@@ -46,6 +46,33 @@ final class KernelGradientTests: XCTestCase {
         }
     }
 
+    /// The 8-lane FM backward against its scalar definition (the field sums formed in field order,
+    /// then `gradX += g·(s − v)`), bit for bit, at widths with and without a tail.
+    func testFMBackwardEqualsItsScalarDefinitionBitForBit() {
+        for dim in [1, 7, 8, 16, 21] {
+            var rng = KernelTestRNG(seed: 71 + UInt64(dim))
+            let batch = 5, fields = 6, stride = fields * dim + 3, offset = 1, gStride = fields * dim + 2, gOffset = 2
+            let x = rng.floats(batch * stride), r = rng.floats(batch), prefill = rng.floats(batch * gStride)
+            var gradX = prefill
+            FMKernels.backward(x: x, stride: stride, offset: offset, fields: fields, dim: dim, batch: batch, gradOut: r,
+                               gradX: &gradX, gradStride: gStride, gradOffset: gOffset)
+            var expected = prefill
+            for i in 0..<batch {
+                var sums = [Float](repeating: 0, count: dim)
+                for d in 0..<dim {
+                    sums[d] = x[i * stride + offset + d]
+                    for f in 1..<fields { sums[d] += x[i * stride + offset + f * dim + d] }
+                }
+                for f in 0..<fields {
+                    for d in 0..<dim {
+                        expected[i * gStride + gOffset + f * dim + d] += r[i] * (sums[d] - x[i * stride + offset + f * dim + d])
+                    }
+                }
+            }
+            XCTAssertEqual(gradX.map(\.bitPattern), expected.map(\.bitPattern), "dim \(dim)")
+        }
+    }
+
     func testInteractionBackwardMatchesFiniteDifferences() {
         for dim in dims {
             var rng = KernelTestRNG(seed: 23 + UInt64(dim))

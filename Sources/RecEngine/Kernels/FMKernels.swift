@@ -46,10 +46,21 @@ public enum FMKernels {
                 for f in 1..<fields { KernelMath.add(row + f &* dim, into: s, dim) }
                 let g = gradOut[i]
                 let grow = gradX + (i &* gradStride &+ gradOffset)
+                let g8 = SIMD8<Float>(repeating: g)
                 for f in 0..<fields {
                     let v = row + f &* dim
                     let gv = grow + f &* dim
-                    for d in 0..<dim { gv[d] += g * (s[d] - v[d]) }
+                    // 8 lanes by hand: the compiler's loop checked for overlap and ran short rows scalar.
+                    var d = 0
+                    while d &+ 8 <= dim {
+                        let sum = SIMD8<Float>.load(s, byteOffset: d &* 4), vd = SIMD8<Float>.load(v, byteOffset: d &* 4)
+                        (SIMD8<Float>.load(gv, byteOffset: d &* 4) + g8 * (sum - vd)).store(gv, byteOffset: d &* 4)
+                        d &+= 8
+                    }
+                    while d < dim {
+                        gv[d] += g * (s[d] - v[d])
+                        d &+= 1
+                    }
                 }
             }
         }
