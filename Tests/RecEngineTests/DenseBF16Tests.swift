@@ -84,6 +84,54 @@ final class DenseBF16Tests: XCTestCase {
         }
     }
 
+    /// A large layer's update in pieces (one node per worker): every piece updated by the optimizer
+    /// and, bf16, refreshing its own output blocks of the copy, gives the master, the optimizer
+    /// state and the bf16 copy of one whole update and refresh, bit for bit, fp32 and bf16, with
+    /// one and two gradients.
+    func testUpdateInPiecesEqualsOneWholeUpdate() throws {
+        let context = try DNNLContext(workers: 2)
+        for precision in Precision.allCases {
+            for (inputs, outputs) in [(429, 400), (1024, 512), (512, 256)] {
+                let whole = try DenseLayer(name: "whole", inputs: inputs, outputs: outputs, relu: true, precision: precision,
+                                           context: context, seed: 61)
+                let pieced = try DenseLayer(name: "pieced", inputs: inputs, outputs: outputs, relu: true, precision: precision,
+                                            context: context, seed: 61)
+                let pieces = pieced.updatePieces(maximum: 2)
+                let label = "\(precision) \(inputs)→\(outputs)"
+                XCTAssertEqual(pieces.first?.elements.lowerBound, 0, label)
+                XCTAssertEqual(pieces.last?.elements.upperBound, pieced.weightGradientCount, label)
+                for (a, b) in zip(pieces, pieces.dropFirst()) { XCTAssertEqual(a.elements.upperBound, b.elements.lowerBound, label) }
+                if precision == .fp32 || pieced.refreshesLowPrecisionByPairs {
+                    XCTAssertEqual(pieces.count, 2, "\(label): a layer this large is updated in two pieces")
+                }
+                let n = whole.weightGradientCount
+                var rng = SplitMix64(seed: UInt64(inputs + outputs))
+                let g1 = (0..<n).map { _ in Float(rng.nextUnit() * 2 - 1) * 0.1 }, g2 = (0..<n).map { _ in Float(rng.nextUnit() * 2 - 1) * 0.1 }
+                let wholeAdam = Adam(learningRate: 0.01), piecesAdam = Adam(learningRate: 0.01)
+                for step in 1...3 {
+                    let plus: [Float]? = step == 2 ? nil : g2
+                    wholeAdam.update(whole.weights, gradient: g1, plus: plus, step: step)
+                    whole.refreshLowPrecisionWeights()
+                    for piece in pieces {
+                        piecesAdam.update(pieced.weights, gradient: g1, plus: plus, elements: piece.elements, step: step)
+                        pieced.refreshLowPrecisionWeights(piece: piece)
+                    }
+                }
+                XCTAssertEqual(whole.weights.snapshot().map(\.bitPattern), pieced.weights.snapshot().map(\.bitPattern), label)
+                XCTAssertNotEqual(whole.weights.snapshot(), try DenseLayer(name: "fresh", inputs: inputs, outputs: outputs, relu: true,
+                                                                           precision: precision, context: context, seed: 61).weights.snapshot())
+                for (a, b) in zip(whole.weights.slots, pieced.weights.slots) {
+                    XCTAssertEqual((0..<a.count).map { a.pointer[$0].bitPattern }, (0..<b.count).map { b.pointer[$0].bitPattern },
+                                   "\(label): \(a.name)")
+                }
+                if let wholeLow = whole.lowWeights, let piecedLow = pieced.lowWeights {
+                    XCTAssertEqual(Array(UnsafeRawBufferPointer(start: wholeLow.pointer, count: wholeLow.bytes)),
+                                   Array(UnsafeRawBufferPointer(start: piecedLow.pointer, count: piecedLow.bytes)), "\(label): bf16 copy")
+                }
+            }
+        }
+    }
+
     /// The scalar, 16-lane and (where the CPU has it) `vcvtneps2bf16` conversions follow the
     /// instruction's rules on the special cases, in both kernels, full vectors and tails.
     func testBF16RoundingRules() {

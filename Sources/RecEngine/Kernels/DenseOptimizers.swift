@@ -6,24 +6,23 @@ import Synchronization
 ///
 /// Per-parameter state (Adagrad accumulators, Adam moments) is created by `register` (call it at
 /// model build time so no allocation happens in a step) or, failing that, on the first `update`.
-/// Different parameters may be updated concurrently from different threads; one parameter must
-/// not be updated by two threads at once (the step graph has one update node per parameter).
+/// Different parameters, and disjoint element ranges of one parameter, may be updated
+/// concurrently from different threads; an element must not be updated by two threads at once.
 public protocol DenseOptimizer: AnyObject, Sendable {
     /// Allocates the optimizer state for `p` (idempotent).
     func register(_ p: ParameterTensor)
-    /// Applies one update to `p.values` from `gradient[0..<p.count]`; `step` is the 1-based count
-    /// of updates applied so far including this one (Adam's bias correction uses it).
-    func update(_ p: ParameterTensor, gradient: UnsafePointer<Float>, step: Int)
-    /// `update` with the gradient `gradient + plus` (element by element): the sum of two
-    /// micro-batches' gradients. The default sums `plus` into `gradient` and updates from it; an
-    /// optimizer may read both in its own pass instead (same bits, `gradient` then left as is).
-    func update(_ p: ParameterTensor, gradient: UnsafeMutablePointer<Float>, plus: UnsafePointer<Float>, step: Int)
+    /// Applies one update to `p.values[elements]` from `gradient[elements]`, plus `plus[elements]`
+    /// when given (the sum of two micro-batches' gradients, read in the same pass: the bits of
+    /// summing `plus` into `gradient` first); `step` is the 1-based count of updates applied so
+    /// far including this one (Adam's bias correction uses it). The rules are element-wise, so
+    /// updating a parameter in pieces gives the bits of one whole update.
+    func update(_ p: ParameterTensor, gradient: UnsafePointer<Float>, plus: UnsafePointer<Float>?, elements: Range<Int>, step: Int)
 }
 
 extension DenseOptimizer {
-    public func update(_ p: ParameterTensor, gradient: UnsafeMutablePointer<Float>, plus: UnsafePointer<Float>, step: Int) {
-        VectorKernels.accumulate(plus, into: gradient, count: p.count)
-        update(p, gradient: gradient, step: step)
+    /// One update of every element of `p` from `gradient` (plus `plus`, when given).
+    public func update(_ p: ParameterTensor, gradient: UnsafePointer<Float>, plus: UnsafePointer<Float>? = nil, step: Int) {
+        update(p, gradient: gradient, plus: plus, elements: 0..<p.count, step: step)
     }
 }
 
@@ -63,14 +62,14 @@ public final class SGD: DenseOptimizer {
     /// Nothing to allocate.
     public func register(_ p: ParameterTensor) {}
 
-    /// `p.values[k] −= lr·gradient[k]`.
-    public func update(_ p: ParameterTensor, gradient: UnsafePointer<Float>, step: Int) {
-        OptimizerMath.sgd(p.values, gradient, p.count, lr: learningRate)
-    }
-
-    /// `p.values[k] −= lr·(gradient[k] + plus[k])` in one pass; `gradient` is left as is.
-    public func update(_ p: ParameterTensor, gradient: UnsafeMutablePointer<Float>, plus: UnsafePointer<Float>, step: Int) {
-        OptimizerMath.sgd(p.values, gradient, plus: plus, p.count, lr: learningRate)
+    /// `p.values[k] −= lr·gradient[k]` (or `lr·(gradient[k] + plus[k])`) for `k` in `elements`.
+    public func update(_ p: ParameterTensor, gradient: UnsafePointer<Float>, plus: UnsafePointer<Float>?, elements: Range<Int>, step: Int) {
+        let k = elements.lowerBound
+        if let plus {
+            OptimizerMath.sgd(p.values + k, gradient + k, plus: plus + k, elements.count, lr: learningRate)
+        } else {
+            OptimizerMath.sgd(p.values + k, gradient + k, elements.count, lr: learningRate)
+        }
     }
 }
 
@@ -96,10 +95,11 @@ public final class Adagrad: DenseOptimizer {
     /// Allocates the accumulator of `p`.
     public func register(_ p: ParameterTensor) { _ = slots.buffers(for: p) }
 
-    /// One Adagrad step over all `p.count` elements.
-    public func update(_ p: ParameterTensor, gradient: UnsafePointer<Float>, step: Int) {
-        let acc = slots.buffers(for: p)[0]
-        OptimizerMath.adagrad(p.values, gradient, acc.pointer, p.count, lr: learningRate, epsilon: epsilon)
+    /// One Adagrad step over `elements`.
+    public func update(_ p: ParameterTensor, gradient: UnsafePointer<Float>, plus: UnsafePointer<Float>?, elements: Range<Int>, step: Int) {
+        let acc = slots.buffers(for: p)[0], k = elements.lowerBound
+        OptimizerMath.adagrad(p.values + k, gradient + k, acc.pointer + k, elements.count, lr: learningRate, epsilon: epsilon,
+                              plus: plus.map { $0 + k })
     }
 }
 
@@ -129,20 +129,11 @@ public final class Adam: DenseOptimizer {
     /// Allocates `m` and `v` for `p`.
     public func register(_ p: ParameterTensor) { _ = slots.buffers(for: p) }
 
-    /// One Adam step over all `p.count` elements; `step` (1-based) drives the bias correction.
-    public func update(_ p: ParameterTensor, gradient: UnsafePointer<Float>, step: Int) {
-        let state = slots.buffers(for: p)
+    /// One Adam step over `elements`; `step` (1-based) drives the bias correction.
+    public func update(_ p: ParameterTensor, gradient: UnsafePointer<Float>, plus: UnsafePointer<Float>?, elements: Range<Int>, step: Int) {
+        let state = slots.buffers(for: p), k = elements.lowerBound
         let stepSize = OptimizerMath.adamStepSize(learningRate: learningRate, beta1: beta1, beta2: beta2, step: step)
-        OptimizerMath.adam(p.values, gradient, state[0].pointer, state[1].pointer, p.count,
-                           stepSize: stepSize, beta1: beta1, beta2: beta2, epsilon: epsilon)
-    }
-
-    /// One Adam step from `gradient + plus`, read in the same pass (one pass over θ, m, v and the
-    /// two gradients instead of a summing pass first); `gradient` is left as is.
-    public func update(_ p: ParameterTensor, gradient: UnsafeMutablePointer<Float>, plus: UnsafePointer<Float>, step: Int) {
-        let state = slots.buffers(for: p)
-        let stepSize = OptimizerMath.adamStepSize(learningRate: learningRate, beta1: beta1, beta2: beta2, step: step)
-        OptimizerMath.adam(p.values, gradient, state[0].pointer, state[1].pointer, p.count,
-                           stepSize: stepSize, beta1: beta1, beta2: beta2, epsilon: epsilon, plus: plus)
+        OptimizerMath.adam(p.values + k, gradient + k, state[0].pointer + k, state[1].pointer + k, elements.count,
+                           stepSize: stepSize, beta1: beta1, beta2: beta2, epsilon: epsilon, plus: plus.map { $0 + k })
     }
 }

@@ -32,23 +32,24 @@ enum OptimizerMath {
     /// operations in the same order per lane).
     @inline(__always)
     static func adagrad(_ theta: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ acc: UnsafeMutablePointer<Float>,
-                        _ n: Int, lr: Float, epsilon: Float) {
+                        _ n: Int, lr: Float, epsilon: Float, plus: UnsafePointer<Float>? = nil) {
         var k = 0
         #if RECTUNE_TARGET_AVX2
-        adagradLanes(sqrt8, theta, g, acc, n, lr: lr, epsilon: epsilon, from: &k)
+        adagradLanes(sqrt8, theta, g, acc, n, lr: lr, epsilon: epsilon, plus: plus, from: &k)
         #endif
-        adagradLanes(sqrt4, theta, g, acc, n, lr: lr, epsilon: epsilon, from: &k)
-        adagradScalar(theta + k, g + k, acc + k, n - k, lr: lr, epsilon: epsilon)
+        adagradLanes(sqrt4, theta, g, acc, n, lr: lr, epsilon: epsilon, plus: plus, from: &k)
+        adagradScalar(theta + k, g + k, acc + k, n - k, lr: lr, epsilon: epsilon, plus: plus.map { $0 + k })
     }
 
     /// One vector stage of `adagrad`: whole vectors of `V` from element `k` on (advances `k`).
     @inline(__always)
     static func adagradLanes<V: SIMD>(_ root: (V) -> V, _ theta: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
                                       _ acc: UnsafeMutablePointer<Float>, _ n: Int, lr: Float, epsilon: Float,
-                                      from k: inout Int) where V.Scalar == Float {
+                                      plus: UnsafePointer<Float>?, from k: inout Int) where V.Scalar == Float {
         let rate = V(repeating: lr), eps = V(repeating: epsilon)
         while k + V.scalarCount <= n {
-            let gk = UnsafeRawPointer(g + k).loadUnaligned(as: V.self)
+            var gk = UnsafeRawPointer(g + k).loadUnaligned(as: V.self)
+            if let plus { gk += UnsafeRawPointer(plus + k).loadUnaligned(as: V.self) }
             let a = UnsafeRawPointer(acc + k).loadUnaligned(as: V.self) + gk * gk
             UnsafeMutableRawPointer(acc + k).storeBytes(of: a, as: V.self)
             let t = UnsafeRawPointer(theta + k).loadUnaligned(as: V.self)
@@ -60,9 +61,10 @@ enum OptimizerMath {
     /// The scalar form of `adagrad` (the definition; also its tail).
     @inline(__always)
     static func adagradScalar(_ theta: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ acc: UnsafeMutablePointer<Float>,
-                              _ n: Int, lr: Float, epsilon: Float) {
+                              _ n: Int, lr: Float, epsilon: Float, plus: UnsafePointer<Float>? = nil) {
         for k in 0..<n {
-            let gk = g[k]
+            var gk = g[k]
+            if let plus { gk += plus[k] }
             let a = acc[k] + gk * gk
             acc[k] = a
             theta[k] -= lr * gk / (a.squareRoot() + epsilon)

@@ -159,25 +159,29 @@ final class MLPStack: @unchecked Sendable {
             let gBs = backward.map { $0.biasGrads[i] }
             let deps = backward.flatMap { $0.layerNodes[i] }
             let optimizer = self.optimizer
-            let node = b.node("\(name).\(i).update", kind: .update, after: deps, uses: gWs + gBs) { ctx in
-                let gW0 = ctx.memory.floats(gWs[0]), gB0 = ctx.memory.floats(gBs[0])
-                // Micro-batch gradients: sum all but the last into the first, and the optimizer adds
-                // the last in its own pass (the same sums in the same order, one pass fewer).
-                let last = gWs.count - 1
-                for m in gWs.indices.dropFirst().dropLast() {
-                    VectorKernels.accumulate(ctx.memory.floats(gWs[m]), into: gW0, count: layer.weightGradientCount)
-                    VectorKernels.accumulate(ctx.memory.floats(gBs[m]), into: gB0, count: layer.outputs)
+            // A large layer's update in one piece per worker (it is often the step's last node).
+            let pieces = layer.updatePieces(maximum: layer.context.workers)
+            for (k, piece) in pieces.enumerated() {
+                let label = pieces.count == 1 ? "\(name).\(i).update" : "\(name).\(i).update.\(k)"
+                let node = b.node(label, kind: .update, after: deps, uses: gWs + gBs) { ctx in
+                    let gW0 = ctx.memory.floats(gWs[0]), gB0 = ctx.memory.floats(gBs[0])
+                    let first = piece.elements.lowerBound, count = piece.elements.count
+                    // Micro-batch gradients: sum all but the last into the first, and the optimizer adds
+                    // the last in its own pass (the same sums in the same order, one pass fewer).
+                    let last = gWs.count - 1
+                    for m in gWs.indices.dropFirst().dropLast() {
+                        VectorKernels.accumulate(ctx.memory.floats(gWs[m]) + first, into: gW0 + first, count: count)
+                        if k == 0 { VectorKernels.accumulate(ctx.memory.floats(gBs[m]), into: gB0, count: layer.outputs) }
+                    }
+                    optimizer.update(layer.weights, gradient: gW0, plus: last > 0 ? ctx.memory.floats(gWs[last]) : nil,
+                                     elements: piece.elements, step: ctx.step + 1)
+                    if k == 0 {
+                        optimizer.update(layer.bias, gradient: gB0, plus: last > 0 ? ctx.memory.floats(gBs[last]) : nil, step: ctx.step + 1)
+                    }
+                    if pieces.count == 1 { layer.refreshLowPrecisionWeights() } else { layer.refreshLowPrecisionWeights(piece: piece) }
                 }
-                if last > 0 {
-                    optimizer.update(layer.weights, gradient: gW0, plus: ctx.memory.floats(gWs[last]), step: ctx.step + 1)
-                    optimizer.update(layer.bias, gradient: gB0, plus: ctx.memory.floats(gBs[last]), step: ctx.step + 1)
-                } else {
-                    optimizer.update(layer.weights, gradient: gW0, step: ctx.step + 1)
-                    optimizer.update(layer.bias, gradient: gB0, step: ctx.step + 1)
-                }
-                layer.refreshLowPrecisionWeights()
+                nodes.append(node)
             }
-            nodes.append(node)
         }
         return nodes
     }

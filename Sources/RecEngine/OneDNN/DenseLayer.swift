@@ -53,6 +53,9 @@ public final class DenseLayer: Sendable {
     /// bf16 only: the bf16 weight copy.
     let lowWeights: AlignedBuffer?
     private let maintenance: Mutex<WeightMaintenance>
+    /// bf16 with the paired layouts: the refresh pass, which update pieces run on their own
+    /// output blocks without the maintenance lock (disjoint parts of the copy).
+    private let pairedRefresh: PairedBF16Layout?
     private let plans: Mutex<[Int: DensePlan]>
 
     /// Batch size used to ask oneDNN for its preferred weight layout (the layouts do not depend on
@@ -107,8 +110,10 @@ public final class DenseLayer: Sendable {
         weights = ParameterTensor(name: "\(name).weights", rows: outputs, columns: inputs,
                                   count: masterDesc.bytes / MemoryLayout<Float>.stride)
         bias = ParameterTensor(name: "\(name).bias", rows: 1, columns: outputs)
-        maintenance = Mutex(try WeightMaintenance(master: masterDesc, low: lowDesc, outputs: outputs, inputs: inputs,
-                                                  engine: engine))
+        let weightMaintenance = try WeightMaintenance(master: masterDesc, low: lowDesc, outputs: outputs, inputs: inputs,
+                                                      engine: engine)
+        pairedRefresh = weightMaintenance.pairedLayout
+        maintenance = Mutex(weightMaintenance)
         plans = Mutex([:])
         setPlainWeights(Self.initialWeights(inputs: inputs, outputs: outputs, relu: relu, seed: seed))
         // A checkpoint restore overwrites the fp32 master: the bf16 copy follows it.
@@ -144,6 +149,56 @@ public final class DenseLayer: Sendable {
     public func refreshLowPrecisionWeights() {
         guard precision == .bf16 else { return }
         maintenance.withLock { $0.refresh(master: weights.values, low: lowWeights!.pointer) }
+    }
+
+    /// A part of the weights an update node updates and refreshes on its own: `elements` of the
+    /// master (and of every diff-weights buffer), and with the paired bf16 layouts the output
+    /// blocks they hold (nil: refresh the whole copy).
+    public struct UpdatePiece: Sendable {
+        public let elements: Range<Int>
+        let outputBlocks: Range<Int>?
+    }
+
+    /// Weights smaller than this many floats are updated in one piece.
+    public static let minimumFloatsToSplitUpdate = 65_536
+
+    /// Up to `maximum` pieces that cover the weights (`updatePieces(maximum:)[k].elements`, in
+    /// order): so several workers can share the update of one large layer at the end of a step,
+    /// where it is often the last node. The optimizers are element-wise, so the pieces give the
+    /// bits of one whole update. fp32: equal 16-float-aligned slices; bf16: whole output blocks
+    /// of the paired layouts (each piece then refreshes its own part of the copy); one piece for
+    /// small weights and for bf16 layouts the engine's refresh pass does not cover.
+    public func updatePieces(maximum: Int) -> [UpdatePiece] {
+        let n = weights.count
+        let whole = [UpdatePiece(elements: 0..<n, outputBlocks: nil)]
+        guard maximum > 1, n >= Self.minimumFloatsToSplitUpdate else { return whole }
+        switch precision {
+        case .fp32:
+            let pieces = min(maximum, n / 16)
+            return (0..<pieces).map { k in
+                let lower = (n * k / pieces) & ~15, upper = k == pieces - 1 ? n : (n * (k + 1) / pieces) & ~15
+                return UpdatePiece(elements: lower..<upper, outputBlocks: nil)
+            }
+        case .bf16:
+            guard let paired = pairedRefresh, paired.outputBlocks * paired.masterOutputStride == n else { return whole }
+            let blocks = paired.outputBlocks, pieces = min(maximum, blocks), stride = paired.masterOutputStride
+            guard pieces > 1 else { return whole }
+            return (0..<pieces).map { k in
+                let first = blocks * k / pieces, end = blocks * (k + 1) / pieces
+                return UpdatePiece(elements: first * stride ..< end * stride, outputBlocks: first..<end)
+            }
+        }
+    }
+
+    /// bf16: refreshes the part of the copy that `piece` of the master holds (the whole copy for
+    /// a piece without output blocks). No-op for fp32.
+    public func refreshLowPrecisionWeights(piece: UpdatePiece) {
+        guard precision == .bf16 else { return }
+        guard let blocks = piece.outputBlocks, let pairedRefresh, let lowWeights else {
+            refreshLowPrecisionWeights()
+            return
+        }
+        pairedRefresh.convert(master: weights.values, low: lowWeights.pointer, outputBlocks: blocks)
     }
 
     /// bf16: whether `refreshLowPrecisionWeights` takes the engine's pass (the paired layouts).

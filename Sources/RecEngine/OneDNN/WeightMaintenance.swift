@@ -22,7 +22,7 @@ final class WeightMaintenance: @unchecked Sendable {
     private let masterToPlain: BoundPrimitive
     private let masterToLow: BoundPrimitive?
     /// Set when the master → bf16 refresh can take the engine's pass.
-    private let pairedLayout: PairedBF16Layout?
+    let pairedLayout: PairedBF16Layout?
 
     init(master masterDesc: DNNLMemoryDesc, low lowDesc: DNNLMemoryDesc?, outputs: Int, inputs: Int,
          engine: DNNLEngine) throws {
@@ -139,12 +139,16 @@ struct PairedBF16Layout: Sendable {
         lowInputStride = l.strides[1]
     }
 
+    /// Number of output blocks (X outputs each); block `o` of the master is its elements
+    /// `o·masterOutputStride ..< (o+1)·masterOutputStride`.
+    var outputBlocks: Int { paddedOutputs / block }
+
     /// Writes every element of the copy that the master holds (the copy's extra input padding is
-    /// left untouched).
-    func convert(master: UnsafePointer<Float>, low: UnsafeMutableRawPointer) {
+    /// left untouched), or only those of `outputBlocks`.
+    func convert(master: UnsafePointer<Float>, low: UnsafeMutableRawPointer, outputBlocks range: Range<Int>? = nil) {
         let x = block
         let pairs = low.assumingMemoryBound(to: UInt32.self)
-        for outputBlock in 0..<(paddedOutputs / x) {
+        for outputBlock in range ?? 0..<outputBlocks {
             let masterBase = master + outputBlock &* masterOutputStride
             let lowBase = outputBlock &* lowOutputStride
             var b = 0
