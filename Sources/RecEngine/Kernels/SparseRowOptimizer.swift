@@ -13,7 +13,9 @@ import Synchronization
 ///
 /// `@unchecked Sendable`: all mutable state (the hash table, the gradient rows, the optimizer
 /// state and the table rows it updates) is touched only inside `lock` (a `Mutex` that also holds
-/// the unique-id count), so concurrent `accumulate` calls from micro-batch nodes are safe.
+/// the unique-id count), so concurrent `accumulate` calls from micro-batch nodes are safe. A
+/// `companion`'s gradient rows, table rows and state are touched inside its host's lock instead
+/// (it is not used on its own while it rides).
 public final class SparseRowOptimizer: @unchecked Sendable {
     /// The update rule.
     public enum Kind: String, Sendable, CaseIterable {
