@@ -104,7 +104,7 @@ final class OptimizerSparseTests: XCTestCase {
         for kind in SparseRowOptimizer.Kind.allCases {
             for width in [1, 7, 16, 33] {
                 var rng = KernelTestRNG(seed: 500 + UInt64(width))
-                let tableRows = 300, batch = 160
+                let tableRows = 2000, batch = 600
                 let initial = rng.floats(tableRows * width)
                 let a = ParameterTensor(name: "a", rows: tableRows, columns: width)
                 let b = ParameterTensor(name: "b", rows: tableRows, columns: width)
