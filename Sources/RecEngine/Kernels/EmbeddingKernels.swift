@@ -7,8 +7,9 @@ internal import CDNNL
 public enum EmbeddingKernels {
     /// How many samples ahead `gather` requests a table row's first cache line (the whole row for
     /// the engine's rows of 16 floats or fewer in a 64-byte-aligned table). Changes speed only:
-    /// with it the gathers' share of a bf16 DeepFM step fell from 4.0% to 3.1% (`perf`).
-    static let gatherPrefetchDistance = 8
+    /// with it (8 samples) the gathers' share of a bf16 DeepFM step fell from 4.0% to 3.1% (`perf`);
+    /// `bench --kernels` "gather …, fresh ids": 139–152 ns per sample at 8, 86–99 at 24.
+    static let gatherPrefetchDistance = 24
 
     /// Gathers one embedding per sample:
     /// `out[i*outStride + outOffset + d] = table[ids[i*idStride + column] * dim + d]`

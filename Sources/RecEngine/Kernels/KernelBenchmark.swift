@@ -123,6 +123,16 @@ public enum KernelBenchmark {
                 for c in 0..<columns { optimizers[c].apply(step: call) }
             }
         }
+        // The gathers with fresh ids per call (as in training: the rows are mostly cache misses).
+        var gatherCall = 0
+        measure("gather \(columns) cols × dim \(dim), fresh ids") {
+            gatherCall += 1
+            let batchIds = freshIds + (gatherCall % freshBatches) * batch * columns
+            for c in 0..<columns {
+                EmbeddingKernels.gather(table: tables[c].values, rows: rows, dim: dim, ids: batchIds, idStride: columns, column: c,
+                                        batch: batch, out: deep, outStride: width, outOffset: c * dim)
+            }
+        }
         // WDL's wide part and DeepFM's first order: a dim-1 table per column, each column's row
         // gradient the sample's logit gradient (gradient stride 1, the same for every column),
         // fresh ids per call as in training.
