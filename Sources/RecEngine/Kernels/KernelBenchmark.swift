@@ -152,7 +152,7 @@ public enum KernelBenchmark {
             }
         }
         var wideCall = 0
-        measure("sparse accumulate \(columns) dim-1 tables × \(batch) ids") {
+        measure("sparse accumulate \(columns) dim-1 tables × \(batch) ids, fresh ids") {
             wideCall += 1
             accumulateWide(freshIds + (wideCall % freshBatches) * batch * columns)
         }
