@@ -178,7 +178,7 @@ final class MLPStack: @unchecked Sendable {
                     if k == 0 {
                         optimizer.update(layer.bias, gradient: gB0, plus: last > 0 ? ctx.memory.floats(gBs[last]) : nil, step: ctx.step + 1)
                     }
-                    if pieces.count == 1 { layer.refreshLowPrecisionWeights() } else { layer.refreshLowPrecisionWeights(piece: piece) }
+                    layer.refreshLowPrecisionWeights(piece: piece)
                 }
                 nodes.append(node)
             }

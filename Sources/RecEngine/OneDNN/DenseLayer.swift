@@ -202,7 +202,7 @@ public final class DenseLayer: Sendable {
     }
 
     /// bf16: whether `refreshLowPrecisionWeights` takes the engine's pass (the paired layouts).
-    var refreshesLowPrecisionByPairs: Bool { maintenance.withLock { $0.refreshesByPairs } }
+    var refreshesLowPrecisionByPairs: Bool { pairedRefresh != nil }
 
     /// bf16: the refresh through oneDNN's reorder (for `bench --kernels`'s comparison).
     func refreshLowPrecisionWeightsWithReorder() {
@@ -219,7 +219,7 @@ public final class DenseLayer: Sendable {
             m.refresh(master: weights.values, low: lowWeights.pointer)
             m.refreshWithReorder(master: weights.values, low: scratch.pointer)
             return (Array(UnsafeRawBufferPointer(start: lowWeights.pointer, count: lowWeights.bytes)),
-                    Array(UnsafeRawBufferPointer(start: scratch.pointer, count: scratch.bytes)), m.refreshesByPairs)
+                    Array(UnsafeRawBufferPointer(start: scratch.pointer, count: scratch.bytes)), refreshesLowPrecisionByPairs)
         }
     }
 

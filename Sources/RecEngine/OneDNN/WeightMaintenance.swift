@@ -21,7 +21,7 @@ final class WeightMaintenance: @unchecked Sendable {
     private let plainToMaster: BoundPrimitive
     private let masterToPlain: BoundPrimitive
     private let masterToLow: BoundPrimitive?
-    /// Set when the master → bf16 refresh can take the engine's pass.
+    /// Set when the master → bf16 refresh can take the engine's pass (else `refresh` runs oneDNN's reorder).
     let pairedLayout: PairedBF16Layout?
 
     init(master masterDesc: DNNLMemoryDesc, low lowDesc: DNNLMemoryDesc?, outputs: Int, inputs: Int,
@@ -72,9 +72,6 @@ final class WeightMaintenance: @unchecked Sendable {
         masterToPlain.execute(on: stream, scratchpad: scratchpad.pointer)
         stream.wait()
     }
-
-    /// Whether `refresh` takes the engine's pass (else oneDNN's reorder).
-    var refreshesByPairs: Bool { pairedLayout != nil }
 
     /// Converts the fp32 master into the bf16 copy (bf16 layers only). The copy's padding is never
     /// written by the engine's pass: it stays as the first refresh (oneDNN's reorder, at init) left it, zero.
