@@ -96,17 +96,22 @@ extension WorkStealingScheduler {
         let local = scratch[w]
         local.items.removeAll(keepingCapacity: true)
         var next: Int?
+        let graph = st.graph
+        let successors = graph.successorStart[node]..<graph.successorStart[node + 1]
         switch st.mode {
         case .pool, .profile:
-            for succ in st.graph.successors[node] where st.pending.decrement(at: succ.index) == 0 {
-                if next == nil && !inBatch { next = succ.index } else { local.items.append(WorkItem(node: succ.index)) }
+            for k in successors {
+                let succ = graph.successorList[k]
+                guard st.pending.decrement(at: succ) == 0 else { continue }
+                if next == nil && !inBatch { next = succ } else { local.items.append(WorkItem(node: succ)) }
             }
             publish(local.items, worker: w, prioritized: false)
         case .costModel(let plan):
             let critical = plan.criticalSuccessor[node]
             if !inBatch { local.cheap.removeAll(keepingCapacity: true) }
-            for succ in st.graph.successors[node] where st.pending.decrement(at: succ.index) == 0 {
-                let i = succ.index
+            for k in successors {
+                let i = graph.successorList[k]
+                guard st.pending.decrement(at: i) == 0 else { continue }
                 if !inBatch && i == critical { next = i }
                 else if plan.cheap[i] { local.cheap.append(i) }
                 else { local.items.append(plan.item(i)) }

@@ -69,12 +69,41 @@ public final class StepGraph: Sendable {
     /// A topological order (stable: builder order among ready nodes).
     public let topologicalOrder: [NodeID]
 
+    /// What `execute` and `StepMemory` read every step, flat: copying a `Node` or `Tensor` value
+    /// retains and releases its name, arrays and body (atomic reference counts on objects both
+    /// workers touch). Node i allocates `nodeTensors[nodeTensorStart[i] ..< +nodeAllocations[i]]`,
+    /// then uses the rest up to `nodeTensorStart[i + 1]`.
+    let nodeTensors: ContiguousArray<TensorID>
+    let nodeTensorStart: ContiguousArray<Int>
+    let nodeAllocations: ContiguousArray<Int>
+    let bodies: ContiguousArray<NodeBody>
+    /// `tensors[t].bytes`.
+    let tensorBytes: ContiguousArray<Int>
+    /// `successors[i]` is `successorList[successorStart[i] ..< successorStart[i + 1]]`.
+    let successorList: ContiguousArray<Int>
+    let successorStart: ContiguousArray<Int>
+
     init(nodes: [Node], tensors: [Tensor], successors: [[NodeID]], roots: [NodeID], topologicalOrder: [NodeID]) {
         self.nodes = nodes
         self.tensors = tensors
         self.successors = successors
         self.roots = roots
         self.topologicalOrder = topologicalOrder
+        var flat = ContiguousArray<TensorID>(), starts = ContiguousArray<Int>([0])
+        for node in nodes {
+            flat.append(contentsOf: node.allocates)
+            flat.append(contentsOf: node.uses)
+            starts.append(flat.count)
+        }
+        nodeTensors = flat
+        nodeTensorStart = starts
+        nodeAllocations = ContiguousArray(nodes.map(\.allocates.count))
+        bodies = ContiguousArray(nodes.map(\.body))
+        tensorBytes = ContiguousArray(tensors.map(\.bytes))
+        successorList = ContiguousArray(successors.flatMap { $0.map(\.index) })
+        var successorStarts = ContiguousArray<Int>([0])
+        for s in successors { successorStarts.append(successorStarts.last! + s.count) }
+        successorStart = successorStarts
     }
 
     public var nodeCount: Int { nodes.count }
@@ -86,11 +115,11 @@ public final class StepGraph: Sendable {
     /// whose last user it was.
     @inline(__always)
     public func execute(_ id: NodeID, worker: Int, memory: StepMemory, step: Int) {
-        let node = nodes[id.index]
-        for t in node.allocates { memory.allocate(t) }
-        node.body(NodeContext(worker: worker, memory: memory, step: step))
-        for t in node.allocates { memory.release(t) }
-        for t in node.uses { memory.release(t) }
+        let i = id.index
+        let start = nodeTensorStart[i], end = nodeTensorStart[i + 1]
+        for k in start..<(start + nodeAllocations[i]) { memory.allocate(nodeTensors[k]) }
+        bodies[i](NodeContext(worker: worker, memory: memory, step: step))
+        for k in start..<end { memory.release(nodeTensors[k]) }
     }
 }
 

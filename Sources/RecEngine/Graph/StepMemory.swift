@@ -42,7 +42,7 @@ public final class StepMemory: @unchecked Sendable {
     /// Allocates tensor `t` (called by its allocating node only).
     @inline(__always)
     public func allocate(_ t: TensorID) {
-        pointers[t.index] = allocator.allocate(bytes: graph.tensors[t.index].bytes, tensor: t)
+        pointers[t.index] = allocator.allocate(bytes: graph.tensorBytes[t.index], tensor: t)
     }
 
     /// One user of `t` is done; the last one frees it.
@@ -51,7 +51,7 @@ public final class StepMemory: @unchecked Sendable {
         if remaining[t.index].value.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
             let p = pointers[t.index]!
             pointers[t.index] = nil
-            allocator.deallocate(p, bytes: graph.tensors[t.index].bytes, tensor: t)
+            allocator.deallocate(p, bytes: graph.tensorBytes[t.index], tensor: t)
         }
     }
 
@@ -68,5 +68,5 @@ public final class StepMemory: @unchecked Sendable {
     }
 
     /// Size in bytes of tensor `t`.
-    public func bytes(_ t: TensorID) -> Int { graph.tensors[t.index].bytes }
+    public func bytes(_ t: TensorID) -> Int { graph.tensorBytes[t.index] }
 }
