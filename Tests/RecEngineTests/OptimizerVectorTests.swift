@@ -136,4 +136,44 @@ final class OptimizerVectorTests: XCTestCase {
             }
         }
     }
+
+    /// `update(..., runs:afterRun:)` (a bf16 layer converts each run into its copy there): the bits
+    /// of one whole update over the same elements, with `afterRun` called once per run, in order,
+    /// covering exactly the elements, each run already updated when it is called; every optimizer,
+    /// with and without a second gradient, run lengths that do and do not divide the range.
+    func testUpdateInRunsEqualsOneUpdate() {
+        let n = 1003
+        let theta0 = Self.values(n, seed: 71, offset: 1)
+        for (name, make) in [("adam", { Adam(learningRate: 0.001) as any DenseOptimizer }),
+                             ("adagrad", { Adagrad(learningRate: 0.05) }), ("sgd", { SGD(learningRate: 0.1) })] {
+            for (run, elements) in [(128, 0..<n), (7, 5..<997), (1, 0..<40), (2000, 16..<1000)] {
+                let runs = ParameterTensor(name: "runs", rows: 1, columns: n), whole = ParameterTensor(name: "whole", rows: 1, columns: n)
+                for k in 0..<n { runs.values[k] = theta0[k]; whole.values[k] = theta0[k] }
+                let runsOptimizer = make(), wholeOptimizer = make()
+                runsOptimizer.register(runs)
+                wholeOptimizer.register(whole)
+                var seen: [Range<Int>] = []
+                for step in 1...3 {
+                    let g1 = Self.values(n, seed: UInt64(step * 5), offset: step)
+                    let g2: [Float]? = step == 2 ? nil : Self.values(n, seed: UInt64(step * 11), offset: step + 3)
+                    seen.removeAll()
+                    runsOptimizer.update(runs, gradient: g1, plus: g2, elements: elements, step: step, runs: run) { r in
+                        // Already updated: θ moved where the gradient is not zero.
+                        XCTAssertNotEqual(runs.values[r.lowerBound], theta0[r.lowerBound], "\(name): run \(r) updated before afterRun")
+                        seen.append(r)
+                    }
+                    wholeOptimizer.update(whole, gradient: g1, plus: g2, elements: elements, step: step)
+                }
+                let label = "\(name), runs of \(run) over \(elements)"
+                XCTAssertEqual(seen.first?.lowerBound, elements.lowerBound, label)
+                XCTAssertEqual(seen.last?.upperBound, elements.upperBound, label)
+                XCTAssertTrue(zip(seen, seen.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound }, label)
+                XCTAssertTrue(seen.dropLast().allSatisfy { $0.count == run }, label)
+                XCTAssertEqual((0..<n).map { runs.values[$0].bitPattern }, (0..<n).map { whole.values[$0].bitPattern }, label)
+                for (a, b) in zip(runs.slots, whole.slots) {
+                    XCTAssertEqual((0..<n).map { a.pointer[$0].bitPattern }, (0..<n).map { b.pointer[$0].bitPattern }, "\(label): \(a.name)")
+                }
+            }
+        }
+    }
 }

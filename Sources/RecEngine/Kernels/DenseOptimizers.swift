@@ -17,6 +17,13 @@ public protocol DenseOptimizer: AnyObject, Sendable {
     /// far including this one (Adam's bias correction uses it). The rules are element-wise, so
     /// updating a parameter in pieces gives the bits of one whole update.
     func update(_ p: ParameterTensor, gradient: UnsafePointer<Float>, plus: UnsafePointer<Float>?, elements: Range<Int>, step: Int)
+    /// The same update in consecutive runs of `run` floats from `elements.lowerBound` (the last
+    /// may be shorter), calling `afterRun` with each run's elements as soon as they are updated,
+    /// while they are still in the core's first-level cache: a bf16 layer converts them into its
+    /// low-precision copy there instead of in a second pass over the weights. The bits are those
+    /// of `update(_:gradient:plus:elements:step:)`.
+    func update(_ p: ParameterTensor, gradient: UnsafePointer<Float>, plus: UnsafePointer<Float>?, elements: Range<Int>, step: Int,
+                runs run: Int, afterRun: (Range<Int>) -> Void)
 }
 
 extension DenseOptimizer {
@@ -62,6 +69,12 @@ public final class SGD: DenseOptimizer {
     /// Nothing to allocate.
     public func register(_ p: ParameterTensor) {}
 
+    /// SGD in runs of `run` floats, `afterRun` after each.
+    public func update(_ p: ParameterTensor, gradient: UnsafePointer<Float>, plus: UnsafePointer<Float>?, elements: Range<Int>, step: Int,
+                       runs run: Int, afterRun: (Range<Int>) -> Void) {
+        forEachRun(of: elements, length: run, afterRun) { update(p, gradient: gradient, plus: plus, elements: $0, step: step) }
+    }
+
     /// `p.values[k] −= lr·gradient[k]` (or `lr·(gradient[k] + plus[k])`) for `k` in `elements`.
     public func update(_ p: ParameterTensor, gradient: UnsafePointer<Float>, plus: UnsafePointer<Float>?, elements: Range<Int>, step: Int) {
         let k = elements.lowerBound
@@ -101,6 +114,17 @@ public final class Adagrad: DenseOptimizer {
         OptimizerMath.adagrad(p.values + k, gradient + k, acc.pointer + k, elements.count, lr: learningRate, epsilon: epsilon,
                               plus: plus.map { $0 + k })
     }
+
+    /// Adagrad in runs of `run` floats, `afterRun` after each (the accumulator looked up once).
+    public func update(_ p: ParameterTensor, gradient: UnsafePointer<Float>, plus: UnsafePointer<Float>?, elements: Range<Int>, step: Int,
+                       runs run: Int, afterRun: (Range<Int>) -> Void) {
+        let acc = slots.buffers(for: p)[0]
+        forEachRun(of: elements, length: run, afterRun) { r in
+            let k = r.lowerBound
+            OptimizerMath.adagrad(p.values + k, gradient + k, acc.pointer + k, r.count, lr: learningRate, epsilon: epsilon,
+                                  plus: plus.map { $0 + k })
+        }
+    }
 }
 
 /// Adam in TensorFlow 1's form (`tf.compat.v1.train.AdamOptimizer`, DeepRec's): moments
@@ -135,5 +159,30 @@ public final class Adam: DenseOptimizer {
         let stepSize = OptimizerMath.adamStepSize(learningRate: learningRate, beta1: beta1, beta2: beta2, step: step)
         OptimizerMath.adam(p.values + k, gradient + k, state[0].pointer + k, state[1].pointer + k, elements.count,
                            stepSize: stepSize, beta1: beta1, beta2: beta2, epsilon: epsilon, plus: plus.map { $0 + k })
+    }
+
+    /// Adam in runs of `run` floats, `afterRun` after each (state and step size looked up once).
+    public func update(_ p: ParameterTensor, gradient: UnsafePointer<Float>, plus: UnsafePointer<Float>?, elements: Range<Int>, step: Int,
+                       runs run: Int, afterRun: (Range<Int>) -> Void) {
+        let state = slots.buffers(for: p), m = state[0].pointer, v = state[1].pointer
+        let stepSize = OptimizerMath.adamStepSize(learningRate: learningRate, beta1: beta1, beta2: beta2, step: step)
+        forEachRun(of: elements, length: run, afterRun) { r in
+            let k = r.lowerBound
+            OptimizerMath.adam(p.values + k, gradient + k, m + k, v + k, r.count, stepSize: stepSize, beta1: beta1, beta2: beta2,
+                               epsilon: epsilon, plus: plus.map { $0 + k })
+        }
+    }
+}
+
+/// Calls `body` then `afterRun` for consecutive runs of `length` (at least 1) elements of `elements`.
+@inline(__always)
+private func forEachRun(of elements: Range<Int>, length: Int, _ afterRun: (Range<Int>) -> Void, _ body: (Range<Int>) -> Void) {
+    let length = max(length, 1)
+    var start = elements.lowerBound
+    while start < elements.upperBound {
+        let run = start..<min(start + length, elements.upperBound)
+        body(run)
+        afterRun(run)
+        start = run.upperBound
     }
 }

@@ -217,6 +217,22 @@ public enum KernelBenchmark {
             let how = layer.refreshesLowPrecisionByPairs ? "engine pass" : "oneDNN reorder (layouts not paired)"
             measure("bf16 weight refresh 1024×\(width), \(how)") { layer.refreshLowPrecisionWeights() }
             measure("bf16 weight refresh 1024×\(width), oneDNN reorder") { layer.refreshLowPrecisionWeightsWithReorder() }
+            // A bf16 layer's whole update: Adam, then the refresh as a second pass over the master,
+            // against the refresh riding on Adam's pass (each row pair converted as it is written).
+            let layerAdam = Adam(learningRate: 1e-6)
+            layerAdam.register(layer.weights)
+            let whole = layer.updatePieces(maximum: 1)[0], count = layer.weightGradientCount
+            let layerGrad = UnsafeMutablePointer<Float>.allocate(capacity: count)
+            defer { layerGrad.deallocate() }
+            for k in 0..<count { layerGrad[k] = uniform() * 0.01 }
+            measure("bf16 layer 1024×\(width): Adam, then refresh") {
+                layerAdam.update(layer.weights, gradient: layerGrad, plus: nil, elements: whole.elements, step: 1)
+                layer.refreshLowPrecisionWeights(piece: whole)
+            }
+            let riding = layer.update(whole, optimizer: layerAdam, gradient: layerGrad, plus: nil, step: 1)
+            measure("bf16 layer 1024×\(width): refresh riding on Adam\(riding ? "" : " (not taken: layouts not paired)")") {
+                layer.update(whole, optimizer: layerAdam, gradient: layerGrad, plus: nil, step: 1)
+            }
         }
         // The same memory traffic as Adam (read θ, g, m, v; write θ, m, v) with trivial arithmetic:
         // what the update would cost if it were bound by memory bandwidth alone.

@@ -173,12 +173,11 @@ final class MLPStack: @unchecked Sendable {
                         VectorKernels.accumulate(ctx.memory.floats(gWs[m]) + first, into: gW0 + first, count: count)
                         if k == 0 { VectorKernels.accumulate(ctx.memory.floats(gBs[m]), into: gB0, count: layer.outputs) }
                     }
-                    optimizer.update(layer.weights, gradient: gW0, plus: last > 0 ? ctx.memory.floats(gWs[last]) : nil,
-                                     elements: piece.elements, step: ctx.step + 1)
+                    layer.update(piece, optimizer: optimizer, gradient: gW0, plus: last > 0 ? ctx.memory.floats(gWs[last]) : nil,
+                                 step: ctx.step + 1)
                     if k == 0 {
                         optimizer.update(layer.bias, gradient: gB0, plus: last > 0 ? ctx.memory.floats(gBs[last]) : nil, step: ctx.step + 1)
                     }
-                    layer.refreshLowPrecisionWeights(piece: piece)
                 }
                 nodes.append(node)
             }

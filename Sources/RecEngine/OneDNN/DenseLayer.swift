@@ -201,6 +201,29 @@ public final class DenseLayer: Sendable {
         pairedRefresh.convert(master: weights.values, low: lowWeights.pointer, outputBlocks: blocks)
     }
 
+    /// Applies `optimizer` to `piece` of the weights from `gradient` (plus `plus`) and, bf16,
+    /// refreshes the part of the copy the piece holds. With the paired layouts and the master's rows
+    /// one after another, each pair of master rows is converted right after the optimizer wrote
+    /// it, while it is still in the first-level cache, instead of in a second pass that reads the
+    /// whole master again; the bits are those of the update followed by
+    /// `refreshLowPrecisionWeights(piece:)`. Returns whether the refresh rode on the update.
+    @discardableResult
+    public func update(_ piece: UpdatePiece, optimizer: any DenseOptimizer, gradient: UnsafePointer<Float>, plus: UnsafePointer<Float>?,
+                       step: Int) -> Bool {
+        let n = weights.count
+        guard precision == .bf16, let paired = pairedRefresh, let lowWeights, paired.rowsAreSequential,
+              paired.outputBlocks * paired.masterOutputStride == n, piece.outputBlocks != nil || piece.elements == 0..<n else {
+            optimizer.update(weights, gradient: gradient, plus: plus, elements: piece.elements, step: step)
+            refreshLowPrecisionWeights(piece: piece)
+            return false
+        }
+        let master = weights.values, low = lowWeights.pointer
+        optimizer.update(weights, gradient: gradient, plus: plus, elements: piece.elements, step: step, runs: 2 * paired.block) { run in
+            paired.convertRowPair(master: master, low: low, startingAt: run.lowerBound)
+        }
+        return true
+    }
+
     /// bf16: whether `refreshLowPrecisionWeights` takes the engine's pass (the paired layouts).
     var refreshesLowPrecisionByPairs: Bool { pairedRefresh != nil }
 

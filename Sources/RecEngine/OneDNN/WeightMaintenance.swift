@@ -143,21 +143,38 @@ struct PairedBF16Layout: Sendable {
     /// Writes every element of the copy that the master holds (the copy's extra input padding is
     /// left untouched), or only those of `outputBlocks`.
     func convert(master: UnsafePointer<Float>, low: UnsafeMutableRawPointer, outputBlocks range: Range<Int>? = nil) {
-        let x = block
-        let pairs = low.assumingMemoryBound(to: UInt32.self)
         for outputBlock in range ?? 0..<outputBlocks {
-            let masterBase = master + outputBlock &* masterOutputStride
-            let lowBase = outputBlock &* lowOutputStride
             var b = 0
             while b < paddedInputs {
-                let masterOffset: Int = (b / 16) &* masterInputStride &+ (b % 16) &* x
-                let row0 = masterBase + masterOffset
-                // bf16 elements → pairs: the copy row of inputs (b, b+1) starts at an even element.
-                let lowRow: Int = (b % lowInputBlock) / 2
-                let lowElement: Int = lowBase &+ (b / lowInputBlock) &* lowInputStride &+ lowRow &* 2 &* x
-                BF16Kernels.interleavePairs(row0, row0 + x, into: pairs + lowElement / 2, count: x)
+                convertRowPair(master: master, low: low, outputBlock: outputBlock, input: b)
                 b += 2
             }
         }
+    }
+
+    /// Whether the master holds its rows one after another: each output block is
+    /// `masterOutputStride` consecutive floats in which input `b`'s row of `block` outputs starts at
+    /// `b · block`. Then consecutive runs of `2 · block` floats from an output block's start are its
+    /// row pairs (`convertRowPair(master:low:startingAt:)`).
+    var rowsAreSequential: Bool { masterInputStride == 16 * block && masterOutputStride == paddedInputs * block }
+
+    /// Converts the row pair (inputs b, b+1) of `outputBlock` into its copy row.
+    @inline(__always)
+    func convertRowPair(master: UnsafePointer<Float>, low: UnsafeMutableRawPointer, outputBlock: Int, input b: Int) {
+        let x = block
+        let masterElement: Int = outputBlock &* masterOutputStride &+ (b / 16) &* masterInputStride &+ (b % 16) &* x
+        let row0 = master + masterElement
+        // bf16 elements → pairs: the copy row of inputs (b, b+1) starts at an even element.
+        let lowRow: Int = (b % lowInputBlock) / 2
+        let lowElement: Int = outputBlock &* lowOutputStride &+ (b / lowInputBlock) &* lowInputStride &+ lowRow &* 2 &* x
+        BF16Kernels.interleavePairs(row0, row0 + x, into: low.assumingMemoryBound(to: UInt32.self) + lowElement / 2, count: x)
+    }
+
+    /// Converts the row pair whose first master element is `element` (with `rowsAreSequential`,
+    /// `element` a multiple of `2 · block`).
+    @inline(__always)
+    func convertRowPair(master: UnsafePointer<Float>, low: UnsafeMutableRawPointer, startingAt element: Int) {
+        let outputBlock = element / masterOutputStride
+        convertRowPair(master: master, low: low, outputBlock: outputBlock, input: (element - outputBlock &* masterOutputStride) / block)
     }
 }
