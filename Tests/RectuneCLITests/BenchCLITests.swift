@@ -121,7 +121,11 @@ final class BenchCLITests: XCTestCase {
             XCTAssertTrue(line.hasPrefix("round \(i + 1): host "), line)
             let fields = line.components(separatedBy: " | ")
             XCTAssertEqual(fields.count, 3, line)
-            let rate = try XCTUnwrap(Double(fields[0].components(separatedBy: " ")[3]), line)
+            let head = fields[0].components(separatedBy: " ")
+            let rate = try XCTUnwrap(Double(head[3]), line)
+            // With more than one core each round also measures the busy ceiling (all cores at once).
+            let busy = cores > 1 ? try XCTUnwrap(Double(head[8]), line) : nil
+            if cores > 1 { XCTAssertEqual(head[7], "busy", line) }
             for (field, mflop) in zip(fields.dropFirst(), [6.570, 2.833]) {
                 let words = field.components(separatedBy: " ")
                 let speed = try XCTUnwrap(Double(words[1]), field)
@@ -129,11 +133,17 @@ final class BenchCLITests: XCTestCase {
                 XCTAssertGreaterThan(speed, 0, field)
                 // WDL 6.570, DLRM 2.833 dense MFLOP per sample (the roofline lines of the main table).
                 XCTAssertEqual(percent, 100 * speed / (cores * rate * 1e3 / mflop), accuracy: 0.15, field)
+                if let busy {
+                    XCTAssertEqual(words[4], "busy", field)
+                    let busyPercent = try XCTUnwrap(Double(words[5].dropLast(2)), field)
+                    XCTAssertEqual(busyPercent, 100 * speed / (busy * 1e3 / mflop), accuracy: 0.15, field)
+                }
             }
         }
         for model in ["wdl", "dlrm"] {
             let summary = try XCTUnwrap(lines.first { $0.hasPrefix("  \(model) ") && $0.contains("median") }, r.out)
             XCTAssertTrue(summary.contains("over 3 rounds") && summary.contains("roofline median"), summary)
+            if cores > 1 { XCTAssertTrue(summary.contains("; busy median "), summary) }
         }
         XCTAssertTrue(lines.contains { $0.hasPrefix("host GEMM rate over the rounds: median ") }, r.out)
 

@@ -20,10 +20,11 @@ struct BenchCommand: AsyncParsableCommand {
         deliver while every one of them runs the same products at once (lower than cores × one core's
         rate when the cores share FMA units, memory bandwidth or a host).
         --rounds N (N > 1) adds interleaved rounds for the Criteo models, for noisy hosts: each round
-        measures the host's GEMM rate again and then every model in memory and (without
-        --in-memory-only) end to end from the file ("e2e"), and each run's roofline
-        fraction is taken against its own round's rate; the summary gives the median and range of
-        samples/s and of the fraction over the rounds (a fraction moves less than samples/s when the
+        measures the host's GEMM rate again (on one core, and with more than one core also the busy
+        ceiling) and then every model in memory and (without
+        --in-memory-only) end to end from the file ("e2e"), and each run's roofline and busy
+        fractions are taken against its own round's rates; the summary gives the median and range of
+        samples/s and of the fractions over the rounds (a fraction moves less than samples/s when the
         host's speed drifts, since both are measured within one round).
         --profile adds where one step's time goes, node group by node group, and the step's critical path
         as the cost-model executor measures it (node by node, on the run's inter-op threads).
@@ -191,36 +192,50 @@ struct BenchCommand: AsyncParsableCommand {
     /// `models`: the main table's runs, data and FLOP counts, reused as they are.
     func benchRounds(_ models: [LoadedModel], precision: Precision, cores: Int) throws {
         let modes = inMemoryOnly ? ["in memory"] : ["in memory", "end to end"]
-        print("\(rounds) interleaved rounds, \(modes.joined(separator: " and ")) (each round: the host GEMM rate on one core, then every model; roofline against that round's rate)")
+        let busyNote = cores > 1 ? " and on all \(cores) cores at once (the busy ceiling)" : ""
+        print("\(rounds) interleaved rounds, \(modes.joined(separator: " and ")) (each round: the host GEMM rate on one core\(busyNote), then every model; roofline against that round's rate)")
         struct Series {
             let model: LoadedModel
             let inMemory: Bool
             var label: String { model.kind.rawValue + (inMemory ? "" : " e2e") }
         }
         let series = models.flatMap { m in (inMemoryOnly ? [true] : [true, false]).map { Series(model: m, inMemory: $0) } }
-        var rates: [Double] = []
-        var speeds = [[Double]](repeating: [], count: series.count), fractions = speeds
+        var rates: [Double] = [], busyRates: [Double] = []
+        var speeds = [[Double]](repeating: [], count: series.count), fractions = speeds, busyFractions = speeds
         for round in 1...rounds {
             let rate = try DenseBenchmark.hostRate(batch: batch, precision: precision)
             rates.append(rate)
+            // The busy ceiling of this round: on a shared host it is the two-core rate that neighbours
+            // move, while one core's rate may hold steady.
+            let busy = cores > 1 ? try DenseBenchmark.concurrentRate(threads: cores, precision: precision).reduce(0, +) : nil
+            if let busy { busyRates.append(busy) }
             var line = String(format: "round %d: host %.1f GFLOP/s per core", round, rate)
+                + (busy.map { String(format: ", busy %.1f GFLOP/s on %d cores", $0, cores) } ?? "")
             for (i, s) in series.enumerated() {
                 let r = try Trainer(config: s.model.config, counterEvents: []).run(dataset: s.model.dataset, inMemory: s.inMemory)
-                let fraction = DenseRoofline(cores: cores, gflopsPerCore: rate, flopsPerSample: s.model.flopsPerSample)
-                    .fraction(r.samplesPerSec)
+                let roofline = DenseRoofline(cores: cores, gflopsPerCore: rate, flopsPerSample: s.model.flopsPerSample,
+                                             busyGFLOPS: busy)
+                let fraction = roofline.fraction(r.samplesPerSec)
                 speeds[i].append(r.samplesPerSec)
                 fractions[i].append(fraction)
-                line += String(format: " | %@ %.0f samples/s (%.1f%%)", s.label, r.samplesPerSec, 100 * fraction)
+                if let busyFraction = roofline.busyFraction(r.samplesPerSec) { busyFractions[i].append(busyFraction) }
+                line += String(format: " | %@ %.0f samples/s (%.1f%%", s.label, r.samplesPerSec, 100 * fraction)
+                    + (roofline.busyFraction(r.samplesPerSec).map { String(format: ", busy %.1f%%)", 100 * $0) } ?? ")")
             }
             print(line)
         }
         print(String(format: "host GEMM rate over the rounds: median %.1f GFLOP/s per core (%.1f–%.1f)",
-                     Descriptive.median(rates), rates.min()!, rates.max()!))
+                     Descriptive.median(rates), rates.min()!, rates.max()!)
+              + (busyRates.isEmpty ? "" : String(format: "; busy median %.1f GFLOP/s (%.1f–%.1f)",
+                                                 Descriptive.median(busyRates), busyRates.min()!, busyRates.max()!)))
         for (i, s) in series.enumerated() {
-            let v = speeds[i], f = fractions[i]
-            print(pad("  " + s.label, 14) + String(format: "median %.0f samples/s (%.0f–%.0f); roofline median %.1f%% (%.1f–%.1f%%) over %d rounds",
+            let v = speeds[i], f = fractions[i], b = busyFractions[i]
+            print(pad("  " + s.label, 14) + String(format: "median %.0f samples/s (%.0f–%.0f); roofline median %.1f%% (%.1f–%.1f%%)",
                                                    Descriptive.median(v), v.min()!, v.max()!,
-                                                   100 * Descriptive.median(f), 100 * f.min()!, 100 * f.max()!, rounds))
+                                                   100 * Descriptive.median(f), 100 * f.min()!, 100 * f.max()!)
+                  + (b.isEmpty ? "" : String(format: "; busy median %.1f%% (%.1f–%.1f%%)",
+                                             100 * Descriptive.median(b), 100 * b.min()!, 100 * b.max()!))
+                  + " over \(rounds) rounds")
         }
     }
 
