@@ -158,8 +158,13 @@ final class OptimizerVectorTests: XCTestCase {
                     let g2: [Float]? = step == 2 ? nil : Self.values(n, seed: UInt64(step * 11), offset: step + 3)
                     seen.removeAll()
                     runsOptimizer.update(runs, gradient: g1, plus: g2, elements: elements, step: step, runs: run) { r in
-                        // Already updated: θ moved where the gradient is not zero.
-                        XCTAssertNotEqual(runs.values[r.lowerBound], theta0[r.lowerBound], "\(name): run \(r) updated before afterRun")
+                        if step == 1 {
+                            // Right after its own run: θ has moved up to the run's end and not yet beyond it.
+                            XCTAssertNotEqual(runs.values[r.upperBound - 1], theta0[r.upperBound - 1], "\(name): run \(r) updated before afterRun")
+                            if r.upperBound < elements.upperBound {
+                                XCTAssertEqual(runs.values[r.upperBound], theta0[r.upperBound], "\(name): nothing after run \(r) updated yet")
+                            }
+                        }
                         seen.append(r)
                     }
                     wholeOptimizer.update(whole, gradient: g1, plus: g2, elements: elements, step: step)
