@@ -108,11 +108,9 @@ public final class Adagrad: DenseOptimizer {
     /// Allocates the accumulator of `p`.
     public func register(_ p: ParameterTensor) { _ = slots.buffers(for: p) }
 
-    /// One Adagrad step over `elements`.
+    /// One Adagrad step over `elements` (one run of the run-wise update).
     public func update(_ p: ParameterTensor, gradient: UnsafePointer<Float>, plus: UnsafePointer<Float>?, elements: Range<Int>, step: Int) {
-        let acc = slots.buffers(for: p)[0], k = elements.lowerBound
-        OptimizerMath.adagrad(p.values + k, gradient + k, acc.pointer + k, elements.count, lr: learningRate, epsilon: epsilon,
-                              plus: plus.map { $0 + k })
+        update(p, gradient: gradient, plus: plus, elements: elements, step: step, runs: elements.count) { _ in }
     }
 
     /// Adagrad in runs of `run` floats, `afterRun` after each (the accumulator looked up once).
@@ -153,12 +151,10 @@ public final class Adam: DenseOptimizer {
     /// Allocates `m` and `v` for `p`.
     public func register(_ p: ParameterTensor) { _ = slots.buffers(for: p) }
 
-    /// One Adam step over `elements`; `step` (1-based) drives the bias correction.
+    /// One Adam step over `elements` (one run of the run-wise update); `step` (1-based) drives the
+    /// bias correction.
     public func update(_ p: ParameterTensor, gradient: UnsafePointer<Float>, plus: UnsafePointer<Float>?, elements: Range<Int>, step: Int) {
-        let state = slots.buffers(for: p), k = elements.lowerBound
-        let stepSize = OptimizerMath.adamStepSize(learningRate: learningRate, beta1: beta1, beta2: beta2, step: step)
-        OptimizerMath.adam(p.values + k, gradient + k, state[0].pointer + k, state[1].pointer + k, elements.count,
-                           stepSize: stepSize, beta1: beta1, beta2: beta2, epsilon: epsilon, plus: plus.map { $0 + k })
+        update(p, gradient: gradient, plus: plus, elements: elements, step: step, runs: elements.count) { _ in }
     }
 
     /// Adam in runs of `run` floats, `afterRun` after each (state and step size looked up once).

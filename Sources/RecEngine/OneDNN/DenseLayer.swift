@@ -180,7 +180,7 @@ public final class DenseLayer: Sendable {
                 return UpdatePiece(elements: lower..<upper, outputBlocks: nil)
             }
         case .bf16:
-            guard let paired = pairedRefresh, paired.outputBlocks * paired.masterOutputStride == n else { return whole }
+            guard let paired = pairedRefresh, paired.coversMaster(of: n) else { return whole }
             let blocks = paired.outputBlocks, pieces = min(maximum, blocks), stride = paired.masterOutputStride
             guard pieces > 1 else { return whole }
             return (0..<pieces).map { k in
@@ -212,7 +212,7 @@ public final class DenseLayer: Sendable {
                        step: Int) -> Bool {
         let n = weights.count
         guard precision == .bf16, let paired = pairedRefresh, let lowWeights, paired.rowsAreSequential,
-              paired.outputBlocks * paired.masterOutputStride == n, piece.outputBlocks != nil || piece.elements == 0..<n else {
+              paired.coversMaster(of: n), piece.outputBlocks != nil || piece.elements == 0..<n else {
             optimizer.update(weights, gradient: gradient, plus: plus, elements: piece.elements, step: step)
             refreshLowPrecisionWeights(piece: piece)
             return false

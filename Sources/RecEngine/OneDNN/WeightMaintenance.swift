@@ -140,6 +140,10 @@ struct PairedBF16Layout: Sendable {
     /// `o·masterOutputStride ..< (o+1)·masterOutputStride`.
     var outputBlocks: Int { paddedOutputs / block }
 
+    /// Whether the output blocks are exactly a master of `count` floats (no trailing padding), so
+    /// that ranges of whole output blocks cover it.
+    func coversMaster(of count: Int) -> Bool { outputBlocks * masterOutputStride == count }
+
     /// Writes every element of the copy that the master holds (the copy's extra input padding is
     /// left untouched), or only those of `outputBlocks`.
     func convert(master: UnsafePointer<Float>, low: UnsafeMutableRawPointer, outputBlocks range: Range<Int>? = nil) {

@@ -215,27 +215,27 @@ struct BenchCommand: AsyncParsableCommand {
                 let r = try Trainer(config: s.model.config, counterEvents: []).run(dataset: s.model.dataset, inMemory: s.inMemory)
                 let roofline = DenseRoofline(cores: cores, gflopsPerCore: rate, flopsPerSample: s.model.flopsPerSample,
                                              busyGFLOPS: busy)
-                let fraction = roofline.fraction(r.samplesPerSec)
+                let fraction = roofline.fraction(r.samplesPerSec), busyFraction = roofline.busyFraction(r.samplesPerSec)
                 speeds[i].append(r.samplesPerSec)
                 fractions[i].append(fraction)
-                if let busyFraction = roofline.busyFraction(r.samplesPerSec) { busyFractions[i].append(busyFraction) }
+                if let busyFraction { busyFractions[i].append(busyFraction) }
                 line += String(format: " | %@ %.0f samples/s (%.1f%%", s.label, r.samplesPerSec, 100 * fraction)
-                    + (roofline.busyFraction(r.samplesPerSec).map { String(format: ", busy %.1f%%)", 100 * $0) } ?? ")")
+                    + (busyFraction.map { String(format: ", busy %.1f%%)", 100 * $0) } ?? ")")
             }
             print(line)
         }
-        print(String(format: "host GEMM rate over the rounds: median %.1f GFLOP/s per core (%.1f–%.1f)",
-                     Descriptive.median(rates), rates.min()!, rates.max()!)
-              + (busyRates.isEmpty ? "" : String(format: "; busy median %.1f GFLOP/s (%.1f–%.1f)",
-                                                 Descriptive.median(busyRates), busyRates.min()!, busyRates.max()!)))
+        /// "median M<unit> (min–max<rangeUnit>)" of `values` × `scale`, each number with `format`.
+        func spread(_ values: [Double], _ format: String, scale: Double = 1, unit: String, rangeUnit: String = "") -> String {
+            let f = { String(format: format, scale * $0) }
+            return "median \(f(Descriptive.median(values)))\(unit) (\(f(values.min()!))–\(f(values.max()!))\(rangeUnit))"
+        }
+        print("host GEMM rate over the rounds: " + spread(rates, "%.1f", unit: " GFLOP/s per core")
+              + (busyRates.isEmpty ? "" : "; busy " + spread(busyRates, "%.1f", unit: " GFLOP/s")))
         for (i, s) in series.enumerated() {
-            let v = speeds[i], f = fractions[i], b = busyFractions[i]
-            print(pad("  " + s.label, 14) + String(format: "median %.0f samples/s (%.0f–%.0f); roofline median %.1f%% (%.1f–%.1f%%)",
-                                                   Descriptive.median(v), v.min()!, v.max()!,
-                                                   100 * Descriptive.median(f), 100 * f.min()!, 100 * f.max()!)
-                  + (b.isEmpty ? "" : String(format: "; busy median %.1f%% (%.1f–%.1f%%)",
-                                             100 * Descriptive.median(b), 100 * b.min()!, 100 * b.max()!))
-                  + " over \(rounds) rounds")
+            let percent = { (v: [Double]) in spread(v, "%.1f", scale: 100, unit: "%", rangeUnit: "%") }
+            let b = busyFractions[i]
+            print(pad("  " + s.label, 14) + spread(speeds[i], "%.0f", unit: " samples/s") + "; roofline " + percent(fractions[i])
+                  + (b.isEmpty ? "" : "; busy " + percent(b)) + " over \(rounds) rounds")
         }
     }
 
