@@ -16,6 +16,32 @@ final class GraphBuilderTests: XCTestCase {
         XCTAssertEqual(Set(g.successors[a.index]), [c, d])
     }
 
+    /// A prologue runs before every node of the graph; the graph keeps its nodes, dependencies,
+    /// order and tensors (a body's tensor IDs still name its tensors).
+    func testPrefixedGraphRunsThePrologueFirstAndKeepsTheGraph() throws {
+        let b = GraphBuilder()
+        let t = b.floats("x", count: 4)
+        let a = b.node("a", kind: .forward, allocates: [t]) { ctx in ctx.memory.floats(t)[0] = 1 }
+        let r = b.node("r", kind: .forward) { _ in }
+        b.node("c", kind: .backward, after: [a, r], uses: [t], flops: 8) { _ in }
+        let graph = try b.build()
+        let prefixed = try graph.prefixed { p in
+            let x = p.node("p0", kind: .input) { _ in }
+            let y = p.node("p1", kind: .input) { _ in }
+            return [p.node("join", kind: .input, after: [x, y]) { _ in }]
+        }
+        XCTAssertEqual(prefixed.nodes.map(\.name), ["p0", "p1", "join", "a", "r", "c"])
+        XCTAssertEqual(prefixed.roots.map(\.index), [0, 1])
+        XCTAssertEqual(prefixed.nodes.map { $0.dependencies.map(\.index) }, [[], [], [0, 1], [2], [2], [3, 4]])
+        XCTAssertEqual(prefixed.topologicalOrder.map(\.index), [0, 1, 2, 3, 4, 5])
+        XCTAssertEqual(prefixed.tensors.map(\.name), ["x"])
+        XCTAssertEqual(prefixed.nodes[3].allocates, [t])
+        XCTAssertEqual(prefixed.nodes[5].uses, [t])
+        XCTAssertEqual(prefixed.denseFLOPs, 8)
+        let memory = StepMemory(graph: prefixed, allocator: SystemAllocator())
+        InlineExecutor().run(prefixed, memory: memory, step: 0)
+    }
+
     func testRejectsTensorAllocatedTwice() {
         let b = GraphBuilder()
         let t = b.floats("x", count: 4)

@@ -117,39 +117,89 @@ public final class CriteoDataset: Sendable {
         batch.firstSample = first.partialValue
     }
 
+    /// Parses training lines `[k·B + part.lowerBound, k·B + part.upperBound)` of batch `k` (size `B`,
+    /// lines taken modulo the training line count) into `rows`, which must have room for
+    /// `part.count` rows; a skipped line leaves no gap, so the rows parsed come first. Returns how many
+    /// rows were parsed; skipped lines are counted as in `fill`. Under `.fail` it throws
+    /// `DataError.malformedRow` at the first malformed line (the rows before it are parsed).
+    /// `fill(_:index:batchSize:)` is this over the whole batch, so a batch parsed in parts (each at
+    /// its own rows) and then closed up holds exactly the batch `fill` would. Thread-safe: parts
+    /// may be parsed at once on several threads, each into its own rows.
+    public func parse(batch k: Int, batchSize: Int, lines part: Range<Int>, into rows: CriteoRows) throws -> Int {
+        guard batchSize > 0, part.lowerBound >= 0, part.upperBound <= batchSize else {
+            throw DataError.invalidParameter(name: "batch part", value: "\(part) of \(batchSize)", allowed: "must lie in 0..<batch size")
+        }
+        let first = k.multipliedReportingOverflow(by: batchSize)
+        guard k >= 0, !first.overflow else {
+            throw DataError.invalidParameter(name: "batch index", value: "\(k)", allowed: "must be >= 0 and index × batch size must fit in Int")
+        }
+        let startLine = (first.partialValue % trainingRows + part.lowerBound) % trainingRows
+        var skippedHere = 0
+        defer { if skippedHere > 0 { skipped.add(skippedHere, ordering: .relaxed) } }
+        return try Self.parse(lines: startLine..<startLine + part.count, wrap: trainingRows, into: rows, storage: bytes,
+                              lines: lines, parser: parser, policy: badRows, name: name, skipped: &skippedHere)
+    }
+
     /// Parses lines `range` (each taken modulo `wrap`) into `batch` rows 0…; sets `batch.size`.
     private static func parse(lines range: Range<Int>, wrap: Int, into batch: inout Batch, storage: CriteoBytes,
                               lines: CriteoLineIndex, parser: CriteoRowParser, policy: BadRowPolicy,
                               name: String, skipped: inout Int) throws {
+        batch.size = try batch.labels.withUnsafeMutableBufferPointer { labels in
+            try batch.dense.withUnsafeMutableBufferPointer { dense in
+                try batch.categorical.withUnsafeMutableBufferPointer { cats in
+                    let rows = CriteoRows(labels: labels.baseAddress!, dense: dense.baseAddress!, categorical: cats.baseAddress!)
+                    return try parse(lines: range, wrap: wrap, into: rows, storage: storage, lines: lines, parser: parser,
+                                     policy: policy, name: name, skipped: &skipped)
+                }
+            }
+        }
+    }
+
+    /// Parses lines `range` (each taken modulo `wrap`) into `rows` 0…; returns the rows parsed.
+    private static func parse(lines range: Range<Int>, wrap: Int, into rows: CriteoRows, storage: CriteoBytes,
+                              lines: CriteoLineIndex, parser: CriteoRowParser, policy: BadRowPolicy,
+                              name: String, skipped: inout Int) throws -> Int {
         let d = CriteoSchema.denseCount, c = CriteoSchema.categoricalCount
         var size = 0
         try storage.withBytes { bytes in
             try parser.withTables { tables in
-                try batch.labels.withUnsafeMutableBufferPointer { labels in
-                    try batch.dense.withUnsafeMutableBufferPointer { dense in
-                        try batch.categorical.withUnsafeMutableBufferPointer { cats in
-                            var line = range.lowerBound % wrap
-                            for _ in range {
-                                let row = CriteoRowParser.Row(label: labels.baseAddress! + size,
-                                                              dense: dense.baseAddress! + size * d,
-                                                              categorical: cats.baseAddress! + size * c)
-                                if let fault = parser.parse(bytes, start: lines.start(line), end: lines.end(line),
-                                                            into: row, tables: tables) {
-                                    if policy == .fail {
-                                        throw DataError.malformedRow(file: name, line: line + 1, reason: fault.reason(in: bytes))
-                                    }
-                                    skipped += 1
-                                } else {
-                                    size += 1
-                                }
-                                line += 1
-                                if line == wrap { line = 0 }
-                            }
+                var line = range.lowerBound % wrap
+                for _ in range {
+                    let row = CriteoRowParser.Row(label: rows.labels + size, dense: rows.dense + size * d,
+                                                  categorical: rows.categorical + size * c)
+                    if let fault = parser.parse(bytes, start: lines.start(line), end: lines.end(line), into: row, tables: tables) {
+                        if policy == .fail {
+                            throw DataError.malformedRow(file: name, line: line + 1, reason: fault.reason(in: bytes))
                         }
+                        skipped += 1
+                    } else {
+                        size += 1
                     }
+                    line += 1
+                    if line == wrap { line = 0 }
                 }
             }
         }
-        batch.size = size
+        return size
+    }
+}
+
+/// Where parsed Criteo rows go, in `Batch`'s struct-of-arrays layout: row `i`'s label at
+/// `labels[i]`, its dense features at `dense[i·13…]`, its categorical ids at `categorical[i·26…]`.
+public struct CriteoRows: @unchecked Sendable {
+    // @unchecked Sendable: raw pointers into buffers whose owner orders the writes (each parse
+    // part writes only its own rows).
+    public let labels: UnsafeMutablePointer<Float>
+    public let dense: UnsafeMutablePointer<Float>
+    public let categorical: UnsafeMutablePointer<Int32>
+
+    public init(labels: UnsafeMutablePointer<Float>, dense: UnsafeMutablePointer<Float>, categorical: UnsafeMutablePointer<Int32>) {
+        self.labels = labels; self.dense = dense; self.categorical = categorical
+    }
+
+    /// The rows from row `offset` on.
+    public func advanced(by offset: Int) -> CriteoRows {
+        CriteoRows(labels: labels + offset, dense: dense + offset * CriteoSchema.denseCount,
+                   categorical: categorical + offset * CriteoSchema.categoricalCount)
     }
 }

@@ -33,6 +33,9 @@ public final class GraphBuilder {
         return id
     }
 
+    /// Nodes added so far.
+    public var nodeCount: Int { nodes.count }
+
     /// Validates and freezes the graph.
     /// - Throws: `GraphError` for cycles, tensors allocated twice or never, and uses not ordered after the allocation.
     public func build() throws -> StepGraph {
@@ -106,5 +109,25 @@ public final class GraphBuilder {
             sets[id.index] = s
         }
         return sets
+    }
+}
+
+extension StepGraph {
+    /// This graph with a prologue in front. `prologue` adds nodes to a builder in which this
+    /// graph's tensors are already declared (so the tensor IDs its bodies hold stay valid) and
+    /// returns the nodes every root of this graph then waits for. This graph's nodes follow, with
+    /// their dependencies, tensors and order unchanged. Throws as `GraphBuilder.build()`.
+    public func prefixed(by prologue: (GraphBuilder) -> [NodeID]) throws -> StepGraph {
+        let b = GraphBuilder()
+        for t in tensors { _ = b.tensor(t.name, bytes: t.bytes) }
+        let gate = prologue(b)
+        let shift = b.nodeCount
+        let isRoot = Set(roots.map(\.index))
+        for n in nodes {
+            let after = n.dependencies.map { NodeID(index: $0.index + shift) }
+            b.node(n.name, kind: n.kind, after: isRoot.contains(n.id.index) ? gate + after : after,
+                   allocates: n.allocates, uses: n.uses, flops: n.flops, body: n.body)
+        }
+        return try b.build()
     }
 }

@@ -31,14 +31,24 @@ public final class StepFeed: @unchecked Sendable {
         labels.deallocate(); dense.deallocate(); categorical.deallocate()
     }
 
+    /// The feed's rows, for parsing a batch straight into them (`setValidRows` afterwards).
+    public var rows: CriteoRows { CriteoRows(labels: labels, dense: dense, categorical: categorical) }
+
     /// Copies `batch` in (padding short batches by repeating row 0).
     public func stage(_ batch: Batch) {
         let n = min(batch.size, capacity)
-        validRows = n
         let d = CriteoSchema.denseCount, c = CriteoSchema.categoricalCount
         batch.labels.withUnsafeBufferPointer { labels.update(from: $0.baseAddress!, count: n) }
         batch.dense.withUnsafeBufferPointer { dense.update(from: $0.baseAddress!, count: n * d) }
         batch.categorical.withUnsafeBufferPointer { categorical.update(from: $0.baseAddress!, count: n * c) }
+        setValidRows(n)
+    }
+
+    /// Marks rows `0..<n` (`n` in `0...capacity`) as this step's batch, written into `rows`
+    /// beforehand, and pads the rest by repeating row 0 (as `stage` does).
+    public func setValidRows(_ n: Int) {
+        validRows = n
+        let d = CriteoSchema.denseCount, c = CriteoSchema.categoricalCount
         if n < capacity && n > 0 {
             for row in n..<capacity {
                 labels[row] = 0

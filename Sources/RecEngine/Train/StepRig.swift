@@ -9,14 +9,28 @@ struct StepRig {
     let graph: StepGraph
     let allocator: any TensorAllocator
     let memory: StepMemory
+    /// With `parseInStep`: the graph's first nodes, which parse each step's batch into the feed.
+    let inStepParse: InStepParse?
 
-    /// - Parameter workers: executor workers (per-worker oneDNN streams and scratchpads).
-    init(config c: TrainConfig, workers: Int) throws {
+    /// - Parameters:
+    ///   - workers: executor workers (per-worker oneDNN streams and scratchpads).
+    ///   - parseInStep: stage off, end to end: the data set whose batches the step parses itself
+    ///     (`InStepParse`, in `parseParts` slices) and `step(parsing:execute:)` runs; nil when the
+    ///     trainer hands each step a parsed `Batch` (`step(_:index:execute:)`).
+    init(config c: TrainConfig, workers: Int, parseInStep dataset: CriteoDataset? = nil, parseParts: Int = 1) throws {
         context = try Trainer.makeContext(c, workers: workers)
         feed = StepFeed(capacity: c.batch)
         model = try makeModel(config: c, context: context, feed: feed)
         microBatches = MicroBatch.split(batch: c.batch, count: c.microBatch)
-        graph = try model.trainingGraph(microBatches: microBatches)
+        let training = try model.trainingGraph(microBatches: microBatches)
+        if let dataset {
+            let parse = InStepParse(dataset: dataset, feed: feed, batchSize: c.batch, parts: parseParts)
+            inStepParse = parse
+            graph = try training.prefixed(by: parse.addNodes(to:))
+        } else {
+            inStepParse = nil
+            graph = training
+        }
         allocator = Trainer.makeAllocator(c)
         memory = StepMemory(graph: graph, allocator: allocator)
     }
@@ -28,5 +42,16 @@ struct StepRig {
         allocator.stepBegan(index)
         execute()
         allocator.stepEnded(index)
+    }
+
+    /// Runs step `index` through `execute` on training batch `index`, which the step's first nodes
+    /// parse (`inStepParse`, required); throws that batch's malformed-row error under `bad_rows: fail`.
+    func step(parsing index: Int, execute: () -> Void) throws {
+        guard let parse = inStepParse else { preconditionFailure("StepRig.step(parsing:) needs a rig built with parseInStep") }
+        parse.prepare(batch: index)
+        allocator.stepBegan(index)
+        execute()
+        allocator.stepEnded(index)
+        try parse.finish()
     }
 }

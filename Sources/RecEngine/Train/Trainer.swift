@@ -148,7 +148,10 @@ public final class Trainer {
         // Counters first: every engine thread created after this point is inherited.
         let counters = PhaseCounters(events: counterEvents)
         let dataset = try preloaded ?? Self.loadDataset(c)
-        let rig = try StepRig(config: c, workers: c.interThreads)
+        // Stage off, end to end: the step parses its own batch, one slice per inter-op worker.
+        let parsesInStep = !inMemory && !c.stage
+        let rig = try StepRig(config: c, workers: c.interThreads, parseInStep: parsesInStep ? dataset : nil,
+                              parseParts: c.executor == .inline ? 1 : c.interThreads)
         let executor = Self.makeExecutor(c, context: rig.context)
         defer { executor.shutdown() }
         let (feed, model, graph, memory, allocator) = (rig.feed, rig.model, rig.graph, rig.memory, rig.allocator)
@@ -163,21 +166,23 @@ public final class Trainer {
             guard let dir = c.checkpointDirectory else { return }
             try Checkpoint.save(model: c.model.rawValue, dataset: c.dataset.rawValue, globalStep: step, parameters: model.parameters, to: dir)
         }
-        let source: any BatchSource
+        // The batches of the other modes; with the parse in the step, none.
+        let source: (any BatchSource)?
         if inMemory {
             source = try InMemoryBatchSource(dataset: dataset, batchSize: c.batch, count: 64)
         } else if c.stage {
             source = try StagedBatchSource(dataset: dataset, batchSize: c.batch, capacity: c.stageCapacity, threads: c.stageThreads,
                                            startIndex: firstStep)
         } else {
-            source = DirectBatchSource(dataset: dataset, batchSize: c.batch, startIndex: firstStep)
+            source = nil
         }
         defer { (source as? StagedBatchSource)?.shutdown() }
+        let stageCounters = { source?.counters ?? rig.inStepParse?.counters ?? StageCounters() }
         try saveCheckpoint(step: firstStep)
 
         let total = c.warmupSteps + c.steps
         var histogram = Histogram<UInt64>(highestTrackableValue: 600_000_000_000, numberOfSignificantValueDigits: .three)
-        let start = counters.snapshot(executor: executor, allocator: allocator, stage: source.counters)
+        let start = counters.snapshot(executor: executor, allocator: allocator, stage: stageCounters())
         var boundary = start
         var steadyStartNs: UInt64 = DispatchTime.now().uptimeNanoseconds
         var steadySamples = 0
@@ -188,14 +193,18 @@ public final class Trainer {
 
         for step in firstStep..<(firstStep + total) {
             if step == firstStep + c.warmupSteps {
-                boundary = counters.snapshot(executor: executor, allocator: allocator, stage: source.counters)
+                boundary = counters.snapshot(executor: executor, allocator: allocator, stage: stageCounters())
                 steadyStartNs = DispatchTime.now().uptimeNanoseconds
             }
             let t0 = DispatchTime.now().uptimeNanoseconds
-            let batch = try source.next()
-            rig.step(batch, index: step) { executor.run(graph, memory: memory, step: step) }
+            if let source {
+                let batch = try source.next()
+                rig.step(batch, index: step) { executor.run(graph, memory: memory, step: step) }
+                source.recycle(batch)
+            } else {
+                try rig.step(parsing: step) { executor.run(graph, memory: memory, step: step) }
+            }
             let rows = feed.validRows
-            source.recycle(batch)
             let t1 = DispatchTime.now().uptimeNanoseconds
             let loss = model.head.lastStepLoss(microBatches: micros.count)
             if step >= firstStep + c.warmupSteps {
@@ -217,7 +226,7 @@ public final class Trainer {
         try saveCheckpoint(step: firstStep + total)
         // Every training row malformed (and skipped): 0 samples/s is not a measurement.
         guard steadySamples > 0 else { throw DataError.noUsableRows(file: dataset.name, skipped: dataset.skippedRows) }
-        let end = counters.snapshot(executor: executor, allocator: allocator, stage: source.counters)
+        let end = counters.snapshot(executor: executor, allocator: allocator, stage: stageCounters())
         let warm = counters.phase(from: start, to: boundary)
         var steady = counters.phase(from: boundary, to: end)
         steady.values[Counter.graphNodes.name] = Double(graph.nodeCount)
