@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import RecEngine
+@testable import RecEngine
 import TestSupport
 
 /// The Criteo reader: golden rows, missing fields, the hash, bad rows, CRLF, splits and wrap-around.
@@ -48,6 +48,39 @@ final class DataReaderTests: XCTestCase {
             XCTAssertTrue(b.categorical[0..<52].allSatisfy { $0 >= 0 && Int($0) < buckets })
             XCTAssertEqual(ds.skippedRows, 0)
         }
+    }
+
+    /// The 8-digit fast path decodes all eight bytes at once; it must accept exactly the hex
+    /// digits (either case) and give the digit-by-digit value: every byte value at every position
+    /// of a valid field, and random fields.
+    func testEightHexDigitsAtOnceMatchDigitByDigit() {
+        func word(_ text: [UInt8]) -> UInt64 { text.enumerated().reduce(0) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) } }
+        func digitByDigit(_ text: [UInt8]) -> UInt64? {
+            var v: UInt64 = 0
+            for b in text {
+                guard let d = UInt8(ascii: "0")...UInt8(ascii: "9") ~= b ? b - 48
+                    : UInt8(ascii: "a")...UInt8(ascii: "f") ~= b ? b - 87
+                    : UInt8(ascii: "A")...UInt8(ascii: "F") ~= b ? b - 55 : nil else { return nil }
+                v = v << 4 | UInt64(d)
+            }
+            return v
+        }
+        let template = Array("1a2B3c4D".utf8)
+        for position in 0..<8 {
+            for byte in 0...255 {
+                var text = template
+                text[position] = UInt8(byte)
+                XCTAssertEqual(CriteoRowParser.hexValue(ofEightDigits: word(text)), digitByDigit(text), "byte \(byte) at \(position)")
+            }
+        }
+        let alphabet = Array("0123456789abcdefABCDEF".utf8)
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<10_000 {
+            let text = (0..<8).map { _ in alphabet.randomElement(using: &rng)! }
+            XCTAssertEqual(CriteoRowParser.hexValue(ofEightDigits: word(text)), digitByDigit(text), String(decoding: text, as: UTF8.self))
+        }
+        XCTAssertEqual(CriteoRowParser.hexValue(ofEightDigits: word(Array("FFFFFFFF".utf8))), 0xFFFF_FFFF)
+        XCTAssertEqual(CriteoRowParser.hexValue(ofEightDigits: word(Array("00000000".utf8))), 0)
     }
 
     func testHashIsCaseInsensitiveAndSeparatesColumns() {

@@ -33,6 +33,10 @@ final class BenchCLITests: XCTestCase {
         let end = try XCTUnwrap(lines.firstIndex { $0.contains("critical path of one wdl step") }, r.out)
         XCTAssertEqual(end - start - 1, 14, r.out)
         XCTAssertTrue(lines.contains { $0.contains("wdl.dnn.0.fwd") && $0.contains("GFLOP/s") }, r.out)
+        // The Criteo reader's own speed, and how the stage-off step splits its parse (2 pool workers).
+        let reader = try XCTUnwrap(lines.first { $0.hasPrefix("  criteo reader: ") }, r.out)
+        XCTAssertTrue(reader.contains(" rows/s, ") && reader.contains(" MB/s on one thread"), reader)
+        XCTAssertTrue(reader.hasSuffix("parses its batch in 2 parts (one per inter-op worker)"), reader)
     }
 
     /// `--trace DIR`: each worker's busy and idle split is printed and the Chrome trace is written,

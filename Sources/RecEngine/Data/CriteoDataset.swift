@@ -21,6 +21,8 @@ public final class CriteoDataset: Sendable {
     public let badRows: BadRowPolicy
     /// Number of lines in the training stream.
     public let trainingRows: Int
+    /// Bytes of the training lines, their newlines included.
+    public var trainingBytes: Int { lines.start(trainingRows) }
     /// The parsed evaluation slice (`size` = its valid rows) — empty when `evalRows` is 0.
     public let evalSet: Batch
 

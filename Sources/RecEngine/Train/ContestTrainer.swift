@@ -307,13 +307,10 @@ extension ContestTrainer {
     /// into one reused batch. Returns rows/s and MB/s (bytes estimated from the file's mean line length).
     public static func parseThroughput(dataset: ContestDataset, batchSize: Int, batches: Int) throws -> (rowsPerSec: Double, mbPerSec: Double) {
         var b = ContestBatch(schema: dataset.schema, capacity: batchSize)
-        try dataset.fill(&b, index: 0, batchSize: batchSize)  // sizes the id buffer
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        for k in 0..<batches { try dataset.fill(&b, index: k, batchSize: batchSize) }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-        let rows = Double(batches * batchSize)
-        let bytesPerRow = Double(dataset.trainingBytes) / Double(dataset.trainingRows)
-        return (rows / seconds, rows * bytesPerRow / seconds / 1e6)
+        return try ParseThroughput.measure(batches: batches, batchSize: batchSize,
+                                           bytesPerRow: Double(dataset.trainingBytes) / Double(dataset.trainingRows)) {
+            try dataset.fill(&b, index: $0, batchSize: batchSize)
+        }
     }
 }
 

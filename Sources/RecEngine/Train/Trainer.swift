@@ -250,6 +250,16 @@ public final class Trainer {
                                interThreads: executor.workerCount, intraThreads: c.intraThreads))
     }
 
+    /// Single-thread parse speed of the training file: `batches` batches of `batchSize` rows parsed
+    /// into one reused batch. Returns rows/s and MB/s (bytes from the file's mean line length).
+    public static func parseThroughput(dataset: CriteoDataset, batchSize: Int, batches: Int) throws -> (rowsPerSec: Double, mbPerSec: Double) {
+        var b = Batch(capacity: batchSize)
+        return try ParseThroughput.measure(batches: batches, batchSize: batchSize,
+                                           bytesPerRow: Double(dataset.trainingBytes) / Double(dataset.trainingRows)) {
+            try dataset.fill(&b, index: $0, batchSize: batchSize)
+        }
+    }
+
     /// Forward passes over the held-out rows: exact AUC and logloss.
     static func evaluate(model: any CTRModel, dataset: CriteoDataset, feed: StepFeed, batch: Int) throws -> (Double, Double, Int) {
         let graph = try model.evaluationGraph(rows: batch)

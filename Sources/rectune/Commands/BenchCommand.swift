@@ -10,8 +10,9 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Benchmark each model's training speed (figures, not a test).",
         discussion: """
         For each model: steady-state samples/s and step-time percentiles from pre-parsed in-memory
-        batches, and end-to-end from a Criteo-format file (reading and parsing inside the step, and
-        with the stage knob on). Each model's row also shows its fraction of the dense roofline: the dense
+        batches, and end-to-end from a Criteo-format file (reading and parsing inside the step, split
+        across the inter-op workers, and with the stage knob on); then the Criteo reader's
+        single-thread parse speed. Each model's row also shows its fraction of the dense roofline: the dense
         FLOPs per sample are summed from the step graph's dense products (forward, backward-data and
         backward-weights at the model's shapes), the host's GEMM rate is measured at the start of the run
         (oneDNN on one thread, WDL's layer shapes, fp32, and bf16 with --bf16), and the roofline is
@@ -147,6 +148,12 @@ struct BenchCommand: AsyncParsableCommand {
             if let trace {
                 try writeTimeline(kind.rawValue, try Trainer.timeline(config: c, dataset: dataset, steps: traceSteps), dir: trace)
             }
+        }
+        if let first = loaded.first {
+            let parse = try Trainer.parseThroughput(dataset: first.dataset, batchSize: batch, batches: 40)
+            let parts = executor == .inline ? 1 : min(interThreads, batch)
+            print(String(format: "  criteo reader: %.0f rows/s, %.1f MB/s on one thread; end to end with stage off, the step parses its batch in %d part%@ (one per inter-op worker)",
+                         parse.rowsPerSec, parse.mbPerSec, parts, parts == 1 ? "" : "s"))
         }
         if rounds > 1 && !loaded.isEmpty { try benchRounds(loaded, precision: precision, cores: cores) }
         if !contestKinds.isEmpty { try benchContest(contestKinds, dir: dir, rate: rate, busy: busy, cores: cores) }
