@@ -83,6 +83,37 @@ final class DataReaderTests: XCTestCase {
         XCTAssertEqual(CriteoRowParser.hexValue(ofEightDigits: word(Array("00000000".utf8))), 0)
     }
 
+    /// Whole lines with integer fields of many lengths (empty to 12 digits, leading zeros, some
+    /// negative, some malformed; the last line without a newline): the reader's values are
+    /// log(1 + max(x, 0)) of each field, and the malformed lines are the ones skipped.
+    func testIntegerFieldsOfEveryLengthParseAsTheirValue() throws {
+        var rng = SystemRandomNumberGenerator()
+        var lines: [String] = [], expected: [[Float]] = [], bad = 0
+        for i in 0..<3_000 {
+            var fields: [String] = [], values: [Float] = []
+            for _ in 0..<CriteoSchema.denseCount {
+                let n = Int.random(in: 0...12, using: &rng)
+                let digits = String((0..<n).map { _ in Character(String(Int.random(in: 0...9, using: &rng))) })
+                let negative = n > 0 && Int.random(in: 0..<6, using: &rng) == 0
+                fields.append((negative ? "-" : "") + digits)
+                values.append(negative || n == 0 ? 0 : Float(Foundation.log1p(Double(UInt64(digits)!))))
+            }
+            let malformed = i % 97 == 5
+            if malformed { fields[i % CriteoSchema.denseCount] += "x" }
+            lines.append(Self.line(i % 2 == 0 ? "1" : "0", fields, Self.cats1))
+            if malformed { bad += 1 } else { expected.append(values) }
+        }
+        let ds = try CriteoDataset(bytes: Array(lines.joined(separator: "\n").utf8), name: "ints", evalRows: 0, badRows: .skip)
+        var b = Batch(capacity: lines.count)
+        try ds.fill(&b, index: 0, batchSize: lines.count)
+        XCTAssertEqual(b.size, expected.count)
+        XCTAssertEqual(ds.skippedRows, bad)
+        for (row, values) in expected.enumerated() {
+            let got = Array(b.dense[row * CriteoSchema.denseCount..<(row + 1) * CriteoSchema.denseCount])
+            if got != values { return XCTFail("row \(row): \(got) vs \(values)") }
+        }
+    }
+
     func testHashIsCaseInsensitiveAndSeparatesColumns() {
         XCTAssertEqual(CriteoHash.id(value: 0xFB936136, column: 3, buckets: 10_000), Self.documentedID("fb936136", column: 3, buckets: 10_000))
         let ids = (0..<26).map { CriteoHash.id(value: 0x68fd1e64, column: $0, buckets: 1 << 30) }
