@@ -26,6 +26,19 @@ final class InStepParseTests: XCTestCase {
         return try b.build().prefixed(by: parse.addNodes(to:))
     }
 
+    /// Runs steps 0..<`count` of a graph that is only `parse`'s nodes on `executor`, calling `check(k)`
+    /// after step k has parsed batch k.
+    static func parseBatches(_ count: Int, with parse: InStepParse, on executor: any StepExecutor, check: (Int) -> Void) throws {
+        let graph = try graph(behind: parse)
+        let memory = StepMemory(graph: graph, allocator: SystemAllocator())
+        for k in 0..<count {
+            try parse.prepare(batch: k)
+            executor.run(graph, memory: memory, step: k)
+            try parse.finish()
+            check(k)
+        }
+    }
+
     /// Batches of 64 over 300 lines wrap mid-batch; the broken lines leave one part with no row at
     /// all (lines 140…149, the whole of part 1 of 7 in batch 2) and others a few rows short.
     /// Every part count, on one worker and on two, gives the feed of `feed.stage(direct batch)`,
@@ -51,14 +64,9 @@ final class InStepParseTests: XCTestCase {
                 defer { executor.shutdown() }
                 let dataset = try CriteoDataset(bytes: bytes, name: "broken.tsv", evalRows: 0, badRows: .skip)
                 let feed = StepFeed(capacity: batchSize)
-                let parse = InStepParse(dataset: dataset, feed: feed, batchSize: batchSize, parts: parts)
+                let parse = InStepParse(CriteoFeedParsing(dataset: dataset, feed: feed), batchSize: batchSize, parts: parts)
                 XCTAssertEqual(parse.partCount, parts)
-                let graph = try Self.graph(behind: parse)
-                let memory = StepMemory(graph: graph, allocator: SystemAllocator())
-                for k in 0..<batches {
-                    parse.prepare(batch: k)
-                    executor.run(graph, memory: memory, step: k)
-                    try parse.finish()
+                try Self.parseBatches(batches, with: parse, on: executor) { k in
                     let got = Self.contents(feed), want = expected[k]
                     XCTAssertTrue(got.0 == want.0 && got.1 == want.1 && got.2 == want.2 && got.3 == want.3,
                                   "\(parts) parts, \(executor.name): batch \(k) (\(got.0) rows) differs from the staged direct batch (\(want.0) rows)")
@@ -83,16 +91,16 @@ final class InStepParseTests: XCTestCase {
         let executor = PoolExecutor(threads: 2)
         defer { executor.shutdown() }
         let feed = StepFeed(capacity: 64)
-        let parse = InStepParse(dataset: dataset, feed: feed, batchSize: 64, parts: 2)
+        let parse = InStepParse(CriteoFeedParsing(dataset: dataset, feed: feed), batchSize: 64, parts: 2)
         let graph = try Self.graph(behind: parse)
         let memory = StepMemory(graph: graph, allocator: SystemAllocator())
         for k in 0..<2 {
-            parse.prepare(batch: k)
+            try parse.prepare(batch: k)
             executor.run(graph, memory: memory, step: k)
             XCTAssertNoThrow(try parse.finish())
             XCTAssertEqual(feed.validRows, 64)
         }
-        parse.prepare(batch: 2)
+        try parse.prepare(batch: 2)
         executor.run(graph, memory: memory, step: 2)
         XCTAssertThrowsError(try parse.finish()) { error in
             guard case let DataError.malformedRow(file, line, _) = error else { return XCTFail("\(error)") }
@@ -123,6 +131,112 @@ final class InStepParseTests: XCTestCase {
         }
         XCTAssertEqual(skipped[false], 5, "12 steps of 256 cover lines 1…3072 of the 5000 training lines, all five broken ones")
         XCTAssertEqual(skipped[false], skipped[true])
+        XCTAssertEqual(parameters[false], parameters[true])
+        XCTAssertEqual(nodes[false], nodes[true].map { $0 + 3 }, "stage off adds two parse nodes and their join")
+    }
+
+    // MARK: The contest feed (Ele.me, Taobao)
+
+    /// 300 generated training lines of `format`; `broken` (1-based) lose their second half (too few fields).
+    static func contestData(_ format: ContestFormat, broken: [Int], badRows: BadRowPolicy) throws -> ContestDataset {
+        let data = SyntheticContest.bytes(format: format, trainRows: 300, evalRows: 20, seed: 4)
+        var lines = String(decoding: data.train, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        for n in broken { lines[n - 1] = String(lines[n - 1].prefix(lines[n - 1].count / 2)) }
+        let buckets = format == .taobao ? ContestSchema.taobaoBuckets : ContestSchema.elemeBuckets(hashBuckets: 1_000)
+        return try ContestDataset(format: format, train: Array(lines.joined(separator: "\n").utf8), eval: data.eval, buckets: buckets,
+                                  badRows: badRows, name: "broken-\(format).csv")
+    }
+
+    /// A contest feed's rows, padding included: valid rows, labels, numerics, and each bag's ids
+    /// (by content: parts write their ids into their own ranges, so bag starts differ).
+    struct ContestFeedContents: Equatable {
+        let validRows: Int, labels: [Float], numeric: [Float], bags: [[Int32]]
+        init(_ f: ContestFeed) {
+            validRows = f.validRows
+            labels = Array(UnsafeBufferPointer(start: f.labels, count: f.capacity * f.labelCount))
+            numeric = Array(UnsafeBufferPointer(start: f.numeric, count: f.capacity * f.numericCount))
+            bags = (0..<f.capacity * f.slotCount).map { k in
+                Array(UnsafeBufferPointer(start: f.ids + Int(f.bagStart[k]), count: Int(f.bagCount[k])))
+            }
+        }
+    }
+
+    /// As `testPartsFillTheFeedAsStagingTheDirectBatchWould`, for the contest feed: batches of 64
+    /// over 300 lines, broken lines (one run empties part 1 of 7 in batch 2), 1, 2, 3 and 7 parts on
+    /// one worker and two, Ele.me and Taobao: the feed holds what staging the parsed batch does.
+    func testContestPartsFillTheFeedAsStagingTheBatchWould() throws {
+        let broken = [3, 64, 65, 100] + Array(140...149) + [299]
+        let batchSize = 64, batches = 9
+        for format in [ContestFormat.eleme, .taobao] {
+            let reference = try Self.contestData(format, broken: broken, badRows: .skip)
+            XCTAssertTrue(reference.parsesInParts)
+            let source = try ContestBatchSource(dataset: reference, batchSize: batchSize)
+            let expectedFeed = ContestFeed(schema: reference.schema, capacity: batchSize)
+            var expected: [ContestFeedContents] = []
+            for _ in 0..<batches {
+                let b = try source.next()
+                expectedFeed.stage(b)
+                expected.append(ContestFeedContents(expectedFeed))
+                source.recycle(b)
+            }
+            XCTAssertTrue(expected.contains { $0.validRows == 54 }, "\(format): batch 2 (lines 129…192) should lose ten lines")
+            XCTAssertTrue(expected.allSatisfy { $0.bags.contains { !$0.isEmpty } })
+            for parts in [1, 2, 3, 7] {
+                for executor in [InlineExecutor(), PoolExecutor(threads: 2)] as [any StepExecutor] {
+                    defer { executor.shutdown() }
+                    let dataset = try Self.contestData(format, broken: broken, badRows: .skip)
+                    let feed = ContestFeed(schema: dataset.schema, capacity: batchSize)
+                    let parse = InStepParse(ContestFeedParsing(dataset: dataset, feed: feed), batchSize: batchSize, parts: parts)
+                    try Self.parseBatches(batches, with: parse, on: executor) { k in
+                        let got = ContestFeedContents(feed)
+                        XCTAssertTrue(got == expected[k], "\(format), \(parts) parts, \(executor.name): batch \(k) (\(got.validRows) rows) differs from the staged batch (\(expected[k].validRows) rows)")
+                    }
+                    XCTAssertEqual(dataset.skippedRows, reference.skippedRows, "\(format), \(parts) parts, \(executor.name)")
+                }
+            }
+        }
+    }
+
+    /// Under `bad_rows: fail` the contest feed's step throws the batch's first malformed line, as
+    /// the batch source does, and leaves no row valid.
+    func testContestFailThrowsTheBatchsFirstMalformedLine() throws {
+        let dataset = try Self.contestData(.eleme, broken: [150, 170], badRows: .fail)
+        let source = try ContestBatchSource(dataset: dataset, batchSize: 64, startIndex: 2)
+        var sourceError = ""
+        XCTAssertThrowsError(try source.next()) { sourceError = "\($0)" }
+        XCTAssertTrue(sourceError.contains("train.csv:150:"), sourceError)
+        let executor = PoolExecutor(threads: 2)
+        defer { executor.shutdown() }
+        let feed = ContestFeed(schema: dataset.schema, capacity: 64)
+        let parse = InStepParse(ContestFeedParsing(dataset: dataset, feed: feed), batchSize: 64, parts: 2)
+        let graph = try Self.graph(behind: parse)
+        let memory = StepMemory(graph: graph, allocator: SystemAllocator())
+        try parse.prepare(batch: 1)
+        executor.run(graph, memory: memory, step: 1)
+        XCTAssertNoThrow(try parse.finish())
+        XCTAssertEqual(feed.validRows, 64)
+        try parse.prepare(batch: 2)
+        executor.run(graph, memory: memory, step: 2)
+        XCTAssertThrowsError(try parse.finish()) { XCTAssertEqual("\($0)", sourceError) }
+        XCTAssertEqual(feed.validRows, 0)
+    }
+
+    /// The contest trainer with stage off on two workers (two parse parts) and with stage on reads
+    /// the same batches, skipped lines and all: identical WDL parameters.
+    func testContestTrainingWithTheParseInTheStepEqualsStageOn() throws {
+        var parameters: [Bool: [[Float]]] = [:], skipped: [Bool: Int] = [:], nodes: [Bool: Double] = [:]
+        for stage in [false, true] {
+            let dataset = try Self.contestData(.eleme, broken: [10, 70, 71, 200], badRows: .skip)
+            var c = TrainConfig()
+            c.model = .wdl; c.dataset = .eleme; c.batch = 64; c.steps = 8; c.warmupSteps = 0; c.evalRows = 20; c.seed = 3
+            c.hashBuckets = 1_000; c.interThreads = 2; c.intraThreads = 1; c.executor = .pool
+            c.stage = stage; c.stageThreads = 2
+            let r = try ContestTrainer.run(config: c, counterEvents: [], dataset: dataset, inspect: { parameters[stage] = $0.parameters.map { $0.snapshot() } })
+            skipped[stage] = r.result.skippedRows
+            nodes[stage] = r.result.counters["graph.nodes"]
+        }
+        XCTAssertEqual(skipped[false], 8, "8 steps of 64 pass over lines 1…300 once and 1…212 again: each broken line twice")
+        XCTAssertGreaterThanOrEqual(skipped[true] ?? 0, 8, "the stage may parse ahead")
         XCTAssertEqual(parameters[false], parameters[true])
         XCTAssertEqual(nodes[false], nodes[true].map { $0 + 3 }, "stage off adds two parse nodes and their join")
     }

@@ -54,6 +54,25 @@ public struct ContestBatch: Sendable {
     /// Numeric values of row `row`.
     public func numerics(row: Int) -> [Float] { Array(numeric[row * numericCount..<(row + 1) * numericCount]) }
 
+    /// Calls `body` with raw views of the batch's rows (row 0 on) and its whole id array.
+    mutating func withRows<R>(_ body: (ContestRows) throws -> R) rethrows -> R {
+        let (l, n, s) = (labelCount, numericCount, slotCount)
+        return try labels.withUnsafeMutableBufferPointer { labels in
+            try numeric.withUnsafeMutableBufferPointer { numeric in
+                try bagStart.withUnsafeMutableBufferPointer { starts in
+                    try bagCount.withUnsafeMutableBufferPointer { counts in
+                        try ids.withUnsafeMutableBufferPointer { ids in
+                            // A data set without numeric features has an empty numeric array (n = 0).
+                            try body(ContestRows(labels: labels.baseAddress!, numeric: numeric.baseAddress ?? labels.baseAddress!,
+                                                 bagStart: starts.baseAddress!, bagCount: counts.baseAddress!, ids: ids.baseAddress!,
+                                                 labelCount: l, numericCount: n, slotCount: s))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Makes rows `size..<capacity` padding (empty bags, zeros).
     mutating func padTail() {
         guard size < capacity else { return }
@@ -61,5 +80,34 @@ public struct ContestBatch: Sendable {
         for i in size * l..<capacity * l { labels[i] = 0 }
         for i in size * n..<capacity * n { numeric[i] = 0 }
         for i in size * s..<capacity * s { bagStart[i] = 0; bagCount[i] = 0 }
+    }
+}
+
+/// Where parsed contest rows go, in `ContestBatch`'s layout: row i's labels at `labels[i·labelCount…]`,
+/// its numerics at `numeric[i·numericCount…]`, its bags at `bagStart`/`bagCount[i·slotCount…]`, each
+/// bag's start an index into `ids` (which is not per row: it is the whole id array).
+public struct ContestRows: @unchecked Sendable {
+    // @unchecked Sendable: raw pointers into buffers whose owner orders the writes (each parse part
+    // writes only its own rows and its own range of ids).
+    public let labels: UnsafeMutablePointer<Float>
+    public let numeric: UnsafeMutablePointer<Float>
+    public let bagStart: UnsafeMutablePointer<Int32>
+    public let bagCount: UnsafeMutablePointer<Int32>
+    public let ids: UnsafeMutablePointer<Int32>
+    public let labelCount: Int
+    public let numericCount: Int
+    public let slotCount: Int
+
+    public init(labels: UnsafeMutablePointer<Float>, numeric: UnsafeMutablePointer<Float>, bagStart: UnsafeMutablePointer<Int32>,
+                bagCount: UnsafeMutablePointer<Int32>, ids: UnsafeMutablePointer<Int32>, labelCount: Int, numericCount: Int, slotCount: Int) {
+        self.labels = labels; self.numeric = numeric; self.bagStart = bagStart; self.bagCount = bagCount; self.ids = ids
+        self.labelCount = labelCount; self.numericCount = numericCount; self.slotCount = slotCount
+    }
+
+    /// The rows from row `offset` on (the same ids).
+    public func advanced(by offset: Int) -> ContestRows {
+        ContestRows(labels: labels + offset * labelCount, numeric: numeric + offset * numericCount,
+                    bagStart: bagStart + offset * slotCount, bagCount: bagCount + offset * slotCount, ids: ids,
+                    labelCount: labelCount, numericCount: numericCount, slotCount: slotCount)
     }
 }

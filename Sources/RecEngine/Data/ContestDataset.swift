@@ -104,20 +104,15 @@ public final class ContestDataset: Sendable {
     /// (replaced by a new one if its capacity is not `batchSize`). Throws `DataError.malformedRow`
     /// under `.fail`, `.invalidParameter` for `k < 0` or `batchSize < 1`.
     public func fill(_ batch: inout ContestBatch, index k: Int, batchSize: Int) throws {
-        guard batchSize > 0 else { throw DataError.invalidParameter(name: "batch size", value: "\(batchSize)", allowed: "must be > 0") }
-        let first = k.multipliedReportingOverflow(by: batchSize)
-        guard k >= 0, !first.overflow else {
-            throw DataError.invalidParameter(name: "batch index", value: "\(k)", allowed: "must be >= 0 and index × batch size must fit in Int")
-        }
+        let range = try trainingLines(batch: k, batchSize: batchSize, part: 0..<max(batchSize, 0))
         if batch.capacity != batchSize { batch = ContestBatch(schema: schema, capacity: batchSize) }
-        let start = first.partialValue % trainingRows
         if let amazon {
-            try parseAmazon(amazon, train, trainLines, name: trainName, negative: amazon.trainNegative, lines: start..<start + batchSize,
+            try parseAmazon(amazon, train, trainLines, name: trainName, negative: amazon.trainNegative, lines: range,
                             wrap: trainingRows, into: &batch)
         } else {
-            try parse(train, trainLines, name: trainName, lines: start..<start + batchSize, wrap: trainingRows, into: &batch)
+            try parse(train, trainLines, name: trainName, lines: range, wrap: trainingRows, into: &batch)
         }
-        batch.firstSample = first.partialValue
+        batch.firstSample = k * batchSize
     }
 
     /// Number of evaluation chunks of `size` rows (the last may be shorter).
@@ -143,8 +138,20 @@ public final class ContestDataset: Sendable {
     /// Parses lines `range` (each modulo `wrap`) into rows 0…; sets `size`, pads the tail.
     private func parse(_ storage: CriteoBytes, _ lines: CriteoLineIndex, name: String, lines range: Range<Int>, wrap: Int,
                        into batch: inout ContestBatch) throws {
-        guard let parser = self.parser else { preconditionFailure("CSV parse of an Amazon Books data set") }
         // Room for every id the lines can produce, so the parser writes through a raw pointer.
+        let room = idRoom(lines, lines: range, wrap: wrap)
+        if batch.ids.count < room { batch.ids.append(contentsOf: repeatElement(0, count: room - batch.ids.count)) }
+        let (size, idEnd) = try batch.withRows { rows in
+            try parseCSV(storage, lines, name: name, lines: range, wrap: wrap, into: rows, idCursor: 0)
+        }
+        batch.size = size
+        batch.idCount = idEnd
+        batch.padTail()
+    }
+
+    /// An upper bound on the ids lines `range` (each modulo `wrap`) can produce (CSV formats).
+    private func idRoom(_ lines: CriteoLineIndex, lines range: Range<Int>, wrap: Int) -> Int {
+        guard let parser = self.parser else { preconditionFailure("CSV parse of an Amazon Books data set") }
         var room = 0
         var line = range.lowerBound % wrap
         for _ in range {
@@ -152,16 +159,61 @@ public final class ContestDataset: Sendable {
             line += 1
             if line == wrap { line = 0 }
         }
-        if batch.ids.count < room { batch.ids.append(contentsOf: repeatElement(0, count: room - batch.ids.count)) }
+        return room
+    }
+
+    /// The CSV row loop over raw rows: lines `range` (each modulo `wrap`) into `rows` 0…, ids from
+    /// `idCursor` on. Returns the rows parsed and the end of the ids written.
+    private func parseCSV(_ storage: CriteoBytes, _ lines: CriteoLineIndex, name: String, lines range: Range<Int>, wrap: Int,
+                          into rows: ContestRows, idCursor: Int) throws -> (rows: Int, idEnd: Int) {
+        guard let parser = self.parser else { preconditionFailure("CSV parse of an Amazon Books data set") }
         let schema = self.schema
-        try storage.withBytes { bytes in
-            try fillRows(&batch, lines: range, wrap: wrap) { line, row, cursor in
+        return try storage.withBytes { bytes in
+            try fillRows(rows, lines: range, wrap: wrap, idCursor: idCursor) { line, row, cursor in
                 switch parser.parse(bytes, start: lines.start(line), end: lines.end(line), into: row, idCursor: cursor) {
                 case .success(let written): return .row(idsWritten: written)
                 case .failure(let fault): return .malformed(file: name, reason: { fault.reason(in: bytes, schema: schema) })
                 }
             }
         }
+    }
+
+    /// Training lines `part` of batch `k` (batches of `batchSize`), as a range to take modulo
+    /// `trainingRows`. Throws `.invalidParameter` for a bad batch size, index or part.
+    private func trainingLines(batch k: Int, batchSize: Int, part: Range<Int>) throws -> Range<Int> {
+        guard batchSize > 0 else { throw DataError.invalidParameter(name: "batch size", value: "\(batchSize)", allowed: "must be > 0") }
+        guard part.lowerBound >= 0, part.upperBound <= batchSize else {
+            throw DataError.invalidParameter(name: "batch part", value: "\(part) of \(batchSize)", allowed: "must lie in 0..<batch size")
+        }
+        let first = k.multipliedReportingOverflow(by: batchSize)
+        guard k >= 0, !first.overflow else {
+            throw DataError.invalidParameter(name: "batch index", value: "\(k)", allowed: "must be >= 0 and index × batch size must fit in Int")
+        }
+        let start = (first.partialValue % trainingRows + part.lowerBound) % trainingRows
+        return start..<start + part.count
+    }
+
+    /// Whether batches can be parsed in parts straight into raw rows (`parse(batch:...)`): the CSV
+    /// formats (Ele.me, Taobao), not Amazon Books (whose rows join two files).
+    public var parsesInParts: Bool { parser != nil }
+
+    /// An upper bound on the ids training lines `part` of batch `k` can produce: the room
+    /// `parse(batch:batchSize:lines:into:idCursor:)` needs from `idCursor` on. CSV formats only.
+    public func idRoom(batch k: Int, batchSize: Int, lines part: Range<Int>) throws -> Int {
+        idRoom(trainLines, lines: try trainingLines(batch: k, batchSize: batchSize, part: part), wrap: trainingRows)
+    }
+
+    /// Parses training lines `part` of batch `k` into `rows` 0… (a skipped line leaves no gap),
+    /// writing ids from `idCursor` on (each bag's start is an index into `rows.ids`); returns the
+    /// rows parsed. Skipped lines are counted as in `fill`; under `.fail` it throws
+    /// `DataError.malformedRow` at the first malformed line. `fill` is this over the whole batch
+    /// (then padded), so parts parsed into their own rows and id ranges and then closed up hold the
+    /// rows, bags and ids `fill` would. Thread-safe for parts with their own rows and ids. CSV
+    /// formats only (`parsesInParts`).
+    public func parse(batch k: Int, batchSize: Int, lines part: Range<Int>, into rows: ContestRows, idCursor: Int) throws -> Int {
+        guard parsesInParts else { preconditionFailure("parse(batch:...) of an Amazon Books data set") }
+        return try parseCSV(train, trainLines, name: trainName, lines: try trainingLines(batch: k, batchSize: batchSize, part: part),
+                            wrap: trainingRows, into: rows, idCursor: idCursor).rows
     }
 
     /// What parsing one line gave: the ids it wrote, or that it is malformed (`file` names the file
@@ -177,40 +229,35 @@ public final class ContestDataset: Sendable {
     /// `batch.ids` must already have room for every id the lines can produce.
     func fillRows(_ batch: inout ContestBatch, lines range: Range<Int>, wrap: Int,
                   parseLine: (_ line: Int, _ row: ContestRowParser.Row, _ idCursor: Int) -> LineOutcome) throws {
-        let (l, n, s) = (batch.labelCount, batch.numericCount, batch.slotCount)
-        var size = 0, cursor = 0, skippedHere = 0
-        defer { if skippedHere > 0 { skipped.add(skippedHere, ordering: .relaxed) } }
-        let policy = badRows
-        try batch.labels.withUnsafeMutableBufferPointer { labels in
-            try batch.numeric.withUnsafeMutableBufferPointer { numeric in
-                try batch.bagStart.withUnsafeMutableBufferPointer { starts in
-                    try batch.bagCount.withUnsafeMutableBufferPointer { counts in
-                        try batch.ids.withUnsafeMutableBufferPointer { ids in
-                            // A data set without numeric features has an empty numeric array (n = 0).
-                            let numericBase = numeric.baseAddress ?? labels.baseAddress!
-                            var line = range.lowerBound % wrap
-                            for _ in range {
-                                let row = ContestRowParser.Row(labels: labels.baseAddress! + size * l, numeric: numericBase + size * n,
-                                                               bagStart: starts.baseAddress! + size * s, bagCount: counts.baseAddress! + size * s,
-                                                               ids: ids.baseAddress!)
-                                switch parseLine(line, row, cursor) {
-                                case .row(let written):
-                                    cursor += written
-                                    size += 1
-                                case .malformed(let file, let reason):
-                                    if policy == .fail { throw DataError.malformedRow(file: file, line: line + 1, reason: reason()) }
-                                    skippedHere += 1
-                                }
-                                line += 1
-                                if line == wrap { line = 0 }
-                            }
-                        }
-                    }
-                }
-            }
+        let (size, idEnd) = try batch.withRows { rows in
+            try fillRows(rows, lines: range, wrap: wrap, idCursor: 0, parseLine: parseLine)
         }
         batch.size = size
-        batch.idCount = cursor
+        batch.idCount = idEnd
         batch.padTail()
+    }
+
+    /// `fillRows` over raw rows, ids from `idCursor` on: returns the rows parsed and the end of the ids written.
+    func fillRows(_ rows: ContestRows, lines range: Range<Int>, wrap: Int, idCursor: Int,
+                  parseLine: (_ line: Int, _ row: ContestRowParser.Row, _ idCursor: Int) -> LineOutcome) throws -> (rows: Int, idEnd: Int) {
+        var size = 0, cursor = idCursor, skippedHere = 0
+        defer { if skippedHere > 0 { skipped.add(skippedHere, ordering: .relaxed) } }
+        let policy = badRows
+        var line = range.lowerBound % wrap
+        for _ in range {
+            let row = rows.advanced(by: size)
+            switch parseLine(line, ContestRowParser.Row(labels: row.labels, numeric: row.numeric, bagStart: row.bagStart,
+                                                        bagCount: row.bagCount, ids: rows.ids), cursor) {
+            case .row(let written):
+                cursor += written
+                size += 1
+            case .malformed(let file, let reason):
+                if policy == .fail { throw DataError.malformedRow(file: file, line: line + 1, reason: reason()) }
+                skippedHere += 1
+            }
+            line += 1
+            if line == wrap { line = 0 }
+        }
+        return (size, cursor)
     }
 }

@@ -53,17 +53,40 @@ public final class ContestFeed: @unchecked Sendable {
     public func stage(_ batch: ContestBatch) {
         precondition(batch.capacity == capacity && batch.slotCount == slotCount, "ContestFeed: batch of \(batch.capacity) rows for a feed of \(capacity)")
         validRows = min(batch.size, capacity)
-        if batch.idCount > idCapacity {
-            ids.deallocate()
-            idCapacity = batch.idCount * 2
-            ids = .allocate(capacity: idCapacity)
-            ids.initialize(repeating: 0, count: idCapacity)
-        }
+        reserveIDs(batch.idCount)
         batch.labels.withUnsafeBufferPointer { labels.update(from: $0.baseAddress!, count: $0.count) }
         batch.numeric.withUnsafeBufferPointer { numeric.update(from: $0.baseAddress!, count: $0.count) }
         batch.bagStart.withUnsafeBufferPointer { bagStart.update(from: $0.baseAddress!, count: $0.count) }
         batch.bagCount.withUnsafeBufferPointer { bagCount.update(from: $0.baseAddress!, count: $0.count) }
         batch.ids.withUnsafeBufferPointer { ids.update(from: $0.baseAddress!, count: batch.idCount) }
+    }
+
+    /// Makes room for `count` ids (their values are then undefined). Call between steps only:
+    /// the id buffer may move.
+    public func reserveIDs(_ count: Int) {
+        guard count > idCapacity else { return }
+        ids.deallocate()
+        idCapacity = count * 2
+        ids = .allocate(capacity: idCapacity)
+        ids.initialize(repeating: 0, count: idCapacity)
+    }
+
+    /// The feed's rows and ids, for parsing a batch straight into them (`setValidRows` afterwards;
+    /// `reserveIDs` first).
+    public var rows: ContestRows {
+        ContestRows(labels: labels, numeric: numeric, bagStart: bagStart, bagCount: bagCount, ids: ids,
+                    labelCount: labelCount, numericCount: numericCount, slotCount: slotCount)
+    }
+
+    /// Marks rows `0..<n` (`n` in `0...capacity`) as this step's batch, written into `rows`
+    /// beforehand, and makes the rest padding (zeros, empty bags) as `ContestBatch` pads.
+    public func setValidRows(_ n: Int) {
+        validRows = n
+        let (l, m, s) = (labelCount, numericCount, slotCount)
+        (labels + n * l).update(repeating: 0, count: (capacity - n) * l)
+        (numeric + n * m).update(repeating: 0, count: (capacity - n) * m)
+        (bagStart + n * s).update(repeating: 0, count: (capacity - n) * s)
+        (bagCount + n * s).update(repeating: 0, count: (capacity - n) * s)
     }
 
     /// Slot `slot`'s bags for rows `[rowStart, …)`.

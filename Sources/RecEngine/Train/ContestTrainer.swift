@@ -112,7 +112,14 @@ public enum ContestTrainer {
         let model = try makeContestModel(config: c, context: context, feed: feed)
         var windowNs = hooks.clock() &- windowStart
         let micros = MicroBatch.split(batch: c.batch, count: c.microBatch)
-        let graph = try model.trainingGraph(microBatches: micros)
+        // Stage off, end to end, on a CSV data set: the step parses its own batch, one slice per
+        // inter-op worker (`InStepParse`); otherwise the batch source hands each step a parsed batch.
+        let inStepParse = !inMemory && !c.stage && dataset.parsesInParts
+            ? InStepParse(ContestFeedParsing(dataset: dataset, feed: feed), batchSize: c.batch,
+                          parts: c.executor == .inline ? 1 : c.interThreads)
+            : nil
+        let modelGraph = try model.trainingGraph(microBatches: micros)
+        let graph = try inStepParse.map { try modelGraph.prefixed(by: $0.addNodes(to:)) } ?? modelGraph
         // Timed window, part 2: session setup, restore, start checkpoint, the steps, end checkpoint.
         let window2Start = hooks.clock()
         let allocator = Trainer.makeAllocator(c)
@@ -132,14 +139,16 @@ public enum ContestTrainer {
             hooks.checkpointSaved?(path)
             checkpointNs &+= hooks.clock() &- t0
         }
-        let source = try ContestBatchSource(dataset: dataset, batchSize: c.batch, inMemory: inMemory ? 64 : 0,
-                                            stage: c.stage ? (c.stageCapacity, c.stageThreads) : nil, startIndex: firstStep)
-        defer { source.shutdown() }
+        let source = inStepParse != nil ? nil
+            : try ContestBatchSource(dataset: dataset, batchSize: c.batch, inMemory: inMemory ? 64 : 0,
+                                     stage: c.stage ? (c.stageCapacity, c.stageThreads) : nil, startIndex: firstStep)
+        defer { source?.shutdown() }
+        let stageCounters = { source?.counters ?? inStepParse?.counters ?? StageCounters() }
         try saveCheckpoint(step: firstStep)
 
         let total = c.warmupSteps + c.steps
         var histogram = Histogram<UInt64>(highestTrackableValue: 600_000_000_000, numberOfSignificantValueDigits: .three)
-        let start = counters.snapshot(executor: executor, allocator: allocator, stage: source.counters)
+        let start = counters.snapshot(executor: executor, allocator: allocator, stage: stageCounters())
         var boundary = start
         var steadyStartNs = DispatchTime.now().uptimeNanoseconds
         var steadySamples = 0
@@ -149,17 +158,18 @@ public enum ContestTrainer {
         let reportEvery = max(1, total / 20)
         for step in firstStep..<(firstStep + total) {
             if step == firstStep + c.warmupSteps {
-                boundary = counters.snapshot(executor: executor, allocator: allocator, stage: source.counters)
+                boundary = counters.snapshot(executor: executor, allocator: allocator, stage: stageCounters())
                 steadyStartNs = DispatchTime.now().uptimeNanoseconds
             }
             let t0 = DispatchTime.now().uptimeNanoseconds
-            let batch = try source.next()
-            feed.stage(batch)
+            let batch = try source?.next()
+            if let batch { feed.stage(batch) } else { try inStepParse?.prepare(batch: step) }
             allocator.stepBegan(step)
             executor.run(graph, memory: memory, step: step)
             allocator.stepEnded(step)
+            try inStepParse?.finish()
             let rows = feed.validRows
-            source.recycle(batch)
+            if let batch { source?.recycle(batch) }
             let t1 = DispatchTime.now().uptimeNanoseconds
             let loss = model.head.lastStepLoss(microBatches: micros.count)
             if step >= firstStep + c.warmupSteps {
@@ -180,7 +190,7 @@ public enum ContestTrainer {
         let steadyEndNs = DispatchTime.now().uptimeNanoseconds
         try saveCheckpoint(step: firstStep + total)
         windowNs &+= hooks.clock() &- window2Start
-        let end = counters.snapshot(executor: executor, allocator: allocator, stage: source.counters)
+        let end = counters.snapshot(executor: executor, allocator: allocator, stage: stageCounters())
         let warm = counters.phase(from: start, to: boundary)
         var steady = counters.phase(from: boundary, to: end)
         if let deepfm = model as? ContestDeepFM {

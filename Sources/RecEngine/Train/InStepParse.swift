@@ -1,27 +1,27 @@
 import Glibc
 
-/// Stage off, end to end: each step's batch is parsed inside the step, straight into the
-/// `StepFeed`, by the step graph's first nodes: `parts` slices at once (one per inter-op worker),
-/// then a join. Before, the trainer's thread parsed the whole batch into a `Batch` before the step
-/// while the other workers waited; the parse is on every step's critical path with stage off, so
-/// splitting it across the workers takes that much off each step.
+/// Stage off, end to end: each step's batch is parsed inside the step, straight into the step's
+/// feed, by the step graph's first nodes: `parts` slices at once (one per inter-op worker), then a
+/// join. Before, the trainer's thread parsed the whole batch before the step while the other
+/// workers waited; the parse is on every step's critical path with stage off, so splitting it
+/// across the workers takes that much off each step.
 ///
-/// The feed ends up holding exactly what `feed.stage(batch)` of `DirectBatchSource`'s batch k would:
-/// part p parses lines `[p·B/parts, (p+1)·B/parts)` of batch k into the feed from row p·B/parts on
-/// (a skipped line leaves no gap within the part), and the join closes the gaps between the parts
-/// in order, then pads the rest of the feed (`StepFeed.setValidRows`).
+/// The feed ends up holding exactly what staging the batch `fill` parses would: part p parses lines
+/// `[p·B/parts, (p+1)·B/parts)` of batch k into the feed from row p·B/parts on (a skipped line
+/// leaves no gap within the part), and the join closes the gaps between the parts in order, then
+/// pads the rest of the feed. `FeedParsing` is what it parses with: the Criteo models' `StepFeed`
+/// (`CriteoFeedParsing`) or a contest model's `ContestFeed` (`ContestFeedParsing`).
 ///
 /// Under `bad_rows: fail`, a malformed line stops its part. The join then marks no row valid, so the
 /// step runs on rows that carry no loss weight, and `finish()` throws the error (the first
-/// malformed line of the batch, as `DirectBatchSource` reports it) right after the step: the run
-/// stops there, as it did when the parse came before the step.
+/// malformed line of the batch, as parsing the whole batch reports it) right after the step: the
+/// run stops there, as it did when the parse came before the step.
 ///
 /// `@unchecked Sendable`: `prepare` and `finish` run on the trainer's thread between steps; during
 /// a step each part node writes only its own `Part` and its own feed rows, and the join reads them
 /// after every part (its dependencies).
 final class InStepParse: @unchecked Sendable {
-    let dataset: CriteoDataset
-    let feed: StepFeed
+    let target: any FeedParsing
     let batchSize: Int
     private final class Part {
         let lines: Range<Int>
@@ -33,12 +33,11 @@ final class InStepParse: @unchecked Sendable {
     private var index = 0
     private var stats = StageCounters()
 
-    /// Parses `dataset`'s training batches of `batchSize` (the feed's capacity) in `parts` slices
+    /// Parses batches of `batchSize` (the feed's capacity) into `target` in `parts` slices
     /// (clamped to `1...batchSize`).
-    init(dataset: CriteoDataset, feed: StepFeed, batchSize: Int, parts requested: Int) {
-        precondition(batchSize >= 1 && batchSize <= feed.capacity, "InStepParse: batch \(batchSize) must be in 1...\(feed.capacity)")
-        self.dataset = dataset
-        self.feed = feed
+    init(_ target: any FeedParsing, batchSize: Int, parts requested: Int) {
+        precondition(batchSize >= 1 && batchSize <= target.capacity, "InStepParse: batch \(batchSize) must be in 1...\(target.capacity)")
+        self.target = target
         self.batchSize = batchSize
         let n = min(max(requested, 1), batchSize)
         parts = (0..<n).map { Part(lines: $0 * batchSize / n ..< ($0 + 1) * batchSize / n) }
@@ -55,9 +54,10 @@ final class InStepParse: @unchecked Sendable {
         return [b.node("feed.join", kind: .input, after: nodes) { [self] _ in join() }]
     }
 
-    /// The next step parses batch `k`.
-    func prepare(batch k: Int) {
+    /// The next step parses batch `k`. Throws what the target's preparation throws (a bad index).
+    func prepare(batch k: Int) throws {
         index = k
+        try target.prepare(batch: k, batchSize: batchSize, parts: parts.map(\.lines))
         stats.batchesProduced += 1
         stats.maxQueueDepth = 1
     }
@@ -73,8 +73,7 @@ final class InStepParse: @unchecked Sendable {
     private func parse(part p: Int) {
         let part = parts[p]
         do {
-            part.rows = try dataset.parse(batch: index, batchSize: batchSize, lines: part.lines,
-                                          into: feed.rows.advanced(by: part.lines.lowerBound))
+            part.rows = try target.parse(batch: index, batchSize: batchSize, part: p, lines: part.lines)
             part.fault = nil
         } catch {
             part.rows = 0
@@ -84,21 +83,90 @@ final class InStepParse: @unchecked Sendable {
 
     private func join() {
         if parts.contains(where: { $0.fault != nil }) {
-            feed.setValidRows(0)
+            target.setValidRows(0)
             return
         }
         var total = 0
-        let d = CriteoSchema.denseCount, c = CriteoSchema.categoricalCount
-        let rows = feed.rows
         for part in parts {
-            let from = part.lines.lowerBound, n = part.rows
-            if from != total && n > 0 {
-                memmove(rows.labels + total, rows.labels + from, n * MemoryLayout<Float>.stride)
-                memmove(rows.dense + total * d, rows.dense + from * d, n * d * MemoryLayout<Float>.stride)
-                memmove(rows.categorical + total * c, rows.categorical + from * c, n * c * MemoryLayout<Int32>.stride)
+            if part.lines.lowerBound != total && part.rows > 0 {
+                target.moveRows(from: part.lines.lowerBound, to: total, count: part.rows)
             }
-            total += n
+            total += part.rows
         }
-        feed.setValidRows(total)
+        target.setValidRows(total)
     }
+}
+
+/// A feed that `InStepParse` parses batches into, with the data set it reads.
+protocol FeedParsing: AnyObject {
+    /// Rows the feed holds.
+    var capacity: Int { get }
+    /// Before the step that parses batch `k` in `parts`, on the trainer's thread (the feed may grow).
+    func prepare(batch k: Int, batchSize: Int, parts: [Range<Int>]) throws
+    /// Parses lines `lines` of batch `k` (part `part`) into the feed from row `lines.lowerBound` on
+    /// (a skipped line leaves no gap); returns the rows parsed. Throws the malformed-row error under
+    /// `bad_rows: fail`. Parts run at once, each on its own rows.
+    func parse(batch k: Int, batchSize: Int, part: Int, lines: Range<Int>) throws -> Int
+    /// Moves rows `[from, from + count)` down to row `to` (< `from`).
+    func moveRows(from: Int, to: Int, count: Int)
+    /// Rows `0..<n` are the step's batch; the rest become padding.
+    func setValidRows(_ n: Int)
+}
+
+/// The Criteo models' feed and data set.
+final class CriteoFeedParsing: FeedParsing {
+    let dataset: CriteoDataset
+    let feed: StepFeed
+    init(dataset: CriteoDataset, feed: StepFeed) { self.dataset = dataset; self.feed = feed }
+
+    var capacity: Int { feed.capacity }
+    func prepare(batch k: Int, batchSize: Int, parts: [Range<Int>]) {}
+    func parse(batch k: Int, batchSize: Int, part: Int, lines: Range<Int>) throws -> Int {
+        try dataset.parse(batch: k, batchSize: batchSize, lines: lines, into: feed.rows.advanced(by: lines.lowerBound))
+    }
+    func moveRows(from: Int, to: Int, count n: Int) {
+        let rows = feed.rows, d = CriteoSchema.denseCount, c = CriteoSchema.categoricalCount
+        memmove(rows.labels + to, rows.labels + from, n * MemoryLayout<Float>.stride)
+        memmove(rows.dense + to * d, rows.dense + from * d, n * d * MemoryLayout<Float>.stride)
+        memmove(rows.categorical + to * c, rows.categorical + from * c, n * c * MemoryLayout<Int32>.stride)
+    }
+    func setValidRows(_ n: Int) { feed.setValidRows(n) }
+}
+
+/// A contest model's feed and its CSV data set (Ele.me, Taobao: `ContestDataset.parsesInParts`).
+/// Each part writes its ids into its own range of the feed's id buffer, sized before the step from
+/// the lines' lengths; a bag's start is an index into that buffer, so closing up rows moves no id.
+final class ContestFeedParsing: FeedParsing {
+    let dataset: ContestDataset
+    let feed: ContestFeed
+    /// Where part p's ids start in the feed's id buffer for the current batch.
+    private var idCursors: [Int] = []
+    init(dataset: ContestDataset, feed: ContestFeed) {
+        precondition(dataset.parsesInParts, "ContestFeedParsing: \(dataset.schema.format) batches are not parsed in parts")
+        self.dataset = dataset; self.feed = feed
+    }
+
+    var capacity: Int { feed.capacity }
+    func prepare(batch k: Int, batchSize: Int, parts: [Range<Int>]) throws {
+        var cursors: [Int] = [], room = 0
+        cursors.reserveCapacity(parts.count)
+        for lines in parts {
+            cursors.append(room)
+            room += try dataset.idRoom(batch: k, batchSize: batchSize, lines: lines)
+        }
+        idCursors = cursors
+        feed.reserveIDs(room)
+    }
+    func parse(batch k: Int, batchSize: Int, part: Int, lines: Range<Int>) throws -> Int {
+        try dataset.parse(batch: k, batchSize: batchSize, lines: lines, into: feed.rows.advanced(by: lines.lowerBound),
+                          idCursor: idCursors[part])
+    }
+    func moveRows(from: Int, to: Int, count n: Int) {
+        let rows = feed.rows, (l, m, s) = (rows.labelCount, rows.numericCount, rows.slotCount)
+        memmove(rows.labels + to * l, rows.labels + from * l, n * l * MemoryLayout<Float>.stride)
+        memmove(rows.numeric + to * m, rows.numeric + from * m, n * m * MemoryLayout<Float>.stride)
+        memmove(rows.bagStart + to * s, rows.bagStart + from * s, n * s * MemoryLayout<Int32>.stride)
+        memmove(rows.bagCount + to * s, rows.bagCount + from * s, n * s * MemoryLayout<Int32>.stride)
+    }
+    func setValidRows(_ n: Int) { feed.setValidRows(n) }
 }

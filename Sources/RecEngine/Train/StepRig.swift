@@ -24,7 +24,7 @@ struct StepRig {
         microBatches = MicroBatch.split(batch: c.batch, count: c.microBatch)
         let training = try model.trainingGraph(microBatches: microBatches)
         if let dataset {
-            let parse = InStepParse(dataset: dataset, feed: feed, batchSize: c.batch, parts: parseParts)
+            let parse = InStepParse(CriteoFeedParsing(dataset: dataset, feed: feed), batchSize: c.batch, parts: parseParts)
             inStepParse = parse
             graph = try training.prefixed(by: parse.addNodes(to:))
         } else {
@@ -48,7 +48,7 @@ struct StepRig {
     /// parse (`inStepParse`, required); throws that batch's malformed-row error under `bad_rows: fail`.
     func step(parsing index: Int, execute: () -> Void) throws {
         guard let parse = inStepParse else { preconditionFailure("StepRig.step(parsing:) needs a rig built with parseInStep") }
-        parse.prepare(batch: index)
+        try parse.prepare(batch: index)
         allocator.stepBegan(index)
         execute()
         allocator.stepEnded(index)

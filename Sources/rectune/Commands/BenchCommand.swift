@@ -151,9 +151,7 @@ struct BenchCommand: AsyncParsableCommand {
         }
         if let first = loaded.first {
             let parse = try Trainer.parseThroughput(dataset: first.dataset, batchSize: batch, batches: 40)
-            let parts = executor == .inline ? 1 : min(interThreads, batch)
-            print(String(format: "  criteo reader: %.0f rows/s, %.1f MB/s on one thread; end to end with stage off, the step parses its batch in %d part%@ (one per inter-op worker)",
-                         parse.rowsPerSec, parse.mbPerSec, parts, parts == 1 ? "" : "s"))
+            print(String(format: "  criteo reader: %.0f rows/s, %.1f MB/s on one thread", parse.rowsPerSec, parse.mbPerSec) + inStepParseNote)
         }
         if rounds > 1 && !loaded.isEmpty { try benchRounds(loaded, precision: precision, cores: cores) }
         if !contestKinds.isEmpty { try benchContest(contestKinds, dir: dir, rate: rate, busy: busy, cores: cores) }
@@ -282,6 +280,12 @@ struct BenchCommand: AsyncParsableCommand {
         }
     }
 
+    /// How the end-to-end step parses its batch with stage off (after a reader's speed line).
+    var inStepParseNote: String {
+        let parts = executor == .inline ? 1 : min(interThreads, batch)
+        return "; end to end with stage off, the step parses its batch in \(parts) part\(parts == 1 ? "" : "s") (one per inter-op worker)"
+    }
+
     /// `  wdl roofline: 6.570 dense MFLOP/sample; 2 cores × 95.1 GFLOP/s = 28948 samples/s; busy: 120.3 GFLOP/s = 18312 samples/s`
     func rooflineLine(_ label: String, _ r: DenseRoofline) -> String {
         String(format: "  %@ roofline: %.3f dense MFLOP/sample; %d cores × %.1f GFLOP/s = %.0f samples/s",
@@ -360,7 +364,8 @@ struct BenchCommand: AsyncParsableCommand {
             c.dataPath = datasets[c.dataset]
             let dataset = try ContestTrainer.loadDataset(c)
             let parse = try ContestTrainer.parseThroughput(dataset: dataset, batchSize: batch, batches: 40)
-            print(String(format: "  %@ reader: %.0f rows/s, %.1f MB/s on one thread", c.dataset.rawValue, parse.rowsPerSec, parse.mbPerSec))
+            print(String(format: "  %@ reader: %.0f rows/s, %.1f MB/s on one thread", c.dataset.rawValue, parse.rowsPerSec, parse.mbPerSec)
+                  + inStepParseNote)
             var variants: [(String, TrainConfig)] = [(kind.rawValue, c)]
             if kind == .deepfm {
                 var scatter = c; scatter.indicator = .scatter
