@@ -116,7 +116,7 @@ public enum ContestTrainer {
         // inter-op worker (`InStepParse`); otherwise the batch source hands each step a parsed batch.
         let inStepParse = !inMemory && !c.stage && dataset.parsesInParts
             ? InStepParse(ContestFeedParsing(dataset: dataset, feed: feed), batchSize: c.batch,
-                          parts: c.executor == .inline ? 1 : c.interThreads)
+                          parts: Trainer.parseParts(c))
             : nil
         let modelGraph = try model.trainingGraph(microBatches: micros)
         let graph = try inStepParse.map { try modelGraph.prefixed(by: $0.addNodes(to:)) } ?? modelGraph

@@ -151,7 +151,7 @@ public final class Trainer {
         // Stage off, end to end: the step parses its own batch, one slice per inter-op worker.
         let parsesInStep = !inMemory && !c.stage
         let rig = try StepRig(config: c, workers: c.interThreads, parseInStep: parsesInStep ? dataset : nil,
-                              parseParts: c.executor == .inline ? 1 : c.interThreads)
+                              parseParts: Self.parseParts(c))
         let executor = Self.makeExecutor(c, context: rig.context)
         defer { executor.shutdown() }
         let (feed, model, graph, memory, allocator) = (rig.feed, rig.model, rig.graph, rig.memory, rig.allocator)
@@ -248,6 +248,12 @@ public final class Trainer {
             counters: steady.values, countersWarmup: warm.values, counterInfo: steady.info.merging(warm.info) { a, _ in a },
             engine: EngineInfo(version: RectuneVersion.string, onednnVersion: OneDNNInfo.version, onednnISA: OneDNNInfo.isa,
                                interThreads: executor.workerCount, intraThreads: c.intraThreads))
+    }
+
+    /// The slices a stage-off step parses its batch in: one per inter-op worker (one with the inline
+    /// executor), at most one per row.
+    public static func parseParts(_ c: TrainConfig) -> Int {
+        min(c.executor == .inline ? 1 : max(c.interThreads, 1), max(c.batch, 1))
     }
 
     /// Single-thread parse speed of the training file: `batches` batches of `batchSize` rows parsed

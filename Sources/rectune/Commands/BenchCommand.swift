@@ -282,7 +282,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     /// How the end-to-end step parses its batch with stage off (after a reader's speed line).
     var inStepParseNote: String {
-        let parts = executor == .inline ? 1 : min(interThreads, batch)
+        let parts = Trainer.parseParts(config(.wdl))
         return "; end to end with stage off, the step parses its batch in \(parts) part\(parts == 1 ? "" : "s") (one per inter-op worker)"
     }
 
