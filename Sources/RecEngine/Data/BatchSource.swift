@@ -65,7 +65,9 @@ public enum StageError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// Stage off: `next()` parses batch k on the calling thread, inside the step.
+/// Batch k parsed by `next()` on the calling thread: the reference batch sequence that the stage's
+/// producers (`StagedBatchSource`) and the stage-off step's own parse (`InStepParse`, which the
+/// trainers use with stage off) must reproduce.
 public final class DirectBatchSource: BatchSource {
     /// The data set read.
     public let dataset: CriteoDataset
