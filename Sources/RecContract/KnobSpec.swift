@@ -111,7 +111,7 @@ extension KnobSpec {
             return entry(.runtime, .integer(min: 0, max: 32 << 20), "0", "bytes",
                          help: "glibc M_MMAP_THRESHOLD set with mallopt before training; 0 keeps glibc's adaptive default.")
         case .stage:
-            return entry(.runtime, .onOff, "off", help: "Prepare batches ahead on producer threads into a bounded queue (off: each step parses its own batch, split across the inter-op workers; Amazon Books batches are parsed before the step).")
+            return entry(.runtime, .onOff, "off", help: "Prepare batches ahead on producer threads into a bounded queue (off: each step parses its own batch, split across the inter-op workers).")
         case .stageCapacity:
             return entry(.runtime, .integer(min: 1, max: 1024), "4", "batches",
                          help: "Batches the stage queue holds.", when: .when(.stage, isOneOf: ["on"]))

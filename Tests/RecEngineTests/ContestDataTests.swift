@@ -97,6 +97,39 @@ final class ContestDataTests: XCTestCase {
         XCTAssertTrue((0..<b.idCount).allSatisfy { b.ids[$0] >= 0 })
     }
 
+    /// A short batch's rows past its size become padding whatever they held before (zero labels
+    /// and numerics, empty bags), in the batch and in the feed alike (`ContestRows.pad`).
+    func testShortBatchPaddingClearsEarlierRows() throws {
+        let good = try String(contentsOf: Self.fixtures.appendingPathComponent("eleme/train.csv"), encoding: .utf8)
+            .split(separator: "\n").map(String.init)[0]
+        let train = Array((String(repeating: good + "\n", count: 3) + "broken\n").utf8)
+        let ds = try ContestDataset(format: .eleme, train: train, eval: Array((good + "\n").utf8), buckets: Self.elemeBuckets, badRows: .skip)
+        let s = ds.schema.slots.count, m = ds.schema.numerics.count
+        func isPadding(labels: [Float], numerics: [Float], starts: [Int32], counts: [Int32]) -> Bool {
+            labels.allSatisfy { $0 == 0 } && numerics.allSatisfy { $0 == 0 } && starts.allSatisfy { $0 == 0 } && counts.allSatisfy { $0 == 0 }
+        }
+        var b = ContestBatch(schema: ds.schema, capacity: 3)
+        try ds.fill(&b, index: 0, batchSize: 3)
+        let feed = ContestFeed(schema: ds.schema, capacity: 3)
+        feed.stage(b)
+        XCTAssertEqual(b.size, 3)
+        XCTAssertTrue(b.bagCount[2 * s..<3 * s].contains { $0 > 0 } && b.numerics(row: 2).contains { $0 != 0 }, "row 2 holds data first")
+
+        try ds.fill(&b, index: 1, batchSize: 3)  // lines 3, 0, 1: the broken line is skipped
+        XCTAssertEqual(b.size, 2)
+        XCTAssertTrue(isPadding(labels: b.labels(row: 2), numerics: b.numerics(row: 2),
+                                starts: Array(b.bagStart[2 * s..<3 * s]), counts: Array(b.bagCount[2 * s..<3 * s])), "batch row 2")
+
+        feed.setValidRows(1)
+        XCTAssertEqual(feed.validRows, 1)
+        XCTAssertTrue(UnsafeBufferPointer(start: feed.bagCount, count: s).contains { $0 > 0 }, "row 0 is kept")
+        for row in 1..<3 {
+            func view<T>(_ p: UnsafeMutablePointer<T>, _ width: Int) -> [T] { Array(UnsafeBufferPointer(start: p + row * width, count: width)) }
+            XCTAssertTrue(isPadding(labels: view(feed.labels, ds.schema.labels.count), numerics: view(feed.numeric, m),
+                                    starts: view(feed.bagStart, s), counts: view(feed.bagCount, s)), "feed row \(row)")
+        }
+    }
+
     /// One bad line per defect: `.fail` names file, line and field; `.skip` counts and drops them.
     func testBadRowsUnderBothPolicies() throws {
         let good = try String(contentsOf: Self.fixtures.appendingPathComponent("eleme/train.csv"), encoding: .utf8)

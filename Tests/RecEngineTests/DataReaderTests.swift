@@ -229,6 +229,25 @@ final class DataReaderTests: XCTestCase {
         XCTAssertThrowsError(try ds.fill(&b, index: -1, batchSize: 4)) { XCTAssertEqual(($0 as? DataError).map { "\($0)" }?.contains("batch index -1"), true, "\($0)") }
         XCTAssertThrowsError(try ds.fill(&b, index: 0, batchSize: 0))
         XCTAssertThrowsError(try ds.fill(&b, index: Int.max / 2, batchSize: 4))
+        // A part of a batch must lie inside it; the index checks are the same as `fill`'s.
+        let rows = try b.labels.withUnsafeMutableBufferPointer { labels in
+            try b.dense.withUnsafeMutableBufferPointer { dense in
+                try b.categorical.withUnsafeMutableBufferPointer { cats in
+                    let raw = CriteoRows(labels: labels.baseAddress!, dense: dense.baseAddress!, categorical: cats.baseAddress!)
+                    for (part, batchSize) in [(2..<5, 4), (-1..<2, 4), (0..<1, 0)] {
+                        XCTAssertThrowsError(try ds.parse(batch: 0, batchSize: batchSize, lines: part, into: raw)) {
+                            XCTAssertTrue("\($0)".contains(batchSize > 0 ? "batch part" : "batch size"), "\($0)")
+                        }
+                    }
+                    XCTAssertThrowsError(try ds.parse(batch: -1, batchSize: 4, lines: 0..<2, into: raw)) {
+                        XCTAssertTrue("\($0)".contains("batch index -1"), "\($0)")
+                    }
+                    return try ds.parse(batch: 2, batchSize: 4, lines: 1..<3, into: raw)
+                }
+            }
+        }
+        XCTAssertEqual(rows, 2)
+        XCTAssertEqual((0..<2).map { Int((Foundation.exp(Double(b.dense[$0 * 13])) - 1).rounded()) }, [9, 0], "lines 9 and 0 of batch 2")
     }
 
     func testFileIsMappedAndErrorsNameThePath() throws {

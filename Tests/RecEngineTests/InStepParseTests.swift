@@ -135,16 +135,32 @@ final class InStepParseTests: XCTestCase {
         XCTAssertEqual(nodes[false], nodes[true].map { $0 + 3 }, "stage off adds two parse nodes and their join")
     }
 
-    // MARK: The contest feed (Ele.me, Taobao)
+    // MARK: The contest feed (Ele.me, Taobao, Amazon Books)
 
-    /// 300 generated training lines of `format`; `broken` (1-based) lose their second half (too few fields).
-    static func contestData(_ format: ContestFormat, broken: [Int], badRows: BadRowPolicy) throws -> ContestDataset {
+    /// 300 generated training lines of `format`; `broken` (1-based) are malformed: CSV lines lose
+    /// their second half (too few fields), Amazon Books lines have commas for tabs (one field), and
+    /// so do the `brokenNegative` lines of the `_neg` file, which is read when `negatives` (DIEN).
+    static func contestData(_ format: ContestFormat, broken: [Int], brokenNegative: [Int] = [], negatives: Bool = false,
+                            badRows: BadRowPolicy) throws -> ContestDataset {
+        func lines(_ bytes: [UInt8]) -> [String] {
+            String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        }
+        func breaking(_ bytes: [UInt8], _ broken: [Int], _ damage: (String) -> String) -> [UInt8] {
+            var all = lines(bytes)
+            for n in broken { all[n - 1] = damage(all[n - 1]) }
+            return Array(all.joined(separator: "\n").utf8)
+        }
+        if format == .amazonBooks {
+            var files = try SyntheticAmazonBooks.generate(trainRows: 300, evalRows: 20, seed: 4).files
+            let oneField = { (line: String) in line.replacingOccurrences(of: "\t", with: ",") }
+            files.train = breaking(files.train, broken, oneField)
+            files.trainNegative = files.trainNegative.map { breaking($0, brokenNegative, oneField) }
+            return try ContestDataset(amazonBooks: files, negatives: negatives ? .required : .ignored, badRows: badRows, name: "broken-books")
+        }
         let data = SyntheticContest.bytes(format: format, trainRows: 300, evalRows: 20, seed: 4)
-        var lines = String(decoding: data.train, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        for n in broken { lines[n - 1] = String(lines[n - 1].prefix(lines[n - 1].count / 2)) }
         let buckets = format == .taobao ? ContestSchema.taobaoBuckets : ContestSchema.elemeBuckets(hashBuckets: 1_000)
-        return try ContestDataset(format: format, train: Array(lines.joined(separator: "\n").utf8), eval: data.eval, buckets: buckets,
-                                  badRows: badRows, name: "broken-\(format).csv")
+        return try ContestDataset(format: format, train: breaking(data.train, broken) { String($0.prefix($0.count / 2)) }, eval: data.eval,
+                                  buckets: buckets, badRows: badRows, name: "broken-\(format).csv")
     }
 
     /// A contest feed's rows, padding included: valid rows, labels, numerics, and each bag's ids
@@ -163,13 +179,17 @@ final class InStepParseTests: XCTestCase {
 
     /// As `testPartsFillTheFeedAsStagingTheDirectBatchWould`, for the contest feed: batches of 64
     /// over 300 lines, broken lines (one run empties part 1 of 7 in batch 2), 1, 2, 3 and 7 parts on
-    /// one worker and two, Ele.me and Taobao: the feed holds what staging the parsed batch does.
+    /// one worker and two, Ele.me, Taobao and Amazon Books (as DIN reads it, and as DIEN does, with
+    /// broken `_neg` lines too): the feed holds what staging the parsed batch does.
     func testContestPartsFillTheFeedAsStagingTheBatchWould() throws {
         let broken = [3, 64, 65, 100] + Array(140...149) + [299]
         let batchSize = 64, batches = 9
-        for format in [ContestFormat.eleme, .taobao] {
-            let reference = try Self.contestData(format, broken: broken, badRows: .skip)
-            XCTAssertTrue(reference.parsesInParts)
+        let sources: [(ContestFormat, negatives: Bool)] = [(.eleme, false), (.taobao, false), (.amazonBooks, false), (.amazonBooks, true)]
+        for (format, negatives) in sources {
+            func data() throws -> ContestDataset {
+                try Self.contestData(format, broken: broken, brokenNegative: [20, 250], negatives: negatives, badRows: .skip)
+            }
+            let reference = try data()
             let source = try ContestBatchSource(dataset: reference, batchSize: batchSize)
             let expectedFeed = ContestFeed(schema: reference.schema, capacity: batchSize)
             var expected: [ContestFeedContents] = []
@@ -180,11 +200,13 @@ final class InStepParseTests: XCTestCase {
                 source.recycle(b)
             }
             XCTAssertTrue(expected.contains { $0.validRows == 54 }, "\(format): batch 2 (lines 129…192) should lose ten lines")
+            XCTAssertEqual(reference.skippedRows, 29 + (negatives ? 4 : 0),
+                           "\(format): 9 × 64 lines are 1…300 and 1…276: 15 broken lines, 14 of them twice (and _neg lines 20, 250 twice)")
             XCTAssertTrue(expected.allSatisfy { $0.bags.contains { !$0.isEmpty } })
             for parts in [1, 2, 3, 7] {
                 for executor in [InlineExecutor(), PoolExecutor(threads: 2)] as [any StepExecutor] {
                     defer { executor.shutdown() }
-                    let dataset = try Self.contestData(format, broken: broken, badRows: .skip)
+                    let dataset = try data()
                     let feed = ContestFeed(schema: dataset.schema, capacity: batchSize)
                     let parse = InStepParse(ContestFeedParsing(dataset: dataset, feed: feed), batchSize: batchSize, parts: parts)
                     try Self.parseBatches(batches, with: parse, on: executor) { k in
@@ -198,46 +220,62 @@ final class InStepParseTests: XCTestCase {
     }
 
     /// Under `bad_rows: fail` the contest feed's step throws the batch's first malformed line, as
-    /// the batch source does, and leaves no row valid.
+    /// the batch source does, and leaves no row valid: an Ele.me line, and an Amazon Books `_neg`
+    /// line ahead of a broken main line (the error names the `_neg` file).
     func testContestFailThrowsTheBatchsFirstMalformedLine() throws {
-        let dataset = try Self.contestData(.eleme, broken: [150, 170], badRows: .fail)
-        let source = try ContestBatchSource(dataset: dataset, batchSize: 64, startIndex: 2)
-        var sourceError = ""
-        XCTAssertThrowsError(try source.next()) { sourceError = "\($0)" }
-        XCTAssertTrue(sourceError.contains("train.csv:150:"), sourceError)
-        let executor = PoolExecutor(threads: 2)
-        defer { executor.shutdown() }
-        let feed = ContestFeed(schema: dataset.schema, capacity: 64)
-        let parse = InStepParse(ContestFeedParsing(dataset: dataset, feed: feed), batchSize: 64, parts: 2)
-        let graph = try Self.graph(behind: parse)
-        let memory = StepMemory(graph: graph, allocator: SystemAllocator())
-        try parse.prepare(batch: 1)
-        executor.run(graph, memory: memory, step: 1)
-        XCTAssertNoThrow(try parse.finish())
-        XCTAssertEqual(feed.validRows, 64)
-        try parse.prepare(batch: 2)
-        executor.run(graph, memory: memory, step: 2)
-        XCTAssertThrowsError(try parse.finish()) { XCTAssertEqual("\($0)", sourceError) }
-        XCTAssertEqual(feed.validRows, 0)
+        let cases: [(ContestDataset, String)] = [
+            (try Self.contestData(.eleme, broken: [150, 170], badRows: .fail), "train.csv:150:"),
+            (try Self.contestData(.amazonBooks, broken: [170], brokenNegative: [150], negatives: true, badRows: .fail),
+             "local_train_splitByUser_neg:150:"),
+        ]
+        for (dataset, needle) in cases {
+            let source = try ContestBatchSource(dataset: dataset, batchSize: 64, startIndex: 2)
+            var sourceError = ""
+            XCTAssertThrowsError(try source.next()) { sourceError = "\($0)" }
+            XCTAssertTrue(sourceError.contains(needle), sourceError)
+            let executor = PoolExecutor(threads: 2)
+            defer { executor.shutdown() }
+            let feed = ContestFeed(schema: dataset.schema, capacity: 64)
+            let parse = InStepParse(ContestFeedParsing(dataset: dataset, feed: feed), batchSize: 64, parts: 2)
+            let graph = try Self.graph(behind: parse)
+            let memory = StepMemory(graph: graph, allocator: SystemAllocator())
+            try parse.prepare(batch: 1)
+            executor.run(graph, memory: memory, step: 1)
+            XCTAssertNoThrow(try parse.finish())
+            XCTAssertEqual(feed.validRows, 64)
+            try parse.prepare(batch: 2)
+            executor.run(graph, memory: memory, step: 2)
+            XCTAssertThrowsError(try parse.finish()) { XCTAssertEqual("\($0)", sourceError) }
+            XCTAssertEqual(feed.validRows, 0)
+        }
     }
 
     /// The contest trainer with stage off on two workers (two parse parts) and with stage on reads
-    /// the same batches, skipped lines and all: identical WDL parameters.
+    /// the same batches, skipped lines and all: identical parameters for WDL on Ele.me and for DIN
+    /// and DIEN on Amazon Books (DIEN with its `_neg` files).
     func testContestTrainingWithTheParseInTheStepEqualsStageOn() throws {
-        var parameters: [Bool: [[Float]]] = [:], skipped: [Bool: Int] = [:], nodes: [Bool: Double] = [:]
-        for stage in [false, true] {
-            let dataset = try Self.contestData(.eleme, broken: [10, 70, 71, 200], badRows: .skip)
-            var c = TrainConfig()
-            c.model = .wdl; c.dataset = .eleme; c.batch = 64; c.steps = 8; c.warmupSteps = 0; c.evalRows = 20; c.seed = 3
-            c.hashBuckets = 1_000; c.interThreads = 2; c.intraThreads = 1; c.executor = .pool
-            c.stage = stage; c.stageThreads = 2
-            let r = try ContestTrainer.run(config: c, counterEvents: [], dataset: dataset, inspect: { parameters[stage] = $0.parameters.map { $0.snapshot() } })
-            skipped[stage] = r.result.skippedRows
-            nodes[stage] = r.result.counters["graph.nodes"]
+        for model in [ModelKind.wdl, .din, .dien] {
+            var parameters: [Bool: [[Float]]] = [:], skipped: [Bool: Int] = [:], nodes: [Bool: Double] = [:]
+            for stage in [false, true] {
+                let books = model != .wdl
+                let dataset = books
+                    ? try Self.contestData(.amazonBooks, broken: [10, 70, 71, 200], brokenNegative: model == .dien ? [30] : [],
+                                           negatives: model == .dien, badRows: .skip)
+                    : try Self.contestData(.eleme, broken: [10, 70, 71, 200], badRows: .skip)
+                var c = TrainConfig()
+                c.model = model; c.dataset = books ? .amazonBooks : .eleme; c.batch = 64; c.steps = 8; c.warmupSteps = 0
+                c.evalRows = 20; c.seed = 3
+                c.hashBuckets = 1_000; c.interThreads = 2; c.intraThreads = 1; c.executor = .pool
+                c.stage = stage; c.stageThreads = 2
+                let r = try ContestTrainer.run(config: c, counterEvents: [], dataset: dataset, inspect: { parameters[stage] = $0.parameters.map { $0.snapshot() } })
+                skipped[stage] = r.result.skippedRows
+                nodes[stage] = r.result.counters["graph.nodes"]
+            }
+            let twice = 8 + (model == .dien ? 2 : 0)
+            XCTAssertEqual(skipped[false], twice, "\(model): 8 steps of 64 pass over lines 1…300 once and 1…212 again: each broken line twice")
+            XCTAssertGreaterThanOrEqual(skipped[true] ?? 0, twice, "\(model): the stage may parse ahead")
+            XCTAssertEqual(parameters[false], parameters[true], "\(model)")
+            XCTAssertEqual(nodes[false], nodes[true].map { $0 + 3 }, "\(model): stage off adds two parse nodes and their join")
         }
-        XCTAssertEqual(skipped[false], 8, "8 steps of 64 pass over lines 1…300 once and 1…212 again: each broken line twice")
-        XCTAssertGreaterThanOrEqual(skipped[true] ?? 0, 8, "the stage may parse ahead")
-        XCTAssertEqual(parameters[false], parameters[true])
-        XCTAssertEqual(nodes[false], nodes[true].map { $0 + 3 }, "stage off adds two parse nodes and their join")
     }
 }

@@ -76,10 +76,8 @@ public struct ContestBatch: Sendable {
     /// Makes rows `size..<capacity` padding (empty bags, zeros).
     mutating func padTail() {
         guard size < capacity else { return }
-        let (l, n, s) = (labelCount, numericCount, slotCount)
-        for i in size * l..<capacity * l { labels[i] = 0 }
-        for i in size * n..<capacity * n { numeric[i] = 0 }
-        for i in size * s..<capacity * s { bagStart[i] = 0; bagCount[i] = 0 }
+        let (size, capacity) = (self.size, self.capacity)
+        withRows { $0.advanced(by: size).pad(rows: capacity - size) }
     }
 }
 
@@ -102,6 +100,15 @@ public struct ContestRows: @unchecked Sendable {
                 bagCount: UnsafeMutablePointer<Int32>, ids: UnsafeMutablePointer<Int32>, labelCount: Int, numericCount: Int, slotCount: Int) {
         self.labels = labels; self.numeric = numeric; self.bagStart = bagStart; self.bagCount = bagCount; self.ids = ids
         self.labelCount = labelCount; self.numericCount = numericCount; self.slotCount = slotCount
+    }
+
+    /// Makes rows `0..<count` padding: zero labels and numerics, empty bags (what a batch's rows
+    /// past its size hold, in `ContestBatch` and in `ContestFeed` alike).
+    public func pad(rows count: Int) {
+        labels.update(repeating: 0, count: count * labelCount)
+        numeric.update(repeating: 0, count: count * numericCount)
+        bagStart.update(repeating: 0, count: count * slotCount)
+        bagCount.update(repeating: 0, count: count * slotCount)
     }
 
     /// The rows from row `offset` on (the same ids).

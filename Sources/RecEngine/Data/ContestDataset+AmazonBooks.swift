@@ -162,13 +162,22 @@ extension ContestDataset {
     /// sets `size`, pads the tail. A bad row names the main file or the `_neg` file and the line.
     func parseAmazon(_ source: AmazonSource, _ storage: CriteoBytes, _ lines: CriteoLineIndex, name: String, negative: NegativeFile?,
                      lines range: Range<Int>, wrap: Int, into batch: inout ContestBatch) throws {
-        let room = range.count * AmazonRowParser.idRoom
-        if batch.ids.count < room { batch.ids.append(contentsOf: repeatElement(0, count: room - batch.ids.count)) }
+        try fillBatch(&batch, idRoom: range.count * AmazonRowParser.idRoom) { rows in
+            try parseAmazon(source, storage, lines, name: name, negative: negative, lines: range, wrap: wrap, into: rows, idCursor: 0)
+        }
+    }
+
+    /// The Amazon Books row loop over raw rows: lines `range` (each modulo `wrap`) and their `_neg`
+    /// lines into `rows` 0…, ids from `idCursor` on (room for `AmazonRowParser.idRoom` per line).
+    /// Returns the rows parsed and the end of the ids written. A row's ids come from its own line and
+    /// its own `_neg` line only, so lines can be parsed in parts, each into its own rows and ids.
+    func parseAmazon(_ source: AmazonSource, _ storage: CriteoBytes, _ lines: CriteoLineIndex, name: String, negative: NegativeFile?,
+                     lines range: Range<Int>, wrap: Int, into rows: ContestRows, idCursor: Int) throws -> (rows: Int, idEnd: Int) {
         let parser = source.parser
         let negativeLines = negative?.lines.count ?? 0
-        try storage.withBytes { bytes in
+        return try storage.withBytes { bytes in
             try Self.withOptionalBytes(negative?.bytes) { negBytes in
-                try fillRows(&batch, lines: range, wrap: wrap) { line, row, cursor in
+                try fillRows(rows, lines: range, wrap: wrap, idCursor: idCursor) { line, row, cursor in
                     let result: Result<Int, AmazonRowFault>
                     if negative != nil && line >= negativeLines {
                         result = .failure(AmazonRowFault(kind: .noNegativeLine(negativeLines: negativeLines), inNegativeFile: true,

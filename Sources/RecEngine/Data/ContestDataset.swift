@@ -104,7 +104,7 @@ public final class ContestDataset: Sendable {
     /// (replaced by a new one if its capacity is not `batchSize`). Throws `DataError.malformedRow`
     /// under `.fail`, `.invalidParameter` for `k < 0` or `batchSize < 1`.
     public func fill(_ batch: inout ContestBatch, index k: Int, batchSize: Int) throws {
-        let range = try trainingLines(batch: k, batchSize: batchSize, part: 0..<max(batchSize, 0))
+        let range = try trainingLines(batch: k, batchSize: batchSize, part: 0..<max(batchSize, 0), trainingRows: trainingRows)
         if batch.capacity != batchSize { batch = ContestBatch(schema: schema, capacity: batchSize) }
         if let amazon {
             try parseAmazon(amazon, train, trainLines, name: trainName, negative: amazon.trainNegative, lines: range,
@@ -139,14 +139,9 @@ public final class ContestDataset: Sendable {
     private func parse(_ storage: CriteoBytes, _ lines: CriteoLineIndex, name: String, lines range: Range<Int>, wrap: Int,
                        into batch: inout ContestBatch) throws {
         // Room for every id the lines can produce, so the parser writes through a raw pointer.
-        let room = idRoom(lines, lines: range, wrap: wrap)
-        if batch.ids.count < room { batch.ids.append(contentsOf: repeatElement(0, count: room - batch.ids.count)) }
-        let (size, idEnd) = try batch.withRows { rows in
+        try fillBatch(&batch, idRoom: idRoom(lines, lines: range, wrap: wrap)) { rows in
             try parseCSV(storage, lines, name: name, lines: range, wrap: wrap, into: rows, idCursor: 0)
         }
-        batch.size = size
-        batch.idCount = idEnd
-        batch.padTail()
     }
 
     /// An upper bound on the ids lines `range` (each modulo `wrap`) can produce (CSV formats).
@@ -178,29 +173,11 @@ public final class ContestDataset: Sendable {
         }
     }
 
-    /// Training lines `part` of batch `k` (batches of `batchSize`), as a range to take modulo
-    /// `trainingRows`. Throws `.invalidParameter` for a bad batch size, index or part.
-    private func trainingLines(batch k: Int, batchSize: Int, part: Range<Int>) throws -> Range<Int> {
-        guard batchSize > 0 else { throw DataError.invalidParameter(name: "batch size", value: "\(batchSize)", allowed: "must be > 0") }
-        guard part.lowerBound >= 0, part.upperBound <= batchSize else {
-            throw DataError.invalidParameter(name: "batch part", value: "\(part) of \(batchSize)", allowed: "must lie in 0..<batch size")
-        }
-        let first = k.multipliedReportingOverflow(by: batchSize)
-        guard k >= 0, !first.overflow else {
-            throw DataError.invalidParameter(name: "batch index", value: "\(k)", allowed: "must be >= 0 and index × batch size must fit in Int")
-        }
-        let start = (first.partialValue % trainingRows + part.lowerBound) % trainingRows
-        return start..<start + part.count
-    }
-
-    /// Whether batches can be parsed in parts straight into raw rows (`parse(batch:...)`): the CSV
-    /// formats (Ele.me, Taobao), not Amazon Books (whose rows join two files).
-    public var parsesInParts: Bool { parser != nil }
-
     /// An upper bound on the ids training lines `part` of batch `k` can produce: the room
-    /// `parse(batch:batchSize:lines:into:idCursor:)` needs from `idCursor` on. CSV formats only.
+    /// `parse(batch:batchSize:lines:into:idCursor:)` needs from `idCursor` on.
     public func idRoom(batch k: Int, batchSize: Int, lines part: Range<Int>) throws -> Int {
-        idRoom(trainLines, lines: try trainingLines(batch: k, batchSize: batchSize, part: part), wrap: trainingRows)
+        let range = try trainingLines(batch: k, batchSize: batchSize, part: part, trainingRows: trainingRows)
+        return amazon != nil ? range.count * AmazonRowParser.idRoom : idRoom(trainLines, lines: range, wrap: trainingRows)
     }
 
     /// Parses training lines `part` of batch `k` into `rows` 0… (a skipped line leaves no gap),
@@ -208,12 +185,15 @@ public final class ContestDataset: Sendable {
     /// rows parsed. Skipped lines are counted as in `fill`; under `.fail` it throws
     /// `DataError.malformedRow` at the first malformed line. `fill` is this over the whole batch
     /// (then padded), so parts parsed into their own rows and id ranges and then closed up hold the
-    /// rows, bags and ids `fill` would. Thread-safe for parts with their own rows and ids. CSV
-    /// formats only (`parsesInParts`).
+    /// rows, bags and ids `fill` would. Thread-safe for parts with their own rows and ids. Every
+    /// format: an Amazon Books row reads its line and the same line of the `_neg` file.
     public func parse(batch k: Int, batchSize: Int, lines part: Range<Int>, into rows: ContestRows, idCursor: Int) throws -> Int {
-        guard parsesInParts else { preconditionFailure("parse(batch:...) of an Amazon Books data set") }
-        return try parseCSV(train, trainLines, name: trainName, lines: try trainingLines(batch: k, batchSize: batchSize, part: part),
-                            wrap: trainingRows, into: rows, idCursor: idCursor).rows
+        let range = try trainingLines(batch: k, batchSize: batchSize, part: part, trainingRows: trainingRows)
+        if let amazon {
+            return try parseAmazon(amazon, train, trainLines, name: trainName, negative: amazon.trainNegative, lines: range,
+                                   wrap: trainingRows, into: rows, idCursor: idCursor).rows
+        }
+        return try parseCSV(train, trainLines, name: trainName, lines: range, wrap: trainingRows, into: rows, idCursor: idCursor).rows
     }
 
     /// What parsing one line gave: the ids it wrote, or that it is malformed (`file` names the file
@@ -223,21 +203,21 @@ public final class ContestDataset: Sendable {
         case malformed(file: String, reason: () -> String)
     }
 
-    /// The row loop both readers share: lines `range` of a file of `wrap` lines (wrapping to line 0)
-    /// become consecutive rows of `batch`, one `parseLine(line, row, idCursor)` per line; a malformed
-    /// line is skipped (and counted) or, under `--bad-rows fail`, an error naming its file and line.
-    /// `batch.ids` must already have room for every id the lines can produce.
-    func fillRows(_ batch: inout ContestBatch, lines range: Range<Int>, wrap: Int,
-                  parseLine: (_ line: Int, _ row: ContestRowParser.Row, _ idCursor: Int) -> LineOutcome) throws {
-        let (size, idEnd) = try batch.withRows { rows in
-            try fillRows(rows, lines: range, wrap: wrap, idCursor: 0, parseLine: parseLine)
-        }
+    /// Fills `batch` with what `parseRows` parses into its raw rows from row 0 and id 0 (the batch's
+    /// ids grown to `room` first), then sets its size and id count and pads the rest.
+    func fillBatch(_ batch: inout ContestBatch, idRoom room: Int, _ parseRows: (ContestRows) throws -> (rows: Int, idEnd: Int)) rethrows {
+        if batch.ids.count < room { batch.ids.append(contentsOf: repeatElement(0, count: room - batch.ids.count)) }
+        let (size, idEnd) = try batch.withRows(parseRows)
         batch.size = size
         batch.idCount = idEnd
         batch.padTail()
     }
 
-    /// `fillRows` over raw rows, ids from `idCursor` on: returns the rows parsed and the end of the ids written.
+    /// The row loop both readers share: lines `range` of a file of `wrap` lines (wrapping to line 0)
+    /// become consecutive rows of `rows`, one `parseLine(line, row, idCursor)` per line, ids from
+    /// `idCursor` on; a malformed line is skipped (and counted) or, under `--bad-rows fail`, an error
+    /// naming its file and line. `rows.ids` must have room for every id the lines can produce.
+    /// Returns the rows parsed and the end of the ids written.
     func fillRows(_ rows: ContestRows, lines range: Range<Int>, wrap: Int, idCursor: Int,
                   parseLine: (_ line: Int, _ row: ContestRowParser.Row, _ idCursor: Int) -> LineOutcome) throws -> (rows: Int, idEnd: Int) {
         var size = 0, cursor = idCursor, skippedHere = 0

@@ -104,19 +104,13 @@ public final class CriteoDataset: Sendable {
     /// `batch.capacity >= batchSize`). Throws `DataError.malformedRow` under `.fail`, and
     /// `.invalidParameter` for `k < 0` or `batchSize < 1`.
     public func fill(_ batch: inout Batch, index k: Int, batchSize: Int) throws {
-        // Real checks, not preconditions: RecEngine is built with -Ounchecked in release.
-        guard batchSize > 0 else { throw DataError.invalidParameter(name: "batch size", value: "\(batchSize)", allowed: "must be > 0") }
-        let first = k.multipliedReportingOverflow(by: batchSize)
-        guard k >= 0, !first.overflow else {
-            throw DataError.invalidParameter(name: "batch index", value: "\(k)", allowed: "must be >= 0 and index × batch size must fit in Int")
-        }
+        let range = try trainingLines(batch: k, batchSize: batchSize, part: 0..<max(batchSize, 0), trainingRows: trainingRows)
         if batch.capacity < batchSize { batch = Batch(capacity: batchSize) }
-        let startLine = first.partialValue % trainingRows
         var skippedHere = 0
         defer { if skippedHere > 0 { skipped.add(skippedHere, ordering: .relaxed) } }
-        try Self.parse(lines: startLine..<startLine + batchSize, wrap: trainingRows, into: &batch, storage: bytes,
+        try Self.parse(lines: range, wrap: trainingRows, into: &batch, storage: bytes,
                        lines: lines, parser: parser, policy: badRows, name: name, skipped: &skippedHere)
-        batch.firstSample = first.partialValue
+        batch.firstSample = k * batchSize
     }
 
     /// Parses training lines `[k·B + part.lowerBound, k·B + part.upperBound)` of batch `k` (size `B`,
@@ -128,17 +122,10 @@ public final class CriteoDataset: Sendable {
     /// its own rows) and then closed up holds exactly the batch `fill` would. Thread-safe: parts
     /// may be parsed at once on several threads, each into its own rows.
     public func parse(batch k: Int, batchSize: Int, lines part: Range<Int>, into rows: CriteoRows) throws -> Int {
-        guard batchSize > 0, part.lowerBound >= 0, part.upperBound <= batchSize else {
-            throw DataError.invalidParameter(name: "batch part", value: "\(part) of \(batchSize)", allowed: "must lie in 0..<batch size")
-        }
-        let first = k.multipliedReportingOverflow(by: batchSize)
-        guard k >= 0, !first.overflow else {
-            throw DataError.invalidParameter(name: "batch index", value: "\(k)", allowed: "must be >= 0 and index × batch size must fit in Int")
-        }
-        let startLine = (first.partialValue % trainingRows + part.lowerBound) % trainingRows
+        let range = try trainingLines(batch: k, batchSize: batchSize, part: part, trainingRows: trainingRows)
         var skippedHere = 0
         defer { if skippedHere > 0 { skipped.add(skippedHere, ordering: .relaxed) } }
-        return try Self.parse(lines: startLine..<startLine + part.count, wrap: trainingRows, into: rows, storage: bytes,
+        return try Self.parse(lines: range, wrap: trainingRows, into: rows, storage: bytes,
                               lines: lines, parser: parser, policy: badRows, name: name, skipped: &skippedHere)
     }
 

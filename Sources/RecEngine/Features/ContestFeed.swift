@@ -82,11 +82,7 @@ public final class ContestFeed: @unchecked Sendable {
     /// beforehand, and makes the rest padding (zeros, empty bags) as `ContestBatch` pads.
     public func setValidRows(_ n: Int) {
         validRows = n
-        let (l, m, s) = (labelCount, numericCount, slotCount)
-        (labels + n * l).update(repeating: 0, count: (capacity - n) * l)
-        (numeric + n * m).update(repeating: 0, count: (capacity - n) * m)
-        (bagStart + n * s).update(repeating: 0, count: (capacity - n) * s)
-        (bagCount + n * s).update(repeating: 0, count: (capacity - n) * s)
+        rows.advanced(by: n).pad(rows: capacity - n)
     }
 
     /// Slot `slot`'s bags for rows `[rowStart, …)`.

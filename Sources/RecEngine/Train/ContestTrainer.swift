@@ -112,9 +112,9 @@ public enum ContestTrainer {
         let model = try makeContestModel(config: c, context: context, feed: feed)
         var windowNs = hooks.clock() &- windowStart
         let micros = MicroBatch.split(batch: c.batch, count: c.microBatch)
-        // Stage off, end to end, on a CSV data set: the step parses its own batch, one slice per
-        // inter-op worker (`InStepParse`); otherwise the batch source hands each step a parsed batch.
-        let inStepParse = !inMemory && !c.stage && dataset.parsesInParts
+        // Stage off, end to end: the step parses its own batch, one slice per inter-op worker
+        // (`InStepParse`); otherwise the batch source hands each step a parsed batch.
+        let inStepParse = !inMemory && !c.stage
             ? InStepParse(ContestFeedParsing(dataset: dataset, feed: feed), batchSize: c.batch,
                           parts: Trainer.parseParts(c))
             : nil

@@ -30,6 +30,8 @@ final class InStepParse: @unchecked Sendable {
         init(lines: Range<Int>) { self.lines = lines }
     }
     private let parts: [Part]
+    /// Each part's lines, kept once for `prepare` (no array built per step).
+    private let partLines: [Range<Int>]
     private var index = 0
     private var stats = StageCounters()
 
@@ -40,7 +42,8 @@ final class InStepParse: @unchecked Sendable {
         self.target = target
         self.batchSize = batchSize
         let n = min(max(requested, 1), batchSize)
-        parts = (0..<n).map { Part(lines: $0 * batchSize / n ..< ($0 + 1) * batchSize / n) }
+        partLines = (0..<n).map { $0 * batchSize / n ..< ($0 + 1) * batchSize / n }
+        parts = partLines.map(Part.init(lines:))
     }
 
     /// Number of parse nodes.
@@ -57,7 +60,7 @@ final class InStepParse: @unchecked Sendable {
     /// The next step parses batch `k`. Throws what the target's preparation throws (a bad index).
     func prepare(batch k: Int) throws {
         index = k
-        try target.prepare(batch: k, batchSize: batchSize, parts: parts.map(\.lines))
+        try target.prepare(batch: k, batchSize: batchSize, parts: partLines)
         stats.batchesProduced += 1
         stats.maxQueueDepth = 1
     }
@@ -133,28 +136,27 @@ final class CriteoFeedParsing: FeedParsing {
     func setValidRows(_ n: Int) { feed.setValidRows(n) }
 }
 
-/// A contest model's feed and its CSV data set (Ele.me, Taobao: `ContestDataset.parsesInParts`).
-/// Each part writes its ids into its own range of the feed's id buffer, sized before the step from
-/// the lines' lengths; a bag's start is an index into that buffer, so closing up rows moves no id.
+/// A contest model's feed and its data set (Ele.me, Taobao, Amazon Books). Each part writes its ids
+/// into its own range of the feed's id buffer, sized before the step (from the lines' lengths for the
+/// CSV formats, a fixed room per row for Amazon Books); a bag's start is an index into that buffer, so
+/// closing up rows moves no id.
 final class ContestFeedParsing: FeedParsing {
     let dataset: ContestDataset
     let feed: ContestFeed
-    /// Where part p's ids start in the feed's id buffer for the current batch.
+    /// Where part p's ids start in the feed's id buffer for the current batch (refilled in place each step).
     private var idCursors: [Int] = []
     init(dataset: ContestDataset, feed: ContestFeed) {
-        precondition(dataset.parsesInParts, "ContestFeedParsing: \(dataset.schema.format) batches are not parsed in parts")
         self.dataset = dataset; self.feed = feed
     }
 
     var capacity: Int { feed.capacity }
     func prepare(batch k: Int, batchSize: Int, parts: [Range<Int>]) throws {
-        var cursors: [Int] = [], room = 0
-        cursors.reserveCapacity(parts.count)
+        idCursors.removeAll(keepingCapacity: true)
+        var room = 0
         for lines in parts {
-            cursors.append(room)
+            idCursors.append(room)
             room += try dataset.idRoom(batch: k, batchSize: batchSize, lines: lines)
         }
-        idCursors = cursors
         feed.reserveIDs(room)
     }
     func parse(batch k: Int, batchSize: Int, part: Int, lines: Range<Int>) throws -> Int {

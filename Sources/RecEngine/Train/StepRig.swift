@@ -15,16 +15,16 @@ struct StepRig {
     /// - Parameters:
     ///   - workers: executor workers (per-worker oneDNN streams and scratchpads).
     ///   - parseInStep: stage off, end to end: the data set whose batches the step parses itself
-    ///     (`InStepParse`, in `parseParts` slices) and `step(parsing:execute:)` runs; nil when the
+    ///     (`InStepParse`, in `Trainer.parseParts(c)` slices) and `step(parsing:execute:)` runs; nil when the
     ///     trainer hands each step a parsed `Batch` (`step(_:index:execute:)`).
-    init(config c: TrainConfig, workers: Int, parseInStep dataset: CriteoDataset? = nil, parseParts: Int = 1) throws {
+    init(config c: TrainConfig, workers: Int, parseInStep dataset: CriteoDataset? = nil) throws {
         context = try Trainer.makeContext(c, workers: workers)
         feed = StepFeed(capacity: c.batch)
         model = try makeModel(config: c, context: context, feed: feed)
         microBatches = MicroBatch.split(batch: c.batch, count: c.microBatch)
         let training = try model.trainingGraph(microBatches: microBatches)
         if let dataset {
-            let parse = InStepParse(CriteoFeedParsing(dataset: dataset, feed: feed), batchSize: c.batch, parts: parseParts)
+            let parse = InStepParse(CriteoFeedParsing(dataset: dataset, feed: feed), batchSize: c.batch, parts: Trainer.parseParts(c))
             inStepParse = parse
             graph = try training.prefixed(by: parse.addNodes(to:))
         } else {

@@ -150,8 +150,7 @@ public final class Trainer {
         let dataset = try preloaded ?? Self.loadDataset(c)
         // Stage off, end to end: the step parses its own batch, one slice per inter-op worker.
         let parsesInStep = !inMemory && !c.stage
-        let rig = try StepRig(config: c, workers: c.interThreads, parseInStep: parsesInStep ? dataset : nil,
-                              parseParts: Self.parseParts(c))
+        let rig = try StepRig(config: c, workers: c.interThreads, parseInStep: parsesInStep ? dataset : nil)
         let executor = Self.makeExecutor(c, context: rig.context)
         defer { executor.shutdown() }
         let (feed, model, graph, memory, allocator) = (rig.feed, rig.model, rig.graph, rig.memory, rig.allocator)
