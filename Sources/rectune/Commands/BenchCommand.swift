@@ -253,7 +253,8 @@ struct BenchCommand: AsyncParsableCommand {
         for (label, negatives) in [("without _neg (DIN)", AmazonNegatives.ignored), ("with _neg (DIEN)", .required)] {
             let dataset = try ContestDataset(amazonBooksDirectory: out, negatives: negatives, badRows: .fail)
             let parse = try ContestTrainer.parseThroughput(dataset: dataset, batchSize: batch, batches: 40)
-            print(String(format: "  amazon-books reader %@: %.0f rows/s, %.1f MB/s on one thread", label, parse.rowsPerSec, parse.mbPerSec))
+            print(String(format: "  amazon-books reader %@: %.0f rows/s, %.1f MB/s on one thread", label, parse.rowsPerSec, parse.mbPerSec)
+                  + inStepParseNote)
         }
     }
 
