@@ -88,6 +88,27 @@ final class ContestTests: XCTestCase {
         XCTAssertTrue(board.text().contains("speedup 2.00×"), board.text())
     }
 
+    /// `contest report --format json` writes the board's numbers exactly as `contest run --json` does.
+    /// It used to read the board's JSON back and write it again, and Foundation's JSON reader does not
+    /// always return the double that was written (3.6352266969999993 reads back as 3.635226696999998),
+    /// so a score could differ in its last digits between the two (a CI failure of ContestRunCLITests).
+    func testReportJSONWritesTheBoardsNumbersUnchanged() throws {
+        let seconds = Double(bitPattern: 4_615_368_221_599_025_646)  // 3.6352266969999993
+        let board = ContestBoard(submissions: [SubmissionBoard(name: "baseline", path: "b.yaml",
+                                                               repeats: [[outcome("wdl", seconds: seconds, auc: 0.6, floor: 0)]],
+                                                               failedScore: 864_000)],
+                                 scale: 1, repeats: 1, data: "g", interrupted: false)
+        func lines(_ data: Data, _ key: String) -> [String] {
+            String(decoding: data, as: UTF8.self).split(separator: "\n")
+                .filter { $0.contains("\"\(key)\"") }.map { $0.trimmingCharacters(in: .whitespaces.union(CharacterSet(charactersIn: ","))) }
+        }
+        let written = try board.json(), reported = try ContestReport.render(board, format: "json")
+        XCTAssertEqual(lines(written, "score"), ["\"score\" : \(seconds)"], String(decoding: written, as: UTF8.self))
+        for key in ["score", "seconds", "auc"] {
+            XCTAssertEqual(lines(reported, key), lines(written, key), key)
+        }
+    }
+
     /// A contest whose runs stopped after the baseline's first model (a store failure, Ctrl-C): the
     /// other submission has no seconds at all. Its board still writes as JSON (it threw "Invalid number
     /// value (inf) in JSON write" on a full-scale run) with no ratio, and the text says why.

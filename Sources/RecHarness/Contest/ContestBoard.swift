@@ -86,6 +86,13 @@ public struct ContestBoard: Sendable {
     /// The scoreboard as JSON: one submission → `{"score", "valid", "models": […]}`; several →
     /// `{"submissions": [that, …], "ratios": [{submission, baseline, ratio, ci, speedup}]}`.
     public func json() throws -> Data {
+        try JSONFinite.data(jsonObject(), options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+    }
+
+    /// The board as a JSON object, before writing (`json()`, and `contest report --format json`, which adds the
+    /// claims: it builds on this object rather than reading `json()` back, whose numbers Foundation's JSON
+    /// reader does not always return bit for bit).
+    func jsonObject() -> [String: Any] {
         var object: [String: Any]
         if submissions.count == 1 {
             object = submissionJSON(submissions[0])
@@ -105,7 +112,7 @@ public struct ContestBoard: Sendable {
         object["reference"] = ["baseline_s": Self.reference.baseline, "best_s": Self.reference.best, "best_team": Self.reference.bestTeam,
                                "best_speedup": Self.reference.bestSpeedup, "best_per_model_s": Self.reference.bestPerModel,
                                "note": "the contest's own board (another machine, full scale): compare ratios, not seconds"] as [String: Any]
-        return try JSONFinite.data(object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        return object
     }
 
     /// The scoreboard as terminal text.

@@ -55,7 +55,7 @@ public enum ContestReport {
         case "md": return Data(markdown(board, claims).utf8)
         case "csv": return Data(csv(board).utf8)
         case "json":
-            var object = try JSONSerialization.jsonObject(with: board.json()) as! [String: Any]
+            var object = board.jsonObject()
             object["claims"] = claims.map { c -> [String: Any] in
                 var o: [String: Any] = ["claim": c.claim.name, "source": c.claim.source, "claimed_speedup": c.claim.speedup, "verdict": c.verdict,
                                         "explanation": c.explanation]
