@@ -158,15 +158,6 @@ extension ContestDataset {
     /// Amazon Books: whether the non-clicked histories (slots 5, 6) are read; false for the other formats.
     public var readsNegativeHistories: Bool { amazon?.trainNegative != nil }
 
-    /// Parses Amazon Books lines `range` (each modulo `wrap`) and their `_neg` lines into rows 0…;
-    /// sets `size`, pads the tail. A bad row names the main file or the `_neg` file and the line.
-    func parseAmazon(_ source: AmazonSource, _ storage: CriteoBytes, _ lines: CriteoLineIndex, name: String, negative: NegativeFile?,
-                     lines range: Range<Int>, wrap: Int, into batch: inout ContestBatch) throws {
-        try fillBatch(&batch, idRoom: range.count * AmazonRowParser.idRoom) { rows in
-            try parseAmazon(source, storage, lines, name: name, negative: negative, lines: range, wrap: wrap, into: rows, idCursor: 0)
-        }
-    }
-
     /// The Amazon Books row loop over raw rows: lines `range` (each modulo `wrap`) and their `_neg`
     /// lines into `rows` 0…, ids from `idCursor` on (room for `AmazonRowParser.idRoom` per line).
     /// Returns the rows parsed and the end of the ids written. A row's ids come from its own line and

@@ -106,12 +106,7 @@ public final class ContestDataset: Sendable {
     public func fill(_ batch: inout ContestBatch, index k: Int, batchSize: Int) throws {
         let range = try trainingLines(batch: k, batchSize: batchSize, part: 0..<max(batchSize, 0), trainingRows: trainingRows)
         if batch.capacity != batchSize { batch = ContestBatch(schema: schema, capacity: batchSize) }
-        if let amazon {
-            try parseAmazon(amazon, train, trainLines, name: trainName, negative: amazon.trainNegative, lines: range,
-                            wrap: trainingRows, into: &batch)
-        } else {
-            try parse(train, trainLines, name: trainName, lines: range, wrap: trainingRows, into: &batch)
-        }
+        try fill(&batch, from: trainingFile, lines: range)
         batch.firstSample = k * batchSize
     }
 
@@ -126,27 +121,35 @@ public final class ContestDataset: Sendable {
         }
         if batch.capacity != size { batch = ContestBatch(schema: schema, capacity: size) }
         let lo = k * size, hi = min(lo + size, evalRows)
-        if let amazon {
-            try parseAmazon(amazon, eval, evalLines, name: evalName, negative: amazon.evalNegative, lines: lo..<hi, wrap: evalLines.count,
-                            into: &batch)
-        } else {
-            try parse(eval, evalLines, name: evalName, lines: lo..<hi, wrap: evalLines.count, into: &batch)
-        }
+        try fill(&batch, from: evaluationFile, lines: lo..<hi)
         batch.firstSample = lo
     }
 
-    /// Parses lines `range` (each modulo `wrap`) into rows 0…; sets `size`, pads the tail.
-    private func parse(_ storage: CriteoBytes, _ lines: CriteoLineIndex, name: String, lines range: Range<Int>, wrap: Int,
-                       into batch: inout ContestBatch) throws {
+    /// A file the data set reads rows from (the training or the evaluation file), with its `_neg`
+    /// file when Amazon Books negative histories are read.
+    private struct RowFile {
+        let bytes: CriteoBytes
+        let lines: CriteoLineIndex
+        let name: String
+        let negative: NegativeFile?
+    }
+
+    private var trainingFile: RowFile { RowFile(bytes: train, lines: trainLines, name: trainName, negative: amazon?.trainNegative) }
+    private var evaluationFile: RowFile { RowFile(bytes: eval, lines: evalLines, name: evalName, negative: amazon?.evalNegative) }
+
+    /// Parses lines `range` of `file` (each modulo its line count) into `batch` rows 0…; sets `size`, pads the tail.
+    private func fill(_ batch: inout ContestBatch, from file: RowFile, lines range: Range<Int>) throws {
         // Room for every id the lines can produce, so the parser writes through a raw pointer.
-        try fillBatch(&batch, idRoom: idRoom(lines, lines: range, wrap: wrap)) { rows in
-            try parseCSV(storage, lines, name: name, lines: range, wrap: wrap, into: rows, idCursor: 0)
+        try fillBatch(&batch, idRoom: idRoom(file, lines: range)) { rows in
+            try parseRows(file, lines: range, into: rows, idCursor: 0)
         }
     }
 
-    /// An upper bound on the ids lines `range` (each modulo `wrap`) can produce (CSV formats).
-    private func idRoom(_ lines: CriteoLineIndex, lines range: Range<Int>, wrap: Int) -> Int {
-        guard let parser = self.parser else { preconditionFailure("CSV parse of an Amazon Books data set") }
+    /// An upper bound on the ids lines `range` of `file` (each modulo its line count) can produce:
+    /// a fixed room per row for Amazon Books, a bound from each line's length for the CSV formats.
+    private func idRoom(_ file: RowFile, lines range: Range<Int>) -> Int {
+        guard let parser = self.parser else { return range.count * AmazonRowParser.idRoom }
+        let lines = file.lines, wrap = lines.count
         var room = 0
         var line = range.lowerBound % wrap
         for _ in range {
@@ -155,6 +158,16 @@ public final class ContestDataset: Sendable {
             if line == wrap { line = 0 }
         }
         return room
+    }
+
+    /// Parses lines `range` of `file` (each modulo its line count) into `rows` 0…, ids from `idCursor`
+    /// on, with the data set's reader. Returns the rows parsed and the end of the ids written.
+    private func parseRows(_ file: RowFile, lines range: Range<Int>, into rows: ContestRows, idCursor: Int) throws -> (rows: Int, idEnd: Int) {
+        if let amazon {
+            return try parseAmazon(amazon, file.bytes, file.lines, name: file.name, negative: file.negative, lines: range,
+                                   wrap: file.lines.count, into: rows, idCursor: idCursor)
+        }
+        return try parseCSV(file.bytes, file.lines, name: file.name, lines: range, wrap: file.lines.count, into: rows, idCursor: idCursor)
     }
 
     /// The CSV row loop over raw rows: lines `range` (each modulo `wrap`) into `rows` 0…, ids from
@@ -176,8 +189,7 @@ public final class ContestDataset: Sendable {
     /// An upper bound on the ids training lines `part` of batch `k` can produce: the room
     /// `parse(batch:batchSize:lines:into:idCursor:)` needs from `idCursor` on.
     public func idRoom(batch k: Int, batchSize: Int, lines part: Range<Int>) throws -> Int {
-        let range = try trainingLines(batch: k, batchSize: batchSize, part: part, trainingRows: trainingRows)
-        return amazon != nil ? range.count * AmazonRowParser.idRoom : idRoom(trainLines, lines: range, wrap: trainingRows)
+        idRoom(trainingFile, lines: try trainingLines(batch: k, batchSize: batchSize, part: part, trainingRows: trainingRows))
     }
 
     /// Parses training lines `part` of batch `k` into `rows` 0… (a skipped line leaves no gap),
@@ -188,12 +200,8 @@ public final class ContestDataset: Sendable {
     /// rows, bags and ids `fill` would. Thread-safe for parts with their own rows and ids. Every
     /// format: an Amazon Books row reads its line and the same line of the `_neg` file.
     public func parse(batch k: Int, batchSize: Int, lines part: Range<Int>, into rows: ContestRows, idCursor: Int) throws -> Int {
-        let range = try trainingLines(batch: k, batchSize: batchSize, part: part, trainingRows: trainingRows)
-        if let amazon {
-            return try parseAmazon(amazon, train, trainLines, name: trainName, negative: amazon.trainNegative, lines: range,
-                                   wrap: trainingRows, into: rows, idCursor: idCursor).rows
-        }
-        return try parseCSV(train, trainLines, name: trainName, lines: range, wrap: trainingRows, into: rows, idCursor: idCursor).rows
+        try parseRows(trainingFile, lines: try trainingLines(batch: k, batchSize: batchSize, part: part, trainingRows: trainingRows),
+                      into: rows, idCursor: idCursor).rows
     }
 
     /// What parsing one line gave: the ids it wrote, or that it is malformed (`file` names the file
