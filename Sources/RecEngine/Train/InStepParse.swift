@@ -23,14 +23,13 @@ import Glibc
 final class InStepParse: @unchecked Sendable {
     let target: any FeedParsing
     let batchSize: Int
+    /// What a part's node left for the join.
     private final class Part {
-        let lines: Range<Int>
         var rows = 0
         var fault: (any Error)?
-        init(lines: Range<Int>) { self.lines = lines }
     }
     private let parts: [Part]
-    /// Each part's lines, kept once for `prepare` (no array built per step).
+    /// Each part's lines within the batch (also what `prepare` hands the target: no array built per step).
     private let partLines: [Range<Int>]
     private var index = 0
     private var stats = StageCounters()
@@ -43,7 +42,7 @@ final class InStepParse: @unchecked Sendable {
         self.batchSize = batchSize
         let n = min(max(requested, 1), batchSize)
         partLines = (0..<n).map { $0 * batchSize / n ..< ($0 + 1) * batchSize / n }
-        parts = partLines.map(Part.init(lines:))
+        parts = partLines.map { _ in Part() }
     }
 
     /// Number of parse nodes.
@@ -76,7 +75,7 @@ final class InStepParse: @unchecked Sendable {
     private func parse(part p: Int) {
         let part = parts[p]
         do {
-            part.rows = try target.parse(batch: index, batchSize: batchSize, part: p, lines: part.lines)
+            part.rows = try target.parse(batch: index, batchSize: batchSize, part: p, lines: partLines[p])
             part.fault = nil
         } catch {
             part.rows = 0
@@ -90,9 +89,9 @@ final class InStepParse: @unchecked Sendable {
             return
         }
         var total = 0
-        for part in parts {
-            if part.lines.lowerBound != total && part.rows > 0 {
-                target.moveRows(from: part.lines.lowerBound, to: total, count: part.rows)
+        for (part, lines) in zip(parts, partLines) {
+            if lines.lowerBound != total && part.rows > 0 {
+                target.moveRows(from: lines.lowerBound, to: total, count: part.rows)
             }
             total += part.rows
         }
