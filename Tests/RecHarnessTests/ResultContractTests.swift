@@ -25,6 +25,38 @@ final class ResultContractTests: XCTestCase {
         XCTAssertEqual(e.metrics.first { $0.name == "steals_per_step" }?.value, 3)
     }
 
+    /// Foundation's `JSONSerialization` reader returns a neighbouring double for about one number
+    /// in five on this toolchain; a stored metric must be the number the run wrote, to the bit.
+    func testNumbersAreReadExactlyFromAResultFileAndAStdoutLine() throws {
+        let written = [0.4567901223456783, 0.8271604893827134, 3.6352266969999993, 1.320987645432093]
+        var json = try result()
+        json["samples_per_sec"] = written[0]
+        json["auc"] = written[1]
+        json["step_ms"] = ["p50": written[2], "p90": written[2], "p99": written[3], "mean": written[2]]
+        let text = String(decoding: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), as: UTF8.self)
+        XCTAssertTrue(text.contains("0.4567901223456783") && text.contains("1.320987645432093"), text)
+        func check(_ metrics: [MetricValue], _ how: String) {
+            func value(_ name: String) -> Double? { metrics.first { $0.name == name }?.value }
+            XCTAssertEqual(value("samples_per_sec")?.bitPattern, written[0].bitPattern, how)
+            XCTAssertEqual(value("auc")?.bitPattern, written[1].bitPattern, how)
+            XCTAssertEqual(value("step_ms.p50")?.bitPattern, written[2].bitPattern, how)
+            XCTAssertEqual(value("step_ms.p99")?.bitPattern, written[3].bitPattern, how)
+        }
+        let engine = ResultMetrics.fromEngineResult(Data(text.utf8), requested: ["micro_batch": "2"])
+        XCTAssertNil(engine.invalidReason)
+        check(engine.metrics, "result file")
+        let line = try XCTUnwrap(ResultMetrics.lastJSONLine("training…\n" + text + "\n"))
+        check(ResultMetrics.fromTrainJSON(line, strict: true).metrics, "last JSON line of stdout")
+        // Booleans stay non-numbers and integers stay integers.
+        let typed = try XCTUnwrap(ResultMetrics.object(Data(#"{"a": true, "b": 3, "c": null, "d": [1.5, "x"]}"#.utf8)))
+        XCTAssertNil(ResultMetrics.number(typed["a"]))
+        XCTAssertEqual(ResultMetrics.number(typed["b"]), 3)
+        XCTAssertTrue(typed["c"] is NSNull)
+        XCTAssertEqual((typed["d"] as? [Any])?.count, 2)
+        XCTAssertNil(ResultMetrics.object(Data("[1, 2]".utf8)), "an array is not a result object")
+        XCTAssertNil(ResultMetrics.object(Data("{\"a\": ".utf8)), "truncated JSON is not a result object")
+    }
+
     func testUnavailableNumbersAreAllowedWithTheirReason() throws {
         var json = try result()
         json["auc"] = NSNull()

@@ -88,15 +88,17 @@ public enum ResultMetrics {
         }
     }
 
-    /// Parses a JSON object from `data`; nil when it is not one.
+    /// Parses a JSON object from `data`, every number exactly as written (`ExactJSON`:
+    /// `JSONSerialization`'s reader is off by a bit for about one number in five); nil when it is
+    /// not one.
     static func object(_ data: Data) -> [String: Any]? {
-        (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        ExactJSON.object(with: data)
     }
 
     static func number(_ any: Any?) -> Double? {
         guard let any, !(type(of: any) == Bool.self) else { return nil }
-        // On Linux, JSONSerialization gives `true`/`false` as an NSNumber of ObjC type "c" (char),
-        // which bridges to 1.0/0.0: a JSON boolean is not a measurement.
+        // Objects built by JSONSerialization (not `object`) hold `true`/`false` as an NSNumber of
+        // ObjC type "c" (char) on Linux, which bridges to 1.0/0.0: a JSON boolean is not a measurement.
         if let n = any as? NSNumber, String(cString: n.objCType) == "c" { return nil }
         if let d = any as? Double { return d }
         if let i = any as? Int { return Double(i) }

@@ -9,14 +9,15 @@ enum TrainResultJSON {
     /// A string no real value takes; non-finite numbers are encoded as it, then replaced.
     private static let marker = "\u{1}rectune-non-finite"
 
-    /// Encodes `result` (sorted keys, pretty-printed).
+    /// Encodes `result` (sorted keys, pretty-printed). With a non-finite number, the encoded text
+    /// is read back exactly (`ExactJSON`), so every other number keeps its bits.
     static func encode(_ result: TrainResult) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: marker, negativeInfinity: marker, nan: marker)
         let data = try encoder.encode(result)
         guard String(decoding: data, as: UTF8.self).contains(marker.dropFirst()),
-              var object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else { return data }
+              var object = ExactJSON.object(with: data) else { return data }
         object = replacing(object, result: result, path: "")
         return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
     }
