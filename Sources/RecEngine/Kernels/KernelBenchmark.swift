@@ -123,6 +123,13 @@ public enum KernelBenchmark {
                 for c in 0..<columns { optimizers[c].apply(step: call) }
             }
         }
+        // What one update node does per step: accumulate a batch of fresh ids, then apply.
+        var updateCall = 0
+        measure("sparse accumulate + Adam apply, fresh ids") {
+            updateCall += 1
+            accumulate(sparse, freshIds + (updateCall % freshBatches) * batch * columns)
+            for c in 0..<columns { sparse[c].apply(step: updateCall) }
+        }
         // The gathers with fresh ids per call (as in training: the rows are mostly cache misses).
         var gatherCall = 0
         measure("gather \(columns) cols × dim \(dim), fresh ids") {

@@ -247,6 +247,7 @@ public final class SparseRowOptimizer: @unchecked Sendable {
     /// ids these are.
     private func update(ids uniqueIds: UnsafeMutablePointer<Int32>, count unique: Int, step: Int) {
         let dim = self.dim, values = table.values, sums = gradRows.pointer
+        prefetchFirst(ids: uniqueIds, unique: unique, values: values)
         switch kind {
         case .sgd:
             for j in 0..<unique {
@@ -282,7 +283,22 @@ public final class SparseRowOptimizer: @unchecked Sendable {
     private func prefetch(ahead j: Int, ids uniqueIds: UnsafeMutablePointer<Int32>, unique: Int, values: UnsafeMutablePointer<Float>,
                           state: UnsafeMutablePointer<Float>?, stateWidth: Int) {
         guard prefetchDistance > 0, j &+ prefetchDistance < unique else { return }
-        let id = Int(uniqueIds[j &+ prefetchDistance])
+        prefetchRow(Int(uniqueIds[j &+ prefetchDistance]), values: values, state: state, stateWidth: stateWidth)
+    }
+
+    /// Requests the first `prefetchDistance` unique rows before the update loop starts, which
+    /// requests every later row `prefetchDistance` rows ahead: without it, the first rows of every
+    /// table wait for their own misses.
+    private func prefetchFirst(ids uniqueIds: UnsafeMutablePointer<Int32>, unique: Int, values: UnsafeMutablePointer<Float>) {
+        let state = state.first?.pointer
+        let stateWidth = kind == .adam ? 2 &* dim : dim
+        for j in 0..<min(prefetchDistance, unique) {
+            prefetchRow(Int(uniqueIds[j]), values: values, state: state, stateWidth: stateWidth)
+        }
+    }
+
+    @inline(__always)
+    private func prefetchRow(_ id: Int, values: UnsafeMutablePointer<Float>, state: UnsafeMutablePointer<Float>?, stateWidth: Int) {
         Self.prefetchLines(values + id &* dim, count: dim)
         if let state { Self.prefetchLines(state + id &* stateWidth, count: stateWidth) }
     }
