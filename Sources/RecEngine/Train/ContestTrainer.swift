@@ -1,6 +1,5 @@
 import Foundation
 import RecContract
-import Histogram
 import RecSystem
 
 /// The result of a contest-model run: the common contract plus what only contest runs have.
@@ -146,22 +145,11 @@ public enum ContestTrainer {
         let stageCounters = { source?.counters ?? inStepParse?.counters ?? StageCounters() }
         try saveCheckpoint(step: firstStep)
 
-        let total = c.warmupSteps + c.steps
-        var histogram = Histogram<UInt64>(highestTrackableValue: 600_000_000_000, numberOfSignificantValueDigits: .three)
-        let start = counters.snapshot(executor: executor, allocator: allocator, stage: stageCounters())
-        var boundary = start
-        var steadyStartNs = DispatchTime.now().uptimeNanoseconds
-        var steadySamples = 0
-        var firstLoss = Double.nan, lastLoss = Double.nan
-        var intervalLoss = 0.0, intervalSamples = 0, intervalSteps = 0
-        var intervalStart = DispatchTime.now().uptimeNanoseconds
-        let reportEvery = max(1, total / 20)
-        for step in firstStep..<(firstStep + total) {
-            if step == firstStep + c.warmupSteps {
-                boundary = counters.snapshot(executor: executor, allocator: allocator, stage: stageCounters())
-                steadyStartNs = DispatchTime.now().uptimeNanoseconds
-            }
-            let t0 = DispatchTime.now().uptimeNanoseconds
+        let loop = try StepLoop.run(
+            first: firstStep, warmup: c.warmupSteps, steps: c.steps, progress: progress,
+            snapshot: { counters.snapshot(executor: executor, allocator: allocator, stage: stageCounters()) },
+            loss: { model.head.lastStepLoss(microBatches: micros.count) }
+        ) { step in
             let batch = try source?.next()
             if let batch { feed.stage(batch) } else { try inStepParse?.prepare(batch: step) }
             allocator.stepBegan(step)
@@ -170,60 +158,26 @@ public enum ContestTrainer {
             try inStepParse?.finish()
             let rows = feed.validRows
             if let batch { source?.recycle(batch) }
-            let t1 = DispatchTime.now().uptimeNanoseconds
-            let loss = model.head.lastStepLoss(microBatches: micros.count)
-            if step >= firstStep + c.warmupSteps {
-                _ = histogram.record(max(t1 - t0, 1))
-                steadySamples += rows
-                if firstLoss.isNaN { firstLoss = loss }
-                lastLoss = loss
-            }
-            intervalLoss += loss; intervalSamples += rows; intervalSteps += 1
-            let done = step + 1 - firstStep
-            if let progress, done % reportEvery == 0 || done == total {
-                let dt = Double(t1 - intervalStart) / 1e9
-                progress(TrainProgress(step: done, totalSteps: total, warmup: done <= c.warmupSteps,
-                                       loss: intervalLoss / Double(intervalSteps), samplesPerSec: Double(intervalSamples) / max(dt, 1e-9)))
-                intervalLoss = 0; intervalSamples = 0; intervalSteps = 0; intervalStart = t1
-            }
+            return rows
         }
-        let steadyEndNs = DispatchTime.now().uptimeNanoseconds
-        try saveCheckpoint(step: firstStep + total)
+        try saveCheckpoint(step: firstStep + c.warmupSteps + c.steps)
         windowNs &+= hooks.clock() &- window2Start
         let end = counters.snapshot(executor: executor, allocator: allocator, stage: stageCounters())
-        let warm = counters.phase(from: start, to: boundary)
-        var steady = counters.phase(from: boundary, to: end)
-        if let deepfm = model as? ContestDeepFM {
-            // The multi-hot bytes each training step materializes (0 with --indicator scatter).
-            steady.values[Counter.indicatorBytesPerStep.name] = Double(deepfm.indicatorBytesPerStep(batch: c.batch))
-            steady.info[Counter.indicatorBytesPerStep.name] = CounterInfo(source: CounterSource.engine.rawValue, unit: Counter.indicatorBytesPerStep.unit)
-        }
-        steady.values[Counter.graphNodes.name] = Double(graph.nodeCount)
-        steady.info[Counter.graphNodes.name] = CounterInfo(source: CounterSource.engine.rawValue, unit: Counter.graphNodes.unit)
+        // The multi-hot bytes each DeepFM training step materializes (0 with --indicator scatter).
+        let indicatorBytes = (model as? ContestDeepFM).map { [Counter.indicatorBytesPerStep: Double($0.indicatorBytesPerStep(batch: c.batch))] }
 
         inspect?(model)
         hooks.evaluationStarts?()
         let eval = try evaluate(model: model, dataset: dataset, feed: feed, batch: c.batch)
-        let steadySeconds = Double(steadyEndNs - steadyStartNs) / 1e9
-        let ms = { (v: UInt64) in Double(v) / 1e6 }
-        var configValues = c.echo
-        configValues["numa_effect"] = .string(numaEffect)
-        if c.dataPath == nil { configValues["data"] = .string("synthetic:\(c.syntheticRows)+\(c.evalRows)") }
-        let result = TrainResult(
-            model: c.model.rawValue, config: configValues, steps: c.steps, warmupSteps: c.warmupSteps, batch: c.batch,
-            samplesPerSec: Double(steadySamples) / max(steadySeconds, 1e-9),
-            stepMs: StepTimes(p50: ms(histogram.valueAtPercentile(50)), p90: ms(histogram.valueAtPercentile(90)),
-                              p99: ms(histogram.valueAtPercentile(99)), mean: histogram.mean / 1e6),
-            auc: eval.pooledAUC, logloss: eval.logloss, trainLossFirst: firstLoss, trainLossLast: lastLoss, evalRows: eval.rows,
-            skippedRows: dataset.skippedRows, wallS: Double(DispatchTime.now().uptimeNanoseconds - wallStart) / 1e9,
-            counters: steady.values, countersWarmup: warm.values, counterInfo: steady.info.merging(warm.info) { a, _ in a },
-            engine: EngineInfo(version: RectuneVersion.string, onednnVersion: OneDNNInfo.version, onednnISA: OneDNNInfo.isa,
-                               interThreads: executor.workerCount, intraThreads: c.intraThreads))
-        var withTasks = result
-        withTasks.aucByTask = eval.aucByTask
-        withTasks.contestSeconds = Double(windowNs) / 1e9
-        withTasks.checkpointSeconds = Double(checkpointNs) / 1e9
-        return ContestRunResult(result: withTasks, aucByTask: eval.aucByTask, evalMSE: eval.mse)
+        var echo: [String: ConfigValue] = ["numa_effect": .string(numaEffect)]
+        if c.dataPath == nil { echo["data"] = .string("synthetic:\(c.syntheticRows)+\(c.evalRows)") }
+        var result = loop.result(c, extraEcho: echo, counters: counters, end: end, extraSteady: indicatorBytes ?? [:],
+                                 graphNodes: graph.nodeCount, auc: eval.pooledAUC, logloss: eval.logloss, evalRows: eval.rows,
+                                 skippedRows: dataset.skippedRows, wallStartNs: wallStart, interThreads: executor.workerCount)
+        result.aucByTask = eval.aucByTask
+        result.contestSeconds = Double(windowNs) / 1e9
+        result.checkpointSeconds = Double(checkpointNs) / 1e9
+        return ContestRunResult(result: result, aucByTask: eval.aucByTask, evalMSE: eval.mse)
     }
 
     /// The timed window's clock and observation points. The default clock is the monotonic clock;

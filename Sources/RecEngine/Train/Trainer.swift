@@ -1,6 +1,5 @@
 import RecContract
 import Foundation
-import Histogram
 import RecSystem
 
 /// What the trainer reports while it runs.
@@ -179,23 +178,11 @@ public final class Trainer {
         let stageCounters = { source?.counters ?? rig.inStepParse?.counters ?? StageCounters() }
         try saveCheckpoint(step: firstStep)
 
-        let total = c.warmupSteps + c.steps
-        var histogram = Histogram<UInt64>(highestTrackableValue: 600_000_000_000, numberOfSignificantValueDigits: .three)
-        let start = counters.snapshot(executor: executor, allocator: allocator, stage: stageCounters())
-        var boundary = start
-        var steadyStartNs: UInt64 = DispatchTime.now().uptimeNanoseconds
-        var steadySamples = 0
-        var firstLoss = Double.nan, lastLoss = Double.nan
-        var intervalLoss = 0.0, intervalSamples = 0, intervalSteps = 0
-        var intervalStart = DispatchTime.now().uptimeNanoseconds
-        let reportEvery = max(1, total / 20)
-
-        for step in firstStep..<(firstStep + total) {
-            if step == firstStep + c.warmupSteps {
-                boundary = counters.snapshot(executor: executor, allocator: allocator, stage: stageCounters())
-                steadyStartNs = DispatchTime.now().uptimeNanoseconds
-            }
-            let t0 = DispatchTime.now().uptimeNanoseconds
+        let loop = try StepLoop.run(
+            first: firstStep, warmup: c.warmupSteps, steps: c.steps, progress: progress,
+            snapshot: { counters.snapshot(executor: executor, allocator: allocator, stage: stageCounters()) },
+            loss: { model.head.lastStepLoss(microBatches: micros.count) }
+        ) { step in
             if let source {
                 let batch = try source.next()
                 rig.step(batch, index: step) { executor.run(graph, memory: memory, step: step) }
@@ -203,50 +190,18 @@ public final class Trainer {
             } else {
                 try rig.step(parsing: step) { executor.run(graph, memory: memory, step: step) }
             }
-            let rows = feed.validRows
-            let t1 = DispatchTime.now().uptimeNanoseconds
-            let loss = model.head.lastStepLoss(microBatches: micros.count)
-            if step >= firstStep + c.warmupSteps {
-                _ = histogram.record(max(t1 - t0, 1))
-                steadySamples += rows
-                if firstLoss.isNaN { firstLoss = loss }
-                lastLoss = loss
-            }
-            intervalLoss += loss; intervalSamples += rows; intervalSteps += 1
-            let done = step + 1 - firstStep
-            if let progress, done % reportEvery == 0 || done == total {
-                let dt = Double(t1 - intervalStart) / 1e9
-                progress(TrainProgress(step: done, totalSteps: total, warmup: done <= c.warmupSteps,
-                                       loss: intervalLoss / Double(intervalSteps), samplesPerSec: Double(intervalSamples) / max(dt, 1e-9)))
-                intervalLoss = 0; intervalSamples = 0; intervalSteps = 0; intervalStart = t1
-            }
+            return feed.validRows
         }
-        let steadyEndNs = DispatchTime.now().uptimeNanoseconds
-        try saveCheckpoint(step: firstStep + total)
+        try saveCheckpoint(step: firstStep + c.warmupSteps + c.steps)
         // Every training row malformed (and skipped): 0 samples/s is not a measurement.
-        guard steadySamples > 0 else { throw DataError.noUsableRows(file: dataset.name, skipped: dataset.skippedRows) }
+        guard loop.steadySamples > 0 else { throw DataError.noUsableRows(file: dataset.name, skipped: dataset.skippedRows) }
         let end = counters.snapshot(executor: executor, allocator: allocator, stage: stageCounters())
-        let warm = counters.phase(from: start, to: boundary)
-        var steady = counters.phase(from: boundary, to: end)
-        steady.values[Counter.graphNodes.name] = Double(graph.nodeCount)
-        steady.info[Counter.graphNodes.name] = CounterInfo(source: CounterSource.engine.rawValue, unit: Counter.graphNodes.unit)
 
         inspect?(model)
         let (auc, logloss, evalRows) = try Self.evaluate(model: model, dataset: dataset, feed: feed, batch: c.batch)
-        let steadySeconds = Double(steadyEndNs - steadyStartNs) / 1e9
-        let ms = { (v: UInt64) in Double(v) / 1e6 }
-        var configValues = c.echo
-        configValues["numa_effect"] = .string(numaEffect)
-        return TrainResult(
-            model: c.model.rawValue, config: configValues, steps: c.steps, warmupSteps: c.warmupSteps, batch: c.batch,
-            samplesPerSec: Double(steadySamples) / max(steadySeconds, 1e-9),
-            stepMs: StepTimes(p50: ms(histogram.valueAtPercentile(50)), p90: ms(histogram.valueAtPercentile(90)),
-                              p99: ms(histogram.valueAtPercentile(99)), mean: histogram.mean / 1e6),
-            auc: auc, logloss: logloss, trainLossFirst: firstLoss, trainLossLast: lastLoss, evalRows: evalRows,
-            skippedRows: dataset.skippedRows, wallS: Double(DispatchTime.now().uptimeNanoseconds - wallStart) / 1e9,
-            counters: steady.values, countersWarmup: warm.values, counterInfo: steady.info.merging(warm.info) { a, _ in a },
-            engine: EngineInfo(version: RectuneVersion.string, onednnVersion: OneDNNInfo.version, onednnISA: OneDNNInfo.isa,
-                               interThreads: executor.workerCount, intraThreads: c.intraThreads))
+        return loop.result(c, extraEcho: ["numa_effect": .string(numaEffect)], counters: counters, end: end, graphNodes: graph.nodeCount,
+                           auc: auc, logloss: logloss, evalRows: evalRows, skippedRows: dataset.skippedRows, wallStartNs: wallStart,
+                           interThreads: executor.workerCount)
     }
 
     /// The slices a stage-off step parses its batch in: one per inter-op worker (one with the inline
