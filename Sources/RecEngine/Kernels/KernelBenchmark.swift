@@ -123,6 +123,11 @@ public enum KernelBenchmark {
                 for c in 0..<columns { optimizers[c].apply(step: call) }
             }
         }
+        var accumulateCall = 0
+        measure("sparse accumulate \(columns) tables × \(batch) ids, fresh ids") {
+            accumulateCall += 1
+            accumulate(sparse, freshIds + (accumulateCall % freshBatches) * batch * columns)
+        }
         // What one update node does per step: accumulate a batch of fresh ids, then apply.
         var updateCall = 0
         measure("sparse accumulate + Adam apply, fresh ids") {
