@@ -167,6 +167,31 @@ final class ContestDataTests: XCTestCase {
         XCTAssertThrowsError(try ds.fill(&b, index: 0, batchSize: 1)) { XCTAssertTrue("\($0)".contains("field 20 (price)"), "\($0)") }
     }
 
+    /// Every training line malformed and skipped: as with Criteo data, the contest trainer stops with
+    /// "no valid training row" instead of writing a result of 0 samples/s and a NaN loss.
+    func testAContestRunWithNoValidTrainingRowSaysSo() throws {
+        let good = try String(contentsOf: Self.fixtures.appendingPathComponent("eleme/train.csv"), encoding: .utf8)
+            .split(separator: "\n").map(String.init)[0]
+        let train = Array(String(repeating: "broken,line\n", count: 40).utf8)
+        let ds = try ContestDataset(format: .eleme, train: train, eval: Array((good + "\n" + good + "\n").utf8),
+                                    buckets: Self.elemeBuckets, badRows: .skip, name: "all-bad")
+        for stage in [false, true] {
+            var c = TrainConfig()
+            c.model = .wdl
+            c.dataset = .eleme
+            c.hashBuckets = 1_000
+            c.batch = 16
+            c.steps = 3
+            c.warmupSteps = 1
+            c.evalRows = 2
+            c.stage = stage
+            XCTAssertThrowsError(try ContestTrainer.run(config: c, counterEvents: [], dataset: ds)) { error in
+                XCTAssertEqual("\(error)".contains("all-bad"), true, "\(error)")
+                XCTAssertTrue("\(error)".contains("no valid training row"), "stage \(stage): \(error)")
+            }
+        }
+    }
+
     func testTrainingBatchesWrapAround() throws {
         let (ds, _) = try loadEleme()
         var b = ContestBatch(schema: ds.schema, capacity: 2)

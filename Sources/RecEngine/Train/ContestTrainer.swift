@@ -161,6 +161,8 @@ public enum ContestTrainer {
             return rows
         }
         try saveCheckpoint(step: firstStep + c.warmupSteps + c.steps)
+        // Every training row malformed (and skipped): 0 samples/s is not a measurement.
+        guard loop.steadySamples > 0 else { throw DataError.noUsableRows(file: dataset.trainName, skipped: dataset.skippedRows) }
         windowNs &+= hooks.clock() &- window2Start
         let end = counters.snapshot(executor: executor, allocator: allocator, stage: stageCounters())
         // The multi-hot bytes each DeepFM training step materializes (0 with --indicator scatter).
