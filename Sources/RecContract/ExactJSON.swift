@@ -16,7 +16,7 @@ public enum ExactJSON {
     /// The JSON value in `data` (an object, array or fragment); throws the decoder's error when
     /// `data` is not JSON.
     public static func value(with data: Data) throws -> Any {
-        try JSONDecoder().decode(Value.self, from: data).object
+        try JSONDecoder().decode(Value.self, from: data).foundationValue
     }
 
     /// The JSON object in `data`; nil when `data` is not JSON or holds something other than an object.
@@ -24,7 +24,7 @@ public enum ExactJSON {
         (try? value(with: data)) as? [String: Any]
     }
 
-    /// One decoded JSON value, converted to Foundation's object form by `object`.
+    /// One decoded JSON value, converted to Foundation's object form by `foundationValue`.
     private enum Value: Decodable {
         case null, bool(Bool), int(Int), double(Double), string(String), array([Value]), object([String: Value])
 
@@ -39,15 +39,15 @@ public enum ExactJSON {
             else { self = .object(try container.decode([String: Value].self)) }
         }
 
-        var object: Any {
+        var foundationValue: Any {
             switch self {
             case .null: NSNull()
             case .bool(let b): b
             case .int(let i): i
             case .double(let d): d
             case .string(let s): s
-            case .array(let a): a.map(\.object)
-            case .object(let o): o.mapValues(\.object)
+            case .array(let a): a.map(\.foundationValue)
+            case .object(let o): o.mapValues(\.foundationValue)
             }
         }
     }

@@ -17,7 +17,7 @@ enum TrainResultJSON {
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: marker, negativeInfinity: marker, nan: marker)
         let data = try encoder.encode(result)
         guard String(decoding: data, as: UTF8.self).contains(marker.dropFirst()),
-              var object = ExactJSON.object(with: data) else { return data }
+              var object = try ExactJSON.value(with: data) as? [String: Any] else { return data }
         object = replacing(object, result: result, path: "")
         return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
     }
