@@ -26,7 +26,7 @@ public final class DLRMModel: CTRModel {
                               precision: precision, context: context, optimizer: SGD(learningRate: lr), seed: config.seed &+ 303)
         let interWidth = InteractionKernels.outputWidth(fields: CriteoSchema.categoricalCount, dim: dim)
         top = try MLPStack(name: "dlrm.top", inputs: interWidth, widths: (config.hiddenLayers ?? [512, 256]) + [1], reluOnLast: false,
-                           precision: precision, context: context, optimizer: SGD(learningRate: lr), seed: config.seed &+ 404)
+                           precision: precision, lastLayerPrecision: .fp32, context: context, optimizer: SGD(learningRate: lr), seed: config.seed &+ 404)
     }
 
     public var parameters: [ParameterTensor] { embeddings.parameters + bottom.parameters + top.parameters }

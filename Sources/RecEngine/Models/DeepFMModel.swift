@@ -25,7 +25,8 @@ public final class DeepFMModel: CTRModel {
                                     companion: first.tables)
         let inputs = CriteoSchema.categoricalCount * dim + CriteoSchema.denseCount
         dnn = try MLPStack(name: "deepfm.dnn", inputs: inputs, widths: (config.hiddenLayers ?? [400, 400, 400]) + [1], reluOnLast: false,
-                           precision: precision, context: context, optimizer: Adam(learningRate: lr), seed: config.seed &+ 606)
+                           precision: precision, lastLayerPrecision: .fp32, context: context, optimizer: Adam(learningRate: lr),
+                           seed: config.seed &+ 606)
     }
 
     public var parameters: [ParameterTensor] { embeddings.parameters + first.parameters + dnn.parameters }

@@ -21,7 +21,11 @@ final class MLPStack: @unchecked Sendable {
 
     /// - Parameters:
     ///   - widths: output width of each layer; every layer but the last has ReLU, the last has it when `reluOnLast`.
-    init(name: String, inputs: Int, widths: [Int], reluOnLast: Bool, precision: Precision,
+    ///   - lastLayerPrecision: the last layer's precision when it differs from `precision`: a model's
+    ///     logit layer (one output) stays fp32 under bf16, as in DeepRec's modelzoo and the contest
+    ///     scripts (the hidden layers in bf16, cast back to fp32, then `dense(units=1)` in fp32).
+    ///     The bf16 layer before it then writes fp32 activations and reads an fp32 gradient.
+    init(name: String, inputs: Int, widths: [Int], reluOnLast: Bool, precision: Precision, lastLayerPrecision: Precision? = nil,
          context: DNNLContext, optimizer: any DenseOptimizer, seed: UInt64) throws {
         precondition(!widths.isEmpty, "\(name): at least one layer")
         self.name = name
@@ -29,12 +33,15 @@ final class MLPStack: @unchecked Sendable {
         self.optimizer = optimizer
         var layers: [DenseLayer] = []
         var width = inputs
+        let precisions = widths.indices.map { $0 == widths.count - 1 ? lastLayerPrecision ?? precision : precision }
         for (i, w) in widths.enumerated() {
             let relu = i < widths.count - 1 || reluOnLast
-            let chained = precision == .bf16
+            // Two adjacent bf16 layers hand each other bf16 activations and gradients.
+            let chainedIn = precisions[i] == .bf16 && i > 0 && precisions[i - 1] == .bf16
+            let chainedOut = precisions[i] == .bf16 && i < widths.count - 1 && precisions[i + 1] == .bf16
             let layer = try DenseLayer(name: "\(name).\(i)", inputs: width, outputs: w, relu: relu,
-                                       precision: precision, context: context, seed: seed &+ UInt64(i) &* 7919,
-                                       lowPrecisionInput: chained && i > 0, lowPrecisionOutput: chained && i < widths.count - 1)
+                                       precision: precisions[i], context: context, seed: seed &+ UInt64(i) &* 7919,
+                                       lowPrecisionInput: chainedIn, lowPrecisionOutput: chainedOut)
             layers.append(layer)
             width = w
         }

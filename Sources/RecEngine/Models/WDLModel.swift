@@ -27,7 +27,7 @@ public final class WDLModel: CTRModel {
                                     companion: wide.tables)
         let inputs = CriteoSchema.categoricalCount * dim + CriteoSchema.denseCount
         dnn = try MLPStack(name: "wdl.dnn", inputs: inputs, widths: (config.hiddenLayers ?? [1024, 512, 256]) + [1],
-                           reluOnLast: false, precision: precision, context: context,
+                           reluOnLast: false, precision: precision, lastLayerPrecision: .fp32, context: context,
                            optimizer: Adam(learningRate: deepLR), seed: config.seed &+ 202)
     }
 

@@ -31,7 +31,8 @@ public final class ContestDLRM: ContestModel {
         bottom = try BatchNormMLP(name: "dlrm.bottom", inputs: feed.numericCount, widths: config.bottomLayers ?? [512, 256, 64, 16],
                                   precision: precision, context: context, optimizer: optimizer, seed: config.seed &+ 3)
         top = try MLPStack(name: "dlrm.top", inputs: bottom.outputs + embeddings.fields * dim, widths: (config.hiddenLayers ?? [256]) + [1],
-                           reluOnLast: false, precision: precision, context: context, optimizer: optimizer, seed: config.seed &+ 4)
+                           reluOnLast: false, precision: precision, lastLayerPrecision: .fp32, context: context, optimizer: optimizer,
+                           seed: config.seed &+ 4)
     }
 
     public var parameters: [ParameterTensor] { embeddings.parameters + bottom.parameters + top.parameters }

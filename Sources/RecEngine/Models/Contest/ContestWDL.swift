@@ -42,7 +42,7 @@ public final class ContestWDL: ContestModel {
         let precision: Precision = config.bf16 ? .bf16 : .fp32
         dnn = try MLPStack(name: "wdl.dnn", inputs: embeddings.fields * dim + feed.numericCount,
                            widths: (config.hiddenLayers ?? [1024, 512, 256, 64]) + [1], reluOnLast: false, precision: precision,
-                           context: context, optimizer: Adam(learningRate: lr), seed: config.seed &+ 3)
+                           lastLayerPrecision: .fp32, context: context, optimizer: Adam(learningRate: lr), seed: config.seed &+ 3)
     }
 
     public var parameters: [ParameterTensor] {
