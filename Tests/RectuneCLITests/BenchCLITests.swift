@@ -42,6 +42,27 @@ final class BenchCLITests: XCTestCase {
     /// `--trace DIR`: each worker's busy and idle split is printed and the Chrome trace is written,
     /// one complete event per node and step plus a step row, on the pool's two workers; the inline
     /// executor and a step count below 1 are refused with the reason.
+    /// `--dense --dense-shapes` times the shapes it names (a model's own layers, here DeepFM's first
+    /// layer and its one-output logit) in both precisions; a malformed shape is refused by name.
+    func testBenchDenseTimesTheShapesItIsGiven() throws {
+        let dir = try makeTemporaryDirectory("rectune-bench-dense")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try RectuneCLI.run(["bench", "--dense", "--dense-shapes", "429x400,400x1", "--batch", "64", "--rows", "2000",
+                                    "--models", "none", "--contest", "none", "--sequence", "none"], in: dir)
+        XCTAssertEqual(r.status, 0, r.err)
+        let lines = r.out.split(separator: "\n").map(String.init)
+        for shape in ["429→400", "400→1"] {
+            for precision in ["fp32", "bf16"] {
+                let line = try XCTUnwrap(lines.first { $0.hasPrefix("  \(shape) \(precision) ") }, r.out)
+                XCTAssertTrue(line.contains("fwd") && line.contains("bwd-data") && line.contains("bwd-weights"), line)
+            }
+        }
+        XCTAssertFalse(r.out.contains("1024"), "the default shapes ran too:\n\(r.out)")
+        let bad = try RectuneCLI.run(["bench", "--dense", "--dense-shapes", "429x400,400", "--models", "none"], in: dir)
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.err.contains("--dense-shapes: '400' is not inputs x outputs"), bad.err)
+    }
+
     func testBenchTraceWritesAChromeTraceAndTheIdleSplit() throws {
         let dir = try makeTemporaryDirectory("rectune-bench-trace")
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -60,6 +60,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Record which node ran when on which worker for --trace-steps steps of every Criteo and contest model (in memory, after 20 warm-up steps, on --executor pool or costmodel), print each worker's busy and idle time, and write <dir>/<model>.trace.json (Chrome trace format: chrome://tracing, ui.perfetto.dev).", valueName: "dir")) var trace: String?
     @Option(help: "Steps --trace records per model.") var traceSteps = 10
     @Flag(help: "Also benchmark oneDNN dense layers (GFLOP/s fp32 vs bf16, and the implementations oneDNN chose).") var dense = false
+    @Option(help: ArgumentHelp("Layer shapes --dense times, as inputs x outputs, comma-separated (default: WDL's deep tower, the shapes of the host GEMM rate).", valueName: "shapes")) var denseShapes = DenseBenchmark.wdlShapes.map { "\($0.inputs)x\($0.outputs)" }.joined(separator: ",")
     @Flag(help: "Also benchmark the Swift kernels (gather, FM, interaction, loss, sparse Adam) in ns/sample.") var kernels = false
     @Flag(help: "Benchmark `rectune tune` against random search at the same budget on a synthetic objective with a known optimum (and nothing else).") var tuner = false
     @Option(help: "Seeds of the --tuner benchmark.") var tunerSeeds = 10
@@ -74,6 +75,7 @@ struct BenchCommand: AsyncParsableCommand {
             throw ValidationError("--trace needs --executor pool or costmodel: inline runs every node on one thread in order")
         }
         if !(tunerBudget > 0) { throw ValidationError("--tuner-budget must be positive, got \(tunerBudget)") }
+        _ = try parsedDenseShapes()
         if microBatch < 1 || microBatch > batch {
             throw ValidationError("--micro-batch must be between 1 and --batch (\(batch)), got \(microBatch)")
         }
@@ -412,13 +414,24 @@ struct BenchCommand: AsyncParsableCommand {
     private func benchDense() throws {
         print("oneDNN dense layers, batch \(batch), \(intraThreads) threads (GFLOP/s median / best)")
         for precision in [Precision.fp32, .bf16] {
-            for r in try DenseBenchmark.run(batch: batch, precision: precision, threads: intraThreads) {
+            for r in try DenseBenchmark.run(shapes: parsedDenseShapes(), batch: batch, precision: precision, threads: intraThreads) {
                 print("  " + pad("\(r.shape) \(precision.rawValue)", 18)
                       + String(format: "fwd %6.1f / %6.1f   bwd-data %6.1f / %6.1f   bwd-weights %6.1f / %6.1f",
                                r.forwardGFLOPS, r.bestForwardGFLOPS, r.backwardDataGFLOPS, r.bestBackwardDataGFLOPS,
                                r.backwardWeightsGFLOPS, r.bestBackwardWeightsGFLOPS))
                 print("    " + r.profile.description)
             }
+        }
+    }
+
+    /// `--dense-shapes` as shapes: `429x1024,1024x512` → [429→1024, 1024→512].
+    private func parsedDenseShapes() throws -> [DenseBenchmark.Shape] {
+        try denseShapes.split(separator: ",").map { item in
+            let parts = item.split(separator: "x", omittingEmptySubsequences: false)
+            guard parts.count == 2, let inputs = Int(parts[0]), let outputs = Int(parts[1]), inputs > 0, outputs > 0 else {
+                throw ValidationError("--dense-shapes: '\(item)' is not inputs x outputs with positive integers (e.g. 429x400)")
+            }
+            return DenseBenchmark.Shape(inputs, outputs)
         }
     }
 
