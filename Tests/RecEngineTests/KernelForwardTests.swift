@@ -76,6 +76,32 @@ final class KernelForwardTests: XCTestCase {
         XCTAssertNotEqual(actual, [Float](repeating: 0, count: actual.count))
     }
 
+    /// The wide / first-order logit in one pass equals gathering every column's weight into a row
+    /// and summing the row, bit for bit (26 columns: the SIMD body and the scalar tail of the sum).
+    func testGatherSumEqualsGatherAllThenRowSumsBitForBit() {
+        var rng = KernelTestRNG(seed: 5)
+        for columns in [1, 7, 26] {
+            let batch = 9
+            let rowCounts = (0..<columns).map { 1 + ($0 * 7) % 23 }
+            let tables = rowCounts.map { rng.floats($0) }
+            let ids = (0..<(batch * columns)).map { Int32(rng.int(rowCounts[$0 % columns])) }
+            let pointers = tables.map { UnsafeMutablePointer<Float>.allocate(capacity: $0.count) }
+            defer { pointers.forEach { $0.deallocate() } }
+            for (p, t) in zip(pointers, tables) { p.initialize(from: t, count: t.count) }
+            let constPointers = pointers.map { UnsafePointer($0) }
+            var gathered = [Float](repeating: 0, count: batch * columns)
+            EmbeddingKernels.gatherAll(tables: constPointers, rows: rowCounts, columns: columns, dim: 1, ids: ids, idStride: columns,
+                                       batch: batch, out: &gathered, outStride: columns, outOffset: 0)
+            var expected = [Float](repeating: 0, count: batch)
+            VectorKernels.sumRows(x: gathered, stride: columns, offset: 0, width: columns, batch: batch, out: &expected, accumulate: false)
+            var actual = [Float](repeating: .nan, count: batch)
+            EmbeddingKernels.gatherSum(tables: constPointers, rows: rowCounts, columns: columns, ids: ids, idStride: columns,
+                                       batch: batch, out: &actual)
+            XCTAssertEqual(actual.map(\.bitPattern), expected.map(\.bitPattern), "\(columns) columns")
+            XCTAssertNotEqual(actual, [Float](repeating: 0, count: batch))
+        }
+    }
+
     func testFMForwardEqualsSumOfPairwiseDots() {
         for dim in [1, 8, 16, 21] {
             var rng = KernelTestRNG(seed: 3 + UInt64(dim))

@@ -39,6 +39,29 @@ public enum EmbeddingKernels {
         }
     }
 
+    /// The first-order (wide) logit of dim-1 tables: `out[i] = Σ_c tables[c][ids[i*idStride + c]]`
+    /// for `c in 0..<columns`, the gather of every column's weight and the row sum in one pass,
+    /// sample by sample. The same sum, in the same order, as `gatherAll` into a row of `columns`
+    /// floats followed by `VectorKernels.sumRows` (the row is summed from a stack buffer), without
+    /// the step tensor of gathered weights. Ids are checked as in `gather`.
+    public static func gatherSum(tables: UnsafePointer<UnsafePointer<Float>>, rows: UnsafePointer<Int>, columns: Int,
+                                 ids: UnsafePointer<Int32>, idStride: Int, batch: Int, out: UnsafeMutablePointer<Float>) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: max(columns, 1)) { buffer in
+            let row = buffer.baseAddress!
+            for i in 0..<batch {
+                let sampleIds = ids + i &* idStride
+                for c in 0..<columns {
+                    let id = Int(sampleIds[c])
+                    if id < 0 || id >= rows[c] {
+                        fatalError("EmbeddingKernels.gatherSum: id \(id) of sample \(i), column \(c) is outside 0..<\(rows[c])")
+                    }
+                    row[c] = tables[c][id]
+                }
+                out[i] = KernelMath.sum(row, columns)
+            }
+        }
+    }
+
     /// `gather` for every column of a multi-column id matrix at once: column `c` uses `tables[c]`
     /// (each `rows[c] × dim`) and lands at `out[i*outStride + outOffset + c*dim ..]` — the layout of
     /// a concatenated `[batch][columns*dim]` embedding block.

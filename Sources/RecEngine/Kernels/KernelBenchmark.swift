@@ -157,6 +157,21 @@ public enum KernelBenchmark {
                                         batch: batch, out: deep, outStride: columns, outOffset: c)
             }
         }
+        measure("gather \(columns) cols × dim 1, then sum the row") {
+            for c in 0..<columns {
+                EmbeddingKernels.gather(table: wideTables[c].values, rows: rows, dim: 1, ids: ids, idStride: columns, column: c,
+                                        batch: batch, out: deep, outStride: columns, outOffset: c)
+            }
+            VectorKernels.sumRows(x: deep, stride: columns, offset: 0, width: columns, batch: batch, out: vec + 2 * batch, accumulate: false)
+        }
+        let widePointers = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: columns)
+        let wideRows = UnsafeMutablePointer<Int>.allocate(capacity: columns)
+        defer { widePointers.deallocate(); wideRows.deallocate() }
+        for c in 0..<columns { widePointers[c] = UnsafePointer(wideTables[c].values); wideRows[c] = rows }
+        measure("gather-sum \(columns) dim-1 tables (one pass)") {
+            EmbeddingKernels.gatherSum(tables: widePointers, rows: wideRows, columns: columns, ids: ids, idStride: columns, batch: batch,
+                                       out: vec + 2 * batch)
+        }
         func accumulateWide(_ batchIds: UnsafePointer<Int32>) {
             for c in 0..<columns {
                 wideSparse[c].begin()

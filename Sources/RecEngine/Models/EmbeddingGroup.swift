@@ -64,6 +64,27 @@ final class EmbeddingGroup: @unchecked Sendable {
         }
     }
 
+    /// For dim-1 tables (the wide / first-order weights): one node that allocates `out` and writes
+    /// the sum of every column's weight per sample of micro-batch rows `[rowStart, rowStart + rows)`
+    /// (`EmbeddingKernels.gatherSum`).
+    func addGatherSum(_ b: GraphBuilder, tag: String, rowStart: Int, rows: Int, out: TensorID, after: [NodeID]) -> NodeID {
+        precondition(dim == 1, "\(name): addGatherSum needs dim-1 tables, not dim \(dim)")
+        let columns = tables.count
+        return b.node("\(name).gather_sum\(tag)", kind: .forward, after: after, allocates: [out]) { [self] ctx in
+            withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: columns) { pointers in
+                withUnsafeTemporaryAllocation(of: Int.self, capacity: columns) { rowCounts in
+                    for c in 0..<columns {
+                        pointers[c] = UnsafePointer(tables[c].values)
+                        rowCounts[c] = tables[c].rows
+                    }
+                    EmbeddingKernels.gatherSum(tables: pointers.baseAddress!, rows: rowCounts.baseAddress!, columns: columns,
+                                               ids: feed.categorical + rowStart * CriteoSchema.categoricalCount,
+                                               idStride: CriteoSchema.categoricalCount, batch: rows, out: ctx.memory.floats(out))
+                }
+            }
+        }
+    }
+
     /// A micro-batch's gradient w.r.t. the gathered rows: column c of sample i at
     /// `grad[i * gradStride + gradOffset + c * columnStride]`.
     struct GradientSlice {

@@ -42,17 +42,8 @@ final class WidePart: @unchecked Sendable {
 
     /// Forward of one micro-batch; `denseIn` (rows × 13) must be ready after `input`.
     func addForward(_ b: GraphBuilder, tag: String, micro: MicroBatch, denseIn: TensorID, input: NodeID) -> Forward {
-        let n = CriteoSchema.categoricalCount
-        let act = b.floats("\(tables.name).act\(tag)", count: micro.rows * n)
         let logit = b.floats("\(tables.name).logit\(tag)", count: micro.rows)
-        let alloc = b.node("\(tables.name).alloc\(tag)", kind: .forward, after: [input], allocates: [act]) { _ in }
-        let gathers = tables.addGather(b, tag: tag, rowStart: micro.start, rows: micro.rows, out: act, outStride: n,
-                                       outOffset: 0, after: [alloc])
-        let rows = micro.rows
-        let sum = b.node("\(tables.name).sum\(tag)", kind: .forward, after: gathers, allocates: [logit], uses: [act]) { ctx in
-            VectorKernels.sumRows(x: ctx.memory.floats(act), stride: n, offset: 0, width: n, batch: rows,
-                                  out: ctx.memory.floats(logit), accumulate: false)
-        }
+        let sum = tables.addGatherSum(b, tag: tag, rowStart: micro.start, rows: micro.rows, out: logit, after: [input])
         let lin = linear.addForward(b, tag: tag, rows: micro.rows, input: denseIn, after: [input])
         return Forward(idLogit: logit, linear: lin, nodes: [sum, lin.done])
     }
