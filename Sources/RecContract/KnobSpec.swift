@@ -122,7 +122,7 @@ extension KnobSpec {
             return entry(.runtime, .integer(min: 1, max: 1024), "1", "micro-batches",
                          help: "Micro-batches per step: forward/backward subgraphs in one step graph, gradients accumulated, one update.")
         case .bf16:
-            return entry(.runtime, .onOff, "off", help: "Matrix products in bf16 through oneDNN (fp32 accumulation and master weights): the MLP layers; for din and dien also the attention and GRU/AUGRU products.")
+            return entry(.runtime, .onOff, "off", help: "Matrix products in bf16 through oneDNN (fp32 accumulation and master weights): the MLP layers (the one-output logit layer of WDL, DLRM and DeepFM stays fp32, as in the contest scripts); for din and dien also the attention and GRU/AUGRU products.")
         case .embeddingDim:
             return entry(.setting, .integer(min: 1, max: 1024), "16", help: "Embedding dimension.")
         case .hashBuckets:
