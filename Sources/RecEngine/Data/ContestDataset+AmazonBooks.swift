@@ -163,12 +163,13 @@ extension ContestDataset {
     /// Returns the rows parsed and the end of the ids written. A row's ids come from its own line and
     /// its own `_neg` line only, so lines can be parsed in parts, each into its own rows and ids.
     func parseAmazon(_ source: AmazonSource, _ storage: CriteoBytes, _ lines: CriteoLineIndex, name: String, negative: NegativeFile?,
-                     lines range: Range<Int>, wrap: Int, into rows: ContestRows, idCursor: Int) throws -> (rows: Int, idEnd: Int) {
+                     lines range: Range<Int>, wrap: Int, into rows: ContestRows, idCursor: Int,
+                     skipped: SkippedLines) throws -> (rows: Int, idEnd: Int) {
         let parser = source.parser
         let negativeLines = negative?.lines.count ?? 0
         return try storage.withBytes { bytes in
             try Self.withOptionalBytes(negative?.bytes) { negBytes in
-                try fillRows(rows, lines: range, wrap: wrap, idCursor: idCursor) { line, row, cursor in
+                try fillRows(rows, lines: range, wrap: wrap, idCursor: idCursor, skipped: skipped) { line, row, cursor in
                     let result: Result<Int, AmazonRowFault>
                     if negative != nil && line >= negativeLines {
                         result = .failure(AmazonRowFault(kind: .noNegativeLine(negativeLines: negativeLines), inNegativeFile: true,

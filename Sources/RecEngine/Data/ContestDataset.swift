@@ -1,5 +1,3 @@
-import Synchronization
-
 /// A contest data set (Ele.me, Taobao or Amazon Books) in the contest's directory layout: the training
 /// file (`train.csv` / `taobao_train_data` / `local_train_splitByUser`) and the evaluation file
 /// (`eval.csv` / `taobao_test_data` / `local_test_splitByUser`), each mapped read-only and
@@ -10,8 +8,8 @@ import Synchronization
 ///   (batches wrap into the next epoch); `batch.firstSample == k·B`.
 /// - Evaluation reads the first `evalRows` lines of the evaluation file (all of them when nil),
 ///   in chunks (`evalBatchCount(size:)`, `fillEval`), parsed on demand.
-/// - Malformed lines are skipped and counted (`.skip`) or throw `DataError.malformedRow` naming the
-///   file, 1-based line and the field (`.fail`).
+/// - Malformed lines are skipped and counted once each (`.skip`) or throw `DataError.malformedRow`
+///   naming the file, 1-based line and the field (`.fail`).
 ///
 /// Thread-safe: `fill` may be called from several threads at once (each with its own batch).
 public final class ContestDataset: Sendable {
@@ -36,7 +34,11 @@ public final class ContestDataset: Sendable {
     private let parser: ContestRowParser?
     /// Amazon Books: vocabularies, row parser and `_neg` files (nil for the CSV formats).
     let amazon: AmazonSource?
-    let skipped = Atomic<Int>(0)
+    /// The distinct malformed lines skipped in each file, and the Amazon Books `_neg` lines without
+    /// a row (found once, at init).
+    private let trainSkipped: SkippedLines
+    private let evalSkipped: SkippedLines
+    private let unpairedLines: Int
 
     /// Maps `directory/<train file>` and `directory/<eval file>` of `format`.
     /// Throws `DataError.io` if a file cannot be read, `.notEnoughRows` if the training file is
@@ -87,15 +89,20 @@ public final class ContestDataset: Sendable {
         guard evalLines.count > 0 else { throw DataError.notEnoughRows(file: evalName, rows: 0, evalRows: evalRows ?? 1) }
         trainingRows = trainLines.count
         self.evalRows = min(evalRows ?? evalLines.count, evalLines.count)
+        trainSkipped = SkippedLines(lineCount: trainLines.count)
+        evalSkipped = SkippedLines(lineCount: evalLines.count)
         if let amazon {
-            let unpaired = try amazon.checkAlignment(trainLines: trainLines.count, trainName: trainName, evalLines: evalLines.count,
-                                                     evalName: evalName, policy: badRows)
-            skipped.store(unpaired, ordering: .relaxed)
+            unpairedLines = try amazon.checkAlignment(trainLines: trainLines.count, trainName: trainName, evalLines: evalLines.count,
+                                                      evalName: evalName, policy: badRows)
+        } else {
+            unpairedLines = 0
         }
     }
 
-    /// Malformed rows skipped so far (every pass over a bad line counts). Thread-safe.
-    public var skippedRows: Int { skipped.load(ordering: .relaxed) }
+    /// Malformed rows skipped so far: the distinct lines of the training and evaluation files that
+    /// were skipped when read (each once, however many epochs pass over it), plus the Amazon Books
+    /// `_neg` lines without a row. Thread-safe.
+    public var skippedRows: Int { unpairedLines + trainSkipped.count + evalSkipped.count }
 
     /// Bytes of the training file (and of its `_neg` file when the negative histories are read).
     public var trainingBytes: Int { train.count + (amazon?.trainNegative?.bytes.count ?? 0) }
@@ -132,10 +139,16 @@ public final class ContestDataset: Sendable {
         let lines: CriteoLineIndex
         let name: String
         let negative: NegativeFile?
+        /// Where this file's skipped lines are counted.
+        let skipped: SkippedLines
     }
 
-    private var trainingFile: RowFile { RowFile(bytes: train, lines: trainLines, name: trainName, negative: amazon?.trainNegative) }
-    private var evaluationFile: RowFile { RowFile(bytes: eval, lines: evalLines, name: evalName, negative: amazon?.evalNegative) }
+    private var trainingFile: RowFile {
+        RowFile(bytes: train, lines: trainLines, name: trainName, negative: amazon?.trainNegative, skipped: trainSkipped)
+    }
+    private var evaluationFile: RowFile {
+        RowFile(bytes: eval, lines: evalLines, name: evalName, negative: amazon?.evalNegative, skipped: evalSkipped)
+    }
 
     /// Parses lines `range` of `file` (each modulo its line count) into `batch` rows 0…; sets `size`, pads the tail.
     private func fill(_ batch: inout ContestBatch, from file: RowFile, lines range: Range<Int>) throws {
@@ -165,19 +178,20 @@ public final class ContestDataset: Sendable {
     private func parseRows(_ file: RowFile, lines range: Range<Int>, into rows: ContestRows, idCursor: Int) throws -> (rows: Int, idEnd: Int) {
         if let amazon {
             return try parseAmazon(amazon, file.bytes, file.lines, name: file.name, negative: file.negative, lines: range,
-                                   wrap: file.lines.count, into: rows, idCursor: idCursor)
+                                   wrap: file.lines.count, into: rows, idCursor: idCursor, skipped: file.skipped)
         }
-        return try parseCSV(file.bytes, file.lines, name: file.name, lines: range, wrap: file.lines.count, into: rows, idCursor: idCursor)
+        return try parseCSV(file.bytes, file.lines, name: file.name, lines: range, wrap: file.lines.count, into: rows, idCursor: idCursor,
+                            skipped: file.skipped)
     }
 
     /// The CSV row loop over raw rows: lines `range` (each modulo `wrap`) into `rows` 0…, ids from
     /// `idCursor` on. Returns the rows parsed and the end of the ids written.
     private func parseCSV(_ storage: CriteoBytes, _ lines: CriteoLineIndex, name: String, lines range: Range<Int>, wrap: Int,
-                          into rows: ContestRows, idCursor: Int) throws -> (rows: Int, idEnd: Int) {
+                          into rows: ContestRows, idCursor: Int, skipped: SkippedLines) throws -> (rows: Int, idEnd: Int) {
         guard let parser = self.parser else { preconditionFailure("CSV parse of an Amazon Books data set") }
         let schema = self.schema
         return try storage.withBytes { bytes in
-            try fillRows(rows, lines: range, wrap: wrap, idCursor: idCursor) { line, row, cursor in
+            try fillRows(rows, lines: range, wrap: wrap, idCursor: idCursor, skipped: skipped) { line, row, cursor in
                 switch parser.parse(bytes, start: lines.start(line), end: lines.end(line), into: row, idCursor: cursor) {
                 case .success(let written): return .row(idsWritten: written)
                 case .failure(let fault): return .malformed(file: name, reason: { fault.reason(in: bytes, schema: schema) })
@@ -223,13 +237,12 @@ public final class ContestDataset: Sendable {
 
     /// The row loop both readers share: lines `range` of a file of `wrap` lines (wrapping to line 0)
     /// become consecutive rows of `rows`, one `parseLine(line, row, idCursor)` per line, ids from
-    /// `idCursor` on; a malformed line is skipped (and counted) or, under `--bad-rows fail`, an error
+    /// `idCursor` on; a malformed line is skipped (and recorded in `skipped`) or, under `--bad-rows fail`, an error
     /// naming its file and line. `rows.ids` must have room for every id the lines can produce.
     /// Returns the rows parsed and the end of the ids written.
-    func fillRows(_ rows: ContestRows, lines range: Range<Int>, wrap: Int, idCursor: Int,
+    func fillRows(_ rows: ContestRows, lines range: Range<Int>, wrap: Int, idCursor: Int, skipped: SkippedLines,
                   parseLine: (_ line: Int, _ row: ContestRowParser.Row, _ idCursor: Int) -> LineOutcome) throws -> (rows: Int, idEnd: Int) {
-        var size = 0, cursor = idCursor, skippedHere = 0
-        defer { if skippedHere > 0 { skipped.add(skippedHere, ordering: .relaxed) } }
+        var size = 0, cursor = idCursor
         let policy = badRows
         var line = range.lowerBound % wrap
         for _ in range {
@@ -241,7 +254,7 @@ public final class ContestDataset: Sendable {
                 size += 1
             case .malformed(let file, let reason):
                 if policy == .fail { throw DataError.malformedRow(file: file, line: line + 1, reason: reason()) }
-                skippedHere += 1
+                skipped.record(line)
             }
             line += 1
             if line == wrap { line = 0 }

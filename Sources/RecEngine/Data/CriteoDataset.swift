@@ -1,5 +1,3 @@
-import Synchronization
-
 /// A Criteo-format data set held in memory (a file mapped read-only, or a byte array), split
 /// into a training stream and a held-out evaluation slice.
 ///
@@ -8,8 +6,8 @@ import Synchronization
 ///   lines `[k·B, (k+1)·B)` taken modulo the training line count, so batches wrap into the
 ///   next epoch and every batch covers `B` lines; `batch.firstSample == k·B`.
 /// - Parsing follows `CriteoRowParser` (dense `log(1 + max(x, 0))`, categoricals hashed by
-///   `CriteoHash`). Malformed lines are skipped and counted (`.skip`, the batch then has fewer
-///   than `B` rows) or throw `DataError.malformedRow` (`.fail`).
+///   `CriteoHash`). Malformed lines are skipped and counted once each (`.skip`, the batch then has
+///   fewer than `B` rows) or throw `DataError.malformedRow` (`.fail`).
 ///
 /// Thread-safe: `fill` may be called from several threads at once (each with its own `Batch`).
 public final class CriteoDataset: Sendable {
@@ -29,7 +27,7 @@ public final class CriteoDataset: Sendable {
     private let bytes: CriteoBytes
     private let lines: CriteoLineIndex
     private let parser: CriteoRowParser
-    private let skipped = Atomic<Int>(0)
+    private let skipped: SkippedLines
 
     /// Maps the file at `path` and indexes its lines.
     /// Throws `DataError.io` if it cannot be read, `.notEnoughRows` if it has at most `evalRows`
@@ -63,18 +61,18 @@ public final class CriteoDataset: Sendable {
             throw DataError.notEnoughRows(file: name, rows: lines.count, evalRows: evalRows)
         }
         self.trainingRows = lines.count - evalRows
+        let skipped = SkippedLines(lineCount: lines.count)
+        self.skipped = skipped
         var eval = Batch(capacity: evalRows)
-        var skippedEval = 0
         try Self.parse(lines: trainingRows..<lines.count, wrap: lines.count, into: &eval, storage: storage,
-                       lines: lines, parser: parser, policy: badRows, name: name, skipped: &skippedEval)
+                       lines: lines, parser: parser, policy: badRows, name: name, skipped: skipped)
         eval.firstSample = trainingRows
         self.evalSet = eval
-        skipped.store(skippedEval, ordering: .relaxed)
     }
 
-    /// Malformed rows skipped so far (evaluation slice + every training batch parsed; a bad
-    /// training line is counted each time an epoch passes over it). Thread-safe.
-    public var skippedRows: Int { skipped.load(ordering: .relaxed) }
+    /// Malformed lines skipped so far: the evaluation slice's and the training lines' that the
+    /// batches parsed so far reached, each line once however many epochs pass over it. Thread-safe.
+    public var skippedRows: Int { skipped.count }
 
     /// Total lines (training + evaluation).
     public var totalRows: Int { lines.count }
@@ -106,10 +104,8 @@ public final class CriteoDataset: Sendable {
     public func fill(_ batch: inout Batch, index k: Int, batchSize: Int) throws {
         let range = try trainingLines(batch: k, batchSize: batchSize, part: 0..<max(batchSize, 0), trainingRows: trainingRows)
         if batch.capacity < batchSize { batch = Batch(capacity: batchSize) }
-        var skippedHere = 0
-        defer { if skippedHere > 0 { skipped.add(skippedHere, ordering: .relaxed) } }
         try Self.parse(lines: range, wrap: trainingRows, into: &batch, storage: bytes,
-                       lines: lines, parser: parser, policy: badRows, name: name, skipped: &skippedHere)
+                       lines: lines, parser: parser, policy: badRows, name: name, skipped: skipped)
         batch.firstSample = k * batchSize
     }
 
@@ -123,22 +119,20 @@ public final class CriteoDataset: Sendable {
     /// may be parsed at once on several threads, each into its own rows.
     public func parse(batch k: Int, batchSize: Int, lines part: Range<Int>, into rows: CriteoRows) throws -> Int {
         let range = try trainingLines(batch: k, batchSize: batchSize, part: part, trainingRows: trainingRows)
-        var skippedHere = 0
-        defer { if skippedHere > 0 { skipped.add(skippedHere, ordering: .relaxed) } }
         return try Self.parse(lines: range, wrap: trainingRows, into: rows, storage: bytes,
-                              lines: lines, parser: parser, policy: badRows, name: name, skipped: &skippedHere)
+                              lines: lines, parser: parser, policy: badRows, name: name, skipped: skipped)
     }
 
     /// Parses lines `range` (each taken modulo `wrap`) into `batch` rows 0…; sets `batch.size`.
     private static func parse(lines range: Range<Int>, wrap: Int, into batch: inout Batch, storage: CriteoBytes,
                               lines: CriteoLineIndex, parser: CriteoRowParser, policy: BadRowPolicy,
-                              name: String, skipped: inout Int) throws {
+                              name: String, skipped: SkippedLines) throws {
         batch.size = try batch.labels.withUnsafeMutableBufferPointer { labels in
             try batch.dense.withUnsafeMutableBufferPointer { dense in
                 try batch.categorical.withUnsafeMutableBufferPointer { cats in
                     let rows = CriteoRows(labels: labels.baseAddress!, dense: dense.baseAddress!, categorical: cats.baseAddress!)
                     return try parse(lines: range, wrap: wrap, into: rows, storage: storage, lines: lines, parser: parser,
-                                     policy: policy, name: name, skipped: &skipped)
+                                     policy: policy, name: name, skipped: skipped)
                 }
             }
         }
@@ -147,7 +141,7 @@ public final class CriteoDataset: Sendable {
     /// Parses lines `range` (each taken modulo `wrap`) into `rows` 0…; returns the rows parsed.
     private static func parse(lines range: Range<Int>, wrap: Int, into rows: CriteoRows, storage: CriteoBytes,
                               lines: CriteoLineIndex, parser: CriteoRowParser, policy: BadRowPolicy,
-                              name: String, skipped: inout Int) throws -> Int {
+                              name: String, skipped: SkippedLines) throws -> Int {
         let d = CriteoSchema.denseCount, c = CriteoSchema.categoricalCount
         var size = 0
         try storage.withBytes { bytes in
@@ -160,7 +154,7 @@ public final class CriteoDataset: Sendable {
                         if policy == .fail {
                             throw DataError.malformedRow(file: name, line: line + 1, reason: fault.reason(in: bytes))
                         }
-                        skipped += 1
+                        skipped.record(line)
                     } else {
                         size += 1
                     }
