@@ -188,7 +188,7 @@ final class ContestDataTests: XCTestCase {
             XCTAssertThrowsError(try ContestTrainer.run(config: c, counterEvents: [], dataset: ds)) { error in
                 XCTAssertTrue("\(error)".contains("all-bad/train.csv"), "\(error)")
                 XCTAssertTrue("\(error)".contains("no valid training row"), "stage \(stage): \(error)")
-                // 4 steps of 16 wrap over the 40 lines: each is counted once (it used to say 64, then 128).
+                // 4 steps of 16 wrap over the 40 lines: each is counted once (it used to say 64, and more on the second run).
                 XCTAssertTrue("\(error)".contains("(40 malformed rows skipped)"), "stage \(stage): \(error)")
             }
         }
