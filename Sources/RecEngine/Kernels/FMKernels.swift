@@ -38,7 +38,7 @@ public enum FMKernels {
     /// `s² − q` of dimensions `c ..< c + V.scalarCount`: `s` the sum over the fields, `q` the sum
     /// of their squares.
     @inline(__always)
-    private static func chunkSquares<V: KernelLanes & FMLanes>(_: V.Type, row: UnsafePointer<Float>, c: Int, fields: Int, dim: Int) -> V {
+    private static func chunkSquares<V: KernelLanes>(_: V.Type, row: UnsafePointer<Float>, c: Int, fields: Int, dim: Int) -> V {
         let bytes = c &* 4
         var s = V.load(row, byteOffset: bytes)
         var q = s * s
@@ -80,7 +80,7 @@ public enum FMKernels {
 
     /// Dimensions `c ..< c + V.scalarCount` of every field's gradient of one sample.
     @inline(__always)
-    private static func chunkGradient<V: KernelLanes & FMLanes>(_: V.Type, row: UnsafePointer<Float>, grow: UnsafeMutablePointer<Float>,
+    private static func chunkGradient<V: KernelLanes>(_: V.Type, row: UnsafePointer<Float>, grow: UnsafeMutablePointer<Float>,
                                                                 g: Float, c: Int, fields: Int, dim: Int) {
         let bytes = c &* 4
         var s = V.load(row, byteOffset: bytes)
@@ -100,12 +100,3 @@ public enum FMKernels {
         }
     }
 }
-
-/// The lane arithmetic the FM kernels need beyond `KernelLanes`.
-protocol FMLanes {
-    static func + (lhs: Self, rhs: Self) -> Self
-    static func - (lhs: Self, rhs: Self) -> Self
-}
-
-extension SIMD8: FMLanes where Scalar == Float {}
-extension Float: FMLanes {}

@@ -97,6 +97,8 @@ protocol KernelLanes {
     static func load(_ p: UnsafePointer<Float>, byteOffset: Int) -> Self
     func store(_ p: UnsafeMutablePointer<Float>, byteOffset: Int)
     static func * (lhs: Self, rhs: Self) -> Self
+    static func + (lhs: Self, rhs: Self) -> Self
+    static func - (lhs: Self, rhs: Self) -> Self
     static func += (lhs: inout Self, rhs: Self)
 }
 

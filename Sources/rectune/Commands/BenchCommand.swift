@@ -413,8 +413,9 @@ struct BenchCommand: AsyncParsableCommand {
 
     private func benchDense() throws {
         print("oneDNN dense layers, batch \(batch), \(intraThreads) threads (GFLOP/s median / best)")
+        let shapes = try parsedDenseShapes()
         for precision in [Precision.fp32, .bf16] {
-            for r in try DenseBenchmark.run(shapes: parsedDenseShapes(), batch: batch, precision: precision, threads: intraThreads) {
+            for r in try DenseBenchmark.run(shapes: shapes, batch: batch, precision: precision, threads: intraThreads) {
                 print("  " + pad("\(r.shape) \(precision.rawValue)", 18)
                       + String(format: "fwd %6.1f / %6.1f   bwd-data %6.1f / %6.1f   bwd-weights %6.1f / %6.1f",
                                r.forwardGFLOPS, r.bestForwardGFLOPS, r.backwardDataGFLOPS, r.bestBackwardDataGFLOPS,
