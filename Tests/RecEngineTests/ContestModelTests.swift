@@ -157,6 +157,43 @@ final class ContestModelTests: XCTestCase {
         }
     }
 
+    /// With two micro-batches the towers of WDL, DLRM and MMoE share their hidden layers' step
+    /// tensors (each micro-batch writes its rows of one whole-batch tensor, on whichever worker runs
+    /// it) and take those layers' weight gradients in one product (DLRM's one-hidden-layer top only
+    /// under bf16, where its first layer converts its input): the graph says so, and the pool
+    /// and cost-model executors still give the inline executor's parameters bit for bit, in fp32
+    /// and bf16.
+    func testSharedMicroBatchTensorsKeepExecutorsBitIdentical() throws {
+        for model in [ModelKind.wdl, .dlrm, .mmoe] {
+            for bf16 in [false, true] {
+                var reference: [[Float]]?
+                for policy in [ExecutorPolicy.inline, .pool, .costmodel] {
+                    var c = Self.config(model, steps: 5, batch: 128)
+                    c.executor = policy
+                    c.microBatch = 2
+                    c.bf16 = bf16
+                    c.costmodelStart = 1
+                    c.costmodelStop = 3
+                    var s: [[Float]] = []
+                    var names: Set<String> = []
+                    _ = try Self.run(c, model == .mmoe ? Self.taobao : Self.eleme) { m in
+                        s = Self.snapshot(m)
+                        names = Set(((try? m.trainingGraph(microBatches: MicroBatch.split(batch: 128, count: 2)))?.nodes ?? []).map(\.name))
+                    }
+                    let whole = model == .dlrm ? "dlrm.top.0.bwdW" : model == .wdl ? "wdl.dnn.1.bwdW" : "mmoe.expert0.1.bwdW"
+                    let shared = model != .dlrm || bf16
+                    XCTAssertEqual(names.contains(whole), shared, "\(model) bf16 \(bf16): \(whole)")
+                    XCTAssertEqual(names.contains(whole + ".m0"), !shared, "\(model) bf16 \(bf16): \(whole).m0")
+                    if let ref = reference {
+                        XCTAssertTrue(ref == s, "\(model) bf16 \(bf16) \(policy) differs from inline")
+                    } else {
+                        reference = s
+                    }
+                }
+            }
+        }
+    }
+
     /// MMoE has no batch-coupled op, so micro-batches must reproduce the full-batch step. Adam's first
     /// step is ≈ lr·sign(g), so a gradient within rounding of 0 may flip: allow at most 0.1% of the
     /// changed values to differ, and require the rest within float rounding.

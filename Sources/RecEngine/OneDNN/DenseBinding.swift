@@ -65,6 +65,18 @@ final class DenseBinding {
         Self.take(input, count: count, staging: inputStaging, memory: productInput)
     }
 
+    /// `take` for an input that arrives in parts of `partRows[k]` rows each, in row order: each part
+    /// is converted into its rows of the staging buffer (layers that convert their input only).
+    @inline(__always)
+    func take(inputParts: UnsafeBufferPointer<UnsafePointer<Float>>, partRows: [Int], inputs: Int) {
+        guard let inputStaging else { preconditionFailure("input parts need a layer that converts its input") }
+        var row = 0
+        for (part, rows) in zip(inputParts, partRows) {
+            BF16Kernels.convert(part, to: inputStaging.pointer + row &* inputs &* 2, count: rows &* inputs)
+            row &+= rows
+        }
+    }
+
     /// `take` for the output gradient.
     @inline(__always)
     func take(gradOutput: UnsafePointer<Float>, count: Int) {
@@ -137,6 +149,26 @@ extension DenseLayer {
         context.withWorker(worker) { w in
             let b = plan.binding(worker, boosted: w.boosted)
             b.take(input: input, count: batch &* inputs)
+            b.take(gradOutput: gradOutput, count: batch &* outputs)
+            b.gradWeights.point(at: gradWeights)
+            b.gradBias.point(at: gradBias)
+            b.backwardWeights.execute(on: w.stream, scratchpad: w.scratchpad.pointer)
+            w.stream.wait()
+        }
+    }
+
+    /// `backwardWeights` over `batch` rows whose input arrives in parts (`inputParts[k]`, plain fp32
+    /// `[partRows[k]][inputs]`, in row order; the rows sum to `batch`): each part is converted into
+    /// its rows of the bf16 input the product reads, so the parts need not be one buffer. Only for
+    /// layers that convert their input (`convertsInput`).
+    public func backwardWeights(batch: Int, inputParts: UnsafeBufferPointer<UnsafePointer<Float>>, partRows: [Int],
+                                gradOutput: UnsafePointer<Float>, gradWeights: UnsafeMutablePointer<Float>,
+                                gradBias: UnsafeMutablePointer<Float>, worker: Int) {
+        dnnlRequire(convertsInput && inputParts.count == partRows.count, "\(name): input parts need a bf16 layer that converts its input, one row count per part")
+        let plan = plan(batch)
+        context.withWorker(worker) { w in
+            let b = plan.binding(worker, boosted: w.boosted)
+            b.take(inputParts: inputParts, partRows: partRows, inputs: inputs)
             b.take(gradOutput: gradOutput, count: batch &* outputs)
             b.gradWeights.point(at: gradWeights)
             b.gradBias.point(at: gradBias)

@@ -44,6 +44,9 @@ public final class DenseLayer: Sendable {
     public func productFLOPs(rows: Int) -> Double { 2 * Double(rows) * Double(inputs) * Double(outputs) }
     /// Floats of a diff-weights buffer; it has the same layout as `weights`.
     public var weightGradientCount: Int { weights.count }
+    /// Whether the products read a bf16 copy of the input that the layer converts from the caller's
+    /// fp32 input (bf16 layers that are not chained to a bf16 layer before them).
+    public var convertsInput: Bool { precision == .bf16 && !lowPrecisionInput }
 
     let context: DNNLContext
     /// Layout of the fp32 master weights and of every diff-weights buffer.

@@ -49,6 +49,7 @@ public final class ContestDLRM: ContestModel {
         let width = top.inputs, numerics = feed.numericCount, d = bottom.outputs, feed = self.feed
         var bottomB: [BatchNormMLP.Backward] = [], topB: [MLPStack.Backward] = []
         var slices: [EmbeddingColumns.GradientSlice] = []
+        let topShare = training ? try top.shareStep(b, rows: micros.map(\.rows)) : nil
         for (m, micro) in micros.enumerated() {
             let tag = micros.count > 1 ? ".m\(m)" : ""
             let rows = micro.rows, start = micro.start
@@ -63,10 +64,11 @@ public final class ContestDLRM: ContestModel {
                 VectorKernels.copyColumns(src: ctx.memory.floats(bot.output), srcStride: d, srcOffset: 0, width: d, batch: rows,
                                           dst: ctx.memory.floats(cat), dstStride: width, dstOffset: 0)
             }
-            let z = top.addForward(b, tag: tag, rows: rows, input: cat, after: [join])
+            let z = top.addForward(b, tag: tag, rows: rows, input: cat, after: [join], share: topShare, micro: m)
             let loss = head.addLoss(b, tag: tag, index: m, micro: micro, logits: [[z.output]], after: [z.done], training: training)
             guard training else { continue }
-            let tb = top.addBackward(b, tag: tag, rows: rows, forward: z, gradOutput: loss.grads[0], gradReady: [loss.node], needInputGrad: true)
+            let tb = top.addBackward(b, tag: tag, rows: rows, forward: z, gradOutput: loss.grads[0], gradReady: [loss.node], needInputGrad: true,
+                                     share: topShare, micro: m)
             topB.append(tb)
             let gCat = tb.inputGrad!
             slices.append(.init(rowStart: start, rows: rows, grad: gCat, gradStride: width, gradOffset: d, ready: tb.inputGradReady!))
@@ -77,7 +79,7 @@ public final class ContestDLRM: ContestModel {
         }
         if training {
             _ = bottom.addUpdates(b, backward: bottomB)
-            _ = top.addUpdates(b, backward: topB)
+            _ = top.addUpdates(b, backward: topB, share: topShare)
             _ = embeddings.addUpdates(b, slices: slices)
         }
         return try b.build()

@@ -60,17 +60,21 @@ public final class ContestMMoE: ContestModel {
         var expertB = [[MLPStack.Backward]](repeating: [], count: k)
         var gateB = [[MLPStack.Backward]](repeating: [], count: tasks), towerB = gateB
         var slices: [EmbeddingColumns.GradientSlice] = []
+        let rowsPerMicro = micros.map(\.rows)
+        let expertShare = training ? try experts.map { try $0.shareStep(b, rows: rowsPerMicro) } : experts.map { _ in nil }
+        let gateShare = training ? try gates.map { try $0.shareStep(b, rows: rowsPerMicro) } : gates.map { _ in nil }
+        let towerShare = training ? try towers.map { try $0.shareStep(b, rows: rowsPerMicro) } : towers.map { _ in nil }
         for (m, micro) in micros.enumerated() {
             let tag = micros.count > 1 ? ".m\(m)" : ""
             let rows = micro.rows, start = micro.start
             let x = b.floats("mmoe.input\(tag)", count: rows * width)
             let input = b.node("input\(tag)", kind: .input, allocates: [x]) { _ in }
             let lookups = embeddings.addLookup(b, tag: tag, rowStart: start, rows: rows, out: x, outStride: width, outOffset: 0, after: [input])
-            let ex = experts.map { $0.addForward(b, tag: tag, rows: rows, input: x, after: lookups) }
+            let ex = experts.indices.map { experts[$0].addForward(b, tag: tag, rows: rows, input: x, after: lookups, share: expertShare[$0], micro: m) }
             let expertOut = ex.map(\.output)
             var gateP: [TensorID] = [], gateForward: [MLPStack.Forward] = [], towerF: [MLPStack.Forward] = []
             for t in 0..<tasks {
-                let gf = gates[t].addForward(b, tag: tag, rows: rows, input: x, after: lookups)
+                let gf = gates[t].addForward(b, tag: tag, rows: rows, input: x, after: lookups, share: gateShare[t], micro: m)
                 let p = b.floats("mmoe.gate\(t).p\(tag)", count: rows * k)
                 let mix = b.floats("mmoe.mix\(t)\(tag)", count: rows * e)
                 let node = b.node("mmoe.mix\(t)\(tag)", kind: .forward, after: [gf.done] + ex.map(\.done), allocates: [p, mix],
@@ -83,7 +87,7 @@ public final class ContestMMoE: ContestModel {
                     }
                 }
                 gateP.append(p); gateForward.append(gf)
-                towerF.append(towers[t].addForward(b, tag: tag, rows: rows, input: mix, after: [node]))
+                towerF.append(towers[t].addForward(b, tag: tag, rows: rows, input: mix, after: [node], share: towerShare[t], micro: m))
             }
             let loss = head.addLoss(b, tag: tag, index: m, micro: micro, logits: towerF.map { [$0.output] }, after: towerF.map(\.done),
                                     training: training)
@@ -97,7 +101,7 @@ public final class ContestMMoE: ContestModel {
             var inputGrads: [TensorID] = [], inputReady: [NodeID] = []
             for t in 0..<tasks {
                 let tb = towers[t].addBackward(b, tag: tag, rows: rows, forward: towerF[t], gradOutput: loss.grads[t], gradReady: [loss.node],
-                                               needInputGrad: true)
+                                               needInputGrad: true, share: towerShare[t], micro: m)
                 towerB[t].append(tb)
                 let gMix = tb.inputGrad!, p = gateP[t], gf = gateForward[t]
                 let gGate = b.floats("mmoe.gate\(t).dz\(tag)", count: rows * k)
@@ -118,13 +122,14 @@ public final class ContestMMoE: ContestModel {
                     }
                 }
                 mixDone.append(node)
-                let gb = gates[t].addBackward(b, tag: tag, rows: rows, forward: gf, gradOutput: gGate, gradReady: [node], needInputGrad: true)
+                let gb = gates[t].addBackward(b, tag: tag, rows: rows, forward: gf, gradOutput: gGate, gradReady: [node], needInputGrad: true,
+                                              share: gateShare[t], micro: m)
                 gateB[t].append(gb)
                 inputGrads.append(gb.inputGrad!); inputReady.append(gb.inputGradReady!)
             }
             for j in 0..<k {
                 let xb = experts[j].addBackward(b, tag: tag, rows: rows, forward: ex[j], gradOutput: gExperts[j], gradReady: [mixDone.last!],
-                                                needInputGrad: true)
+                                                needInputGrad: true, share: expertShare[j], micro: m)
                 expertB[j].append(xb)
                 inputGrads.append(xb.inputGrad!); inputReady.append(xb.inputGradReady!)
             }
@@ -138,10 +143,10 @@ public final class ContestMMoE: ContestModel {
             slices.append(.init(rowStart: start, rows: rows, grad: gx, gradStride: width, gradOffset: 0, ready: sum))
         }
         if training {
-            for j in 0..<k { _ = experts[j].addUpdates(b, backward: expertB[j]) }
+            for j in 0..<k { _ = experts[j].addUpdates(b, backward: expertB[j], share: expertShare[j]) }
             for t in 0..<tasks {
-                _ = gates[t].addUpdates(b, backward: gateB[t])
-                _ = towers[t].addUpdates(b, backward: towerB[t])
+                _ = gates[t].addUpdates(b, backward: gateB[t], share: gateShare[t])
+                _ = towers[t].addUpdates(b, backward: towerB[t], share: towerShare[t])
             }
             _ = embeddings.addUpdates(b, slices: slices)
         }

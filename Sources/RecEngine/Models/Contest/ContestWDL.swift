@@ -61,6 +61,7 @@ public final class ContestWDL: ContestModel {
         let width = dnn.inputs, numerics = feed.numericCount, wideFields = linearIds.fields, feed = self.feed
         var dnnB: [MLPStack.Backward] = [], numB: [MLPStack.Backward] = []
         var embSlices: [EmbeddingColumns.GradientSlice] = [], wideSlices: [EmbeddingColumns.GradientSlice] = []
+        let share = training ? try dnn.shareStep(b, rows: micros.map(\.rows)) : nil
         for (m, micro) in micros.enumerated() {
             let tag = micros.count > 1 ? ".m\(m)" : ""
             let rows = micro.rows, start = micro.start
@@ -84,7 +85,7 @@ public final class ContestWDL: ContestModel {
                 nrm[1] = nrm[0] <= 1e-6 ? 1 : 0  // Σx² below TF's 1e-12 floor: the denominator is a constant
                 if v < rows { (out + v * width).update(repeating: 0, count: (rows - v) * width) }
             }
-            let deep = dnn.addForward(b, tag: tag, rows: rows, input: xn, after: [l2])
+            let deep = dnn.addForward(b, tag: tag, rows: rows, input: xn, after: [l2], share: share, micro: m)
             let wideLookups = linearIds.addLookup(b, tag: tag, rowStart: start, rows: rows, out: wideAct, outStride: wideFields,
                                                   outOffset: 0, after: [input])
             let wideLogit = b.floats("wdl.linear.logit\(tag)", count: rows)
@@ -97,7 +98,8 @@ public final class ContestWDL: ContestModel {
                                     after: [deep.done, wideSum, numF.done], training: training)
             guard training else { continue }
             let g = loss.grads[0]
-            let db = dnn.addBackward(b, tag: tag, rows: rows, forward: deep, gradOutput: g, gradReady: [loss.node], needInputGrad: true)
+            let db = dnn.addBackward(b, tag: tag, rows: rows, forward: deep, gradOutput: g, gradReady: [loss.node], needInputGrad: true,
+                                     share: share, micro: m)
             dnnB.append(db)
             let gxn = db.inputGrad!
             let l2b = b.node("wdl.l2_normalize.bwd\(tag)", kind: .backward, after: [db.inputGradReady!], uses: [xn, norm, gxn]) { ctx in
@@ -116,7 +118,7 @@ public final class ContestWDL: ContestModel {
                                                   needInputGrad: false))
         }
         if training {
-            _ = dnn.addUpdates(b, backward: dnnB)
+            _ = dnn.addUpdates(b, backward: dnnB, share: share)
             _ = linearNumeric.addUpdates(b, backward: numB)
             _ = embeddings.addUpdates(b, slices: embSlices)
             _ = linearIds.addUpdates(b, slices: wideSlices)
