@@ -17,7 +17,7 @@ public final class DLRMModel: CTRModel {
         let lr = config.learningRate ?? 0.1
         let precision: Precision = config.bf16 ? .bf16 : .fp32
         embeddings = EmbeddingGroup(name: "dlrm.emb", buckets: config.hashBuckets, dim: dim, kind: .sgd, learningRate: lr,
-                                    initScale: 0.05, maxIdsPerUpdate: config.batch, feed: feed, nodePerColumn: true, seed: config.seed)
+                                    initScale: 0.05, maxIdsPerUpdate: config.batch, feed: feed, seed: config.seed)
         let bottomWidths = config.bottomLayers ?? [512, 256, 64, dim]
         guard bottomWidths.last == dim else {
             throw EngineError.invalidConfiguration("DLRM bottom MLP must end in the embedding dimension \(dim), got \(bottomWidths)")

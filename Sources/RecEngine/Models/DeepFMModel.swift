@@ -21,7 +21,7 @@ public final class DeepFMModel: CTRModel {
                              context: context, seed: config.seed &+ 505)
         // The first-order weights of a column ride on its embedding's sparse update (same ids).
         embeddings = EmbeddingGroup(name: "deepfm.emb", buckets: config.hashBuckets, dim: dim, kind: .adam, learningRate: lr,
-                                    initScale: 0.05, maxIdsPerUpdate: config.batch, feed: feed, nodePerColumn: true, seed: config.seed,
+                                    initScale: 0.05, maxIdsPerUpdate: config.batch, feed: feed, seed: config.seed,
                                     companion: first.tables)
         let inputs = CriteoSchema.categoricalCount * dim + CriteoSchema.denseCount
         dnn = try MLPStack(name: "deepfm.dnn", inputs: inputs, widths: (config.hiddenLayers ?? [400, 400, 400]) + [1], reluOnLast: false,

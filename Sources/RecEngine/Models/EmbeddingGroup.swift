@@ -11,21 +11,17 @@ final class EmbeddingGroup: @unchecked Sendable {
     let tables: [ParameterTensor]
     let optimizers: [SparseRowOptimizer]
     let feed: StepFeed
-    /// Gather and update each column in its own node (true) or all columns in one node (false,
-    /// for the cheap dim-1 wide/first-order tables).
-    let nodePerColumn: Bool
     /// Tables keyed by the same columns' ids whose sparse updates ride on this group's (each
     /// column's optimizer has the companion's as `SparseRowOptimizer.companion`): one hash lookup
     /// per id for both, and no update nodes of the companion's own.
     let companion: EmbeddingGroup?
 
     init(name: String, buckets: Int, dim: Int, kind: SparseRowOptimizer.Kind, learningRate: Float,
-         initScale: Float, maxIdsPerUpdate: Int, feed: StepFeed, nodePerColumn: Bool, seed: UInt64,
+         initScale: Float, maxIdsPerUpdate: Int, feed: StepFeed, seed: UInt64,
          companion: EmbeddingGroup? = nil) {
         self.name = name
         self.dim = dim
         self.feed = feed
-        self.nodePerColumn = nodePerColumn
         self.companion = companion
         var rng = SplitMix64(seed: seed)
         var tables: [ParameterTensor] = []
@@ -43,23 +39,16 @@ final class EmbeddingGroup: @unchecked Sendable {
 
     var parameters: [ParameterTensor] { tables }
 
-    private var columnGroups: [[Int]] {
-        nodePerColumn ? (0..<CriteoSchema.categoricalCount).map { [$0] } : [Array(0..<CriteoSchema.categoricalCount)]
-    }
-
     /// Gathers every column's rows for micro-batch rows `[rowStart, rowStart + rows)` into `out`,
     /// column c at `out[i * outStride + outOffset + c * dim]`.
     func addGather(_ b: GraphBuilder, tag: String, rowStart: Int, rows: Int, out: TensorID, outStride: Int,
                    outOffset: Int, after: [NodeID]) -> [NodeID] {
-        columnGroups.map { columns in
-            let label = columns.count == 1 ? "C\(columns[0] + 1)" : "all"
-            return b.node("\(name).gather.\(label)\(tag)", kind: .forward, after: after, uses: [out]) { [self] ctx in
-                let o = ctx.memory.floats(out)
-                let ids = feed.categorical + rowStart * CriteoSchema.categoricalCount
-                for c in columns {
-                    EmbeddingKernels.gather(table: tables[c].values, rows: tables[c].rows, dim: dim, ids: ids, idStride: CriteoSchema.categoricalCount,
-                                            column: c, batch: rows, out: o, outStride: outStride, outOffset: outOffset + c * dim)
-                }
+        tables.indices.map { c in
+            b.node("\(name).gather.C\(c + 1)\(tag)", kind: .forward, after: after, uses: [out]) { [self] ctx in
+                EmbeddingKernels.gather(table: tables[c].values, rows: tables[c].rows, dim: dim,
+                                        ids: feed.categorical + rowStart * CriteoSchema.categoricalCount,
+                                        idStride: CriteoSchema.categoricalCount, column: c, batch: rows, out: ctx.memory.floats(out),
+                                        outStride: outStride, outOffset: outOffset + c * dim)
             }
         }
     }
@@ -109,26 +98,23 @@ final class EmbeddingGroup: @unchecked Sendable {
             fatalError("EmbeddingGroup(\(name)).addUpdates: the companion's gradient slices must match the micro-batches of this group's")
         }
         let grads = Array(Set((slices + companionSlices).map(\.grad)))
-        return columnGroups.map { columns in
-            let label = columns.count == 1 ? "C\(columns[0] + 1)" : "all"
-            return b.node("\(name).update.\(label)", kind: .update, after: (slices + companionSlices).map(\.ready), uses: grads) { [self] ctx in
-                for c in columns {
-                    let opt = optimizers[c]
-                    opt.begin()
-                    for (k, s) in slices.enumerated() {
-                        let valid = feed.validRows(start: s.rowStart, count: s.rows)
-                        guard valid > 0 else { continue }
-                        let companionSlice = companionSlices.isEmpty ? nil : companionSlices[k]
-                        opt.accumulate(ids: feed.categorical + s.rowStart * CriteoSchema.categoricalCount,
-                                       idStride: CriteoSchema.categoricalCount, column: c, count: valid,
-                                       grad: ctx.memory.floats(s.grad), gradStride: s.gradStride,
-                                       gradOffset: s.gradOffset + c * s.columnStride,
-                                       companionGrad: companionSlice.map { UnsafePointer(ctx.memory.floats($0.grad)) },
-                                       companionStride: companionSlice?.gradStride ?? 0,
-                                       companionOffset: companionSlice.map { $0.gradOffset + c * $0.columnStride } ?? 0)
-                    }
-                    opt.apply(step: ctx.step + 1)
+        return optimizers.indices.map { c in
+            b.node("\(name).update.C\(c + 1)", kind: .update, after: (slices + companionSlices).map(\.ready), uses: grads) { [self] ctx in
+                let opt = optimizers[c]
+                opt.begin()
+                for (k, s) in slices.enumerated() {
+                    let valid = feed.validRows(start: s.rowStart, count: s.rows)
+                    guard valid > 0 else { continue }
+                    let companionSlice = companionSlices.isEmpty ? nil : companionSlices[k]
+                    opt.accumulate(ids: feed.categorical + s.rowStart * CriteoSchema.categoricalCount,
+                                   idStride: CriteoSchema.categoricalCount, column: c, count: valid,
+                                   grad: ctx.memory.floats(s.grad), gradStride: s.gradStride,
+                                   gradOffset: s.gradOffset + c * s.columnStride,
+                                   companionGrad: companionSlice.map { UnsafePointer(ctx.memory.floats($0.grad)) },
+                                   companionStride: companionSlice?.gradStride ?? 0,
+                                   companionOffset: companionSlice.map { $0.gradOffset + c * $0.columnStride } ?? 0)
                 }
+                opt.apply(step: ctx.step + 1)
             }
         }
     }

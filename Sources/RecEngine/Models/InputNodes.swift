@@ -27,7 +27,7 @@ final class WidePart: @unchecked Sendable {
     init(name: String, buckets: Int, kind: SparseRowOptimizer.Kind, learningRate: Float, denseOptimizer: any DenseOptimizer,
          maxIds: Int, feed: StepFeed, context: DNNLContext, seed: UInt64) throws {
         tables = EmbeddingGroup(name: "\(name).ids", buckets: buckets, dim: 1, kind: kind, learningRate: learningRate,
-                                initScale: 0.01, maxIdsPerUpdate: maxIds, feed: feed, nodePerColumn: false, seed: seed)
+                                initScale: 0.01, maxIdsPerUpdate: maxIds, feed: feed, seed: seed)
         linear = try MLPStack(name: "\(name).dense", inputs: CriteoSchema.denseCount, widths: [1], reluOnLast: false,
                               precision: .fp32, context: context, optimizer: denseOptimizer, seed: seed &+ 17)
     }

@@ -23,7 +23,7 @@ public final class WDLModel: CTRModel {
         // The wide weights of a column ride on its embedding's sparse update (same ids; each keeps
         // its own rule and learning rate).
         embeddings = EmbeddingGroup(name: "wdl.emb", buckets: config.hashBuckets, dim: dim, kind: .adam, learningRate: deepLR,
-                                    initScale: 0.05, maxIdsPerUpdate: config.batch, feed: feed, nodePerColumn: true, seed: config.seed,
+                                    initScale: 0.05, maxIdsPerUpdate: config.batch, feed: feed, seed: config.seed,
                                     companion: wide.tables)
         let inputs = CriteoSchema.categoricalCount * dim + CriteoSchema.denseCount
         dnn = try MLPStack(name: "wdl.dnn", inputs: inputs, widths: (config.hiddenLayers ?? [1024, 512, 256]) + [1],
