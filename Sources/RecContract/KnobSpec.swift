@@ -120,7 +120,7 @@ extension KnobSpec {
                          help: "Stage producer threads.", when: .when(.stage, isOneOf: ["on"]))
         case .microBatch:
             return entry(.runtime, .integer(min: 1, max: 1024), "1", "micro-batches",
-                         help: "Micro-batches per step: forward/backward subgraphs in one step graph, gradients accumulated, one update; the dense towers take their hidden layers' weight gradients in one product over the whole batch.")
+                         help: "Micro-batches per step: forward/backward subgraphs in one step graph, gradients accumulated, one update (the contest WDL, DLRM and MMoE take their towers' hidden-layer weight gradients in one product over the whole batch).")
         case .bf16:
             return entry(.runtime, .onOff, "off", help: "Matrix products in bf16 through oneDNN (fp32 accumulation and master weights): the MLP layers (the one-output logit layer of WDL, DLRM and DeepFM stays fp32, as in the contest scripts); for din and dien also the attention and GRU/AUGRU products.")
         case .embeddingDim:

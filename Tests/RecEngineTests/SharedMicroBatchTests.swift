@@ -71,26 +71,6 @@ final class SharedMicroBatchTests: XCTestCase {
         XCTAssertEqual(three.merged, [false, true, false])
     }
 
-    /// The Criteo models share their towers' step tensors when they train on micro-batches: the
-    /// second hidden layer's weight gradient is one node, not one per micro-batch.
-    func testCriteoModelsTakeWholeBatchWeightGradients() throws {
-        for kind in [ModelKind.wdl, .dlrm, .deepfm] {
-            var c = TrainConfig()
-            c.model = kind
-            c.batch = 64
-            c.microBatch = 2
-            c.hiddenLayers = [32, 16]
-            c.bf16 = true
-            let context = try DNNLContext(workers: 1)
-            let model = try makeModel(config: c, context: context, feed: StepFeed(capacity: c.batch))
-            let names = Set(try model.trainingGraph(microBatches: MicroBatch.split(batch: 64, count: 2)).nodes.map(\.name))
-            let tower = kind == .dlrm ? "dlrm.top" : "\(kind.rawValue).dnn"
-            XCTAssertTrue(names.contains("\(tower).1.bwdW"), "\(kind)")
-            XCTAssertFalse(names.contains("\(tower).1.bwdW.m0"), "\(kind)")
-            XCTAssertFalse(try model.evaluationGraph(rows: 64).nodes.contains { $0.name.hasSuffix("step_tensors") }, "\(kind)")
-        }
-    }
-
     /// What the inline executor's last node read (one thread: no lock needed).
     private final class Captured: @unchecked Sendable { var values: [Float] = [] }
 

@@ -47,9 +47,6 @@ public final class DLRMModel: CTRModel {
         var bottomBackward: [MLPStack.Backward] = []
         var topBackward: [MLPStack.Backward] = []
         var slices: [EmbeddingGroup.GradientSlice] = []
-        let rowsPerMicro = micros.map(\.rows)
-        let bottomShare = training ? try bottom.shareStep(b, rows: rowsPerMicro) : nil
-        let topShare = training ? try top.shareStep(b, rows: rowsPerMicro) : nil
         for (m, micro) in micros.enumerated() {
             let tag = micros.count > 1 ? ".m\(m)" : ""
             let rows = micro.rows
@@ -59,7 +56,7 @@ public final class DLRMModel: CTRModel {
                                             concat: nil, concatStride: 0, concatOffset: 0)
             let gathers = embeddings.addGather(b, tag: tag, rowStart: micro.start, rows: rows, out: emb, outStride: embWidth,
                                                outOffset: 0, after: [input])
-            let bottomF = bottom.addForward(b, tag: tag, rows: rows, input: denseIn, after: [input], share: bottomShare, micro: m)
+            let bottomF = bottom.addForward(b, tag: tag, rows: rows, input: denseIn, after: [input])
             let inter = b.floats("dlrm.inter\(tag)", count: rows * interWidth)
             let z = bottomF.output
             let interNode = b.node("dlrm.interaction\(tag)", kind: .forward, after: gathers + [bottomF.done],
@@ -67,11 +64,10 @@ public final class DLRMModel: CTRModel {
                 InteractionKernels.forward(bottom: ctx.memory.floats(z), emb: ctx.memory.floats(emb), embStride: embWidth, embOffset: 0,
                                            fields: fields, dim: dim, batch: rows, out: ctx.memory.floats(inter), outStride: interWidth)
             }
-            let topF = top.addForward(b, tag: tag, rows: rows, input: inter, after: [interNode], share: topShare, micro: m)
+            let topF = top.addForward(b, tag: tag, rows: rows, input: inter, after: [interNode])
             let loss = head.addLoss(b, tag: tag, index: m, micro: micro, logits: [topF.output], after: [topF.done], training: training)
             guard training, let gradLogit = loss.grad else { continue }
-            let topB = top.addBackward(b, tag: tag, rows: rows, forward: topF, gradOutput: gradLogit, gradReady: [loss.node], needInputGrad: true,
-                                       share: topShare, micro: m)
+            let topB = top.addBackward(b, tag: tag, rows: rows, forward: topF, gradOutput: gradLogit, gradReady: [loss.node], needInputGrad: true)
             topBackward.append(topB)
             let gInter = topB.inputGrad!
             let gz = b.floats("dlrm.dbottom\(tag)", count: rows * dim)
@@ -84,13 +80,13 @@ public final class DLRMModel: CTRModel {
                                             gradEmbStride: embWidth, gradEmbOffset: 0)
             }
             bottomBackward.append(bottom.addBackward(b, tag: tag, rows: rows, forward: bottomF, gradOutput: gz,
-                                                     gradReady: [interBwd], needInputGrad: false, share: bottomShare, micro: m))
+                                                     gradReady: [interBwd], needInputGrad: false))
             slices.append(.init(rowStart: micro.start, rows: rows, grad: gEmb, gradStride: embWidth, gradOffset: 0,
                                 columnStride: dim, ready: interBwd))
         }
         if training {
-            _ = top.addUpdates(b, backward: topBackward, share: topShare)
-            _ = bottom.addUpdates(b, backward: bottomBackward, share: bottomShare)
+            _ = top.addUpdates(b, backward: topBackward)
+            _ = bottom.addUpdates(b, backward: bottomBackward)
             _ = embeddings.addUpdates(b, slices: slices)
         }
         return try b.build()

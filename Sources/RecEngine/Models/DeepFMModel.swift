@@ -46,7 +46,6 @@ public final class DeepFMModel: CTRModel {
         var dnnBackward: [MLPStack.Backward] = []
         var firstBackward: [WidePart.Backward] = []
         var slices: [EmbeddingGroup.GradientSlice] = []
-        let share = training ? try dnn.shareStep(b, rows: micros.map(\.rows)) : nil
         for (m, micro) in micros.enumerated() {
             let tag = micros.count > 1 ? ".m\(m)" : ""
             let rows = micro.rows
@@ -62,13 +61,12 @@ public final class DeepFMModel: CTRModel {
                 FMKernels.forward(x: ctx.memory.floats(deepIn), stride: width, offset: 0, fields: fields, dim: dim, batch: rows,
                                   out: ctx.memory.floats(fm))
             }
-            let dnnF = dnn.addForward(b, tag: tag, rows: rows, input: deepIn, after: gathers, share: share, micro: m)
+            let dnnF = dnn.addForward(b, tag: tag, rows: rows, input: deepIn, after: gathers)
             let loss = head.addLoss(b, tag: tag, index: m, micro: micro,
                                     logits: [dnnF.output, firstF.linear.output, firstF.idLogit, fm],
                                     after: [dnnF.done, fmNode] + firstF.nodes, training: training)
             guard training, let gradLogit = loss.grad else { continue }
-            let dnnB = dnn.addBackward(b, tag: tag, rows: rows, forward: dnnF, gradOutput: gradLogit, gradReady: [loss.node], needInputGrad: true,
-                                       share: share, micro: m)
+            let dnnB = dnn.addBackward(b, tag: tag, rows: rows, forward: dnnF, gradOutput: gradLogit, gradReady: [loss.node], needInputGrad: true)
             dnnBackward.append(dnnB)
             let gIn = dnnB.inputGrad!
             let fmBwd = b.node("deepfm.fm.bwd\(tag)", kind: .backward, after: [dnnB.inputGradReady!],
@@ -80,7 +78,7 @@ public final class DeepFMModel: CTRModel {
             slices.append(.init(rowStart: micro.start, rows: rows, grad: gIn, gradStride: width, gradOffset: 0, columnStride: dim, ready: fmBwd))
         }
         if training {
-            _ = dnn.addUpdates(b, backward: dnnBackward, share: share)
+            _ = dnn.addUpdates(b, backward: dnnBackward)
             _ = first.addUpdates(b, backward: firstBackward, tablesRideOn: embeddings)
             _ = embeddings.addUpdates(b, slices: slices, companionSlices: firstBackward.map(\.slice))
         }

@@ -11,6 +11,9 @@
 /// micro-batch owns its rows, and a layer whose product input and output gradient both lie in
 /// such tensors computes its weight gradient once over the whole batch (one product at the full
 /// batch instead of one per micro-batch, and no micro-batch gradients to sum in the update).
+/// The two micro-batches' chains then join at each such product, which can leave a worker idle:
+/// models opt in where it measured faster (the contest WDL, DLRM and MMoE; not the Criteo WDL,
+/// DLRM and DeepFM, whose pool schedules lost more to the joins than the products gained).
 ///
 /// With bf16 the layers are chained: between two layers the activation and its gradient are step
 /// tensors of bf16 bits that one layer's product writes and the next one's reads (and the ReLU
@@ -103,8 +106,7 @@ final class MLPStack: @unchecked Sendable {
         }
         let merged = (0..<n).map { i in i < n - 1 && (i > 0 || layers[0].convertsInput) }
         guard merged.contains(true) else { return nil }
-        try layers[0].prepare(batch: start)
-        for i in 1..<n where merged[i] { try layers[i].prepare(batch: start) }
+        for i in 0..<n where merged[i] { try layers[i].prepare(batch: start) }
         let activations: [TensorID?] = layers.indices.map { i in
             guard i < n - 1 else { return nil }
             return b.floats("\(name).\(i).out", count: Self.storage(start * layers[i].outputs, lowPrecision: layers[i].lowPrecisionOutput))

@@ -50,7 +50,6 @@ public final class WDLModel: CTRModel {
         var dnnBackward: [MLPStack.Backward] = []
         var wideBackward: [WidePart.Backward] = []
         var embSlices: [EmbeddingGroup.GradientSlice] = []
-        let share = training ? try dnn.shareStep(b, rows: micros.map(\.rows)) : nil
         for (m, micro) in micros.enumerated() {
             let tag = micros.count > 1 ? ".m\(m)" : ""
             let deepIn = b.floats("wdl.deep_in\(tag)", count: micro.rows * width)
@@ -60,20 +59,20 @@ public final class WDLModel: CTRModel {
             let gathers = embeddings.addGather(b, tag: tag, rowStart: micro.start, rows: micro.rows, out: deepIn,
                                                outStride: width, outOffset: 0, after: [input])
             let wideF = wide.addForward(b, tag: tag, micro: micro, denseIn: denseIn, input: input)
-            let deepF = dnn.addForward(b, tag: tag, rows: micro.rows, input: deepIn, after: gathers, share: share, micro: m)
+            let deepF = dnn.addForward(b, tag: tag, rows: micro.rows, input: deepIn, after: gathers)
             let loss = head.addLoss(b, tag: tag, index: m, micro: micro,
                                     logits: [deepF.output, wideF.linear.output, wideF.idLogit],
                                     after: [deepF.done] + wideF.nodes, training: training)
             guard training, let gradLogit = loss.grad else { continue }
             let deepB = dnn.addBackward(b, tag: tag, rows: micro.rows, forward: deepF, gradOutput: gradLogit,
-                                        gradReady: [loss.node], needInputGrad: true, share: share, micro: m)
+                                        gradReady: [loss.node], needInputGrad: true)
             dnnBackward.append(deepB)
             wideBackward.append(wide.addBackward(b, tag: tag, micro: micro, forward: wideF, gradLogit: gradLogit, lossNode: loss.node))
             embSlices.append(.init(rowStart: micro.start, rows: micro.rows, grad: deepB.inputGrad!, gradStride: width,
                                    gradOffset: 0, columnStride: dim, ready: deepB.inputGradReady!))
         }
         if training {
-            _ = dnn.addUpdates(b, backward: dnnBackward, share: share)
+            _ = dnn.addUpdates(b, backward: dnnBackward)
             _ = wide.addUpdates(b, backward: wideBackward, tablesRideOn: embeddings)
             _ = embeddings.addUpdates(b, slices: embSlices, companionSlices: wideBackward.map(\.slice))
         }
