@@ -164,7 +164,8 @@ extension DenseLayer {
     public func backwardWeights(batch: Int, inputParts: UnsafeBufferPointer<UnsafePointer<Float>>, partRows: [Int],
                                 gradOutput: UnsafePointer<Float>, gradWeights: UnsafeMutablePointer<Float>,
                                 gradBias: UnsafeMutablePointer<Float>, worker: Int) {
-        dnnlRequire(convertsInput && inputParts.count == partRows.count, "\(name): input parts need a bf16 layer that converts its input, one row count per part")
+        dnnlRequire(convertsInput && inputParts.count == partRows.count && partRows.reduce(0, +) == batch,
+                    "\(name): input parts need a bf16 layer that converts its input, one row count per part, \(batch) rows in all (got \(partRows))")
         let plan = plan(batch)
         context.withWorker(worker) { w in
             let b = plan.binding(worker, boosted: w.boosted)
