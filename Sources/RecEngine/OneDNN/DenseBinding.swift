@@ -145,15 +145,8 @@ extension DenseLayer {
     public func backwardWeights(batch: Int, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
                                 gradWeights: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>,
                                 worker: Int) {
-        let plan = plan(batch)
-        context.withWorker(worker) { w in
-            let b = plan.binding(worker, boosted: w.boosted)
-            b.take(input: input, count: batch &* inputs)
-            b.take(gradOutput: gradOutput, count: batch &* outputs)
-            b.gradWeights.point(at: gradWeights)
-            b.gradBias.point(at: gradBias)
-            b.backwardWeights.execute(on: w.stream, scratchpad: w.scratchpad.pointer)
-            w.stream.wait()
+        backwardWeights(batch: batch, gradOutput: gradOutput, gradWeights: gradWeights, gradBias: gradBias, worker: worker) {
+            $0.take(input: input, count: batch &* inputs)
         }
     }
 
@@ -166,10 +159,20 @@ extension DenseLayer {
                                 gradBias: UnsafeMutablePointer<Float>, worker: Int) {
         dnnlRequire(convertsInput && inputParts.count == partRows.count && partRows.reduce(0, +) == batch,
                     "\(name): input parts need a bf16 layer that converts its input, one row count per part, \(batch) rows in all (got \(partRows))")
+        backwardWeights(batch: batch, gradOutput: gradOutput, gradWeights: gradWeights, gradBias: gradBias, worker: worker) {
+            $0.take(inputParts: inputParts, partRows: partRows, inputs: inputs)
+        }
+    }
+
+    /// The backward-weights product on `worker`, after `takeInput` has pointed (or converted) the
+    /// product's input in the worker's binding.
+    @inline(__always)
+    private func backwardWeights(batch: Int, gradOutput: UnsafePointer<Float>, gradWeights: UnsafeMutablePointer<Float>,
+                                 gradBias: UnsafeMutablePointer<Float>, worker: Int, takeInput: (DenseBinding) -> Void) {
         let plan = plan(batch)
         context.withWorker(worker) { w in
             let b = plan.binding(worker, boosted: w.boosted)
-            b.take(inputParts: inputParts, partRows: partRows, inputs: inputs)
+            takeInput(b)
             b.take(gradOutput: gradOutput, count: batch &* outputs)
             b.gradWeights.point(at: gradWeights)
             b.gradBias.point(at: gradBias)

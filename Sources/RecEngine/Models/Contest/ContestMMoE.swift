@@ -61,9 +61,8 @@ public final class ContestMMoE: ContestModel {
         var gateB = [[MLPStack.Backward]](repeating: [], count: tasks), towerB = gateB
         var slices: [EmbeddingColumns.GradientSlice] = []
         let rowsPerMicro = micros.map(\.rows)
-        let expertShare = training ? try experts.map { try $0.shareStep(b, rows: rowsPerMicro) } : experts.map { _ in nil }
-        let gateShare = training ? try gates.map { try $0.shareStep(b, rows: rowsPerMicro) } : gates.map { _ in nil }
-        let towerShare = training ? try towers.map { try $0.shareStep(b, rows: rowsPerMicro) } : towers.map { _ in nil }
+        let share = { (stack: MLPStack) in training ? try stack.shareStep(b, rows: rowsPerMicro) : nil }
+        let expertShare = try experts.map(share), gateShare = try gates.map(share), towerShare = try towers.map(share)
         for (m, micro) in micros.enumerated() {
             let tag = micros.count > 1 ? ".m\(m)" : ""
             let rows = micro.rows, start = micro.start
