@@ -98,6 +98,32 @@ final class ExecutorPoolTests: XCTestCase {
         }
     }
 
+    func testIdleWorkersStayAwakeAcrossTheGapBetweenSteps() throws {
+        // The caller's work between two steps (~20 µs here, as in training) must not put the other
+        // worker to sleep: waking it costs a futex wake-up (20–100 µs on these VMs) at the start of
+        // every step. With the former spin of 2048 scans, this test parked once per step.
+        guard CPUAffinity.allowedCPUs().count >= 2 else { throw XCTSkip("needs 2 CPUs: with fewer, idle workers park at once") }
+        let model = try SyntheticModel(TestGraphs.wide(width: 40, work: 2_000))
+        let steps = 300
+        func gap(_ micros: Double) {
+            let until = WorkStealingScheduler.monotonicMicros() + micros
+            while WorkStealingScheduler.monotonicMicros() < until {}
+        }
+        let pool = PoolExecutor(threads: 2)
+        runSteps(model, pool, allocator: SystemAllocator(), steps: 0..<steps) { _ in gap(20) }
+        let awake = pool.counters
+        pool.shutdown()
+        XCTAssertLessThan(awake.parks, steps / 10, "a 20 µs gap between steps parked the idle worker: \(awake)")
+        XCTAssertGreaterThan(awake.steals, 0, "worker 1 must take part in the steps: \(awake)")
+        // More threads than CPUs (2 workers × 2 OpenMP threads each): idle workers yield the CPU
+        // after a short spin, so a 1 ms gap parks them.
+        let crowded = PoolExecutor(threads: 2, intraThreads: CPUAffinity.allowedCPUs().count)
+        runSteps(model, crowded, allocator: SystemAllocator(), steps: 0..<50) { _ in gap(1_000) }
+        let parked = crowded.counters
+        crowded.shutdown()
+        XCTAssertGreaterThanOrEqual(parked.parks, 25, "with more threads than CPUs an idle worker must park: \(parked)")
+    }
+
     static func threadNames() -> Set<String> {
         let dir = "/proc/self/task"
         let tids = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []

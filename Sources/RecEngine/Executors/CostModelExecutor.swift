@@ -41,16 +41,19 @@ public final class CostModelExecutor: TimelineRecording {
     ///   - batchThresholdMicros: nodes whose average cost is below this are batched.
     ///   - onWorkerStart: called once on each worker's own thread with its worker index.
     ///   - boost: gives a dense node that runs alone a larger OpenMP team (`IntraOpBoost`); nil = never.
+    ///   - intraThreads: OpenMP threads per worker; with `boost` or more threads than CPUs an idle
+    ///     worker parks after a short spin (else it spins up to 200 µs, to span the gap between steps).
     public init(threads: Int, pinThreads: Bool = false, profileStart: Int, profileStop: Int,
                 batchThresholdMicros: Double = 20, onWorkerStart: (@Sendable (Int) -> Void)? = nil,
-                boost: IntraOpBoost? = nil) {
+                boost: IntraOpBoost? = nil, intraThreads: Int = 1) {
         precondition(profileStart >= 0, "costmodel-start must be >= 0, got \(profileStart)")
         workerCount = threads
         self.profileStart = profileStart
         self.profileStop = profileStop
         self.batchThresholdMicros = batchThresholdMicros
         scheduler = WorkStealingScheduler(threads: threads, pinThreads: pinThreads,
-                                          namePrefix: "rectune-pool", onWorkerStart: onWorkerStart, boost: boost)
+                                          namePrefix: "rectune-pool", onWorkerStart: onWorkerStart, boost: boost,
+                                          intraThreads: intraThreads)
     }
 
     deinit { scheduler.shutdown() }

@@ -1,7 +1,8 @@
 /// `--executor pool` (the default, like TensorFlow's inter-op executor): ready nodes go to a
 /// work-stealing pool. Each worker owns a deque, pops its newest work, runs the first ready
 /// successor of a finished node itself and pushes the others onto its own deque; idle workers
-/// steal the oldest work of others, spin briefly, then park until work is pushed.
+/// steal the oldest work of others, spin (up to 200 µs, see `WorkStealingScheduler`), then park
+/// until work is pushed.
 ///
 /// Threads: worker 0 is the thread that calls `run` (so `threads: 2` means the caller plus one
 /// pool thread, `rectune-pool-1`); `run` must always be called from the same thread. With
@@ -24,11 +25,14 @@ public final class PoolExecutor: TimelineRecording {
     ///   - pinThreads: pin worker N to the N-th allowed CPU (mod their number), the caller too.
     ///   - onWorkerStart: called once on each worker's own thread with its worker index.
     ///   - boost: gives a dense node that runs alone a larger OpenMP team (`IntraOpBoost`); nil = never.
+    ///   - intraThreads: OpenMP threads per worker; with `boost` or more threads than CPUs an idle
+    ///     worker parks after a short spin (else it spins up to 200 µs, to span the gap between steps).
     public init(threads: Int, pinThreads: Bool = false, onWorkerStart: (@Sendable (Int) -> Void)? = nil,
-                boost: IntraOpBoost? = nil) {
+                boost: IntraOpBoost? = nil, intraThreads: Int = 1) {
         workerCount = threads
         scheduler = WorkStealingScheduler(threads: threads, pinThreads: pinThreads,
-                                          namePrefix: "rectune-pool", onWorkerStart: onWorkerStart, boost: boost)
+                                          namePrefix: "rectune-pool", onWorkerStart: onWorkerStart, boost: boost,
+                                          intraThreads: intraThreads)
     }
 
     deinit { scheduler.shutdown() }

@@ -1,4 +1,5 @@
 import Glibc
+import RecSystem
 import Synchronization
 
 /// How the scheduler treats one step.
@@ -59,7 +60,7 @@ final class WorkerScratch: @unchecked Sendable {
 ///
 /// Worker 0 is the thread that calls `runStep` (it runs nodes like any other worker, so with
 /// `threads: 2` the step uses exactly two threads); workers 1..<threads are joinable pthreads
-/// named `<prefix>-N`. Each worker owns a `WorkQueue`; idle workers steal, spin briefly and
+/// named `<prefix>-N`. Each worker owns a `WorkQueue`; idle workers steal, spin (`spinNanoseconds`) and
 /// then park on their own `Parker`. Waking is race-free by a Dekker pair of sequentially
 /// consistent operations: a pusher increments `pending` then reads `idleMask`, a parking worker
 /// sets its `idleMask` bit then reads `pending` (worker 0 also reads the step's `remaining`).
@@ -94,11 +95,21 @@ final class WorkStealingScheduler: @unchecked Sendable {
     private var callerStarted = false
     /// Set between steps only; while set, every step's node times are recorded into it.
     var timeline: StepTimeline?
-    /// Idle scans of `pending` before parking (a few microseconds).
-    private let spinLimit = 2048
+    /// How long an idle worker keeps scanning for work (yielding the CPU every 256 scans) before
+    /// it parks. Long enough to span the caller's work between two steps, so the next step's
+    /// roots find the other workers awake: waking a parked worker (a futex wake-up) took 20–100 µs
+    /// on the 2-vCPU VMs, which `bench --trace` showed as worker 1 starting each step that much
+    /// after worker 0. With `boost`, or with more threads (workers × `intraThreads`) than the
+    /// process may use CPUs, an idle worker parks after a short spin instead, so an OpenMP team or
+    /// a busy worker gets the CPU.
+    private let spinNanoseconds: UInt64
+    /// The spin when every worker has a CPU and nothing is boosted: 200 µs.
+    static let longSpinNanoseconds: UInt64 = 200_000
+    /// The short spin: about as long as 2048 scans took before the spin was timed.
+    static let shortSpinNanoseconds: UInt64 = 5_000
 
     init(threads: Int, pinThreads: Bool, namePrefix: String, onWorkerStart: (@Sendable (Int) -> Void)?,
-         boost: IntraOpBoost? = nil) {
+         boost: IntraOpBoost? = nil, intraThreads: Int = 1) {
         precondition(threads >= 1 && threads <= 64, "inter-op threads must be in 1...64, got \(threads)")
         threadCount = threads
         queues = (0..<threads).map { _ in WorkQueue() }
@@ -108,6 +119,8 @@ final class WorkStealingScheduler: @unchecked Sendable {
         self.pinThreads = pinThreads
         self.onWorkerStart = onWorkerStart
         self.boost = boost
+        spinNanoseconds = boost == nil && threads * max(intraThreads, 1) <= max(CPUAffinity.allowedCPUs().count, 1)
+            ? Self.longSpinNanoseconds : Self.shortSpinNanoseconds
         for w in 1..<threads {
             workers.append(WorkerThread(name: "\(namePrefix)-\(w)") { [self] in self.backgroundWorker(w) })
         }
@@ -222,13 +235,7 @@ final class WorkStealingScheduler: @unchecked Sendable {
                 }
             }
             if shouldExit(w, st) { return nil }
-            var i = 0
-            while i < spinLimit {
-                if pending.load(ordering: .relaxed) > 0 || shouldExit(w, st) { break }
-                i += 1
-                if i & 255 == 0 { sched_yield() }
-            }
-            if i < spinLimit { continue }
+            if spinFindsWork(w, step: st) { continue }
             let bit = UInt64(1) << UInt64(w)
             idleMask.bitwiseOr(bit, ordering: .sequentiallyConsistent)
             if pending.load(ordering: .sequentiallyConsistent) > 0 || shouldExit(w, st) {
@@ -239,6 +246,30 @@ final class WorkStealingScheduler: @unchecked Sendable {
             WorkerStats.bump(s.parks)
             parkers[w].park()
         }
+    }
+
+    /// Scans `pending` (and the step's end) for up to `spinNanoseconds`, yielding the CPU every
+    /// 256 scans; true as soon as there is something to do, false when the time is up.
+    private func spinFindsWork(_ w: Int, step st: StepState?) -> Bool {
+        var scans = 0
+        var deadline: UInt64 = 0
+        while true {
+            if pending.load(ordering: .relaxed) > 0 || shouldExit(w, st) { return true }
+            scans &+= 1
+            if scans & 255 == 0 {
+                sched_yield()
+                let now = Self.monotonicNanos()
+                if deadline == 0 { deadline = now &+ spinNanoseconds } else if now >= deadline { return false }
+            }
+        }
+    }
+
+    /// clock_gettime(CLOCK_MONOTONIC) in nanoseconds.
+    @inline(__always)
+    static func monotonicNanos() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
     }
 
     /// Takes a dequeued item off `pending`. With boosting, the worker counts itself busy first

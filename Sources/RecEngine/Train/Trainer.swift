@@ -75,9 +75,11 @@ public final class Trainer {
                              onWorkerStart: @escaping @Sendable (Int) -> Void) -> any StepExecutor {
         switch c.executor {
         case .inline: InlineExecutor()
-        case .pool: PoolExecutor(threads: c.interThreads, pinThreads: c.pinThreads, onWorkerStart: onWorkerStart, boost: boost)
+        case .pool: PoolExecutor(threads: c.interThreads, pinThreads: c.pinThreads, onWorkerStart: onWorkerStart, boost: boost,
+                                 intraThreads: c.intraThreads)
         case .costmodel: CostModelExecutor(threads: c.interThreads, pinThreads: c.pinThreads, profileStart: c.costmodelStart,
-                                           profileStop: c.costmodelStop, onWorkerStart: onWorkerStart, boost: boost)
+                                           profileStop: c.costmodelStop, onWorkerStart: onWorkerStart, boost: boost,
+                                           intraThreads: c.intraThreads)
         }
     }
 
