@@ -28,16 +28,21 @@ final class ContestKernelTests: XCTestCase {
             let (ids, start, count) = Self.bags(tableRows: tableRows)
             var table = rng.floats(tableRows * dim)
             let r = rng.floats(rows * outStride)
-            func forward(_ t: [Float]) -> [Float] {
+            func forward(_ t: [Float], prefetchDistance: Int = BagKernels.bagPrefetchDistance) -> [Float] {
                 var out = [Float](repeating: 9, count: rows * outStride)
                 ids.withUnsafeBufferPointer { i in start.withUnsafeBufferPointer { s in count.withUnsafeBufferPointer { c in
                     BagKernels.forward(table: t, rows: tableRows, dim: dim,
                                        bags: BagView(ids: i.baseAddress!, start: s.baseAddress!, count: c.baseAddress!, stride: 1, slot: 0),
-                                       batch: rows, combiner: combiner, out: &out, outStride: outStride, outOffset: outOffset)
+                                       batch: rows, combiner: combiner, out: &out, outStride: outStride, outOffset: outOffset,
+                                       prefetchDistance: prefetchDistance)
                 } } }
                 return out
             }
             let out = forward(table)
+            for distance in [0, 1, 2] {
+                XCTAssertEqual(forward(table, prefetchDistance: distance).map(\.bitPattern), out.map(\.bitPattern),
+                               "the prefetch (\(distance) samples ahead) changes speed only")
+            }
             XCTAssertEqual(Array(out[outStride + outOffset..<outStride + outOffset + dim]), [0, 0, 0, 0, 0], "an empty bag pools to zeros")
             XCTAssertEqual(out[0], 9, "columns outside the slice are untouched")
             let w: Float = combiner == .mean ? 1 / 3 : 1

@@ -77,7 +77,8 @@ final class KernelForwardTests: XCTestCase {
     }
 
     /// The wide / first-order logit in one pass equals gathering every column's weight into a row
-    /// and summing the row, bit for bit (26 columns: the SIMD body and the scalar tail of the sum).
+    /// and summing the row, bit for bit (26 columns: the SIMD body and the scalar tail of the sum),
+    /// with and without the prefetch.
     func testGatherSumEqualsGatherAllThenRowSumsBitForBit() {
         var rng = KernelTestRNG(seed: 5)
         for columns in [1, 7, 26] {
@@ -94,11 +95,14 @@ final class KernelForwardTests: XCTestCase {
                                        batch: batch, out: &gathered, outStride: columns, outOffset: 0)
             var expected = [Float](repeating: 0, count: batch)
             VectorKernels.sumRows(x: gathered, stride: columns, offset: 0, width: columns, batch: batch, out: &expected, accumulate: false)
-            var actual = [Float](repeating: .nan, count: batch)
-            EmbeddingKernels.gatherSum(tables: constPointers, rows: rowCounts, columns: columns, ids: ids, idStride: columns,
-                                       batch: batch, out: &actual)
-            XCTAssertEqual(actual.map(\.bitPattern), expected.map(\.bitPattern), "\(columns) columns")
-            XCTAssertNotEqual(actual, [Float](repeating: 0, count: batch))
+            // The prefetch (none, some samples ahead, further than the batch) changes speed only.
+            for distance in [0, 4, 16] {
+                var actual = [Float](repeating: .nan, count: batch)
+                EmbeddingKernels.gatherSum(tables: constPointers, rows: rowCounts, columns: columns, ids: ids, idStride: columns,
+                                           batch: batch, out: &actual, prefetchDistance: distance)
+                XCTAssertEqual(actual.map(\.bitPattern), expected.map(\.bitPattern), "\(columns) columns, prefetch \(distance)")
+                XCTAssertNotEqual(actual, [Float](repeating: 0, count: batch))
+            }
         }
     }
 

@@ -1,3 +1,4 @@
+internal import CDNNL
 /// How a bag of embedding rows is pooled (TF's `combiner`).
 public enum BagCombiner: String, Sendable {
     /// Σ rows (the linear model's `sparse_combiner='sum'`; also indicator counts).
@@ -38,11 +39,24 @@ public struct BagView {
 /// contest models add: a whole-tensor L2 normalization, batch normalization, softmax gates and
 /// their mixture, the vector-valued FM term, and the MSE-on-sigmoid loss.
 public enum BagKernels {
+    /// How many samples ahead `forward` requests the rows of a bag (0: none). Changes speed only.
+    public static let bagPrefetchDistance = 8
+
     /// `out[i*outStride + outOffset + d] = w_i · Σ_{id ∈ bag_i} table[id*dim + d]`, w_i the
     /// combiner's weight (an empty bag gives zeros). Ids outside `0..<rows` stop the process.
     public static func forward(table: UnsafePointer<Float>, rows: Int, dim: Int, bags: BagView, batch: Int, combiner: BagCombiner,
-                               out: UnsafeMutablePointer<Float>, outStride: Int, outOffset: Int) {
+                               out: UnsafeMutablePointer<Float>, outStride: Int, outOffset: Int,
+                               prefetchDistance: Int = bagPrefetchDistance) {
         for i in 0..<batch {
+            if prefetchDistance > 0 && i &+ prefetchDistance < batch {
+                // The rows sit at random addresses: request the first line of every row of sample
+                // i + distance's bag (a hint only; its ids are checked when their turn comes).
+                let (s, n) = bags.bag(i &+ prefetchDistance)
+                for k in s..<(s &+ Int(n)) {
+                    let id = Int(bags.ids[k])
+                    if id >= 0 && id < rows { rt_prefetch_for_read(table + id &* dim) }
+                }
+            }
             let dst = out + (i &* outStride &+ outOffset)
             let (s, n) = bags.bag(i)
             dst.update(repeating: 0, count: dim)

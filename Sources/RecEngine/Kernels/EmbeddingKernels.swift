@@ -10,6 +10,13 @@ public enum EmbeddingKernels {
     /// with it (8 samples) the gathers' share of a bf16 DeepFM step fell from 4.0% to 3.1% (`perf`);
     /// `bench --kernels` "gather …, fresh ids": 139–152 ns per sample at 8, 86–99 at 24.
     static let gatherPrefetchDistance = 24
+    /// How many samples ahead `gatherSum` requests every column's weight (0: none). Changes speed
+    /// only. In a step the products have evicted the dim-1 tables from L2 by the next gather, so
+    /// each of a sample's 26 weights is a miss of its own: the inline profile (bf16, `micro_batch
+    /// 2`, three alternations) put DeepFM's two gather-sum nodes at 60–88 µs without and 28–33 µs
+    /// with it, WDL's at 61–78 and 28–35 µs. `bench --kernels`, where the tables stay in L2, shows
+    /// only its cost (22 → 27 ns per sample).
+    public static let gatherSumPrefetchDistance = 4
 
     /// Gathers one embedding per sample:
     /// `out[i*outStride + outOffset + d] = table[ids[i*idStride + column] * dim + d]`
@@ -45,10 +52,19 @@ public enum EmbeddingKernels {
     /// floats followed by `VectorKernels.sumRows` (the row is summed from a stack buffer), without
     /// the step tensor of gathered weights. Ids are checked as in `gather`.
     public static func gatherSum(tables: UnsafePointer<UnsafePointer<Float>>, rows: UnsafePointer<Int>, columns: Int,
-                                 ids: UnsafePointer<Int32>, idStride: Int, batch: Int, out: UnsafeMutablePointer<Float>) {
+                                 ids: UnsafePointer<Int32>, idStride: Int, batch: Int, out: UnsafeMutablePointer<Float>,
+                                 prefetchDistance: Int = gatherSumPrefetchDistance) {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: max(columns, 1)) { buffer in
             let row = buffer.baseAddress!
             for i in 0..<batch {
+                if prefetchDistance > 0 && i &+ prefetchDistance < batch {
+                    // Every column's weight is a miss of its own: request sample i + distance's.
+                    let aheadIds = ids + (i &+ prefetchDistance) &* idStride
+                    for c in 0..<columns {
+                        let ahead = Int(aheadIds[c])
+                        if ahead >= 0 && ahead < rows[c] { rt_prefetch_for_read(tables[c] + ahead) }
+                    }
+                }
                 let sampleIds = ids + i &* idStride
                 for c in 0..<columns {
                     let id = Int(sampleIds[c])

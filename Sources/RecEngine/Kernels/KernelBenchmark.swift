@@ -172,6 +172,19 @@ public enum KernelBenchmark {
             EmbeddingKernels.gatherSum(tables: widePointers, rows: wideRows, columns: columns, ids: ids, idStride: columns, batch: batch,
                                        out: vec + 2 * batch)
         }
+        // Fresh ids per call. Here the 26 small tables stay in this core's L2, so the prefetch
+        // shows its cost; in a step the products evict them and it halves the node (see
+        // `gatherSumPrefetchDistance`).
+        for distance in [0, EmbeddingKernels.gatherSumPrefetchDistance] {
+            var call = 0
+            let label = distance == 0 ? "no prefetch" : "prefetch \(distance) samples"
+            measure("gather-sum \(columns) dim-1 tables, fresh ids, \(label)") {
+                call += 1
+                EmbeddingKernels.gatherSum(tables: widePointers, rows: wideRows, columns: columns,
+                                           ids: freshIds + (call % freshBatches) * batch * columns, idStride: columns, batch: batch,
+                                           out: vec + 2 * batch, prefetchDistance: distance)
+            }
+        }
         func accumulateWide(_ batchIds: UnsafePointer<Int32>) {
             for c in 0..<columns {
                 wideSparse[c].begin()
