@@ -188,6 +188,51 @@ final class OptimizerSparseTests: XCTestCase {
         }
     }
 
+    /// Ids indexing their positions directly (a table of at most as many rows as the hash table
+    /// would have slots, as the contest tables) and through the hash table give the same bits:
+    /// single ids and bags (weighted rows), duplicates within and across micro-batches, Adam, three
+    /// steps; and `begin` forgets an unapplied gradient in both.
+    func testDirectPositionsEqualTheHashTableBitForBit() {
+        let tableRows = 1000, width = 4, batch = 60
+        var rng = KernelTestRNG(seed: 410)
+        let values = rng.floats(tableRows * width)
+        let directTable = ParameterTensor(name: "direct", rows: tableRows, columns: width)
+        let hashedTable = ParameterTensor(name: "hashed", rows: tableRows, columns: width)
+        directTable.load(values)
+        hashedTable.load(values)
+        let direct = SparseRowOptimizer(table: directTable, kind: .adam, learningRate: 0.05, maxIdsPerUpdate: 600)
+        let hashed = SparseRowOptimizer(table: hashedTable, kind: .adam, learningRate: 0.05, maxIdsPerUpdate: 250)
+        XCTAssertTrue(direct.indexesDirectly)
+        XCTAssertFalse(hashed.indexesDirectly)
+        // Bags of 0…3 ids per sample.
+        var bagIds: [Int32] = [], starts: [Int32] = [], counts: [Int32] = []
+        for _ in 0..<batch {
+            let n = rng.int(4)
+            starts.append(Int32(bagIds.count)); counts.append(Int32(n))
+            for _ in 0..<n { bagIds.append(Int32(rng.int(4) == 0 ? rng.int(5) : rng.int(tableRows))) }
+        }
+        for step in 1...3 {
+            let ids = (0..<batch).map { _ in Int32(rng.int(3) == 0 ? rng.int(8) : rng.int(tableRows)) }
+            let grads = (0..<2).map { _ in rng.floats(batch * width) }
+            let bagGrad = rng.floats(batch * width)
+            for opt in [direct, hashed] {
+                opt.accumulate(ids: ids, idStride: 1, column: 0, count: batch, grad: grads[0], gradStride: width, gradOffset: 0)
+                opt.begin()  // forgets the gradient just accumulated
+                for g in grads {
+                    opt.accumulate(ids: ids, idStride: 1, column: 0, count: batch, grad: g, gradStride: width, gradOffset: 0)
+                }
+                bagIds.withUnsafeBufferPointer { i in starts.withUnsafeBufferPointer { s in counts.withUnsafeBufferPointer { c in
+                    opt.accumulateBags(BagView(ids: i.baseAddress!, start: s.baseAddress!, count: c.baseAddress!, stride: 1, slot: 0),
+                                       count: batch, combiner: .mean, grad: bagGrad, gradStride: width, gradOffset: 0)
+                } } }
+            }
+            XCTAssertEqual(direct.pendingRows, hashed.pendingRows)
+            XCTAssertEqual(direct.apply(step: step), hashed.apply(step: step))
+            XCTAssertEqual(directTable.snapshot().map(\.bitPattern), hashedTable.snapshot().map(\.bitPattern), "step \(step)")
+        }
+        XCTAssertNotEqual(directTable.snapshot(), values)
+    }
+
     func testBeginDiscardsUnappliedGradient() {
         let table = makeTable(seed: 4)
         let initial = table.snapshot()

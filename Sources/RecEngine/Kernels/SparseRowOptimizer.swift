@@ -8,7 +8,8 @@ import Synchronization
 ///
 /// Use per step: `begin()`, then `accumulate(...)` once per (micro-)batch, then `apply(step:)`.
 /// Gradients of duplicate ids (within a batch or across micro-batches) are summed first in a
-/// pre-allocated open-addressing table sized for `maxIdsPerUpdate` unique ids, so a row is
+/// pre-allocated open-addressing table sized for `maxIdsPerUpdate` unique ids (or, when that
+/// table would have as many slots as the table has rows, an array indexed by id), so a row is
 /// updated once with its total gradient. Nothing is allocated after `init`.
 ///
 /// `@unchecked Sendable`: all mutable state (the hash table, the gradient rows, the optimizer
@@ -50,7 +51,13 @@ public final class SparseRowOptimizer: @unchecked Sendable {
     private let dim: Int
     private let capacityMask: Int
     private let hashShift: UInt64
-    /// Open-addressing table: `keys[slot]` is an id or −1; `positions[slot]` its index in `uniqueIds`.
+    /// Whether ids index `positions` directly (`positions[id]`: the id's index in `uniqueIds`, or
+    /// −1), taken when the hash table would have at least as many slots as the table has rows:
+    /// one array of `rows` entries and one memory access per id instead of two arrays of twice
+    /// `maxIdsPerUpdate` (the contest tables, whose `maxIdsPerUpdate` is their row count).
+    private let direct: Bool
+    /// Open-addressing table (not `direct`): `keys[slot]` is an id or −1; `positions[slot]` its
+    /// index in `uniqueIds`.
     private let keys: UnsafeMutablePointer<Int32>
     private let positions: UnsafeMutablePointer<Int32>
     /// Unique ids in first-seen order, their slots (for clearing), and their summed gradient rows.
@@ -91,10 +98,12 @@ public final class SparseRowOptimizer: @unchecked Sendable {
         while capacity < 2 * maxIdsPerUpdate { capacity <<= 1 }
         capacityMask = capacity - 1
         hashShift = UInt64(64 - capacity.trailingZeroBitCount)
-        keys = .allocate(capacity: capacity)
-        keys.initialize(repeating: -1, count: capacity)
-        positions = .allocate(capacity: capacity)
-        positions.initialize(repeating: 0, count: capacity)
+        direct = table.rows <= capacity
+        let keyCount = direct ? 1 : capacity, positionCount = direct ? max(table.rows, 1) : capacity
+        keys = .allocate(capacity: keyCount)
+        keys.initialize(repeating: -1, count: keyCount)
+        positions = .allocate(capacity: positionCount)
+        positions.initialize(repeating: direct ? -1 : 0, count: positionCount)
         uniqueIds = .allocate(capacity: maxIdsPerUpdate)
         uniqueIds.initialize(repeating: 0, count: maxIdsPerUpdate)
         uniqueSlots = .allocate(capacity: maxIdsPerUpdate)
@@ -124,6 +133,9 @@ public final class SparseRowOptimizer: @unchecked Sendable {
     public func begin() {
         lock.withLock { count in clear(&count) }
     }
+
+    /// Whether ids index their positions directly instead of through the hash table (tests).
+    var indexesDirectly: Bool { direct }
 
     /// Number of unique ids accumulated since `begin`/`apply`.
     public var pendingRows: Int { lock.withLock { $0 } }
@@ -184,6 +196,15 @@ public final class SparseRowOptimizer: @unchecked Sendable {
         if id < 0 || Int(id) >= table.rows {
             fatalError("SparseRowOptimizer(\(table.name)): id \(id) of sample \(i), column \(column) is outside 0..<\(table.rows)")
         }
+        if direct {
+            let position = Int(positions[Int(id)])
+            if position >= 0 {
+                let dst = sums + position &* dim
+                if weight == 1 { KernelMath.add(src, into: dst, dim) } else { KernelMath.axpy(weight, src, dst, dim) }
+                return position
+            }
+            return insert(id: id, slot: Int(id), row: src, weight: weight, unique: &unique)
+        }
         var slot = Int(truncatingIfNeeded: (UInt64(UInt32(bitPattern: id)) &* 0x9E37_79B9_7F4A_7C15) >> hashShift)
         while true {
             let key = keys[slot]
@@ -194,20 +215,27 @@ public final class SparseRowOptimizer: @unchecked Sendable {
                 return position
             }
             if key < 0 {
-                if unique == maxIdsPerUpdate {
-                    fatalError("SparseRowOptimizer(\(table.name)): more than maxIdsPerUpdate = \(maxIdsPerUpdate) unique ids in one update")
-                }
                 keys[slot] = id
-                positions[slot] = Int32(truncatingIfNeeded: unique)
-                uniqueIds[unique] = id
-                uniqueSlots[unique] = Int32(truncatingIfNeeded: slot)
-                let dst = sums + unique &* dim
-                if weight == 1 { KernelMath.copy(src, to: dst, dim) } else { for d in 0..<dim { dst[d] = weight * src[d] } }
-                unique &+= 1
-                return unique &- 1
+                return insert(id: id, slot: slot, row: src, weight: weight, unique: &unique)
             }
             slot = (slot &+ 1) & capacityMask
         }
+    }
+
+    /// Counts a new id (its key, if hashed, already written at `slot`): its position, its place in
+    /// `uniqueIds`, and `weight · row` as its summed gradient. Returns its position.
+    @inline(__always)
+    private func insert(id: Int32, slot: Int, row src: UnsafePointer<Float>, weight: Float, unique: inout Int) -> Int {
+        if unique == maxIdsPerUpdate {
+            fatalError("SparseRowOptimizer(\(table.name)): more than maxIdsPerUpdate = \(maxIdsPerUpdate) unique ids in one update")
+        }
+        positions[slot] = Int32(truncatingIfNeeded: unique)
+        uniqueIds[unique] = id
+        uniqueSlots[unique] = Int32(truncatingIfNeeded: slot)
+        let dst = gradRows.pointer + unique &* dim
+        if weight == 1 { KernelMath.copy(src, to: dst, dim) } else { for d in 0..<dim { dst[d] = weight * src[d] } }
+        unique &+= 1
+        return unique &- 1
     }
 
     /// `tf.clip_by_norm(g, maxNorm)` on the accumulated gradient: scales every accumulated row by
@@ -314,9 +342,14 @@ public final class SparseRowOptimizer: @unchecked Sendable {
         rt_prefetch_for_write(p + (count &- 1))
     }
 
-    /// Empties the hash table by resetting only the slots in use (O(unique), not O(capacity)).
+    /// Empties the hash table (or the direct positions) by resetting only the slots in use
+    /// (O(unique), not O(capacity)).
     private func clear(_ unique: inout Int) {
-        for j in 0..<unique { keys[Int(uniqueSlots[j])] = -1 }
+        if direct {
+            for j in 0..<unique { positions[Int(uniqueSlots[j])] = -1 }
+        } else {
+            for j in 0..<unique { keys[Int(uniqueSlots[j])] = -1 }
+        }
         unique = 0
     }
 }
