@@ -1,4 +1,5 @@
 internal import CDNNL
+
 /// How a bag of embedding rows is pooled (TF's `combiner`).
 public enum BagCombiner: String, Sendable {
     /// Σ rows (the linear model's `sparse_combiner='sum'`; also indicator counts).
