@@ -60,7 +60,7 @@ final class WorkerScratch: @unchecked Sendable {
 ///
 /// Worker 0 is the thread that calls `runStep` (it runs nodes like any other worker, so with
 /// `threads: 2` the step uses exactly two threads); workers 1..<threads are joinable pthreads
-/// named `<prefix>-N`. Each worker owns a `WorkQueue`; idle workers steal, spin (`spinNanoseconds`) and
+/// named `<prefix>-N`. Each worker owns a `WorkQueue`; idle workers steal, spin (`spinMicros`) and
 /// then park on their own `Parker`. Waking is race-free by a Dekker pair of sequentially
 /// consistent operations: a pusher increments `pending` then reads `idleMask`, a parking worker
 /// sets its `idleMask` bit then reads `pending` (worker 0 also reads the step's `remaining`).
@@ -102,11 +102,11 @@ final class WorkStealingScheduler: @unchecked Sendable {
     /// after worker 0. With `boost`, or with more threads (workers × `intraThreads`) than the
     /// process may use CPUs, an idle worker parks after a short spin instead, so an OpenMP team or
     /// a busy worker gets the CPU.
-    private let spinNanoseconds: UInt64
+    private let spinMicros: Double
     /// The spin when every worker has a CPU and nothing is boosted: 200 µs.
-    static let longSpinNanoseconds: UInt64 = 200_000
+    static let longSpinMicros: Double = 200
     /// The short spin: about as long as 2048 scans took before the spin was timed.
-    static let shortSpinNanoseconds: UInt64 = 5_000
+    static let shortSpinMicros: Double = 5
 
     init(threads: Int, pinThreads: Bool, namePrefix: String, onWorkerStart: (@Sendable (Int) -> Void)?,
          boost: IntraOpBoost? = nil, intraThreads: Int = 1) {
@@ -119,8 +119,8 @@ final class WorkStealingScheduler: @unchecked Sendable {
         self.pinThreads = pinThreads
         self.onWorkerStart = onWorkerStart
         self.boost = boost
-        spinNanoseconds = boost == nil && threads * max(intraThreads, 1) <= max(CPUAffinity.allowedCPUs().count, 1)
-            ? Self.longSpinNanoseconds : Self.shortSpinNanoseconds
+        spinMicros = boost == nil && threads * max(intraThreads, 1) <= max(CPUAffinity.allowedCPUs().count, 1)
+            ? Self.longSpinMicros : Self.shortSpinMicros
         for w in 1..<threads {
             workers.append(WorkerThread(name: "\(namePrefix)-\(w)") { [self] in self.backgroundWorker(w) })
         }
@@ -248,28 +248,20 @@ final class WorkStealingScheduler: @unchecked Sendable {
         }
     }
 
-    /// Scans `pending` (and the step's end) for up to `spinNanoseconds`, yielding the CPU every
-    /// 256 scans; true as soon as there is something to do, false when the time is up.
+    /// Scans `pending` (and the step's end) for up to `spinMicros`, yielding the CPU every 256
+    /// scans; true as soon as there is something to do, false when the time is up.
     private func spinFindsWork(_ w: Int, step st: StepState?) -> Bool {
         var scans = 0
-        var deadline: UInt64 = 0
+        var deadline: Double?
         while true {
             if pending.load(ordering: .relaxed) > 0 || shouldExit(w, st) { return true }
             scans &+= 1
             if scans & 255 == 0 {
                 sched_yield()
-                let now = Self.monotonicNanos()
-                if deadline == 0 { deadline = now &+ spinNanoseconds } else if now >= deadline { return false }
+                let now = Self.monotonicMicros()
+                if let deadline { if now >= deadline { return false } } else { deadline = now + spinMicros }
             }
         }
-    }
-
-    /// clock_gettime(CLOCK_MONOTONIC) in nanoseconds.
-    @inline(__always)
-    static func monotonicNanos() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
     }
 
     /// Takes a dequeued item off `pending`. With boosting, the worker counts itself busy first
