@@ -80,7 +80,7 @@ let package = Package(
         .testTarget(name: "RecEngineTests", dependencies: ["RecContract", "RecEngine", "RecSystem", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RecStatsTests", dependencies: ["RecContract", "RecStats", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RecHarnessTests", dependencies: ["RecContract", "RecHarness", "RecStats", "RecEngine", "TestSupport"]),
-        .testTarget(name: "RectuneCLITests", dependencies: ["RecContract", "TestSupport"]),
+        .testTarget(name: "RectuneCLITests", dependencies: ["RecContract", "RecEngine", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -93,6 +93,7 @@ final class CheckpointTests: XCTestCase {
     /// computes with the initial weights' copy). WDL (oneDNN dense layers) and DIN/DIEN (bf16 GEMMs
     /// reading `SeqBF16Copy`).
     func testRestoreRefreshesTheBF16Copy() throws {
+        try requireBF16()
         for model in [ModelKind.wdl, .din, .dien] {
             var c = Self.config(model, steps: 6)
             c.bf16 = true

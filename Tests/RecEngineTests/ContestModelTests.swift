@@ -165,7 +165,7 @@ final class ContestModelTests: XCTestCase {
     /// and bf16.
     func testSharedMicroBatchTensorsKeepExecutorsBitIdentical() throws {
         for model in [ModelKind.wdl, .dlrm, .mmoe] {
-            for bf16 in [false, true] {
+            for bf16 in hostBF16Settings {
                 var reference: [[Float]]?
                 for policy in [ExecutorPolicy.inline, .pool, .costmodel] {
                     var c = Self.config(model, steps: 5, batch: 128)
@@ -245,6 +245,7 @@ final class ContestModelTests: XCTestCase {
 
     /// BF16 dense layers (fp32 master weights) keep the AUC within 0.01 of fp32 (DLRM, WDL).
     func testBF16MatchesFP32Accuracy() throws {
+        try requireBF16()
         for (model, steps) in [(ModelKind.dlrm, 120), (.wdl, 80)] {
             var auc: [Bool: Double] = [:]
             for bf16 in [false, true] {

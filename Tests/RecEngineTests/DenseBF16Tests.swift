@@ -9,6 +9,7 @@ import CDNNL
 /// 1e-2 × its largest magnitude (the "relative ~1e-2" of the brief), while wrong math is off by O(1).
 final class DenseBF16Tests: XCTestCase {
     func testBF16AgreesWithFP32WithinBF16Tolerance() throws {
+        try requireBF16()
         let context = try DNNLContext(workers: 1)
         let (inputs, outputs, batch) = (300, 200, 64)
         let exact = try DenseLayer(name: "f32", inputs: inputs, outputs: outputs, relu: true, precision: .fp32,
@@ -37,6 +38,7 @@ final class DenseBF16Tests: XCTestCase {
     }
 
     func testRefreshCopiesMasterIntoBF16Weights() throws {
+        try requireBF16()
         let context = try DNNLContext(workers: 1)
         let layer = try DenseLayer(name: "refresh", inputs: 64, outputs: 32, relu: false, precision: .bf16,
                                    context: context, seed: 41)
@@ -55,6 +57,7 @@ final class DenseBF16Tests: XCTestCase {
     /// included, at the engine's layer shapes (inputs not a multiple of 16 or 32, one output, wide
     /// and narrow output blocks), over values that cover rounding ties, both signs, large and small.
     func testEngineRefreshMatchesTheReorderBitForBit() throws {
+        try requireBF16()
         let context = try DNNLContext(workers: 1)
         var tookPairedPass = 0
         for (inputs, outputs) in [(429, 1024), (1024, 512), (512, 256), (256, 1), (13, 512), (367, 64), (27, 16), (3, 5)] {
@@ -90,7 +93,7 @@ final class DenseBF16Tests: XCTestCase {
     /// one and two gradients.
     func testUpdateInPiecesEqualsOneWholeUpdate() throws {
         let context = try DNNLContext(workers: 2)
-        for precision in Precision.allCases {
+        for precision in hostPrecisions {
             for (inputs, outputs) in [(429, 400), (1024, 512), (512, 256)] {
                 let whole = try DenseLayer(name: "whole", inputs: inputs, outputs: outputs, relu: true, precision: precision,
                                            context: context, seed: 61)
@@ -129,7 +132,7 @@ final class DenseBF16Tests: XCTestCase {
     func testRefreshRidingOnTheUpdateEqualsUpdateThenRefresh() throws {
         let context = try DNNLContext(workers: 2)
         var rode = 0, paired = 0
-        for precision in Precision.allCases {
+        for precision in hostPrecisions {
             for (inputs, outputs) in [(429, 400), (1024, 512), (512, 256), (27, 16), (3, 5)] {
                 for (name, make) in [("adam", { Adam(learningRate: 0.01) as any DenseOptimizer }),
                                      ("adagrad", { Adagrad(learningRate: 0.05) }), ("sgd", { SGD(learningRate: 0.1) })] {
@@ -256,6 +259,7 @@ final class DenseBF16Tests: XCTestCase {
     /// gradient between them, masked in bf16) give the same bits as the same layers exchanging
     /// fp32 and converting before each product: output, input gradient, both weight gradients.
     func testChainedLayersGiveTheUnchainedResultsBitForBit() throws {
+        try requireBF16()
         let context = try DNNLContext(workers: 1)
         let (batch, inputs, hidden, outputs) = (24, 37, 67, 20)
         let x = DenseReference.random(batch * inputs, seed: 73)
@@ -297,5 +301,32 @@ final class DenseBF16Tests: XCTestCase {
         let scale = expected.map { abs(Double($0)) }.max() ?? 0
         XCTAssertGreaterThan(scale, 0, what, file: file, line: line)
         assertClose(actual, expected, rtol: 0, atol: 1e-2 * scale, what, file: file, line: line)
+    }
+
+    /// oneDNN 2.6.3 runs bf16 from AVX-512 up: the host probe agrees with the ISA and names it when
+    /// it says no. A bf16 run where the probe says no is refused before anything is built, naming
+    /// the reason (injected here, so every host checks the refusal); fp32 runs are not affected.
+    func testBF16NeedsAVX512AndIsRefusedWithTheReasonWhereItIsMissing() throws {
+        XCTAssertEqual(OneDNNInfo.bf16Unsupported == nil, OneDNNInfo.hasAVX512Core, OneDNNInfo.bf16Unsupported ?? "bf16 supported")
+        if let reason = OneDNNInfo.bf16Unsupported {
+            XCTAssertTrue(reason.contains("ISA \(OneDNNInfo.isa)") && reason.contains("dnnl_unimplemented"), reason)
+        }
+        for model in [ModelKind.wdl, .din] {
+            var c = TrainConfig()
+            c.model = model
+            if model == .din { c.dataset = .amazonBooks; c.syntheticRows = 2000; c.evalRows = 200 }
+            c.bf16 = true
+            XCTAssertThrowsError(try c.validate(bf16Unsupported: "no bf16 here")) { error in
+                XCTAssertEqual(error as? EngineError, .unsupportedOnThisHost("--bf16 on: no bf16 here"), "\(model)")
+            }
+            if let reason = OneDNNInfo.bf16Unsupported {
+                // The trainer itself refuses (DIN's bf16 GEMMs would otherwise stop the process).
+                XCTAssertThrowsError(try Trainer(config: c, counterEvents: []).run()) { error in
+                    XCTAssertEqual(error as? EngineError, .unsupportedOnThisHost("--bf16 on: \(reason)"), "\(model)")
+                }
+            }
+            c.bf16 = false
+            XCTAssertNoThrow(try c.validate(bf16Unsupported: "no bf16 here"), "\(model)")
+        }
     }
 }

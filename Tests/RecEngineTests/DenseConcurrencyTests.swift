@@ -6,7 +6,7 @@ import XCTest
 /// and memory objects; each must get exactly the single-threaded result.
 final class DenseConcurrencyTests: XCTestCase {
     func testTwoWorkersRunConcurrentlyWithIdenticalResults() throws {
-        for precision in Precision.allCases {
+        for precision in hostPrecisions {
             let context = try DNNLContext(workers: 2)
             let (inputs, outputs, batch) = (200, 300, 32)
             let layer = try DenseLayer(name: "conc", inputs: inputs, outputs: outputs, relu: true, precision: precision,

@@ -1,4 +1,16 @@
 @testable import RecEngine
+import XCTest
+
+/// Skips a test that needs bf16 where oneDNN has none (an AVX2 host), naming the reason.
+func requireBF16() throws {
+    if let reason = OneDNNInfo.bf16Unsupported { throw XCTSkip("bf16 is not supported on this host: \(reason)") }
+}
+
+/// The bf16 settings this host can run: off and on, or off alone where oneDNN has no bf16.
+let hostBF16Settings: [Bool] = OneDNNInfo.bf16Unsupported == nil ? [false, true] : [false]
+
+/// The dense-layer precisions this host can run: fp32 and bf16, or fp32 alone.
+let hostPrecisions: [Precision] = OneDNNInfo.bf16Unsupported == nil ? [.fp32, .bf16] : [.fp32]
 
 /// Reference math and buffers for the dense-layer tests (Double precision, plain layouts).
 enum DenseReference {

@@ -87,7 +87,7 @@ final class ExecutorBoostTests: XCTestCase {
     /// between `beginBoost` and `endBoost` use it in that team and match the reference math
     /// (and the unboosted results up to float rounding); the thread's team size is restored.
     func testBoostedDenseCallsMatchTheReference() throws {
-        for precision in Precision.allCases {
+        for precision in hostPrecisions {
             let context = try DNNLContext(workers: 2, boostThreads: 2)
             context.setIntraOpThreads(1)
             let (inputs, outputs, batch) = (96, 80, 64)

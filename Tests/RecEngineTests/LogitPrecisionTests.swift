@@ -13,6 +13,7 @@ final class LogitPrecisionTests: XCTestCase {
     }
 
     func testCriteoModelsKeepTheLogitLayerInFP32UnderBF16() throws {
+        try requireBF16()
         let context = try DNNLContext(workers: 1)
         for kind in ModelKind.criteoModels {
             var c = TrainConfig()
@@ -42,6 +43,7 @@ final class LogitPrecisionTests: XCTestCase {
     }
 
     func testContestModelsFollowTheirScripts() throws {
+        try requireBF16()
         let context = try DNNLContext(workers: 1)
         var c = TrainConfig()
         c.batch = 64

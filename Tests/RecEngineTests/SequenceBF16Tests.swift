@@ -36,7 +36,8 @@ final class SequenceBF16Tests: XCTestCase {
 
     /// `op(A)` m×k and `op(B)` k×n stored with padded leading dimensions, C with padding that
     /// must stay untouched; alpha 0.5, beta 0.25 on a nonzero C.
-    func testGemmBF16MatchesSGEMMOnRoundedOperandsForAllTransposes() {
+    func testGemmBF16MatchesSGEMMOnRoundedOperandsForAllTransposes() throws {
+        try requireBF16()
         let (m, n, k) = (7, 5, 33)
         for (transA, transB) in [(false, false), (true, false), (false, true), (true, true)] {
             var rng = SplitMix64(seed: 11 + UInt64(transA ? 2 : 0) + UInt64(transB ? 1 : 0))
@@ -67,7 +68,8 @@ final class SequenceBF16Tests: XCTestCase {
     /// A bf16 `SeqDense` (forward, weight and input gradients) equals fp32 products of the rounded
     /// operands, differs from the fp32 layer, and reads a bf16 copy that follows the master only on
     /// refresh (the update node's job) or reload (a checkpoint restore's).
-    func testDenseLayerMultipliesRoundedOperandsAndFollowsItsMaster() {
+    func testDenseLayerMultipliesRoundedOperandsAndFollowsItsMaster() throws {
+        try requireBF16()
         let (rows, inputs, outputs) = (6, 40, 9)
         let exactLayer = SeqDense(name: "f32", inputs: inputs, outputs: outputs, activation: .sigmoid, seed: 5)
         let layer = SeqDense(name: "bf16", inputs: inputs, outputs: outputs, activation: .sigmoid, seed: 5, bf16: true)

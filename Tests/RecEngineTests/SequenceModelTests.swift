@@ -142,7 +142,7 @@ final class SequenceModelTests: XCTestCase {
 
     /// A short batch (padding rows) trains without touching the padding, in fp32 and bf16.
     func testPaddingRows() throws {
-        for bf16 in [false, true] {
+        for bf16 in hostBF16Settings {
             var c = SeqRig.config(.dien, batch: 64)
             c.rnn = .fused
             c.bf16 = bf16
@@ -159,6 +159,7 @@ final class SequenceModelTests: XCTestCase {
     /// update nodes). Copies: DIN attention query + MLP 3 + top 4 = 8; DIEN adds the two kernels of
     /// each GRU and the auxiliary MLP's 3 = 15.
     func testBF16TracksFP32() throws {
+        try requireBF16()
         for (model, rnn, copies) in [(ModelKind.din, RNNMode.unfused, 8), (.dien, .fused, 15), (.dien, .unfused, 15)] {
             var runs: [Bool: SeqRig.Run] = [:]
             for bf16 in [false, true] {
@@ -183,6 +184,7 @@ final class SequenceModelTests: XCTestCase {
     /// bf16 learns as fp32 does on the attention task (same runs as the learning tests above):
     /// the AUCs agree within 0.01 (DIN, 400 steps) and 0.02 (DIEN, 300 steps).
     func testBF16LearnsLikeFP32() throws {
+        try requireBF16()
         for (model, steps, tolerance) in [(ModelKind.din, 400, 0.01), (.dien, 300, 0.02)] {
             var auc: [Bool: Double] = [:]
             for bf16 in [false, true] {

@@ -14,7 +14,7 @@ final class SharedMicroBatchTests: XCTestCase {
     /// is summed. Under bf16 the first layer converts its fp32 input, so its weight gradient is a
     /// whole-batch product too, reading each micro-batch's input converted into its rows.
     func testSharedStepGivesTheSameStepAsSeparateMicroBatches() throws {
-        for precision in Precision.allCases {
+        for precision in hostPrecisions {
             var parameters: [Bool: [[Float]]] = [:]
             var inputGrads: [Bool: [Float]] = [:]
             var start: [[Float]] = []
@@ -62,10 +62,12 @@ final class SharedMicroBatchTests: XCTestCase {
         XCTAssertNil(try stack([6, 4, 1], .fp32).shareStep(GraphBuilder(), rows: [10]))
         XCTAssertNil(try stack([4], .fp32).shareStep(GraphBuilder(), rows: [5, 5]))
         XCTAssertNil(try stack([6, 1], .fp32).shareStep(GraphBuilder(), rows: [5, 5]))
-        XCTAssertEqual(try stack([6, 1], .bf16).shareStep(GraphBuilder(), rows: [5, 5])?.merged, [true, false])
-        XCTAssertNil(try stack([5, 4, 1], .bf16).shareStep(GraphBuilder(), rows: [5, 5]), "5 rows × 5 bf16 outputs start mid-float")
         XCTAssertNotNil(try stack([5, 4, 1], .fp32).shareStep(GraphBuilder(), rows: [5, 5]))
-        XCTAssertNotNil(try stack([6, 4, 1], .bf16).shareStep(GraphBuilder(), rows: [5, 5]))
+        if OneDNNInfo.bf16Unsupported == nil {
+            XCTAssertEqual(try stack([6, 1], .bf16).shareStep(GraphBuilder(), rows: [5, 5])?.merged, [true, false])
+            XCTAssertNil(try stack([5, 4, 1], .bf16).shareStep(GraphBuilder(), rows: [5, 5]), "5 rows × 5 bf16 outputs start mid-float")
+            XCTAssertNotNil(try stack([6, 4, 1], .bf16).shareStep(GraphBuilder(), rows: [5, 5]))
+        }
         let three = try XCTUnwrap(try stack([6, 4, 1], .fp32).shareStep(GraphBuilder(), rows: [3, 4, 5]))
         XCTAssertEqual(three.rowOffsets, [0, 3, 7])
         XCTAssertEqual(three.merged, [false, true, false])

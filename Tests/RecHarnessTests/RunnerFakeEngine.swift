@@ -74,6 +74,7 @@ enum RunnerFakeEngine {
         var o = SweepOptions(storePath: store.path, executablePath: try install(in: dir))
         o.killGraceSeconds = 0.5
         o.host = StoreTests.host
+        o.bf16Unsupported = nil  // the fake engine runs bf16 on any host
         o.dataDirectory = dir.appendingPathComponent("data").path
         return o
     }

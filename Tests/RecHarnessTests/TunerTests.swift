@@ -396,6 +396,20 @@ final class TunerTests: XCTestCase {
         let combined = TuneOutcome.submissionYAML(name: "two", description: "d", models: [("wdl", ["bf16": "on"]), ("dien", [:])])
         XCTAssertEqual(combined, "# rectune contest submission\nname: \"two\"\ndescription: \"d\"\nmodels:\n  wdl: {bf16: \"on\"}\n  dien: {}\n")
     }
+
+    /// Where the engine has no bf16 (an AVX2 host), `tune` and `contest tune` do not search
+    /// `bf16=on`: the value is left out, named with the reason, and a knob left with its baseline
+    /// alone is no longer searched; with bf16 the space is unchanged.
+    func testBF16OnIsNotSearchedWhereTheHostHasNone() {
+        let space = SearchSpace(model: "wdl", dimensions: [TuneDimension(name: "bf16", values: ["off", "on"]),
+                                                           TuneDimension(name: "stage", values: ["off", "on"])])
+        let narrowed = space.leavingOutUnsupported(bf16Unsupported: "no bf16 here")
+        XCTAssertEqual(narrowed.space.dimensions.map(\.name), ["stage"])
+        XCTAssertEqual(narrowed.notRunHere, ["bf16=on: --bf16 on: no bf16 here"])
+        let same = space.leavingOutUnsupported(bf16Unsupported: nil)
+        XCTAssertEqual(same.space.dimensions, space.dimensions)
+        XCTAssertEqual(same.notRunHere, [])
+    }
 }
 
 /// Wraps an evaluator and reports an interruption after `after` executed trials.

@@ -86,4 +86,54 @@ final class EngineInputCLITests: XCTestCase {
             XCTAssertTrue(r.err.contains(expected), r.err)
         }
     }
+
+    /// bf16 where oneDNN has none (an AVX2 host; `ONEDNN_MAX_CPU_ISA=AVX2` caps oneDNN at AVX2 on
+    /// any host): `train --bf16 on` and `bench --bf16` are refused with exit 2, naming the reason;
+    /// `bench --dense` says bf16 was not measured; `plan` and `sweep` leave the bf16 configuration
+    /// out, say why, and run the rest (exit 0); a bf16 baseline is an error.
+    func testBF16WhereOneDNNHasNoneIsRefusedOrLeftOutWithTheReason() throws {
+        let avx2 = ["ONEDNN_MAX_CPU_ISA": "AVX2"]
+        let train = try RectuneCLI.run(["train", "--bf16", "on", "--steps", "2", "--events", "none"], in: dir, environment: avx2)
+        XCTAssertEqual(train.status, 2, train.err)
+        XCTAssertTrue(train.err.contains("not supported on this host") && train.err.contains("dnnl_unimplemented"), train.err)
+        let bench = try RectuneCLI.run(["bench", "--bf16", "--models", "none", "--contest", "none", "--sequence", "none"], in: dir, environment: avx2)
+        XCTAssertEqual(bench.status, 2, bench.err)
+        XCTAssertTrue(bench.err.contains("not supported on this host"), bench.err)
+        let dense = try RectuneCLI.run(["bench", "--dense", "--dense-shapes", "64x32", "--models", "none", "--contest", "none", "--sequence", "none"],
+                                       in: dir, environment: avx2)
+        XCTAssertEqual(dense.status, 0, dense.err)
+        XCTAssertTrue(dense.out.contains("64→32 fp32"), dense.out)
+        XCTAssertTrue(dense.out.contains("bf16: not measured, not supported on this host"), dense.out)
+
+        let spec = dir.appendingPathComponent("bf16.yaml").path
+        try """
+        name: bf16-here
+        model: wdl
+        data: {synthetic_rows: 3000, seed: 1}
+        batch: 64
+        steps: 3
+        warmup_steps: 1
+        repeats: 1
+        baseline: {executor: pool, bf16: off}
+        factors: {executor: [pool, inline], bf16: [off, on]}
+        fixed: {eval_rows: 500}
+        design: ablation
+        """.write(toFile: spec, atomically: true, encoding: .utf8)
+        let plan = try RectuneCLI.run(["plan", spec], in: dir, environment: avx2)
+        XCTAssertEqual(plan.status, 0, plan.err)
+        XCTAssertTrue(plan.out.contains("not run on this host: [bf16=on] (1 runs): --bf16 on: oneDNN"), plan.out)
+        XCTAssertFalse(plan.out.contains("] repeat 1/1  {executor=pool bf16=on}"), plan.out)
+        XCTAssertTrue(plan.out.contains("2 configurations × 1 repeats = 2 runs"), plan.out)
+        let sweep = try RectuneCLI.run(["sweep", spec, "--db", dir.appendingPathComponent("bf16.sqlite").path], in: dir, environment: avx2)
+        XCTAssertEqual(sweep.status, 0, sweep.err)
+        XCTAssertTrue(sweep.out.contains("2 ok, 0 failed of 2 planned"), sweep.out)
+        XCTAssertTrue(sweep.out.contains("not run on this host: [bf16=on] (1 runs)"), sweep.out)
+
+        try String(contentsOfFile: spec, encoding: .utf8).replacingOccurrences(of: "baseline: {executor: pool, bf16: off}",
+                                                                              with: "baseline: {executor: pool, bf16: on}")
+            .write(toFile: spec, atomically: true, encoding: .utf8)
+        let badBaseline = try RectuneCLI.run(["plan", spec], in: dir, environment: avx2)
+        XCTAssertEqual(badBaseline.status, 2, badBaseline.out)
+        XCTAssertTrue(badBaseline.err.contains("the baseline [") && badBaseline.err.contains("cannot run on this host"), badBaseline.err)
+    }
 }

@@ -34,11 +34,11 @@ final class SweepCLITests: XCTestCase {
     }
 
     func testPlanPrintsRunsAndErrorsPointAtTheLine() throws {
-        let spec = try write("p.yaml", "name: p\nfactors:\n  executor: [pool, inline]\n  bf16: [off, on]\nrepeats: 2\ndesign: full\n")
+        let spec = try write("p.yaml", "name: p\nfactors:\n  executor: [pool, inline]\n  stage: [off, on]\nrepeats: 2\ndesign: full\n")
         let plan = try rectune(["plan", spec])
         XCTAssertEqual(plan.status, 0, plan.err)
         XCTAssertTrue(plan.out.contains("4 configurations × 2 repeats = 8 runs"), plan.out)
-        XCTAssertTrue(plan.out.contains("[executor=inline bf16=on] repeat 2/2"), plan.out)
+        XCTAssertTrue(plan.out.contains("[executor=inline stage=on] repeat 2/2"), plan.out)
         let bad = try write("bad.yaml", "name: p\nfactors:\n  executor: [pool, inlined]\n")
         let error = try rectune(["plan", bad])
         XCTAssertEqual(error.status, 2)

@@ -1,4 +1,5 @@
 import Foundation
+import enum RecEngine.OneDNNInfo
 import TestSupport
 import XCTest
 
@@ -82,7 +83,12 @@ final class TrainCLITests: XCTestCase {
         }
         let system = faults["system"]!, adaptive = faults["adaptive"]!
         XCTAssertGreaterThan(system, 100, "fixed-threshold malloc should fault on every step")
-        XCTAssertLessThanOrEqual(adaptive * 10, system, "adaptive \(adaptive)/step vs system \(system)/step")
+        // Below AVX-512, oneDNN 2.6.3's inner products are GEMM-based, and its GEMM mallocs its
+        // packing buffers inside every call, outside the engine's allocator: at this fixed
+        // threshold they stay fresh mmaps (measured on an AVX2 EPYC: 920 faults/step adaptive,
+        // 4220 system; 0.15 adaptive at glibc's own threshold).
+        let factor: Double = OneDNNInfo.hasAVX512Core ? 10 : 3
+        XCTAssertLessThanOrEqual(adaptive * factor, system, "adaptive \(adaptive)/step vs system \(system)/step")
     }
 
     func testInvalidKnobIsAUsageError() throws {

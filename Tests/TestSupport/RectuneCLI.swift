@@ -27,10 +27,11 @@ public enum RectuneCLI {
     /// Runs `rectune args…` in `dir` and returns its exit status, stdout and stderr. Output goes
     /// through files, so a chatty stderr cannot block the child on a full pipe.
     @discardableResult
-    public static func run(_ args: [String], in dir: URL) throws -> (status: Int32, out: String, err: String) {
+    public static func run(_ args: [String], in dir: URL, environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
         let p = Process()
         p.executableURL = try requireBinary()
         p.arguments = args
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, set in set } }
         p.currentDirectoryURL = dir
         let id = UUID().uuidString
         let outFile = FileManager.default.temporaryDirectory.appendingPathComponent("rectune-\(id).out")

@@ -36,4 +36,18 @@ public enum OneDNNInfo {
     /// their portable forms).
     public static let hasAVX512BF16: Bool = [dnnl_cpu_isa_avx512_core_bf16, dnnl_cpu_isa_avx512_core_amx]
         .contains(dnnl_get_effective_cpu_isa())
+
+    /// Why this host cannot run `bf16: on`, or nil when it can. oneDNN 2.6.3 implements bf16 inner
+    /// products and `dnnl_gemm_bf16bf16f32` only from AVX-512 (`avx512_core`) up: on an AVX2 host
+    /// (or under `ONEDNN_MAX_CPU_ISA=AVX2`) both are `dnnl_unimplemented`. Probed once, by asking
+    /// oneDNN for a 1×1×1 bf16 GEMM.
+    public static let bf16Unsupported: String? = {
+        let one: UInt16 = 0x3F80  // 1.0 in bf16
+        var a = one, b = one
+        var c: Float = 0
+        let status = dnnl_gemm_bf16bf16f32(78, 78, 1, 1, 1, 1, &a, 1, &b, 1, 0, &c, 1)
+        if status == dnnl_success && c == 1 { return nil }
+        return "oneDNN \(version) has no bf16 GEMM on this CPU (ISA \(isa); dnnl_gemm_bf16bf16f32 returns "
+            + "\(DNNLError(rawValue: Int32(bitPattern: status.rawValue), call: "").statusName)): bf16 needs AVX-512 (avx512_core or newer); use bf16: off"
+    }()
 }

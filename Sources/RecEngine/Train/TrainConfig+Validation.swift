@@ -6,10 +6,14 @@ import Foundation
 extension TrainConfig {
     /// Checks every rule: the value ranges (`Trainer.validate`), finite non-negative learning rates,
     /// at least 2 hash buckets, an existing data file, and a memory estimate within `memoryLimit`
-    /// bytes (default: 80% of this machine's memory).
-    /// - Throws: `EngineError.invalidConfiguration` naming the setting and its value.
-    public func validate(memoryLimit: Int? = TrainConfig.defaultMemoryLimit) throws {
-        try Trainer.validate(self)
+    /// bytes (default: 80% of this machine's memory), and whether the host can run the settings at
+    /// all (`bf16Unsupported`: why oneDNN cannot run bf16 here, nil when it can; default: this host's
+    /// `OneDNNInfo.bf16Unsupported`).
+    /// - Throws: `EngineError.invalidConfiguration` naming the setting and its value;
+    ///   `EngineError.unsupportedOnThisHost` for a valid configuration this host cannot run.
+    public func validate(memoryLimit: Int? = TrainConfig.defaultMemoryLimit,
+                         bf16Unsupported: String? = OneDNNInfo.bf16Unsupported) throws {
+        try Trainer.validate(self, bf16Unsupported: bf16Unsupported)
         func fail(_ s: String) throws -> Never { throw EngineError.invalidConfiguration(s) }
         // 0 is allowed here (it freezes the parameters: tests read the initial weights that way);
         // `rectune train` itself asks for a positive rate.

@@ -34,9 +34,11 @@ public final class Trainer {
         self.progress = progress
     }
 
-    /// Checks knob values before anything is built.
-    /// - Throws: `EngineError.invalidConfiguration` naming the knob and value.
-    public static func validate(_ c: TrainConfig) throws {
+    /// Checks knob values before anything is built, and that the host can run them
+    /// (`bf16Unsupported`: why oneDNN cannot run bf16 here, nil when it can).
+    /// - Throws: `EngineError.invalidConfiguration` naming the knob and value;
+    ///   `EngineError.unsupportedOnThisHost` for `bf16: on` where oneDNN has no bf16 GEMM.
+    public static func validate(_ c: TrainConfig, bf16Unsupported: String? = OneDNNInfo.bf16Unsupported) throws {
         func fail(_ s: String) throws -> Never { throw EngineError.invalidConfiguration(s) }
         if c.batch < 1 { try fail("--batch must be at least 1, got \(c.batch)") }
         if c.steps < 1 { try fail("--steps must be at least 1, got \(c.steps)") }
@@ -68,6 +70,7 @@ public final class Trainer {
         if c.dataset == .criteo && c.dataPath == nil && c.syntheticRows <= c.evalRows {
             try fail("--synthetic-rows (\(c.syntheticRows)) must exceed --eval-rows (\(c.evalRows))")
         }
+        if c.bf16, let bf16Unsupported { throw EngineError.unsupportedOnThisHost("--bf16 on: \(bf16Unsupported)") }
     }
 
     /// Builds the executor named by the config; `onWorkerStart` sets per-thread oneDNN state.

@@ -80,7 +80,9 @@ public final class ContestTuner: @unchecked Sendable {
                                                      sizes: runner.definition.generatedSizes[entry.dataset], seed: UInt64(runner.definition.seed))
                 loaded = try spec(entry: entry, options: options, dataPath: data.path)
             } catch let e as RunnerError { skip(e.description); continue }
-            let space = try SearchSpace(spec: loaded.spec, settings: settings)
+            let narrowed = try SearchSpace(spec: loaded.spec, settings: settings).leavingOutUnsupported()
+            for line in narrowed.notRunHere { log("\(entry.label): not searched on this host: " + line) }
+            let space = narrowed.space
             guard !space.dimensions.isEmpty else { skip("no knob to search"); continue }
             let evaluator = StoreTrialEvaluator(spec: loaded, store: store, options: sweep, settings: settings)
             evaluator.baseline = space.baseline

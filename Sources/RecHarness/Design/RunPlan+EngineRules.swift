@@ -2,24 +2,56 @@ import Foundation
 import RecContract
 import RecEngine
 
+/// A planned configuration that is valid but that this host cannot run (e.g. `bf16: on` where
+/// oneDNN has no bf16 GEMM): the sweep leaves its runs out and says why.
+public struct UnsupportedConfiguration: Sendable, Equatable {
+    public var config: RunConfig
+    /// The engine's reason (`EngineError.unsupportedOnThisHost`).
+    public var reason: String
+}
+
 extension RunPlan {
     /// For an `engine: rectune` spec, checks every planned configuration with the engine's own rules
     /// (`TrainConfig.validate`: value ranges, learning rates, hash buckets, the data file, and the
     /// memory estimate against this machine), so `plan` and `sweep` refuse what every run would fail
     /// on. External commands are not checked.
+    ///
+    /// A configuration that is valid but that this host cannot run (`bf16Unsupported`: why oneDNN
+    /// cannot run bf16 here; default: this host's) is not an error: it is returned, for the caller
+    /// to leave out with `leavingOut(_:)` and report. The baseline is never left out: a baseline
+    /// this host cannot run is an error, since nothing could be compared with it.
     /// - Throws: `DesignError` naming the configuration and the engine's reason.
-    public func checkEngineRules(spec: ExperimentSpec) throws {
-        guard case .rectune = spec.engine else { return }
+    @discardableResult
+    public func checkEngineRules(spec: ExperimentSpec, bf16Unsupported: String? = OneDNNInfo.bf16Unsupported) throws -> [UnsupportedConfiguration] {
+        guard case .rectune = spec.engine else { return [] }
+        var unsupported: [UnsupportedConfiguration] = []
         for config in configs {
             let train: TrainConfig
             do { train = try TrainConfig(spec: spec, values: spec.fixed.merging(config.values) { _, knob in knob }) } catch {
                 throw DesignError(message: "configuration [\(config)]: \(error)")
             }
-            do { try train.validate() } catch let e as EngineError {
-                let reason = e.description.replacingOccurrences(of: "invalid configuration: ", with: "")
-                throw DesignError(message: "configuration [\(config)] would fail in every run: \(reason)")
+            do { try train.validate(bf16Unsupported: bf16Unsupported) } catch let e as EngineError {
+                switch e {
+                case .invalidConfiguration(let reason):
+                    throw DesignError(message: "configuration [\(config)] would fail in every run: \(reason)")
+                case .unsupportedOnThisHost(let reason):
+                    if config.values == baseline.values {
+                        throw DesignError(message: "the baseline [\(config)] cannot run on this host: \(reason)")
+                    }
+                    unsupported.append(UnsupportedConfiguration(config: config, reason: reason))
+                }
             }
         }
+        return unsupported
+    }
+
+    /// The plan without the runs of `unsupported`'s configurations (the other runs keep their numbers).
+    public func leavingOut(_ unsupported: [UnsupportedConfiguration]) -> RunPlan {
+        let left = Set(unsupported.map(\.config))
+        var plan = self
+        plan.configs.removeAll { left.contains($0) }
+        plan.runs.removeAll { left.contains($0.config) }
+        return plan
     }
 }
 
@@ -42,5 +74,22 @@ extension TrainConfig {
             guard let knob = Knob(name: name) else { continue }
             do { try set(knob, value) } catch { throw DesignError(message: error.description) }
         }
+    }
+}
+
+extension SearchSpace {
+    /// The space without the values this host cannot run (`bf16: on` where oneDNN has no bf16:
+    /// `bf16Unsupported`, default this host's reason), and one line per value left out; a knob left
+    /// with its baseline value alone is no longer searched. The baseline's own values stay (a
+    /// baseline this host cannot run fails as its runs do).
+    public func leavingOutUnsupported(bf16Unsupported: String? = OneDNNInfo.bf16Unsupported) -> (space: SearchSpace, notRunHere: [String]) {
+        guard let bf16Unsupported, let i = dimensions.firstIndex(where: { $0.name == Knob.bf16.name }) else { return (self, []) }
+        var space = self
+        let dimension = dimensions[i]
+        let left = dimension.values.dropFirst().filter { $0 == "on" }
+        guard !left.isEmpty else { return (self, []) }
+        space.dimensions[i].values = dimension.values.filter { $0 == dimension.baseline || $0 != "on" }
+        if space.dimensions[i].values.count < 2 { space.dimensions.remove(at: i) }
+        return (space, ["bf16=on: --bf16 on: \(bf16Unsupported)"])
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import RecEngine
 
 /// How `SweepRunner` runs a spec.
 public struct SweepOptions: Sendable {
@@ -30,6 +31,10 @@ public struct SweepOptions: Sendable {
     public var logLimitBytes: Int = 8 << 20
     /// The host to record (default: `HostFingerprintCollector.current()`).
     public var host: HostFingerprint? = nil
+    /// Why the engine cannot run bf16 on this host (configurations with `bf16: on` are left out of
+    /// the plan), nil when it can. Default: oneDNN's answer here (`OneDNNInfo.bf16Unsupported`);
+    /// tests with a fake engine set nil.
+    public var bf16Unsupported: String? = OneDNNInfo.bf16Unsupported
     /// Receives progress lines; `final` is false for in-place updates. nil: silent.
     public var progress: (@Sendable (_ line: String, _ final: Bool) -> Void)? = nil
 
@@ -79,6 +84,9 @@ public struct SweepSummary: Sendable, Equatable {
     public var storeFailure: String? = nil
     /// Runs left with Slurm by a `detach`ed sweep (a later `--resume` ingests them).
     public var submitted: Int = 0
+    /// Configurations of the spec this host cannot run, left out of the plan (not counted in
+    /// `planned`): `[label] (n runs): reason` each.
+    public var notRunHere: [String] = []
     /// The status of the run stored last (progress lines).
     public var lastStatus: RunStatus? = nil
 
@@ -105,6 +113,7 @@ public struct SweepSummary: Sendable, Equatable {
         let bad = executed.filter { $0.key != .ok && $0.value > 0 }.sorted { $0.key.rawValue < $1.key.rawValue }
         if !bad.isEmpty { text += " (" + bad.map { "\($0.value) \($0.key.rawValue)" }.joined(separator: ", ") + ")" }
         text += " of \(planned) planned, in \(Self.clock(elapsedSeconds))\nstore: \(storePath)"
+        for line in notRunHere { text += "\nnot run on this host: " + line }
         if let storeFailure {
             text += "\nSTORE FAILURE: \(storeFailure)\nthe sweep stopped; the last run's outcome is kept in its run folder (outcome.json):"
                 + " fix the store, then re-run with --resume to ingest it"

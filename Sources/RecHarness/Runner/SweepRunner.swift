@@ -119,8 +119,13 @@ public final class SweepRunner: Sendable {
             loaded.text = Self.overridingRepeats(loaded.text, with: n)
         }
         if let t = options.timeoutOverride { loaded.spec.timeoutSeconds = t }
-        let plan = try explicitPlan ?? RunPlan(spec: loaded.spec)
-        try plan.checkEngineRules(spec: loaded.spec)
+        let planned = try explicitPlan ?? RunPlan(spec: loaded.spec)
+        let unsupported = try planned.checkEngineRules(spec: loaded.spec, bf16Unsupported: options.bf16Unsupported)
+        let plan = planned.leavingOut(unsupported)
+        let notRunHere = unsupported.map { u in
+            "[\(u.config.label(relativeTo: plan.baseline))] (\(planned.runs.count { $0.config == u.config }) runs): \(u.reason)"
+        }
+        for line in notRunHere { options.progress?("not run on this host: " + line, true) }
         let host = options.host ?? HostFingerprintCollector.current()
         var experimentID: Int64 = 0
         var created = false
@@ -156,6 +161,7 @@ public final class SweepRunner: Sendable {
                                    planned: plan.runs.count, skipped: plan.runs.count - pending.count, executed: [:], runIDs: [],
                                    interrupted: false, elapsedSeconds: 0, gapsSeconds: [], storePath: store.path)
         summary.ingested = ingestedCount
+        summary.notRunHere = notRunHere
         return Job(loaded: loaded, plan: plan, experimentID: experimentID, pending: pending, summary: summary)
     }
 

@@ -71,6 +71,7 @@ struct BenchCommand: AsyncParsableCommand {
         if rounds < 1 { throw ValidationError("--rounds must be at least 1, got \(rounds)") }
         if profileRows < 0 { throw ValidationError("--profile-rows must be 0 (all) or more, got \(profileRows)") }
         if traceSteps < 1 { throw ValidationError("--trace-steps must be at least 1, got \(traceSteps)") }
+        if bf16, let reason = OneDNNInfo.bf16Unsupported { throw ValidationError("--bf16: not supported on this host: \(reason)") }
         if trace != nil && executor == .inline {
             throw ValidationError("--trace needs --executor pool or costmodel: inline runs every node on one thread in order")
         }
@@ -415,6 +416,10 @@ struct BenchCommand: AsyncParsableCommand {
         print("oneDNN dense layers, batch \(batch), \(intraThreads) threads (GFLOP/s median / best)")
         let shapes = try parsedDenseShapes()
         for precision in [Precision.fp32, .bf16] {
+            if precision == .bf16, let reason = OneDNNInfo.bf16Unsupported {
+                print("  bf16: not measured, not supported on this host: \(reason)")
+                continue
+            }
             for r in try DenseBenchmark.run(shapes: shapes, batch: batch, precision: precision, threads: intraThreads) {
                 print("  " + pad("\(r.shape) \(precision.rawValue)", 18)
                       + String(format: "fwd %6.1f / %6.1f   bwd-data %6.1f / %6.1f   bwd-weights %6.1f / %6.1f",

@@ -20,9 +20,11 @@ struct PlanCommand: AsyncParsableCommand {
         var loaded = try loadSpecOrExit(spec)
         if let repeats { loaded.spec.repeats = repeats }
         let plan: RunPlan
+        let unsupported: [UnsupportedConfiguration]
         do {
-            plan = try RunPlan(spec: loaded.spec)
-            try plan.checkEngineRules(spec: loaded.spec)
+            let planned = try RunPlan(spec: loaded.spec)
+            unsupported = try planned.checkEngineRules(spec: loaded.spec)
+            plan = planned.leavingOut(unsupported)
         } catch {
             Terminal.err("\(loaded.path): error: \(error)")
             throw ExitCode(2)
@@ -31,6 +33,9 @@ struct PlanCommand: AsyncParsableCommand {
               + "steps \(loaded.spec.steps) (+\(loaded.spec.warmupSteps) warm-up), timeout \(Int(loaded.spec.timeoutSeconds))s")
         print("baseline: \(plan.baseline)")
         print(plan.render(spec: loaded.spec))
+        for u in unsupported {
+            print("not run on this host: [\(u.config.label(relativeTo: plan.baseline))] (\(loaded.spec.repeats) runs): \(u.reason)")
+        }
         print("spec hash \(loaded.hash.prefix(16))")
     }
 

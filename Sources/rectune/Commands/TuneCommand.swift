@@ -61,10 +61,15 @@ struct TuneCommand: AsyncParsableCommand {
     func run() async throws {
         let loaded = try loadSpecOrExit(spec)
         let settings = loaded.spec.tune ?? TuneSettings()
-        let space: SearchSpace
+        var space: SearchSpace
         do { space = try SearchSpace(spec: loaded.spec, settings: settings) } catch let e as TuneSpaceError {
             Terminal.err("\(loaded.path): error: \(e)")
             throw ExitCode(2)
+        }
+        if case .rectune = loaded.spec.engine {
+            let narrowed = space.leavingOutUnsupported()
+            space = narrowed.space
+            for line in narrowed.notRunHere { Terminal.err("not searched on this host: " + line) }
         }
         guard !space.dimensions.isEmpty else {
             Terminal.err("\(loaded.path): error: tune: no knob to search for model \(loaded.spec.model) (name knobs in tune.knobs)")
