@@ -73,8 +73,14 @@ struct SweepCommand: AsyncParsableCommand {
         if dryRun {
             var planSpec = loaded.spec
             if let repeats { planSpec.repeats = repeats }
-            let plan = try RunPlan(spec: planSpec)
-            print(plan.render(spec: planSpec))
+            do {
+                // What the runner will run: without the configurations this host cannot run.
+                let planned = try RunPlan(spec: planSpec)
+                print(planned.leavingOut(try planned.checkEngineRules(spec: planSpec)).render(spec: planSpec))
+            } catch let error as DesignError {
+                Terminal.err("\(loaded.path): error: \(error)")
+                throw ExitCode(2)
+            }
         }
         let summary: SweepSummary
         do {
