@@ -45,6 +45,19 @@ extension RunPlan {
         return unsupported
     }
 
+    /// The plan this host runs: `checkEngineRules` then `leavingOut`, with one line per configuration
+    /// left out ("[label] (N runs): reason", without the "not run on this host: " prefix). `plan`,
+    /// `sweep --dry-run` and the runner all use it, so they agree on what runs and what they say.
+    /// - Throws: `DesignError` as `checkEngineRules` does.
+    public func runnableHere(spec: ExperimentSpec, bf16Unsupported: String? = OneDNNInfo.bf16Unsupported) throws -> (plan: RunPlan, notRunHere: [String]) {
+        let unsupported = try checkEngineRules(spec: spec, bf16Unsupported: bf16Unsupported)
+        let plan = leavingOut(unsupported)
+        let lines = unsupported.map { u in
+            "[\(u.config.label(relativeTo: plan.baseline))] (\(runs.count { $0.config == u.config }) runs): \(u.reason)"
+        }
+        return (plan, lines)
+    }
+
     /// The plan without the runs of `unsupported`'s configurations (the other runs keep their numbers).
     public func leavingOut(_ unsupported: [UnsupportedConfiguration]) -> RunPlan {
         let left = Set(unsupported.map(\.config))
@@ -86,8 +99,7 @@ extension SearchSpace {
         guard let bf16Unsupported, let i = dimensions.firstIndex(where: { $0.name == Knob.bf16.name }) else { return (self, []) }
         var space = self
         let dimension = dimensions[i]
-        let left = dimension.values.dropFirst().filter { $0 == "on" }
-        guard !left.isEmpty else { return (self, []) }
+        guard dimension.values.contains("on"), dimension.baseline != "on" else { return (self, []) }
         space.dimensions[i].values = dimension.values.filter { $0 == dimension.baseline || $0 != "on" }
         if space.dimensions[i].values.count < 2 { space.dimensions.remove(at: i) }
         return (space, ["bf16=on: --bf16 on: \(bf16Unsupported)"])

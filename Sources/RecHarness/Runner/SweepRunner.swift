@@ -120,11 +120,7 @@ public final class SweepRunner: Sendable {
         }
         if let t = options.timeoutOverride { loaded.spec.timeoutSeconds = t }
         let planned = try explicitPlan ?? RunPlan(spec: loaded.spec)
-        let unsupported = try planned.checkEngineRules(spec: loaded.spec, bf16Unsupported: options.bf16Unsupported)
-        let plan = planned.leavingOut(unsupported)
-        let notRunHere = unsupported.map { u in
-            "[\(u.config.label(relativeTo: plan.baseline))] (\(planned.runs.count { $0.config == u.config }) runs): \(u.reason)"
-        }
+        let (plan, notRunHere) = try planned.runnableHere(spec: loaded.spec, bf16Unsupported: options.bf16Unsupported)
         for line in notRunHere { options.progress?("not run on this host: " + line, true) }
         let host = options.host ?? HostFingerprintCollector.current()
         var experimentID: Int64 = 0

@@ -20,11 +20,9 @@ struct PlanCommand: AsyncParsableCommand {
         var loaded = try loadSpecOrExit(spec)
         if let repeats { loaded.spec.repeats = repeats }
         let plan: RunPlan
-        let unsupported: [UnsupportedConfiguration]
+        let notRunHere: [String]
         do {
-            let planned = try RunPlan(spec: loaded.spec)
-            unsupported = try planned.checkEngineRules(spec: loaded.spec)
-            plan = planned.leavingOut(unsupported)
+            (plan, notRunHere) = try RunPlan(spec: loaded.spec).runnableHere(spec: loaded.spec)
         } catch {
             Terminal.err("\(loaded.path): error: \(error)")
             throw ExitCode(2)
@@ -33,9 +31,7 @@ struct PlanCommand: AsyncParsableCommand {
               + "steps \(loaded.spec.steps) (+\(loaded.spec.warmupSteps) warm-up), timeout \(Int(loaded.spec.timeoutSeconds))s")
         print("baseline: \(plan.baseline)")
         print(plan.render(spec: loaded.spec))
-        for u in unsupported {
-            print("not run on this host: [\(u.config.label(relativeTo: plan.baseline))] (\(loaded.spec.repeats) runs): \(u.reason)")
-        }
+        for line in notRunHere { print("not run on this host: " + line) }
         print("spec hash \(loaded.hash.prefix(16))")
     }
 

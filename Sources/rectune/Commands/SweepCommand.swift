@@ -75,8 +75,7 @@ struct SweepCommand: AsyncParsableCommand {
             if let repeats { planSpec.repeats = repeats }
             do {
                 // What the runner will run: without the configurations this host cannot run.
-                let planned = try RunPlan(spec: planSpec)
-                print(planned.leavingOut(try planned.checkEngineRules(spec: planSpec)).render(spec: planSpec))
+                print(try RunPlan(spec: planSpec).runnableHere(spec: planSpec).plan.render(spec: planSpec))
             } catch let error as DesignError {
                 Terminal.err("\(loaded.path): error: \(error)")
                 throw ExitCode(2)
