@@ -22,10 +22,43 @@ final class ContestRunCLITests: XCTestCase {
         return path
     }
 
-    func contest(_ extra: [String], floor: String = "0", scale: String = "0.001") throws -> (status: Int32, out: String, err: String) {
+    func contest(_ extra: [String], floor: String = "0", scale: String = "0.001",
+                 environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
         try RectuneCLI.run(["contest", "run", "--contest", try contestFile(wdlFloor: floor),
                             "--baseline", Self.root.appendingPathComponent("Experiments/contest/baseline.yaml").path,
-                            "--models", "wdl,mmoe", "--scale", scale, "--db", dir.appendingPathComponent("r.sqlite").path] + extra, in: dir)
+                            "--models", "wdl,mmoe", "--scale", scale, "--db", dir.appendingPathComponent("r.sqlite").path] + extra,
+                           in: dir, environment: environment)
+    }
+
+    /// A submission's model that this host cannot run (bf16 where oneDNN has none: forced here with
+    /// ONEDNN_MAX_CPU_ISA=AVX2, so every host checks it) is not run and scores as a failure naming
+    /// the reason, on the board and in the stored report; the other submissions and models run.
+    /// Before, the whole contest stopped with exit 2 and "the baseline [] cannot run on this host".
+    func testAModelTheHostCannotRunFailsThatSubmissionWithTheReasonAndTheRestRuns() throws {
+        let bf16 = dir.appendingPathComponent("bf16.yaml").path
+        try "name: bf16\nmodels:\n  wdl: {bf16: \"on\"}\n".write(toFile: bf16, atomically: true, encoding: .utf8)
+        let avx2 = ["ONEDNN_MAX_CPU_ISA": "AVX2"]
+        let r = try contest(["--submission", bf16, "--json", "board.json"], environment: avx2)
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.err.contains("bf16 WDL: not run on this host:") && r.err.contains("bf16 needs AVX-512"), r.err)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("board.json"))) as? [String: Any])
+        let subs = try XCTUnwrap(json["submissions"] as? [[String: Any]])
+        XCTAssertEqual(subs.map { $0["submission"] as? String }, ["baseline", "bf16"])
+        XCTAssertEqual(subs[0]["valid"] as? Bool, true, "the baseline ran both models: \(subs[0])")
+        XCTAssertEqual(subs[1]["valid"] as? Bool, false)
+        XCTAssertEqual(subs[1]["score"] as? Double, 864_000)
+        let models = try XCTUnwrap(subs[1]["models"] as? [[String: Any]])
+        XCTAssertEqual(models.map { $0["model"] as? String }, ["MMoE", "WDL"])
+        XCTAssertNotNil(models[0]["seconds"] as? Double, "the submission's MMoE ran")
+        XCTAssertTrue((models[1]["failure"] as? String ?? "").hasPrefix("not run on this host: "), "\(models[1])")
+        XCTAssertTrue(r.out.contains("INVALID"), r.out)
+        // The stored report scores the missing model as a failure too, not as a smaller valid sum.
+        let report = try RectuneCLI.run(["contest", "report", "--db", dir.appendingPathComponent("r.sqlite").path, "--format", "json"], in: dir)
+        XCTAssertEqual(report.status, 0, report.err)
+        let stored = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(report.out.utf8)) as? [String: Any], report.out)
+        let storedSubs = try XCTUnwrap(stored["submissions"] as? [[String: Any]])
+        XCTAssertEqual(storedSubs.map { $0["valid"] as? Bool }, [true, false])
+        XCTAssertEqual((storedSubs[1]["models"] as? [[String: Any]])?.map { $0["model"] as? String }, ["MMoE", "WDL"])
     }
 
     func testScaledContestWritesTheScoreboardAndResumes() throws {

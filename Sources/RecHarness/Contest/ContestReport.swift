@@ -28,13 +28,25 @@ public enum ContestReport {
         var boards: [SubmissionBoard] = []
         var repeatsAll = 1
         var data = ""
+        // Every model some submission ran: a submission without it (not run on this host, e.g.
+        // bf16 where oneDNN has none) scores it as a failure, as the contest run's board did.
+        var models: [String: ContestTag] = [:]
+        for (_, t) in pick.values where models[t.model] == nil { models[t.model] = t }
+        let modelOrder = models.keys.sorted { (Submission.contestModels.firstIndex(of: $0) ?? 99) < (Submission.contestModels.firstIndex(of: $1) ?? 99) }
         for name in order {
             let mine = pick.values.filter { $0.1.submission == name }
-                .sorted { (Submission.contestModels.firstIndex(of: $0.1.model) ?? 99) < (Submission.contestModels.firstIndex(of: $1.1.model) ?? 99) }
             let repeats = mine.map(\.1.repeats).max() ?? 1
             repeatsAll = max(repeatsAll, repeats)
             var table: [[ModelOutcome]] = Array(repeating: [], count: repeats)
-            for (e, t) in mine {
+            for model in modelOrder {
+                guard let (e, t) = pick["\(name)|\(model)"] else {
+                    let t = models[model]!
+                    for r in 0..<repeats {
+                        table[r].append(ModelOutcome(model: t.model, label: t.label, steps: t.steps, seconds: nil, auc: nil, floor: t.floor,
+                                                     failure: "not run (no stored runs of this submission's \(t.label))", settings: [:]))
+                    }
+                    continue
+                }
                 data = t.data
                 let runs = try store.runs(experimentID: e.id)
                 for r in 0..<repeats {

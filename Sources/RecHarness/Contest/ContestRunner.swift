@@ -119,11 +119,20 @@ public struct ContestRunner: Sendable {
         }
         // One spec per (model, submission): the sweep runner alternates between them, so each round
         // is one contest with the submissions interleaved model by model.
+        // A submission's model this host cannot run (bf16 where oneDNN has none) is not run and
+        // scores as a failure naming the reason; the other submissions and models still run.
         var jobs: [(submission: Int, entry: ContestEntry, spec: LoadedSpec)] = []
+        var notRunHere: [String: String] = [:]   // "submission index/model" → why this host cannot run it
         for e in entries where missing[e.model] == nil {
             for (i, s) in submissions.enumerated() {
                 let text = specText(submission: s, entry: e, options: options, dataPath: dataPaths[e.dataset]!)
-                jobs.append((i, e, try SpecParser.parse(text, path: "contest:\(s.name):\(e.model)")))
+                let spec = try SpecParser.parse(text, path: "contest:\(s.name):\(e.model)")
+                if let reason = try spec.spec.reasonNotRunnableHere(RunPlan(spec: spec.spec).baseline, bf16Unsupported: sweep.bf16Unsupported) {
+                    notRunHere["\(i)/\(e.model)"] = "not run on this host: \(reason)"
+                    sweep.progress?("\(s.name) \(e.label): not run on this host: \(reason)", true)
+                    continue
+                }
+                jobs.append((i, e, spec))
             }
         }
         var sweepOptions = sweep
@@ -148,7 +157,8 @@ public struct ContestRunner: Sendable {
                 guard let k = jobs.firstIndex(where: { $0.submission == i && $0.entry == e }) else {
                     for r in 0..<options.repeats {
                         repeats[r].append(ModelOutcome(model: e.model, label: e.label, steps: steps, seconds: nil, auc: nil, floor: floor,
-                                                       failure: missing[e.model] ?? "not run", settings: settings))
+                                                       failure: missing[e.model] ?? notRunHere["\(i)/\(e.model)"] ?? "not run",
+                                                       settings: settings))
                     }
                     continue
                 }

@@ -23,24 +23,13 @@ extension RunPlan {
     /// - Throws: `DesignError` naming the configuration and the engine's reason.
     @discardableResult
     public func checkEngineRules(spec: ExperimentSpec, bf16Unsupported: String? = OneDNNInfo.bf16Unsupported) throws -> [UnsupportedConfiguration] {
-        guard case .rectune = spec.engine else { return [] }
         var unsupported: [UnsupportedConfiguration] = []
         for config in configs {
-            let train: TrainConfig
-            do { train = try TrainConfig(spec: spec, values: spec.fixed.merging(config.values) { _, knob in knob }) } catch {
-                throw DesignError(message: "configuration [\(config)]: \(error)")
+            guard let reason = try spec.reasonNotRunnableHere(config, bf16Unsupported: bf16Unsupported) else { continue }
+            if config.values == baseline.values {
+                throw DesignError(message: "the baseline [\(config)] cannot run on this host: \(reason)")
             }
-            do { try train.validate(bf16Unsupported: bf16Unsupported) } catch let e as EngineError {
-                switch e {
-                case .invalidConfiguration(let reason):
-                    throw DesignError(message: "configuration [\(config)] would fail in every run: \(reason)")
-                case .unsupportedOnThisHost(let reason):
-                    if config.values == baseline.values {
-                        throw DesignError(message: "the baseline [\(config)] cannot run on this host: \(reason)")
-                    }
-                    unsupported.append(UnsupportedConfiguration(config: config, reason: reason))
-                }
-            }
+            unsupported.append(UnsupportedConfiguration(config: config, reason: reason))
         }
         return unsupported
     }
@@ -65,6 +54,29 @@ extension RunPlan {
         plan.configs.removeAll { left.contains($0) }
         plan.runs.removeAll { left.contains($0.config) }
         return plan
+    }
+}
+
+extension ExperimentSpec {
+    /// Why this host cannot run `config` of an `engine: rectune` spec although the configuration is
+    /// valid (`EngineError.unsupportedOnThisHost`: `bf16: on` where oneDNN has no bf16,
+    /// `bf16Unsupported` saying why); nil when it can, and for external commands (not checked).
+    /// - Throws: `DesignError` for a configuration every run would fail on (the engine's rules).
+    public func reasonNotRunnableHere(_ config: RunConfig, bf16Unsupported: String? = OneDNNInfo.bf16Unsupported) throws -> String? {
+        guard case .rectune = engine else { return nil }
+        let train: TrainConfig
+        do { train = try TrainConfig(spec: self, values: fixed.merging(config.values) { _, knob in knob }) } catch {
+            throw DesignError(message: "configuration [\(config)]: \(error)")
+        }
+        do { try train.validate(bf16Unsupported: bf16Unsupported) } catch let e as EngineError {
+            switch e {
+            case .invalidConfiguration(let reason):
+                throw DesignError(message: "configuration [\(config)] would fail in every run: \(reason)")
+            case .unsupportedOnThisHost(let reason):
+                return reason
+            }
+        }
+        return nil
     }
 }
 
