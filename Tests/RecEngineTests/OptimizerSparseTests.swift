@@ -131,6 +131,49 @@ final class OptimizerSparseTests: XCTestCase {
         }
     }
 
+    /// `accumulateBags` requests the ids' positions (direct) or hash slots `BagKernels.bagPrefetchDistance`
+    /// samples ahead: a hint only, so with and without it (prefetchDistance 0) the tables end
+    /// bit-identical, for direct positions and the hash table, sum and mean, with bags of 0…12 ids
+    /// over far more samples than the distance.
+    func testBagPrefetchingLeavesTheTablesBitIdentical() {
+        XCTAssertGreaterThan(BagKernels.bagPrefetchDistance, 0)
+        let tableRows = 10_000, width = 16, batch = 200
+        var rng = KernelTestRNG(seed: 620)
+        let initial = rng.floats(tableRows * width)
+        for combiner in [BagCombiner.sum, .mean] {
+            // (direct, prefetching), (direct, plain), (hashed, prefetching), (hashed, plain)
+            let setups = [(10_000, SparseRowOptimizer.defaultPrefetchDistance), (10_000, 0), (2400, SparseRowOptimizer.defaultPrefetchDistance), (2400, 0)]
+            let tables = setups.indices.map { ParameterTensor(name: "t\($0)", rows: tableRows, columns: width) }
+            for t in tables { t.load(initial) }
+            let opts = zip(tables, setups).map { t, s in
+                SparseRowOptimizer(table: t, kind: .adam, learningRate: 0.02, maxIdsPerUpdate: s.0, prefetchDistance: s.1)
+            }
+            XCTAssertEqual(opts.map(\.indexesDirectly), [true, true, false, false])
+            for step in 1...3 {
+                var bagIds: [Int32] = [], starts: [Int32] = [], counts: [Int32] = []
+                for _ in 0..<batch {
+                    let n = rng.int(13)
+                    starts.append(Int32(bagIds.count)); counts.append(Int32(n))
+                    for _ in 0..<n { bagIds.append(Int32(rng.int(3) == 0 ? rng.int(20) : rng.int(tableRows))) }
+                }
+                let grad = rng.floats(batch * width)
+                let applied = opts.map { opt in
+                    opt.begin()
+                    bagIds.withUnsafeBufferPointer { i in starts.withUnsafeBufferPointer { s in counts.withUnsafeBufferPointer { c in
+                        opt.accumulateBags(BagView(ids: i.baseAddress!, start: s.baseAddress!, count: c.baseAddress!, stride: 1, slot: 0),
+                                           count: batch, combiner: combiner, grad: grad, gradStride: width, gradOffset: 0)
+                    } } }
+                    return opt.apply(step: step)
+                }
+                XCTAssertEqual(Set(applied).count, 1, "\(combiner) step \(step): \(applied)")
+                XCTAssertGreaterThan(applied[0], 500)
+            }
+            let bits = tables.map { $0.snapshot().map(\.bitPattern) }
+            for k in 1..<bits.count { XCTAssertEqual(bits[k], bits[0], "\(combiner): setup \(k) against direct with prefetching") }
+            XCTAssertNotEqual(tables[0].snapshot(), initial)
+        }
+    }
+
     /// Two micro-batches accumulated before one apply equal the concatenated batch accumulated once.
     func testMicroBatchAccumulationEqualsFullBatch() {
         for kind in SparseRowOptimizer.Kind.allCases {

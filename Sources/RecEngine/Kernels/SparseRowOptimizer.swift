@@ -33,7 +33,8 @@ public final class SparseRowOptimizer: @unchecked Sendable {
     public let maxIdsPerUpdate: Int
     /// Adam's β1, β2 and ε̂; Adagrad's ε (see `OptimizerMath`).
     public let beta1: Float, beta2: Float, epsilon: Float
-    /// How many unique rows ahead `apply` prefetches (0: no prefetching). Changes speed only.
+    /// How many unique rows ahead `apply` prefetches (0: no prefetching, there nor in
+    /// `accumulateBags`, which looks `BagKernels.bagPrefetchDistance` samples ahead). Changes speed only.
     public let prefetchDistance: Int
     /// The default `prefetchDistance`. `rectune bench --kernels` measures it ("sparse Adam apply,
     /// fresh ids"): on the AVX-512 BF16 EPYC VM 350–361 ns per sample without it, 247–265 with 16
@@ -176,8 +177,10 @@ public final class SparseRowOptimizer: @unchecked Sendable {
     public func accumulateBags(_ bags: BagView, count: Int, combiner: BagCombiner,
                                grad: UnsafePointer<Float>, gradStride: Int, gradOffset: Int) {
         if let companion { fatalError("SparseRowOptimizer(\(table.name)): bags do not support a companion (\(companion.table.name))") }
+        let ahead = prefetchDistance > 0 ? BagKernels.bagPrefetchDistance : 0
         lock.withLock { unique in
             for i in 0..<count {
+                if ahead > 0 && i &+ ahead < count { prefetchPositions(bags, sample: i &+ ahead) }
                 let (s, n) = bags.bag(i)
                 if n == 0 { continue }
                 let w = combiner.weight(n), row = grad + (i &* gradStride &+ gradOffset)
@@ -186,6 +189,32 @@ public final class SparseRowOptimizer: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// Requests the cache lines where `add` will look up the ids of sample `sample`'s bag (their
+    /// `positions` entries, or their first hash-table slots): the ids are random, so without the
+    /// hint every id waits for its own miss (`perf annotate` of a contest DLRM step: half of
+    /// `accumulateBags`' samples sat on the `positions[id]` load). A hint only: ids outside the
+    /// table are checked when their turn comes.
+    @inline(__always)
+    private func prefetchPositions(_ bags: BagView, sample: Int) {
+        let (s, n) = bags.bag(sample)
+        let rows = table.rows
+        for k in s..<(s &+ Int(n)) {
+            let id = bags.ids[k]
+            guard id >= 0 && Int(id) < rows else { continue }
+            if direct {
+                rt_prefetch_for_read(positions + Int(id))
+            } else {
+                rt_prefetch_for_read(keys + hashSlot(id))
+            }
+        }
+    }
+
+    /// The first hash-table slot of `id` (Fibonacci hashing into the table's power-of-two capacity).
+    @inline(__always)
+    private func hashSlot(_ id: Int32) -> Int {
+        Int(truncatingIfNeeded: (UInt64(UInt32(bitPattern: id)) &* 0x9E37_79B9_7F4A_7C15) >> hashShift)
     }
 
     /// Adds `weight · row` to id's summed gradient (inside `lock`); returns the id's position in
@@ -205,7 +234,7 @@ public final class SparseRowOptimizer: @unchecked Sendable {
             }
             return insert(id: id, slot: Int(id), row: src, weight: weight, unique: &unique)
         }
-        var slot = Int(truncatingIfNeeded: (UInt64(UInt32(bitPattern: id)) &* 0x9E37_79B9_7F4A_7C15) >> hashShift)
+        var slot = hashSlot(id)
         while true {
             let key = keys[slot]
             if key == id {
