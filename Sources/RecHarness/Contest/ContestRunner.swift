@@ -128,8 +128,9 @@ public struct ContestRunner: Sendable {
                 let text = specText(submission: s, entry: e, options: options, dataPath: dataPaths[e.dataset]!)
                 let spec = try SpecParser.parse(text, path: "contest:\(s.name):\(e.model)")
                 if let reason = try spec.spec.reasonNotRunnableHere(RunPlan(spec: spec.spec).baseline, bf16Unsupported: sweep.bf16Unsupported) {
-                    notRunHere["\(i)/\(e.model)"] = "not run on this host: \(reason)"
-                    sweep.progress?("\(s.name) \(e.label): not run on this host: \(reason)", true)
+                    let line = "not run on this host: \(reason)"
+                    notRunHere["\(i)/\(e.model)"] = line
+                    sweep.progress?("\(s.name) \(e.label): \(line)", true)
                     continue
                 }
                 jobs.append((i, e, spec))
