@@ -111,10 +111,14 @@ public enum KernelBenchmark {
         let freshIds = UnsafeMutablePointer<Int32>.allocate(capacity: freshBatches * batch * columns)
         defer { freshIds.deallocate() }
         for k in 0..<(freshBatches * batch * columns) { freshIds[k] = skewedId() }
-        let unprefetched = tables.map {
-            SparseRowOptimizer(table: $0, kind: .adam, learningRate: 0.001, maxIdsPerUpdate: batch, prefetchDistance: 0)
-        }
-        for (label, optimizers) in [("prefetch \(SparseRowOptimizer.defaultPrefetchDistance) rows", sparse), ("no prefetch", unprefetched)] {
+        // The default distance, then the others for comparison (the best distance depends on the
+        // core's miss buffers and the host's page walks).
+        let distances = [SparseRowOptimizer.defaultPrefetchDistance] + [0, 8, 16, 64].filter { $0 != SparseRowOptimizer.defaultPrefetchDistance }
+        for distance in distances {
+            let optimizers = distance == SparseRowOptimizer.defaultPrefetchDistance ? sparse : tables.map {
+                SparseRowOptimizer(table: $0, kind: .adam, learningRate: 0.001, maxIdsPerUpdate: batch, prefetchDistance: distance)
+            }
+            let label = distance == 0 ? "no prefetch" : "prefetch \(distance) rows"
             var call = 0
             measure("sparse Adam apply, fresh ids, \(label)", setup: {
                 call += 1
