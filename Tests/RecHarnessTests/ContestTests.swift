@@ -193,6 +193,17 @@ final class ContestTests: XCTestCase {
         let again = try Submission.parse(tuned.yaml(), path: "again.yaml", contest: Self.contest, base: base)
         XCTAssertEqual(again.settings, tuned.settings)
         XCTAssertEqual(again.name, tuned.name)
+        // The tuned submissions name every model; the one for hosts without bf16 never asks for it
+        // (there, a bf16 model is not run and scores as a failure).
+        for (name, bf16Allowed) in [("tuned-2core-vm.yaml", true), ("tuned-2core-avx2.yaml", false)] {
+            let s = try Submission.load(Self.file(name), contest: Self.contest, base: base)
+            XCTAssertEqual(Set(s.models.keys), Set(Submission.contestModels), name)
+            if !bf16Allowed {
+                for (model, knobs) in s.merged(over: base) {
+                    XCTAssertNotEqual(knobs["bf16"], "on", "\(name): \(model)")
+                }
+            }
+        }
     }
 
     func testNameDefaultsToTheFileName() throws {
