@@ -27,6 +27,7 @@ public enum Knob: String, CaseIterable, Sendable, Codable, Comparable {
     case stageThreads = "stage_threads"
     case microBatch = "micro_batch"
     case bf16
+    case weightLayout = "weight_layout"
     // Model and data settings (usually fixed in a spec).
     case embeddingDim = "embedding_dim"
     case hashBuckets = "hash_buckets"

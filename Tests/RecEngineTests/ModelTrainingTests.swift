@@ -47,8 +47,12 @@ final class ModelTrainingTests: XCTestCase {
     ///
     /// bf16 with two micro-batches too: both micro-batches' products then run on both workers at
     /// once, each through its worker's own bf16 staging buffers and primitives bound to them.
+    /// `weight_layout timed` too (hidden layers large enough to be timed): the choice is made once
+    /// per process, so every executor's model gets the same layouts.
     func testExecutorsGiveBitIdenticalParameters() throws {
-        for (kind, bf16) in [(ModelKind.wdl, false), (.deepfm, false), (.wdl, true), (.dlrm, true)] where hostBF16Settings.contains(bf16) {
+        let cases: [(ModelKind, bf16: Bool, timed: Bool)] = [(.wdl, false, false), (.deepfm, false, false), (.wdl, true, false),
+                                                             (.dlrm, true, false), (.dlrm, false, true)]
+        for (kind, bf16, timed) in cases where hostBF16Settings.contains(bf16) {
             var results: [ExecutorPolicy: [[Float]]] = [:]
             for policy in ExecutorPolicy.allCases {
                 var c = Self.config(kind, steps: 12, warmup: 0)
@@ -58,6 +62,7 @@ final class ModelTrainingTests: XCTestCase {
                 c.costmodelStop = 5
                 c.hiddenLayers = [128, 64]
                 if bf16 { c.bf16 = true; c.microBatch = 2 }
+                if timed { c.weightLayout = .timed; c.hiddenLayers = [512, 256] }
                 _ = try Trainer(config: c, counterEvents: []).run(dataset: Self.dataset) { results[policy] = Self.snapshot($0) }
             }
             let inline = try XCTUnwrap(results[.inline])
@@ -65,7 +70,7 @@ final class ModelTrainingTests: XCTestCase {
                 let other = try XCTUnwrap(results[policy])
                 XCTAssertEqual(other.count, inline.count)
                 for (i, (a, b)) in zip(other, inline).enumerated() where a != b {
-                    XCTFail("\(kind)\(bf16 ? " bf16" : "") \(policy): parameter tensor \(i) differs from inline")
+                    XCTFail("\(kind)\(bf16 ? " bf16" : "")\(timed ? " weight_layout timed" : "") \(policy): parameter tensor \(i) differs from inline")
                 }
             }
         }

@@ -18,6 +18,8 @@ public final class DNNLContext: Sendable {
     public let workers: Int
     /// OpenMP team size of a boosted call; 1 when the context does not boost.
     public let boostThreads: Int
+    /// How the context's fp32 dense layers get their weight layout (the `weight_layout` knob).
+    public let weightLayout: WeightLayoutPolicy
     let engine: DNNLEngine
     private let slots: [WorkerSlot]
 
@@ -42,12 +44,15 @@ public final class DNNLContext: Sendable {
     /// Creates the CPU engine and one stream per worker.
     /// - Parameter boostThreads: OpenMP team size of boosted calls (1 = no boosting, no second
     ///   primitive set).
+    /// - Parameter weightLayout: how fp32 dense layers built on the context choose their weight layout.
     /// - Throws: `DNNLError` naming the failing `dnnl_engine_create` / `dnnl_stream_create`.
-    public init(workers: Int, boostThreads: Int = 1) throws {
+    public init(workers: Int, boostThreads: Int = 1, weightLayout: WeightLayoutPolicy = .onednn) throws {
         dnnlRequire(workers >= 1, "DNNLContext needs at least one worker, got \(workers)")
         dnnlRequire(boostThreads >= 1, "boost threads must be >= 1, got \(boostThreads)")
+        if case .timed(let rows) = weightLayout { dnnlRequire(rows >= 1, "weight layout timing rows must be >= 1, got \(rows)") }
         self.workers = workers
         self.boostThreads = boostThreads
+        self.weightLayout = weightLayout
         let engine = try DNNLEngine()
         self.engine = engine
         var slots: [WorkerSlot] = []

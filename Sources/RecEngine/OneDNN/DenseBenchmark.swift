@@ -146,9 +146,10 @@ public enum DenseBenchmark {
         let flops: Double
         private let buffers: [AlignedBuffer]
 
-        init(shape: Shape, index: Int, batch: Int, precision: Precision, context: DNNLContext) throws {
-            layer = try DenseLayer(name: "bench.\(index)", inputs: shape.inputs, outputs: shape.outputs, relu: true,
-                                   precision: precision, context: context, seed: UInt64(index + 1))
+        init(shape: Shape, index: Int, batch: Int, precision: Precision, context: DNNLContext, relu: Bool = true,
+             layout: WeightLayout? = nil) throws {
+            layer = try DenseLayer(name: "bench.\(index)", inputs: shape.inputs, outputs: shape.outputs, relu: relu,
+                                   precision: precision, context: context, seed: UInt64(index + 1), weightLayout: layout)
             try layer.prepare(batch: batch)
             self.batch = batch
             flops = 2.0 * Double(batch) * Double(shape.inputs) * Double(shape.outputs)

@@ -14,7 +14,8 @@ public enum Precision: String, Sendable, CaseIterable {
 /// primitives, built for step graphs in which forward, backward-data and backward-weights are
 /// separate nodes that may run on different workers (`worker:` selects stream and scratchpad).
 ///
-/// Weights live in the layout oneDNN prefers (blocked, padded); gradient buffers use the same layout,
+/// Weights live in the layout oneDNN prefers (blocked, padded), or for fp32 the one the context's
+/// `weight_layout` policy chose (`WeightLayoutChooser`); gradient buffers use the same layout,
 /// so element-wise optimizers work on `weights.values` and a gradient buffer directly. Primitives
 /// are created per batch size by `prepare(batch:)` and cached; calls allocate nothing.
 /// `prepare` must not run concurrently with calls for the same layer on the same worker.
@@ -67,12 +68,14 @@ public final class DenseLayer: Sendable {
 
     /// Creates the layer; weights are He-uniform (ReLU) or Glorot-uniform from `seed` in plain
     /// `[outputs][inputs]` order, then reordered into the blocked layout; bias is zero.
+    /// `weightLayout` (fp32 only) forces the master's layout; nil leaves it to the context's
+    /// `weightLayout` policy (`WeightLayoutChooser`).
     /// - Throws: `DNNLError` if oneDNN cannot create the layout-probing primitives or reorders.
     /// Chained bf16 layers (`lowPrecisionInput` / `lowPrecisionOutput`, see `MLPStack`) hand each
     /// other bf16 activations and gradients directly: no fp32 copy is written and converted again.
     public init(name: String, inputs: Int, outputs: Int, relu: Bool, precision: Precision,
                 context: DNNLContext, seed: UInt64, lowPrecisionInput: Bool = false,
-                lowPrecisionOutput: Bool = false) throws {
+                lowPrecisionOutput: Bool = false, weightLayout: WeightLayout? = nil) throws {
         dnnlRequire(inputs >= 1 && outputs >= 1, "\(name): inputs and outputs must be >= 1, got \(inputs)→\(outputs)")
         dnnlRequire(precision == .bf16 || !(lowPrecisionInput || lowPrecisionOutput),
                     "\(name): bf16 inputs or outputs need precision bf16")
@@ -90,7 +93,11 @@ public final class DenseLayer: Sendable {
         let probeSrc = try DNNLMemoryDesc(dims: [n, inputs], type: lowType, tag: dnnl_ab)
         let probeDst = try DNNLMemoryDesc(dims: [n, outputs], type: dnnl_f32, tag: dnnl_ab)
         let probeDiffDst = try DNNLMemoryDesc(dims: [n, outputs], type: lowType, tag: dnnl_ab)
-        let anyWeights = try DNNLMemoryDesc(dims: [outputs, inputs], type: lowType, tag: dnnl_format_tag_any)
+        // fp32: the layout asked for, else the context's policy decides (bf16 keeps oneDNN's).
+        let layout = precision == .bf16 ? .preferred
+            : try weightLayout ?? WeightLayoutChooser.layout(inputs: inputs, outputs: outputs, relu: relu,
+                                                            policy: context.weightLayout)
+        let anyWeights = try DNNLMemoryDesc(dims: [outputs, inputs], type: lowType, tag: layout.tag)
         let biasDesc = try DNNLMemoryDesc(dims: [outputs], type: dnnl_f32, tag: dnnl_a)
         let forwardPD = try DensePlan.forwardDesc(src: probeSrc, weights: anyWeights, bias: biasDesc, dst: probeDst,
                                                   relu: relu, engine: engine, name: name)
@@ -111,7 +118,7 @@ public final class DenseLayer: Sendable {
             lowWeights = AlignedBuffer(bytes: chosen.bytes)
         }
         weights = ParameterTensor(name: "\(name).weights", rows: outputs, columns: inputs,
-                                  count: masterDesc.bytes / MemoryLayout<Float>.stride)
+                                  count: masterDesc.bytes / MemoryLayout<Float>.stride, layout: masterDesc.formatTag)
         bias = ParameterTensor(name: "\(name).bias", rows: 1, columns: outputs)
         let weightMaintenance = try WeightMaintenance(master: masterDesc, low: lowDesc, outputs: outputs, inputs: inputs,
                                                       engine: engine)

@@ -18,11 +18,17 @@ public final class ParameterTensor: @unchecked Sendable {
     public let columns: Int
     /// The storage.
     public let values: UnsafeMutablePointer<Float>
+    /// How a dense layer's weights (and the optimizer slots beside them) are stored, in oneDNN's
+    /// tag notation over `[rows][columns]`: `ab` row-major, `ba` transposed, `AB16b64a` blocked;
+    /// nil for tensors that are always `rows × columns` row-major (embeddings, biases). A checkpoint
+    /// records it, so a restore can tell a transposed layout from a plain one of the same size.
+    public let layout: String?
 
-    public init(name: String, rows: Int, columns: Int, count: Int? = nil) {
+    public init(name: String, rows: Int, columns: Int, count: Int? = nil, layout: String? = nil) {
         self.name = name
         self.rows = rows
         self.columns = columns
+        self.layout = layout
         self.count = count ?? rows * columns
         var raw: UnsafeMutableRawPointer?
         let bytes = max(self.count, 16) * MemoryLayout<Float>.stride

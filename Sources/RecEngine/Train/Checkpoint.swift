@@ -36,7 +36,11 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
 /// float count and slots); the floats of each tensor followed by its slots, in header order; a
 /// UInt64 checksum over everything before it. Values are stored in the engine's own layout
 /// (oneDNN-blocked weights as they are), so a checkpoint restores into the same engine build on
-/// the same ISA — the header records the ISA and a restore elsewhere is refused.
+/// the same ISA — the header records the ISA and a restore elsewhere is refused. The header also
+/// records each dense weight tensor's layout (`ParameterTensor.layout`): a tensor saved as `ab`
+/// restores into a `ba` one and back (values and slots transposed; `weight_layout: timed` may choose
+/// differently in the resumed process), any other change of layout is refused. Files written
+/// before layouts were recorded have none and restore as they are.
 public enum Checkpoint {
     /// The file format version this build writes and reads.
     public static let formatVersion = 1
@@ -53,6 +57,28 @@ public enum Checkpoint {
             public var columns: Int
             public var count: Int
             public var slots: [SlotEntry]
+            /// `ParameterTensor.layout`; absent for row-major tensors and in older files.
+            public var layout: String? = nil
+
+            /// The plain layouts a restore converts between (transposing values and slots).
+            static let transposable: Set<String> = ["ab", "ba"]
+
+            /// Whether a tensor saved as `self` restores into `wanted`: the same name, shape and
+            /// slot names, and either the same layout and counts or the other plain layout.
+            func restores(into wanted: TensorEntry) -> Bool {
+                guard name == wanted.name, rows == wanted.rows, columns == wanted.columns,
+                      slots.map(\.name) == wanted.slots.map(\.name) else { return false }
+                if layout == nil || wanted.layout == nil || layout == wanted.layout {
+                    return count == wanted.count && slots == wanted.slots
+                }
+                return Self.transposable.contains(layout!) && Self.transposable.contains(wanted.layout!)
+                    && count == rows * columns && wanted.count == count && slots == wanted.slots
+            }
+
+            /// Whether restoring `self` into `wanted` transposes the values.
+            func transposes(into wanted: TensorEntry) -> Bool {
+                layout != nil && wanted.layout != nil && layout != wanted.layout
+            }
         }
         public var formatVersion: Int
         public var model: String
@@ -74,7 +100,7 @@ public enum Checkpoint {
             onednnISA = OneDNNInfo.isa
             tensors = parameters.map { p in
                 TensorEntry(name: p.name, rows: p.rows, columns: p.columns, count: p.count,
-                            slots: p.slots.map { SlotEntry(name: $0.name, count: $0.count) })
+                            slots: p.slots.map { SlotEntry(name: $0.name, count: $0.count) }, layout: p.layout)
             }
         }
     }
@@ -209,8 +235,11 @@ public enum Checkpoint {
         guard header.tensors.count == expected.tensors.count else {
             throw CheckpointError.mismatched(path: path, reason: "\(header.tensors.count) tensors saved, the model has \(expected.tensors.count)")
         }
-        for (saved, wanted) in zip(header.tensors, expected.tensors) where saved != wanted {
-            throw CheckpointError.mismatched(path: path, reason: "tensor \(wanted.name) is \(wanted.rows)×\(wanted.columns) (\(wanted.count) floats, slots \(wanted.slots.map(\.name))); saved \(saved.name) \(saved.rows)×\(saved.columns) (\(saved.count) floats, slots \(saved.slots.map(\.name)))")
+        for (saved, wanted) in zip(header.tensors, expected.tensors) where !saved.restores(into: wanted) {
+            func layout(_ e: Header.TensorEntry) -> String { e.layout.map { ", layout \($0)" } ?? "" }
+            let hint = saved.layout != nil && wanted.layout != nil && saved.layout != wanted.layout
+                ? " (only the plain layouts ab and ba convert into each other: resume with the weight_layout it was saved under)" : ""
+            throw CheckpointError.mismatched(path: path, reason: "tensor \(wanted.name) is \(wanted.rows)×\(wanted.columns) (\(wanted.count) floats, slots \(wanted.slots.map(\.name))\(layout(wanted))); saved \(saved.name) \(saved.rows)×\(saved.columns) (\(saved.count) floats, slots \(saved.slots.map(\.name))\(layout(saved)))\(hint)")
         }
         // Read into scratch first: a corrupted file must leave the parameters untouched.
         let targets = buffers(parameters)
@@ -233,9 +262,19 @@ public enum Checkpoint {
             throw CheckpointError.corrupted(path: path, reason: String(format: "checksum mismatch (stored %016llx, computed %016llx)", UInt64(littleEndian: stored), hash.value))
         }
         offset = 0
-        for t in targets {
-            t.pointer.update(from: scratch + offset, count: t.count)
-            offset += t.count
+        for (p, (saved, wanted)) in zip(parameters, zip(header.tensors, expected.tensors)) {
+            let transpose = saved.transposes(into: wanted)
+            for t in buffers([p]) {
+                if transpose {
+                    // Saved `ab` is rows × columns row-major and `ba` columns × rows; write the other.
+                    let (r, c) = saved.layout == "ab" ? (p.rows, p.columns) : (p.columns, p.rows)
+                    let source = scratch + offset
+                    for i in 0..<r { for j in 0..<c { t.pointer[j * r + i] = source[i * c + j] } }
+                } else {
+                    t.pointer.update(from: scratch + offset, count: t.count)
+                }
+                offset += t.count
+            }
         }
         for p in parameters { p.didReload() }
         return header.globalStep

@@ -25,6 +25,7 @@ extension TrainConfig {
         case .stageThreads: String(stageThreads)
         case .microBatch: String(microBatch)
         case .bf16: bf16 ? "on" : "off"
+        case .weightLayout: weightLayout.rawValue
         case .embeddingDim: String(embeddingDim)
         case .hashBuckets: String(hashBuckets)
         case .evalRows: String(evalRows)
@@ -60,6 +61,7 @@ extension TrainConfig {
         case .stageThreads: stageThreads = int()
         case .microBatch: microBatch = int()
         case .bf16: bf16 = v == "on"
+        case .weightLayout: weightLayout = WeightLayoutMode(rawValue: v)!
         case .embeddingDim: embeddingDim = int()
         case .hashBuckets: hashBuckets = int()
         case .evalRows: evalRows = int()

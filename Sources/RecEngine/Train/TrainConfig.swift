@@ -110,6 +110,8 @@ public struct TrainConfig: Sendable, Codable, Equatable {
     public var stageThreads: Int = 1
     public var microBatch: Int = 1
     public var bf16: Bool = false
+    /// `weight_layout`: fp32 dense layers take oneDNN's preferred weight layout or the fastest timed one.
+    public var weightLayout: WeightLayoutMode = .onednn
     /// Contest models: one lookup and one update node for all embedding tables (DeepRec's
     /// embedding fusion, on in the contest baseline) or one per table.
     public var embFusion: Bool = true

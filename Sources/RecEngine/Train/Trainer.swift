@@ -108,9 +108,13 @@ public final class Trainer {
     }
 
     /// The oneDNN context of a training run with `workers` workers: boosting as `boostThreads`
-    /// says, and the calling thread (which prepares the primitives) at `intra_threads`.
+    /// says, weight layouts as `weight_layout` says (timed at the largest micro-batch's rows), and
+    /// the calling thread (which prepares the primitives and times the layouts) at `intra_threads`.
     static func makeContext(_ c: TrainConfig, workers: Int) throws -> DNNLContext {
-        let context = try DNNLContext(workers: max(workers, 1), boostThreads: boostThreads(c, workers: max(workers, 1)))
+        let rows = (c.batch + c.microBatch - 1) / max(c.microBatch, 1)
+        let layout: WeightLayoutPolicy = c.weightLayout == .timed && !c.bf16 ? .timed(batch: max(rows, 1)) : .onednn
+        let context = try DNNLContext(workers: max(workers, 1), boostThreads: boostThreads(c, workers: max(workers, 1)),
+                                      weightLayout: layout)
         context.setIntraOpThreads(c.intraThreads)
         return context
     }

@@ -53,6 +53,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Micro-batches per step of every model (the micro_batch knob; on 2 cores, 2 lets each inter-op worker run its own half of the batch's dense products).") var microBatch = 1
     @Flag(help: "Train with the bf16 knob on: the dense layers of the Criteo and contest models (the roofline then uses the measured bf16 GEMM rate) and every matrix product of DIN/DIEN (attention, GRU/AUGRU, auxiliary and top MLPs), with bf16 operands, fp32 accumulation and fp32 master weights.") var bf16 = false
     @Flag(help: "Give a dense node that runs alone the whole thread budget (the intra_boost knob).") var intraBoost = false
+    @Option(help: "Weight layout of every fp32 dense layer (the weight_layout knob): onednn, oneDNN's preferred one, or timed, the fastest of it, [out][in] and [in][out] at the micro-batch's rows.") var weightLayout: WeightLayoutMode = .onednn
     @Flag(help: "Skip the end-to-end (file) runs.") var inMemoryOnly = false
     @Option(help: "Interleaved rounds of the Criteo models (in memory, and end to end unless --in-memory-only), each round with its own host GEMM rate (1: none; the summary gives medians and ranges).") var rounds = 1
     @Flag(help: "Print a per-node-group profile of one step.") var profile = false
@@ -101,7 +102,7 @@ struct BenchCommand: AsyncParsableCommand {
         try SyntheticCriteo.write(rows: rows, seed: 1, to: path)
         if dense { try benchDense() }
         if kernels { benchKernels() }
-        print("rectune bench  batch \(batch)  \(warmupSteps)+\(steps) steps  inter \(interThreads) intra \(intraThreads)  executor \(executor.rawValue)  micro_batch \(microBatch)  allocator \(allocator.rawValue)  bf16 \(bf16 ? "on" : "off")  intra_boost \(intraBoost ? "on" : "off")  oneDNN \(OneDNNInfo.version) \(OneDNNInfo.isa)  kernels built for \(RectuneVersion.buildTarget)")
+        print("rectune bench  batch \(batch)  \(warmupSteps)+\(steps) steps  inter \(interThreads) intra \(intraThreads)  executor \(executor.rawValue)  micro_batch \(microBatch)  allocator \(allocator.rawValue)  bf16 \(bf16 ? "on" : "off")  intra_boost \(intraBoost ? "on" : "off")  weight_layout \(weightLayout.rawValue)  oneDNN \(OneDNNInfo.version) \(OneDNNInfo.isa)  kernels built for \(RectuneVersion.buildTarget)")
         let precision: Precision = bf16 ? .bf16 : .fp32
         let cores = DenseRoofline.cores(inter: interThreads, intra: intraThreads)
         // The host's GEMM rate feeds the roofline of the Criteo and contest rows only.
@@ -175,6 +176,7 @@ struct BenchCommand: AsyncParsableCommand {
         c.model = kind; c.batch = batch
         c.interThreads = interThreads; c.intraThreads = intraThreads; c.allocator = allocator
         c.bf16 = bf16; c.intraBoost = intraBoost; c.executor = executor; c.microBatch = microBatch
+        c.weightLayout = weightLayout
         return c
     }
 
@@ -427,6 +429,23 @@ struct BenchCommand: AsyncParsableCommand {
                                r.backwardWeightsGFLOPS, r.bestBackwardWeightsGFLOPS))
                 print("    " + r.profile.description)
             }
+        }
+        // What `weight_layout: timed` would choose for these shapes at the run's micro-batch rows.
+        let rows = (batch + microBatch - 1) / microBatch
+        print("weight_layout timed, \(rows) rows (batch / micro-batch), \(intraThreads) threads: ms per forward + backward-data + backward-weights (fastest of \(WeightLayoutChooser.rounds) rounds)")
+        for shape in shapes {
+            guard shape.inputs * shape.outputs >= WeightLayoutChooser.minimumWeights else {
+                print("  " + pad("\(shape)", 12) + "under \(WeightLayoutChooser.minimumWeights) weights: oneDNN's layout")
+                continue
+            }
+            let choice = try WeightLayoutChooser.choose(inputs: shape.inputs, outputs: shape.outputs, relu: true, rows: rows,
+                                                         threads: intraThreads)
+            let times = WeightLayout.allCases.compactMap { l in
+                choice.roundSeconds[l].map { String(format: "%@ (%@) %.3f", l.rawValue, choice.tags[l] ?? "?", $0 * 1e3) }
+            }
+            let preferred = choice.roundSeconds[.preferred]!, chosen = choice.roundSeconds[choice.layout]!
+            print("  " + pad("\(shape)", 12) + times.joined(separator: "   ")
+                  + String(format: "  → %@ (%@), %.2f× oneDNN's", choice.layout.rawValue, choice.tags[choice.layout] ?? "?", preferred / chosen))
         }
     }
 

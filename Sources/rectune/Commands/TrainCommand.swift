@@ -68,6 +68,7 @@ struct KnobOptions: ParsableArguments {
     @Option(name: Knob.microBatch.optionName, help: Knob.microBatch.argumentHelp) var microBatch: String?
     @Option(name: Knob.bf16.optionName, help: Knob.bf16.argumentHelp) var bf16: String?
     @Option(name: Knob.intraBoost.optionName, help: Knob.intraBoost.argumentHelp) var intraBoost: String?
+    @Option(name: Knob.weightLayout.optionName, help: Knob.weightLayout.argumentHelp) var weightLayout: String?
     @Option(name: Knob.embeddingDim.optionName, help: Knob.embeddingDim.argumentHelp) var embeddingDim: String?
     @Option(name: Knob.hashBuckets.optionName, help: Knob.hashBuckets.argumentHelp) var hashBuckets: String?
     @Option(name: Knob.evalRows.optionName, help: Knob.evalRows.argumentHelp) var evalRows: String?
@@ -87,6 +88,7 @@ struct KnobOptions: ParsableArguments {
             .stage: stage, .stageCapacity: stageCapacity, .stageThreads: stageThreads, .microBatch: microBatch, .bf16: bf16,
             .embeddingDim: embeddingDim, .hashBuckets: hashBuckets, .evalRows: evalRows, .seed: seed, .badRows: badRows,
             .dataset: dataset, .embFusion: embFusion, .indicator: indicator, .rnn: rnn, .intraBoost: intraBoost,
+            .weightLayout: weightLayout,
         ]
         return Knob.allCases.compactMap { k in all[k].flatMap { $0 }.map { (k, $0) } }
     }

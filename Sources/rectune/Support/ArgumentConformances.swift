@@ -9,6 +9,7 @@ extension NUMAPolicy: ExpressibleByArgument {}
 extension BadRowPolicy: ExpressibleByArgument {}
 extension DatasetKind: ExpressibleByArgument {}
 extension IndicatorMode: ExpressibleByArgument {}
+extension WeightLayoutMode: ExpressibleByArgument {}
 
 /// A comma-separated list of positive integers, e.g. `1024,512,256`.
 struct IntList: ExpressibleByArgument {
