@@ -42,6 +42,8 @@ public enum Counter: String, CaseIterable, Sendable, Codable {
     // engine: graph and contest inputs
     case graphNodes = "graph.nodes"
     case indicatorBytesPerStep = "indicator.bytes_per_step"
+    // engine: dense layers
+    case denseRelaidLayers = "dense.relaid_layers"
 
     /// The name in results and in the store.
     public var name: String { rawValue }
@@ -72,7 +74,7 @@ public enum Counter: String, CaseIterable, Sendable, Codable {
     public var isLevel: Bool {
         switch self {
         case .rusageMaxrssKB, .allocatorPlannedBytes, .allocatorPeakLiveBytes, .stageMaxQueueDepth, .graphNodes,
-             .indicatorBytesPerStep: true
+             .indicatorBytesPerStep, .denseRelaidLayers: true
         default: false
         }
     }

@@ -192,6 +192,27 @@ final class ModelWeightLayoutTests: XCTestCase {
         }
     }
 
+    /// `dense.relaid_layers` counts the layers whose layout the timed policy changed: 0 under
+    /// `onednn`, and under `timed` exactly the weight tensors whose layout differs from the
+    /// `onednn` run's.
+    func testRelaidLayersCounterCountsTheChangedLayouts() throws {
+        var layouts: [WeightLayoutMode: [String]] = [:]
+        var relaid: [WeightLayoutMode: Double] = [:]
+        for mode in WeightLayoutMode.allCases {
+            var c = ModelTrainingTests.config(.dlrm, steps: 2, warmup: 0)
+            c.intraThreads = 1
+            c.weightLayout = mode
+            let r = try Trainer(config: c, counterEvents: []).run(dataset: ModelTrainingTests.dataset) {
+                layouts[mode] = $0.parameters.compactMap(\.layout)
+            }
+            relaid[mode] = try XCTUnwrap(r.counters["dense.relaid_layers"])
+        }
+        XCTAssertEqual(relaid[.onednn], 0)
+        let changed = zip(layouts[.onednn]!, layouts[.timed]!).filter { $0 != $1 }.count
+        XCTAssertEqual(relaid[.timed], Double(changed))
+        XCTAssertEqual(layouts[.onednn]!.count, 7, "DLRM's seven dense layers")
+    }
+
     /// A checkpoint saved from `ab` weights restores into `ba` ones and back, values and optimizer
     /// slots transposed; a change to another layout is refused, naming both.
     func testCheckpointRestoresAcrossThePlainLayouts() throws {

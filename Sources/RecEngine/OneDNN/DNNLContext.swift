@@ -20,6 +20,11 @@ public final class DNNLContext: Sendable {
     public let boostThreads: Int
     /// How the context's fp32 dense layers get their weight layout (the `weight_layout` knob).
     public let weightLayout: WeightLayoutPolicy
+    /// fp32 dense layers built on the context that the `weight_layout` policy gave another layout
+    /// than oneDNN's preferred one (the `dense.relaid_layers` counter: what `weight_layout: timed`
+    /// changed in this run; 0 under `onednn`).
+    public var relaidLayers: Int { relaid.load(ordering: .relaxed) }
+    private let relaid = Atomic<Int>(0)
     let engine: DNNLEngine
     private let slots: [WorkerSlot]
 
@@ -61,6 +66,9 @@ public final class DNNLContext: Sendable {
         }
         self.slots = slots
     }
+
+    /// Counts a layer built in another layout than oneDNN's preferred one.
+    func noteRelaidLayer() { relaid.add(1, ordering: .relaxed) }
 
     /// Sets the number of OpenMP (intra-op) threads oneDNN uses for primitives started by the
     /// CALLING thread (`omp_set_num_threads`). Each executor worker calls it once at start.

@@ -98,6 +98,7 @@ public final class DenseLayer: Sendable {
             : try weightLayout ?? WeightLayoutChooser.layout(inputs: inputs, outputs: outputs, relu: relu,
                                                             policy: context.weightLayout)
         let anyWeights = try DNNLMemoryDesc(dims: [outputs, inputs], type: lowType, tag: layout.tag)
+        if weightLayout == nil && layout != .preferred { context.noteRelaidLayer() }
         let biasDesc = try DNNLMemoryDesc(dims: [outputs], type: dnnl_f32, tag: dnnl_a)
         let forwardPD = try DensePlan.forwardDesc(src: probeSrc, weights: anyWeights, bias: biasDesc, dst: probeDst,
                                                   relu: relu, engine: engine, name: name)
