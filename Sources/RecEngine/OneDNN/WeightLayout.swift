@@ -70,9 +70,9 @@ public enum WeightLayoutChooser {
     /// One choice and what it was based on.
     public struct Choice: Sendable, Equatable {
         public let layout: WeightLayout
-        /// Fastest of the timed rounds (forward + backward-data + backward-weights), in seconds, per timed
-        /// candidate, in `WeightLayout.allCases` order; candidates with the same layout as oneDNN's
-        /// preferred one, or that oneDNN cannot create, are left out.
+        /// Fastest of the timed rounds (forward + backward-data + backward-weights), in seconds, per
+        /// timed candidate; a forced layout with the same tag as oneDNN's preferred one, or that
+        /// oneDNN cannot create, is not timed.
         public let roundSeconds: [WeightLayout: Double]
         /// oneDNN's tag notation of each timed candidate's layout (`ab`, `ba`, `AB16b64a`).
         public let tags: [WeightLayout: String]
@@ -81,7 +81,7 @@ public enum WeightLayoutChooser {
     private static let cache = Mutex<[Key: Choice]>([:])
 
     /// The layout for an fp32 layer of this shape under `policy`, on the calling thread's team.
-    /// - Throws: `DNNLError` if no candidate's primitives can be created.
+    /// - Throws: `DNNLError` if oneDNN's preferred layout cannot be created for the shape.
     static func layout(inputs: Int, outputs: Int, relu: Bool, policy: WeightLayoutPolicy) throws -> WeightLayout {
         guard case .timed(let rows) = policy else { return .preferred }
         if let forced = forced.withLock({ $0 }) { return forced }
