@@ -64,7 +64,8 @@ public enum Checkpoint {
             static let transposable: Set<String> = ["ab", "ba"]
 
             /// Whether a tensor saved as `self` restores into `wanted`: the same name, shape and
-            /// slot names, and either the same layout and counts or the other plain layout.
+            /// slot names, and either the same layout and counts or the other plain layout (every
+            /// slot then the size of the weights, since it is transposed with them).
             func restores(into wanted: TensorEntry) -> Bool {
                 guard name == wanted.name, rows == wanted.rows, columns == wanted.columns,
                       slots.map(\.name) == wanted.slots.map(\.name) else { return false }
@@ -73,6 +74,7 @@ public enum Checkpoint {
                 }
                 return Self.transposable.contains(layout!) && Self.transposable.contains(wanted.layout!)
                     && count == rows * columns && wanted.count == count && slots == wanted.slots
+                    && slots.allSatisfy { $0.count == count }
             }
 
             /// Whether restoring `self` into `wanted` transposes the values.
