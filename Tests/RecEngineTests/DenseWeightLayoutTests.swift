@@ -134,6 +134,24 @@ final class ModelWeightLayoutTests: XCTestCase {
         }
     }
 
+    /// Runs `train` (the parameters in plain order and the eval logloss) with every layer forced to
+    /// each layout, and checks `ab` and `ba` against oneDNN's layout.
+    static func assertEveryLayoutMatches(_ model: ModelKind, initial: [[Float]?],
+                                         train: () throws -> (parameters: [[Float]?], logloss: Double)) throws {
+        var runs: [WeightLayout: (parameters: [[Float]?], logloss: Double)] = [:]
+        for layout in WeightLayout.allCases {
+            runs[layout] = try WeightLayoutChooser.withForcedLayout(layout, train)
+        }
+        let reference = runs[.preferred]!
+        for layout in [WeightLayout.plain, .transposed] {
+            let run = runs[layout]!
+            let (changed, mismatched) = compare(reference.parameters, run.parameters, initial: initial)
+            XCTAssertGreaterThan(changed, 1_000, "\(model): the steps must change many values")
+            XCTAssertLessThanOrEqual(mismatched, changed / 1_000, "\(model) \(layout): \(mismatched) of \(changed) changed values differ")
+            XCTAssertEqual(run.logloss, reference.logloss, accuracy: 1e-4 * reference.logloss, "\(model) \(layout) eval logloss")
+        }
+    }
+
     func testContestModelsMatchOnEveryLayout() throws {
         for model in [ModelKind.wdl, .dlrm, .deepfm, .mmoe] {
             let ds = model == .mmoe ? ContestModelTests.taobao : ContestModelTests.eleme
@@ -146,18 +164,10 @@ final class ModelWeightLayoutTests: XCTestCase {
             zero.steps = 1
             zero.learningRate = 0
             _ = try ContestModelTests.run(zero, ds) { initial = Self.plain($0.parameters) }
-            var snaps: [WeightLayout: [[Float]?]] = [:]
-            var losses: [WeightLayout: Double] = [:]
-            for layout in WeightLayout.allCases {
-                try WeightLayoutChooser.withForcedLayout(layout) {
-                    losses[layout] = try ContestModelTests.run(c, ds) { snaps[layout] = Self.plain($0.parameters) }.result.logloss
-                }
-            }
-            for layout in [WeightLayout.plain, .transposed] {
-                let (changed, mismatched) = Self.compare(snaps[.preferred]!, snaps[layout]!, initial: initial)
-                XCTAssertGreaterThan(changed, 1_000, "\(model): the steps must change many values")
-                XCTAssertLessThanOrEqual(mismatched, changed / 1_000, "\(model) \(layout): \(mismatched) of \(changed) changed values differ")
-                XCTAssertEqual(losses[layout]!, losses[.preferred]!, accuracy: 1e-4 * losses[.preferred]!, "\(model) \(layout) eval logloss")
+            try Self.assertEveryLayoutMatches(model, initial: initial) {
+                var snap: [[Float]?] = []
+                let logloss = try ContestModelTests.run(c, ds) { snap = Self.plain($0.parameters) }.result.logloss
+                return (snap, logloss)
             }
         }
     }
@@ -174,20 +184,12 @@ final class ModelWeightLayoutTests: XCTestCase {
             zero.wideLearningRate = 0
             var initial: [[Float]?] = []
             _ = try Trainer(config: zero, counterEvents: []).run(dataset: ModelTrainingTests.dataset) { initial = Self.plain($0.parameters) }
-            var snaps: [WeightLayout: [[Float]?]] = [:]
-            var losses: [WeightLayout: Double] = [:]
-            for layout in WeightLayout.allCases {
-                try WeightLayoutChooser.withForcedLayout(layout) {
-                    losses[layout] = try Trainer(config: c, counterEvents: []).run(dataset: ModelTrainingTests.dataset) {
-                        snaps[layout] = Self.plain($0.parameters)
-                    }.logloss
-                }
-            }
-            for layout in [WeightLayout.plain, .transposed] {
-                let (changed, mismatched) = Self.compare(snaps[.preferred]!, snaps[layout]!, initial: initial)
-                XCTAssertGreaterThan(changed, 1_000, "\(model): the steps must change many values")
-                XCTAssertLessThanOrEqual(mismatched, changed / 1_000, "\(model) \(layout): \(mismatched) of \(changed) changed values differ")
-                XCTAssertEqual(losses[layout]!, losses[.preferred]!, accuracy: 1e-4 * losses[.preferred]!, "\(model) \(layout) eval logloss")
+            try Self.assertEveryLayoutMatches(model, initial: initial) {
+                var snap: [[Float]?] = []
+                let logloss = try Trainer(config: c, counterEvents: []).run(dataset: ModelTrainingTests.dataset) {
+                    snap = Self.plain($0.parameters)
+                }.logloss
+                return (snap, logloss)
             }
         }
     }

@@ -14,6 +14,11 @@ public struct MicroBatch: Sendable, Equatable {
         }
         return result
     }
+
+    /// Rows of the largest of `split(batch:count:)`'s micro-batches (the first): ⌈batch / count⌉.
+    public static func largestRows(batch: Int, count: Int) -> Int {
+        batch / count + (batch % count > 0 ? 1 : 0)
+    }
 }
 
 /// A CTR model whose training step and evaluation pass are step graphs.

@@ -136,8 +136,12 @@ public enum WeightLayoutChooser {
         let fastest = best.min { $0.value != $1.value ? $0.value < $1.value : $0.key.rawValue < $1.key.rawValue }!
         let layout = fastest.value < preferredTime * (1 - margin) ? fastest.key : .preferred
         let choice = Choice(layout: layout, roundSeconds: best, tags: tags)
-        cache.withLock { $0[key] = $0[key] ?? choice }
-        return cache.withLock { $0[key]! }
+        // Another thread may have timed the same shape meanwhile: the first choice stays.
+        return cache.withLock { known in
+            if let first = known[key] { return first }
+            known[key] = choice
+            return choice
+        }
     }
 
     /// Forgets every remembered choice (for tests).

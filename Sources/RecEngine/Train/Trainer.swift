@@ -111,7 +111,7 @@ public final class Trainer {
     /// says, weight layouts as `weight_layout` says (timed at the largest micro-batch's rows), and
     /// the calling thread (which prepares the primitives and times the layouts) at `intra_threads`.
     static func makeContext(_ c: TrainConfig, workers: Int) throws -> DNNLContext {
-        let rows = (c.batch + c.microBatch - 1) / max(c.microBatch, 1)
+        let rows = MicroBatch.largestRows(batch: c.batch, count: max(c.microBatch, 1))
         let layout: WeightLayoutPolicy = c.weightLayout == .timed && !c.bf16 ? .timed(batch: max(rows, 1)) : .onednn
         let context = try DNNLContext(workers: max(workers, 1), boostThreads: boostThreads(c, workers: max(workers, 1)),
                                       weightLayout: layout)

@@ -431,7 +431,7 @@ struct BenchCommand: AsyncParsableCommand {
             }
         }
         // What `weight_layout: timed` would choose for these shapes at the run's micro-batch rows.
-        let rows = (batch + microBatch - 1) / microBatch
+        let rows = MicroBatch.largestRows(batch: batch, count: microBatch)
         print("weight_layout timed, \(rows) rows (batch / micro-batch), \(intraThreads) threads: ms per forward + backward-data + backward-weights (fastest of \(WeightLayoutChooser.rounds) rounds)")
         for shape in shapes {
             guard shape.inputs * shape.outputs >= WeightLayoutChooser.minimumWeights else {
