@@ -44,6 +44,7 @@ public enum Counter: String, CaseIterable, Sendable, Codable {
     case indicatorBytesPerStep = "indicator.bytes_per_step"
     // engine: dense layers
     case denseRelaidLayers = "dense.relaid_layers"
+    case denseTransposedGEMMLayers = "dense.transposed_gemm_layers"
 
     /// The name in results and in the store.
     public var name: String { rawValue }
@@ -74,7 +75,7 @@ public enum Counter: String, CaseIterable, Sendable, Codable {
     public var isLevel: Bool {
         switch self {
         case .rusageMaxrssKB, .allocatorPlannedBytes, .allocatorPeakLiveBytes, .stageMaxQueueDepth, .graphNodes,
-             .indicatorBytesPerStep, .denseRelaidLayers: true
+             .indicatorBytesPerStep, .denseRelaidLayers, .denseTransposedGEMMLayers: true
         default: false
         }
     }

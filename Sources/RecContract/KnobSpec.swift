@@ -125,7 +125,7 @@ extension KnobSpec {
             return entry(.runtime, .onOff, "off", help: "Matrix products in bf16 through oneDNN (fp32 accumulation and master weights): the MLP layers (the one-output logit layer of WDL, DLRM and DeepFM stays fp32, as in the contest scripts); for din and dien also the attention and GRU/AUGRU products.")
         case .weightLayout:
             return entry(.runtime, .choice(["onednn", "timed"]), "onednn",
-                         help: "Layout of each fp32 dense layer's weights: onednn, the one oneDNN's forward primitive asks for; timed, whichever of that, [out][in] and [in][out] runs the layer's forward, backward-data and backward-weights fastest at the run's micro-batch rows, timed when the model is built (once per shape and thread count per process; oneDNN's stays unless another is 3% faster; layers under 65,536 weights keep oneDNN's). Results may differ from onednn in the last bits.",
+                         help: "Layout of each fp32 dense layer's weights: onednn, the one oneDNN's forward primitive asks for; timed, whichever of that, [out][in] and [in][out] (the last two with oneDNN's backward-weights primitive or with a GEMM on a transposed copy of the input or output gradient) runs the layer's forward, backward-data and backward-weights fastest at the run's micro-batch rows, timed when the model is built (once per shape and thread count per process; oneDNN's stays unless another is 3% faster; layers under 65,536 weights keep oneDNN's). Results may differ from onednn in the last bits.",
                          when: .when(.bf16, isOneOf: ["off"]))
         case .embeddingDim:
             return entry(.setting, .integer(min: 1, max: 1024), "16", help: "Embedding dimension.")

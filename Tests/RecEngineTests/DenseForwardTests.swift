@@ -33,18 +33,12 @@ final class DenseForwardTests: XCTestCase {
         let x = DenseReference.random(batch * inputs, seed: 9)
         let dy = DenseReference.random(batch * outputs, seed: 10)
         let w = layer.plainWeights()
-        var dxExpected = [Double](repeating: 0, count: batch * inputs)
-        for b in 0..<batch {
-            for i in 0..<inputs {
-                for o in 0..<outputs { dxExpected[b * inputs + i] += Double(dy[b * outputs + o]) * Double(w[o * inputs + i]) }
-            }
-        }
-        assertClose(calls.backwardData(dy), dxExpected, rtol: 1e-5, atol: 1e-5, "gradInput")
+        assertClose(calls.backwardData(dy), DenseReference.gradInput(dy: dy, w: w, batch: batch, inputs: inputs, outputs: outputs),
+                    rtol: 1e-5, atol: 1e-5, "gradInput")
         let grads = calls.backwardWeights(x, dy)
         assertClose(grads.weights, DenseReference.gradWeights(x: x, dy: dy, batch: batch, inputs: inputs, outputs: outputs),
                     rtol: 1e-5, atol: 1e-5, "gradWeights")
-        let dbExpected = (0..<outputs).map { o in (0..<batch).reduce(0.0) { $0 + Double(dy[$1 * outputs + o]) } }
-        assertClose(grads.bias, dbExpected, rtol: 1e-5, atol: 1e-5, "gradBias")
+        assertClose(grads.bias, DenseReference.gradBias(dy: dy, batch: batch, outputs: outputs), rtol: 1e-5, atol: 1e-5, "gradBias")
     }
 
     func testReLUMaskZeroesGradientWhereOutputIsNotPositive() throws {

@@ -34,6 +34,22 @@ enum DenseReference {
         return y
     }
 
+    /// gradInput[b][i] = Σ_o dy[b][o]·W[o][i].
+    static func gradInput(dy: [Float], w: [Float], batch: Int, inputs: Int, outputs: Int) -> [Double] {
+        var dx = [Double](repeating: 0, count: batch * inputs)
+        for b in 0..<batch {
+            for i in 0..<inputs {
+                for o in 0..<outputs { dx[b * inputs + i] += Double(dy[b * outputs + o]) * Double(w[o * inputs + i]) }
+            }
+        }
+        return dx
+    }
+
+    /// gradBias[o] = Σ_b dy[b][o].
+    static func gradBias(dy: [Float], batch: Int, outputs: Int) -> [Double] {
+        (0..<outputs).map { o in (0..<batch).reduce(0.0) { $0 + Double(dy[$1 * outputs + o]) } }
+    }
+
     /// gradWeights[o][i] = Σ_b dy[b][o]·x[b][i].
     static func gradWeights(x: [Float], dy: [Float], batch: Int, inputs: Int, outputs: Int) -> [Double] {
         var g = [Double](repeating: 0, count: outputs * inputs)

@@ -2,25 +2,40 @@ import TestSupport
 import XCTest
 @testable import RecEngine
 
-/// The `weight_layout` knob: forced layouts compute the same products, the timed choice is one of
-/// the timed candidates and is remembered, small layers keep oneDNN's layout, and training picks
+/// The `weight_layout` knob: forced layouts and weight-gradient methods compute the same products,
+/// the timed choice is one of the timed candidates and is remembered, small layers keep oneDNN's layout, and training picks
 /// the layout up through the context.
 final class DenseWeightLayoutTests: XCTestCase {
-    /// Every forced layout stores what it was asked for and gives the double-precision reference's
-    /// forward, backward-data and backward-weights (the preferred one is gradient-checked elsewhere).
+    /// The forced arrangements: oneDNN's layout, and `ab` and `ba` each with both weight-gradient
+    /// methods.
+    static let forcedArrangements = [WeightArrangement(.preferred)]
+        + [WeightLayout.plain, .transposed].flatMap { l in WeightGradientMethod.allCases.map { WeightArrangement(l, $0) } }
+
+    /// Every forced arrangement stores the layout it was asked for and gives the double-precision
+    /// reference's forward, backward-data, backward-weights and bias gradient (the preferred one is
+    /// gradient-checked elsewhere), with 16-lane and leftover columns (70 outputs) and with one
+    /// output, where `ab` and `ba` are the same memory.
     func testForcedLayoutsComputeTheReferenceProducts() throws {
         let context = try DNNLContext(workers: 1)
-        let (inputs, outputs, batch) = (45, 70, 6)
+        for (inputs, outputs, batch) in [(45, 70, 6), (37, 1, 5)] {
+            try assertForcedArrangementsComputeTheReference(context: context, inputs: inputs, outputs: outputs, batch: batch)
+        }
+    }
+
+    private func assertForcedArrangementsComputeTheReference(context: DNNLContext, inputs: Int, outputs: Int,
+                                                             batch: Int) throws {
         let x = DenseReference.random(batch * inputs, seed: 9)
         let dy = DenseReference.random(batch * outputs, seed: 10)
         let bias = DenseReference.random(outputs, seed: 4, scale: 0.5)
         var plainWeights: [Float]?
-        for layout in WeightLayout.allCases {
+        for arrangement in Self.forcedArrangements {
+            let layout = arrangement.layout
             let layer = try DenseLayer(name: "wl", inputs: inputs, outputs: outputs, relu: true, precision: .fp32,
-                                       context: context, seed: 3, weightLayout: layout)
+                                       context: context, seed: 3, weightLayout: layout, weightGradient: arrangement.gradient)
+            XCTAssertEqual(layer.weightGradient, arrangement.gradient)
             switch layout {
             case .plain: XCTAssertEqual(layer.masterDesc.formatTag, "ab")
-            case .transposed: XCTAssertEqual(layer.masterDesc.formatTag, "ba")
+            case .transposed: XCTAssertEqual(layer.masterDesc.formatTag, outputs == 1 ? "ab" : "ba", "a [1][in] ba matrix is ab")
             case .preferred: break
             }
             // The initial weights are drawn in plain order, so every layout starts from the same values.
@@ -31,17 +46,44 @@ final class DenseWeightLayoutTests: XCTestCase {
             calls.setBias(bias)
             let y = calls.forward(x)
             assertClose(y, DenseReference.forward(x: x, w: w, bias: bias, batch: batch, inputs: inputs, outputs: outputs, relu: true),
-                        rtol: 1e-5, atol: 1e-5, "\(layout) forward")
-            var dx = [Double](repeating: 0, count: batch * inputs)
-            for b in 0..<batch {
-                for i in 0..<inputs {
-                    for o in 0..<outputs { dx[b * inputs + i] += Double(dy[b * outputs + o]) * Double(w[o * inputs + i]) }
-                }
+                        rtol: 1e-5, atol: 1e-5, "\(arrangement) forward")
+            assertClose(calls.backwardData(dy), DenseReference.gradInput(dy: dy, w: w, batch: batch, inputs: inputs, outputs: outputs),
+                        rtol: 1e-5, atol: 1e-5, "\(arrangement) backward-data")
+            let grads = calls.backwardWeights(x, dy)
+            assertClose(grads.weights, DenseReference.gradWeights(x: x, dy: dy, batch: batch, inputs: inputs, outputs: outputs),
+                        rtol: 1e-5, atol: 1e-5, "\(arrangement) backward-weights")
+            assertClose(grads.bias, DenseReference.gradBias(dy: dy, batch: batch, outputs: outputs), rtol: 1e-5, atol: 1e-5,
+                        "\(arrangement) bias gradient")
+            if arrangement.gradient == .transposedGEMM {
+                let profile = try XCTUnwrap(layer.implementationNames(batch: batch))
+                XCTAssertTrue(profile.backwardWeights.contains("dnnl_sgemm"), profile.backwardWeights)
             }
-            assertClose(calls.backwardData(dy), dx, rtol: 1e-5, atol: 1e-5, "\(layout) backward-data")
-            assertClose(calls.backwardWeights(x, dy).weights,
-                        DenseReference.gradWeights(x: x, dy: dy, batch: batch, inputs: inputs, outputs: outputs),
-                        rtol: 1e-5, atol: 1e-5, "\(layout) backward-weights")
+        }
+    }
+
+    /// The transposed GEMM overwrites the weight and bias gradients (as the primitive does), works
+    /// on every prepared batch size (an odd one too) and on each worker, and matches oneDNN's
+    /// primitive on a model-sized shape.
+    func testTransposedGEMMMatchesThePrimitive() throws {
+        let context = try DNNLContext(workers: 2)
+        let (inputs, outputs) = (367, 96)
+        for layout in [WeightLayout.plain, .transposed] {
+            let primitive = try DenseLayer(name: "ip", inputs: inputs, outputs: outputs, relu: true, precision: .fp32,
+                                           context: context, seed: 5, weightLayout: layout)
+            let gemm = try DenseLayer(name: "gemm", inputs: inputs, outputs: outputs, relu: true, precision: .fp32,
+                                      context: context, seed: 5, weightLayout: layout, weightGradient: .transposedGEMM)
+            for (batch, worker) in [(64, 0), (33, 1), (64, 1)] {
+                let x = DenseReference.random(batch * inputs, seed: UInt64(batch))
+                let dy = DenseReference.random(batch * outputs, seed: UInt64(batch + 1))
+                try primitive.prepare(batch: batch)
+                try gemm.prepare(batch: batch)
+                // DenseCalls fills the gradient buffers with NaN first: both must overwrite them.
+                let a = DenseCalls(layer: primitive, batch: batch).backwardWeights(x, dy, worker: worker)
+                let b = DenseCalls(layer: gemm, batch: batch).backwardWeights(x, dy, worker: worker)
+                XCTAssertEqual(b.raw.count, a.raw.count)
+                assertClose(b.weights, a.weights.map(Double.init), rtol: 1e-5, atol: 1e-5, "\(layout) batch \(batch) weights")
+                assertClose(b.bias, a.bias.map(Double.init), rtol: 1e-5, atol: 1e-5, "\(layout) batch \(batch) bias")
+            }
         }
     }
 
@@ -50,13 +92,21 @@ final class DenseWeightLayoutTests: XCTestCase {
     func testTimedChoiceIsATimedCandidateAndIsRemembered() throws {
         WeightLayoutChooser.forgetChoices()
         let choice = try WeightLayoutChooser.choose(inputs: 300, outputs: 256, relu: true, rows: 64, threads: 1)
-        let preferred = try XCTUnwrap(choice.roundSeconds[.preferred], "oneDNN's layout is always timed")
-        XCTAssertGreaterThanOrEqual(choice.roundSeconds.count, 2, "on gemm-based hosts ab and ba both run: \(choice.tags)")
-        XCTAssertEqual(Set(choice.roundSeconds.keys), Set(choice.tags.keys))
+        let preferred = try XCTUnwrap(choice.roundSeconds[.onednn], "oneDNN's layout and primitive are always timed")
+        XCTAssertGreaterThanOrEqual(choice.tags.count, 2, "on gemm-based hosts ab and ba both run: \(choice.tags)")
+        XCTAssertEqual(Set(choice.roundSeconds.keys.map(\.layout)), Set(choice.tags.keys))
         XCTAssertEqual(Set(choice.tags.values).count, choice.tags.count, "a layout is timed once: \(choice.tags)")
+        for (layout, tag) in choice.tags {
+            // Each layout with oneDNN's primitive, and the dense ones also with the transposed GEMM.
+            XCTAssertNotNil(choice.roundSeconds[WeightArrangement(layout)], "\(layout)")
+            XCTAssertEqual(choice.roundSeconds[WeightArrangement(layout, .transposedGEMM)] != nil, tag == "ab" || tag == "ba",
+                           "\(layout) (\(tag))")
+        }
+        XCTAssertEqual(choice.candidates.first, .onednn)
+        XCTAssertEqual(Set(choice.candidates), Set(choice.roundSeconds.keys))
         XCTAssertTrue(choice.roundSeconds.values.allSatisfy { $0 > 0 && $0.isFinite })
-        let chosen = try XCTUnwrap(choice.roundSeconds[choice.layout])
-        if choice.layout == .preferred {
+        let chosen = try XCTUnwrap(choice.roundSeconds[choice.arrangement])
+        if choice.arrangement == .onednn {
             XCTAssertFalse(choice.roundSeconds.values.contains { $0 < preferred * (1 - WeightLayoutChooser.margin) })
         } else {
             XCTAssertLessThan(chosen, preferred * (1 - WeightLayoutChooser.margin))
@@ -78,6 +128,10 @@ final class DenseWeightLayoutTests: XCTestCase {
         let large = try DenseLayer(name: "large", inputs: 300, outputs: 256, relu: true, precision: .fp32, context: timed, seed: 1)
         let choice = try WeightLayoutChooser.choose(inputs: 300, outputs: 256, relu: true, rows: 64, threads: 1)
         XCTAssertEqual(large.masterDesc.formatTag, choice.tags[choice.layout])
+        XCTAssertEqual(large.weightGradient, choice.arrangement.gradient)
+        XCTAssertEqual(timed.relaidLayers, choice.layout == .preferred ? 0 : 1)
+        XCTAssertEqual(timed.transposedGEMMLayers, choice.arrangement.gradient == .transposedGEMM ? 1 : 0)
+        XCTAssertEqual(small.weightGradient, .innerProduct)
     }
 
     /// The knob reaches the context: `weight_layout timed` times at the micro-batch's rows, and a
@@ -135,20 +189,22 @@ final class ModelWeightLayoutTests: XCTestCase {
     }
 
     /// Runs `train` (the parameters in plain order and the eval logloss) with every layer forced to
-    /// each layout, and checks `ab` and `ba` against oneDNN's layout.
+    /// each arrangement, and checks `ab` and `ba`, with either weight-gradient method, against
+    /// oneDNN's layout and primitive.
     static func assertEveryLayoutMatches(_ model: ModelKind, initial: [[Float]?],
                                          train: () throws -> (parameters: [[Float]?], logloss: Double)) throws {
-        var runs: [WeightLayout: (parameters: [[Float]?], logloss: Double)] = [:]
-        for layout in WeightLayout.allCases {
-            runs[layout] = try WeightLayoutChooser.withForcedLayout(layout, train)
+        var runs: [WeightArrangement: (parameters: [[Float]?], logloss: Double)] = [:]
+        for arrangement in DenseWeightLayoutTests.forcedArrangements {
+            runs[arrangement] = try WeightLayoutChooser.withForcedLayout(arrangement.layout, gradient: arrangement.gradient, train)
         }
-        let reference = runs[.preferred]!
-        for layout in [WeightLayout.plain, .transposed] {
-            let run = runs[layout]!
+        let reference = runs[.onednn]!
+        for arrangement in DenseWeightLayoutTests.forcedArrangements where arrangement != .onednn {
+            let run = runs[arrangement]!
             let (changed, mismatched) = compare(reference.parameters, run.parameters, initial: initial)
             XCTAssertGreaterThan(changed, 1_000, "\(model): the steps must change many values")
-            XCTAssertLessThanOrEqual(mismatched, changed / 1_000, "\(model) \(layout): \(mismatched) of \(changed) changed values differ")
-            XCTAssertEqual(run.logloss, reference.logloss, accuracy: 1e-4 * reference.logloss, "\(model) \(layout) eval logloss")
+            XCTAssertLessThanOrEqual(mismatched, changed / 1_000,
+                                     "\(model) \(arrangement): \(mismatched) of \(changed) changed values differ")
+            XCTAssertEqual(run.logloss, reference.logloss, accuracy: 1e-4 * reference.logloss, "\(model) \(arrangement) eval logloss")
         }
     }
 
@@ -196,23 +252,36 @@ final class ModelWeightLayoutTests: XCTestCase {
 
     /// `dense.relaid_layers` counts the layers whose layout the timed policy changed: 0 under
     /// `onednn`, and under `timed` exactly the weight tensors whose layout differs from the
-    /// `onednn` run's.
-    func testRelaidLayersCounterCountsTheChangedLayouts() throws {
+    /// `onednn` run's. `dense.transposed_gemm_layers` counts the layers it gave the transposed
+    /// GEMM: 0 under `onednn`, and under `timed` the large layers whose remembered choice has it.
+    func testDenseCountersCountWhatTheTimedPolicyChanged() throws {
         var layouts: [WeightLayoutMode: [String]] = [:]
+        var shapes: [(outputs: Int, inputs: Int)] = []
         var relaid: [WeightLayoutMode: Double] = [:]
+        var transposedGEMM: [WeightLayoutMode: Double] = [:]
+        var c = ModelTrainingTests.config(.dlrm, steps: 2, warmup: 0)
+        c.intraThreads = 1
         for mode in WeightLayoutMode.allCases {
-            var c = ModelTrainingTests.config(.dlrm, steps: 2, warmup: 0)
-            c.intraThreads = 1
             c.weightLayout = mode
             let r = try Trainer(config: c, counterEvents: []).run(dataset: ModelTrainingTests.dataset) {
                 layouts[mode] = $0.parameters.compactMap(\.layout)
+                shapes = $0.parameters.filter { $0.layout != nil }.map { ($0.rows, $0.columns) }
             }
             relaid[mode] = try XCTUnwrap(r.counters["dense.relaid_layers"])
+            transposedGEMM[mode] = try XCTUnwrap(r.counters["dense.transposed_gemm_layers"])
         }
         XCTAssertEqual(relaid[.onednn], 0)
+        XCTAssertEqual(transposedGEMM[.onednn], 0)
         let changed = zip(layouts[.onednn]!, layouts[.timed]!).filter { $0 != $1 }.count
         XCTAssertEqual(relaid[.timed], Double(changed))
         XCTAssertEqual(layouts[.onednn]!.count, 7, "DLRM's seven dense layers")
+        // DLRM's large layers are hidden ReLU layers; the run remembered their choices.
+        guard case .timed(let rows) = try Trainer.makeContext(c, workers: 1).weightLayout else { return XCTFail("timed") }
+        let expected = try shapes.filter { $0.outputs * $0.inputs >= WeightLayoutChooser.minimumWeights }.filter {
+            try WeightLayoutChooser.choose(inputs: $0.inputs, outputs: $0.outputs, relu: true, rows: rows, threads: 1)
+                .arrangement.gradient == .transposedGEMM
+        }.count
+        XCTAssertEqual(transposedGEMM[.timed], Double(expected))
     }
 
     /// A checkpoint saved from `ab` weights restores into `ba` ones and back, values and optimizer

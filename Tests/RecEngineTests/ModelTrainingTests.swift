@@ -50,9 +50,13 @@ final class ModelTrainingTests: XCTestCase {
     /// `weight_layout timed` too (hidden layers large enough to be timed): the choice is made once
     /// per process, so every executor's model gets the same layouts.
     func testExecutorsGiveBitIdenticalParameters() throws {
-        let cases: [(ModelKind, bf16: Bool, timed: Bool)] = [(.wdl, false, false), (.deepfm, false, false), (.wdl, true, false),
-                                                             (.dlrm, true, false), (.dlrm, false, true)]
-        for (kind, bf16, timed) in cases where hostBF16Settings.contains(bf16) {
+        // gemm: every fp32 layer forced to `ba` weights and the transposed-GEMM weight gradient, with
+        // two micro-batches, so the two workers run it at once on their own transposition buffers.
+        let cases: [(ModelKind, bf16: Bool, timed: Bool, gemm: Bool)] = [
+            (.wdl, false, false, false), (.deepfm, false, false, false), (.wdl, true, false, false),
+            (.dlrm, true, false, false), (.dlrm, false, true, false), (.wdl, false, true, true),
+        ]
+        for (kind, bf16, timed, gemm) in cases where hostBF16Settings.contains(bf16) {
             var results: [ExecutorPolicy: [[Float]]] = [:]
             for policy in ExecutorPolicy.allCases {
                 var c = Self.config(kind, steps: 12, warmup: 0)
@@ -63,14 +67,17 @@ final class ModelTrainingTests: XCTestCase {
                 c.hiddenLayers = [128, 64]
                 if bf16 { c.bf16 = true; c.microBatch = 2 }
                 if timed { c.weightLayout = .timed; c.hiddenLayers = [512, 256] }
-                _ = try Trainer(config: c, counterEvents: []).run(dataset: Self.dataset) { results[policy] = Self.snapshot($0) }
+                if gemm { c.microBatch = 2 }
+                try WeightLayoutChooser.withForcedLayout(.transposed, gradient: .transposedGEMM, enabled: gemm) {
+                    _ = try Trainer(config: c, counterEvents: []).run(dataset: Self.dataset) { results[policy] = Self.snapshot($0) }
+                }
             }
             let inline = try XCTUnwrap(results[.inline])
             for policy in [ExecutorPolicy.pool, .costmodel] {
                 let other = try XCTUnwrap(results[policy])
                 XCTAssertEqual(other.count, inline.count)
                 for (i, (a, b)) in zip(other, inline).enumerated() where a != b {
-                    XCTFail("\(kind)\(bf16 ? " bf16" : "")\(timed ? " weight_layout timed" : "") \(policy): parameter tensor \(i) differs from inline")
+                    XCTFail("\(kind)\(bf16 ? " bf16" : "")\(timed ? " weight_layout timed" : "")\(gemm ? " transposed GEMM" : "") \(policy): parameter tensor \(i) differs from inline")
                 }
             }
         }

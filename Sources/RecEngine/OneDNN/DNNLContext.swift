@@ -25,6 +25,10 @@ public final class DNNLContext: Sendable {
     /// changed in this run; 0 under `onednn`).
     public var relaidLayers: Int { relaid.load(ordering: .relaxed) }
     private let relaid = Atomic<Int>(0)
+    /// fp32 dense layers built on the context whose weight gradient the `weight_layout` policy
+    /// moved to `WeightGradientMethod.transposedGEMM` (the `dense.transposed_gemm_layers` counter).
+    public var transposedGEMMLayers: Int { transposedGEMM.load(ordering: .relaxed) }
+    private let transposedGEMM = Atomic<Int>(0)
     let engine: DNNLEngine
     private let slots: [WorkerSlot]
 
@@ -69,6 +73,9 @@ public final class DNNLContext: Sendable {
 
     /// Counts a layer built in another layout than oneDNN's preferred one.
     func noteRelaidLayer() { relaid.add(1, ordering: .relaxed) }
+
+    /// Counts a layer whose weight gradient the policy moved to the transposed GEMM.
+    func noteTransposedGEMMLayer() { transposedGEMM.add(1, ordering: .relaxed) }
 
     /// Sets the number of OpenMP (intra-op) threads oneDNN uses for primitives started by the
     /// CALLING thread (`omp_set_num_threads`). Each executor worker calls it once at start.

@@ -19,7 +19,12 @@ final class DenseBinding {
     /// caller's buffer is read directly.
     let inputStaging: AlignedBuffer?
     let gradientStaging: AlignedBuffer?
+    /// `WeightGradientMethod.transposedGEMM` only: the transposed operand (`[columns][rows]`), which
+    /// `backwardWeights` (then the transposing reorder) writes and `dnnl_sgemm` reads; nil otherwise.
+    let transposedOperand: AlignedBuffer?
 
+    /// `backwardWeights` is oneDNN's backward-weights primitive, or for `transposedGEMM` the reorder
+    /// that transposes the operand.
     typealias Primitives = (forward: DNNLPrimitive, backwardData: DNNLPrimitive, backwardWeights: DNNLPrimitive)
 
     init(plan p: Primitives, layer: DenseLayer, output outputDesc: DNNLMemoryDesc, gradInput gradInputDesc: DNNLMemoryDesc,
@@ -42,9 +47,21 @@ final class DenseBinding {
                                                  (DNNL_ARG_BIAS, bias), (DNNL_ARG_DST, output)], engine: engine)
         backwardData = try BoundPrimitive(p.backwardData, [(DNNL_ARG_DIFF_DST, productGradient), (DNNL_ARG_WEIGHTS, weights),
                                                            (DNNL_ARG_DIFF_SRC, gradInput)], engine: engine)
-        backwardWeights = try BoundPrimitive(p.backwardWeights, [(DNNL_ARG_SRC, productInput), (DNNL_ARG_DIFF_DST, productGradient),
-                                                                 (DNNL_ARG_DIFF_WEIGHTS, gradWeights),
-                                                                 (DNNL_ARG_DIFF_BIAS, gradBias)], engine: engine)
+        switch layer.weightGradient {
+        case .innerProduct:
+            transposedOperand = nil
+            backwardWeights = try BoundPrimitive(p.backwardWeights, [(DNNL_ARG_SRC, productInput),
+                                                                     (DNNL_ARG_DIFF_DST, productGradient),
+                                                                     (DNNL_ARG_DIFF_WEIGHTS, gradWeights),
+                                                                     (DNNL_ARG_DIFF_BIAS, gradBias)], engine: engine)
+        case .transposedGEMM:
+            let operand = layer.transposesInput ? (productInput, lowSrc) : (productGradient, lowDst)
+            let buffer = AlignedBuffer(bytes: operand.1.bytes)
+            let transposed = try DNNLMemory(operand.1.transposed(), engine: engine, pointer: buffer.pointer)
+            transposedOperand = buffer
+            backwardWeights = try BoundPrimitive(p.backwardWeights, [(DNNL_ARG_FROM, operand.0), (DNNL_ARG_TO, transposed)],
+                                                 engine: engine)
+        }
     }
 
     /// Makes the products read `source` (the input, `rows × inputs`, into `productInput` and
@@ -145,8 +162,57 @@ extension DenseLayer {
     public func backwardWeights(batch: Int, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
                                 gradWeights: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>,
                                 worker: Int) {
+        if weightGradient == .transposedGEMM {
+            transposedGEMMWeightGradient(batch: batch, input: input, gradOutput: gradOutput, gradWeights: gradWeights,
+                                         gradBias: gradBias, worker: worker)
+            return
+        }
         backwardWeights(batch: batch, gradOutput: gradOutput, gradWeights: gradWeights, gradBias: gradBias, worker: worker) {
             $0.take(input: input, count: batch &* inputs)
+        }
+    }
+
+    /// `backwardWeights` by `WeightGradientMethod.transposedGEMM` (fp32): the reorder transposes
+    /// the input (`ba` weights) or the output gradient (`ab`) into the worker's buffer, then one
+    /// `dnnl_sgemm` without transposed operands writes the weight gradient; the bias gradient is
+    /// summed here, row after row.
+    private func transposedGEMMWeightGradient(batch: Int, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
+                                              gradWeights: UnsafeMutablePointer<Float>,
+                                              gradBias: UnsafeMutablePointer<Float>, worker: Int) {
+        let plan = plan(batch)
+        // ba: dW[in][out] = Xᵀ[in][rows]·dY[rows][out]; ab: dW[out][in] = dYᵀ[out][rows]·X[rows][in].
+        let (m, n, other) = transposesInput ? (inputs, outputs, gradOutput) : (outputs, inputs, input)
+        context.withWorker(worker) { w in
+            let b = plan.binding(worker, boosted: w.boosted)
+            if transposesInput { b.productInput.point(at: input) } else { b.productGradient.point(at: gradOutput) }
+            b.backwardWeights.execute(on: w.stream, scratchpad: w.scratchpad.pointer)
+            w.stream.wait()
+            let transposed = UnsafePointer(b.transposedOperand!.pointer.assumingMemoryBound(to: Float.self))
+            let notTransposed = CChar(UInt8(ascii: "N"))
+            dnnlMust(dnnl_sgemm(notTransposed, notTransposed, Int64(m), Int64(n), Int64(batch), 1, transposed, Int64(batch),
+                                other, Int64(n), 0, gradWeights, Int64(n)),
+                     "dnnl_sgemm(\(name) weight gradient, \(m)×\(n)×\(batch))")
+        }
+        Self.sumRows(gradOutput, rows: batch, columns: outputs, into: gradBias)
+    }
+
+    /// `sums[c] = Σ_r matrix[r][c]` over a row-major `rows × columns` matrix, rows in order.
+    static func sumRows(_ matrix: UnsafePointer<Float>, rows: Int, columns: Int, into sums: UnsafeMutablePointer<Float>) {
+        sums.update(repeating: 0, count: columns)
+        for r in 0..<rows {
+            let row = matrix + r &* columns
+            var c = 0
+            // 16 lanes at a time, as `applyReLUMask`.
+            while c &+ 16 <= columns {
+                let s = UnsafeRawPointer(sums + c).loadUnaligned(as: SIMD16<Float>.self)
+                let x = UnsafeRawPointer(row + c).loadUnaligned(as: SIMD16<Float>.self)
+                UnsafeMutableRawPointer(sums + c).storeBytes(of: s + x, as: SIMD16<Float>.self)
+                c &+= 16
+            }
+            while c < columns {
+                sums[c] += row[c]
+                c &+= 1
+            }
         }
     }
 

@@ -48,6 +48,12 @@ public final class DenseLayer: Sendable {
     /// Whether the products read a bf16 copy of the input that the layer converts from the caller's
     /// fp32 input (bf16 layers that are not chained to a bf16 layer before them).
     public var convertsInput: Bool { precision == .bf16 && !lowPrecisionInput }
+    /// How backward-weights computes the weight gradient (fp32: the context's `weight_layout`
+    /// policy decides; bf16: oneDNN's primitive).
+    public let weightGradient: WeightGradientMethod
+    /// `transposedGEMM` only: the operand the reorder transposes is the input (`ba` weights:
+    /// `dW[in][out] = Xᵀ·dY`), else the output gradient (`ab`: `dW[out][in] = dYᵀ·X`).
+    let transposesInput: Bool
 
     let context: DNNLContext
     /// Layout of the fp32 master weights and of every diff-weights buffer.
@@ -68,14 +74,17 @@ public final class DenseLayer: Sendable {
 
     /// Creates the layer; weights are He-uniform (ReLU) or Glorot-uniform from `seed` in plain
     /// `[outputs][inputs]` order, then reordered into the blocked layout; bias is zero.
-    /// `weightLayout` (fp32 only) forces the master's layout; nil leaves it to the context's
-    /// `weightLayout` policy (`WeightLayoutChooser`).
+    /// `weightLayout` (fp32 only) forces the master's layout, and `weightGradient` (fp32, plain
+    /// layouts only) how backward-weights computes; with both nil the context's `weightLayout`
+    /// policy decides (`WeightLayoutChooser`), and a forced layout without a method gets
+    /// oneDNN's primitive.
     /// - Throws: `DNNLError` if oneDNN cannot create the layout-probing primitives or reorders.
     /// Chained bf16 layers (`lowPrecisionInput` / `lowPrecisionOutput`, see `MLPStack`) hand each
     /// other bf16 activations and gradients directly: no fp32 copy is written and converted again.
     public init(name: String, inputs: Int, outputs: Int, relu: Bool, precision: Precision,
                 context: DNNLContext, seed: UInt64, lowPrecisionInput: Bool = false,
-                lowPrecisionOutput: Bool = false, weightLayout: WeightLayout? = nil) throws {
+                lowPrecisionOutput: Bool = false, weightLayout: WeightLayout? = nil,
+                weightGradient: WeightGradientMethod? = nil) throws {
         dnnlRequire(inputs >= 1 && outputs >= 1, "\(name): inputs and outputs must be >= 1, got \(inputs)→\(outputs)")
         dnnlRequire(precision == .bf16 || !(lowPrecisionInput || lowPrecisionOutput),
                     "\(name): bf16 inputs or outputs need precision bf16")
@@ -93,12 +102,17 @@ public final class DenseLayer: Sendable {
         let probeSrc = try DNNLMemoryDesc(dims: [n, inputs], type: lowType, tag: dnnl_ab)
         let probeDst = try DNNLMemoryDesc(dims: [n, outputs], type: dnnl_f32, tag: dnnl_ab)
         let probeDiffDst = try DNNLMemoryDesc(dims: [n, outputs], type: lowType, tag: dnnl_ab)
-        // fp32: the layout asked for, else the context's policy decides (bf16 keeps oneDNN's).
-        let layout = precision == .bf16 ? .preferred
-            : try weightLayout ?? WeightLayoutChooser.layout(inputs: inputs, outputs: outputs, relu: relu,
-                                                            policy: context.weightLayout)
+        // fp32: the layout and method asked for, else the context's policy decides (bf16 keeps oneDNN's).
+        let byPolicy = weightLayout == nil && weightGradient == nil
+        let arrangement = precision == .bf16 ? .onednn
+            : byPolicy ? try WeightLayoutChooser.arrangement(inputs: inputs, outputs: outputs, relu: relu,
+                                                             policy: context.weightLayout)
+            : WeightArrangement(weightLayout ?? .preferred, weightGradient ?? .innerProduct)
+        dnnlRequire(precision == .fp32 || weightGradient != .transposedGEMM, "\(name): transposed_gemm needs fp32")
+        let layout = arrangement.layout
         let anyWeights = try DNNLMemoryDesc(dims: [outputs, inputs], type: lowType, tag: layout.tag)
-        if weightLayout == nil && layout != .preferred { context.noteRelaidLayer() }
+        if byPolicy && layout != .preferred { context.noteRelaidLayer() }
+        if byPolicy && arrangement.gradient == .transposedGEMM { context.noteTransposedGEMMLayer() }
         let biasDesc = try DNNLMemoryDesc(dims: [outputs], type: dnnl_f32, tag: dnnl_a)
         let forwardPD = try DensePlan.forwardDesc(src: probeSrc, weights: anyWeights, bias: biasDesc, dst: probeDst,
                                                   relu: relu, engine: engine, name: name)
@@ -118,6 +132,11 @@ public final class DenseLayer: Sendable {
             lowDesc = chosen
             lowWeights = AlignedBuffer(bytes: chosen.bytes)
         }
+        self.weightGradient = arrangement.gradient
+        let denseOrder = Self.denseWeightsAreTransposed(masterDesc, inputs: inputs, outputs: outputs)
+        dnnlRequire(arrangement.gradient == .innerProduct || denseOrder != nil,
+                    "\(name): transposed_gemm needs dense ab or ba weights, oneDNN gave \(masterDesc.formatTag)")
+        transposesInput = denseOrder ?? false
         weights = ParameterTensor(name: "\(name).weights", rows: outputs, columns: inputs,
                                   count: masterDesc.bytes / MemoryLayout<Float>.stride, layout: masterDesc.formatTag)
         bias = ParameterTensor(name: "\(name).bias", rows: 1, columns: outputs)
@@ -129,6 +148,17 @@ public final class DenseLayer: Sendable {
         setPlainWeights(Self.initialWeights(inputs: inputs, outputs: outputs, relu: relu, seed: seed))
         // A checkpoint restore overwrites the fp32 master: the bf16 copy follows it.
         if precision == .bf16 { weights.onReload { [weak self] in self?.refreshLowPrecisionWeights() } }
+    }
+
+    /// Weights in `desc` as `WeightGradientMethod.transposedGEMM` sees them: true when they are a
+    /// dense `[inputs][outputs]` matrix (`ba`), false when a dense `[outputs][inputs]` one (`ab`;
+    /// also when one dimension is 1 and the two are the same memory), nil for any other layout
+    /// (blocked, padded, offset), which the method cannot take.
+    static func denseWeightsAreTransposed(_ desc: DNNLMemoryDesc, inputs: Int, outputs: Int) -> Bool? {
+        guard let g = desc.blockedLayout, g.innerBlocks.isEmpty, g.offset0 == 0, g.paddedDims == [outputs, inputs]
+        else { return nil }
+        if g.strides == [inputs, 1] || outputs == 1 || inputs == 1 { return false }
+        return g.strides == [1, outputs] ? true : nil
     }
 
     /// Creates and caches the forward, backward-data and backward-weights primitives (and, for

@@ -78,11 +78,22 @@ final class DensePlan: @unchecked Sendable {
                       "dnnl_inner_product_backward_data_desc_init(\(name))")
         let dataPD = try DNNLPrimitiveDesc(opDesc: &desc, attributes: DNNLAttributes(), engine: engine, hint: forwardPD,
                                            what: "inner_product backward_data \(name)")
-        let weightsPD = try Self.backwardWeightsDesc(src: lowSrc, diffWeights: layer.masterDesc, diffBias: biasDesc,
-                                                     diffDst: lowDst, hint: forwardPD, engine: engine, name: name)
         let forward = try DNNLPrimitive(forwardPD, what: "inner_product forward \(name)")
         let backwardData = try DNNLPrimitive(dataPD, what: "inner_product backward_data \(name)")
-        let backwardWeights = try DNNLPrimitive(weightsPD, what: "inner_product backward_weights \(name)")
+        let backwardWeights: DNNLPrimitive
+        switch layer.weightGradient {
+        case .innerProduct:
+            let weightsPD = try Self.backwardWeightsDesc(src: lowSrc, diffWeights: layer.masterDesc, diffBias: biasDesc,
+                                                         diffDst: lowDst, hint: forwardPD, engine: engine, name: name)
+            backwardWeights = try DNNLPrimitive(weightsPD, what: "inner_product backward_weights \(name)")
+        case .transposedGEMM:
+            // The reorder that writes the transposed operand: [rows][columns] ab → the same matrix ba.
+            let operand = layer.transposesInput ? lowSrc : lowDst
+            backwardWeights = try DNNLPrimitive(DNNLPrimitiveDesc(reorderFrom: operand, to: operand.transposed(),
+                                                                  attributes: DNNLAttributes(), engine: engine,
+                                                                  what: "transpose for weight gradient \(name)"),
+                                                what: "reorder transpose for weight gradient \(name)")
+        }
         return (forward, backwardData, backwardWeights)
     }
 
@@ -91,7 +102,8 @@ final class DensePlan: @unchecked Sendable {
         DenseLayerProfile(layer: layer.name, batch: batch, inputs: layer.inputs, outputs: layer.outputs,
                           precision: layer.precision, forward: forward.implementationName,
                           backwardData: backwardData.implementationName,
-                          backwardWeights: backwardWeights.implementationName,
+                          backwardWeights: layer.weightGradient == .innerProduct ? backwardWeights.implementationName
+                              : "transpose (reorder \(backwardWeights.implementationName)) + dnnl_sgemm",
                           activationReorder: layer.precision != .bf16 ? nil
                               : layer.lowPrecisionInput && layer.lowPrecisionOutput ? "none (chained bf16)"
                               : "engine (BF16Kernels.convert)",

@@ -21,6 +21,38 @@ public enum WeightLayout: String, Sendable, CaseIterable {
     }
 }
 
+/// How an fp32 dense layer computes its weight gradient (`dW`; its bias gradient comes with it).
+public enum WeightGradientMethod: String, Sendable, CaseIterable {
+    /// oneDNN's inner-product backward-weights primitive: on AVX2 hosts one GEMM that reads the
+    /// input or the output gradient transposed.
+    case innerProduct = "inner_product"
+    /// A oneDNN reorder transposes one operand into a per-worker buffer (the output gradient for
+    /// `ab` weights, the input for `ba`), then `dnnl_sgemm` multiplies without transposed operands;
+    /// the engine sums the bias gradient. Plain layouts (`ab`, `ba`) only. Why: oneDNN's GEMM runs
+    /// some backward-weights shapes a third slower from a transposed operand (AVX2 Zen 3, 256
+    /// rows: 367→512 `ab` 64 against 88 GFLOP/s, 512→256 `ba` 67 against 87, the transpose
+    /// included).
+    case transposedGEMM = "transposed_gemm"
+}
+
+/// What the `weight_layout` policy gives an fp32 dense layer: its weight layout and how its weight
+/// gradient is computed.
+public struct WeightArrangement: Hashable, Sendable, CustomStringConvertible {
+    public let layout: WeightLayout
+    public let gradient: WeightGradientMethod
+
+    public init(_ layout: WeightLayout, _ gradient: WeightGradientMethod = .innerProduct) {
+        self.layout = layout
+        self.gradient = gradient
+    }
+
+    /// oneDNN's choices: its preferred layout and its backward-weights primitive.
+    public static let onednn = WeightArrangement(.preferred)
+
+    /// `preferred`, `plain+transposed_gemm`, ...
+    public var description: String { gradient == .innerProduct ? layout.rawValue : "\(layout.rawValue)+\(gradient.rawValue)" }
+}
+
 /// The `weight_layout` knob's values.
 public enum WeightLayoutMode: String, Sendable, CaseIterable, Codable {
     /// oneDNN's preferred layout (`WeightLayoutPolicy.onednn`).
@@ -33,8 +65,9 @@ public enum WeightLayoutMode: String, Sendable, CaseIterable, Codable {
 public enum WeightLayoutPolicy: Sendable, Equatable {
     /// oneDNN's preferred layout, as asked at batch `DenseLayer.layoutProbeBatch`.
     case onednn
-    /// Per layer shape, whichever of oneDNN's preferred, plain and transposed layouts runs the
-    /// layer's three products fastest at `batch` rows (`WeightLayoutChooser`).
+    /// Per layer shape, whichever of oneDNN's preferred, plain and transposed layouts, each with
+    /// either weight-gradient method where it applies, runs the layer's three products fastest at
+    /// `batch` rows (`WeightLayoutChooser`).
     case timed(batch: Int)
 }
 
@@ -44,11 +77,14 @@ public enum WeightLayoutPolicy: Sendable, Equatable {
 /// with, and backward-data and backward-weights then run on that layout whatever it costs them. On
 /// an AVX2 host (oneDNN's gemm-based inner product) that is `ba` for 1024→512 and 367→512,
 /// whose forward then runs at ~66 GFLOP/s against ~87–93 with `ab`, while at 256 rows `ab`
-/// halves 1024→512's backward-data instead. Which layout wins depends on shape, rows, ISA and
-/// threads, so it is measured: forward, backward-data and backward-weights of a ReLU layer of the
-/// shape at the run's rows, on the calling thread's OpenMP team, each candidate in interleaved
-/// rounds; the fastest round of each decides. oneDNN's choice stays unless another candidate is
-/// `margin` faster, so near-ties do not flip from run to run. Layers with fewer than
+/// halves 1024→512's backward-data instead. Backward-weights also runs some shapes a third slower
+/// than the same GEMM from a transposed copy of one operand (`WeightGradientMethod`). Which
+/// arrangement wins depends on shape, rows, ISA and threads, so it is measured: forward,
+/// backward-data and backward-weights of a ReLU layer of the shape at the run's rows, on the
+/// calling thread's OpenMP team, each candidate (a layout, and for `ab` and `ba` each gradient
+/// method) in interleaved rounds; the fastest round of each decides. oneDNN's choice (its layout,
+/// its primitive) stays unless another candidate is `margin` faster, so near-ties do not flip from
+/// run to run. Layers with fewer than
 /// `minimumWeights` weights keep oneDNN's choice (too fast to time reliably, too small to matter).
 ///
 /// Each (inputs, outputs, relu, rows, team size) is timed once per process and remembered, so all
@@ -69,24 +105,31 @@ public enum WeightLayoutChooser {
 
     /// One choice and what it was based on.
     public struct Choice: Sendable, Equatable {
-        public let layout: WeightLayout
+        public let arrangement: WeightArrangement
         /// Fastest of the timed rounds (forward + backward-data + backward-weights), in seconds, per
         /// timed candidate; a forced layout with the same tag as oneDNN's preferred one, or that
-        /// oneDNN cannot create, is not timed.
-        public let roundSeconds: [WeightLayout: Double]
-        /// oneDNN's tag notation of each timed candidate's layout (`ab`, `ba`, `AB16b64a`).
+        /// oneDNN cannot create, is not timed, and `transposedGEMM` is timed for `ab` and `ba` only.
+        public let roundSeconds: [WeightArrangement: Double]
+        /// oneDNN's tag notation of each timed layout (`ab`, `ba`, `AB16b64a`).
         public let tags: [WeightLayout: String]
+
+        public var layout: WeightLayout { arrangement.layout }
+        /// The timed candidates, oneDNN's first, in the order they were timed.
+        public var candidates: [WeightArrangement] {
+            WeightLayout.allCases.flatMap { l in WeightGradientMethod.allCases.map { WeightArrangement(l, $0) } }
+                .filter { roundSeconds[$0] != nil }
+        }
     }
 
     private static let cache = Mutex<[Key: Choice]>([:])
 
-    /// The layout for an fp32 layer of this shape under `policy`, on the calling thread's team.
+    /// The arrangement for an fp32 layer of this shape under `policy`, on the calling thread's team.
     /// - Throws: `DNNLError` if oneDNN's preferred layout cannot be created for the shape.
-    static func layout(inputs: Int, outputs: Int, relu: Bool, policy: WeightLayoutPolicy) throws -> WeightLayout {
-        guard case .timed(let rows) = policy else { return .preferred }
+    static func arrangement(inputs: Int, outputs: Int, relu: Bool, policy: WeightLayoutPolicy) throws -> WeightArrangement {
+        guard case .timed(let rows) = policy else { return .onednn }
         if let forced = forced.withLock({ $0 }) { return forced }
-        guard inputs * outputs >= minimumWeights else { return .preferred }
-        return try choose(inputs: inputs, outputs: outputs, relu: relu, rows: rows).layout
+        guard inputs * outputs >= minimumWeights else { return .onednn }
+        return try choose(inputs: inputs, outputs: outputs, relu: relu, rows: rows).arrangement
     }
 
     /// Times the candidates for this shape on `threads` OpenMP threads (default: the calling
@@ -100,7 +143,7 @@ public enum WeightLayoutChooser {
         if let known = cache.withLock({ $0[key] }) { return known }
         let context = try DNNLContext(workers: 1)
         let shape = DenseBenchmark.Shape(inputs, outputs)
-        var rigs: [(WeightLayout, DenseBenchmark.LayerRig)] = []
+        var rigs: [(WeightArrangement, DenseBenchmark.LayerRig)] = []
         var tags: [WeightLayout: String] = [:]
         for layout in WeightLayout.allCases {
             let rig: DenseBenchmark.LayerRig
@@ -113,9 +156,14 @@ public enum WeightLayoutChooser {
                 continue
             }
             let tag = rig.layer.masterDesc.formatTag
-            if !tags.values.contains(tag) {
-                tags[layout] = tag
-                rigs.append((layout, rig))
+            guard !tags.values.contains(tag) else { continue }
+            tags[layout] = tag
+            rigs.append((WeightArrangement(layout), rig))
+            if DenseLayer.denseWeightsAreTransposed(rig.layer.masterDesc, inputs: inputs, outputs: outputs) != nil {
+                let gemm = try DenseBenchmark.LayerRig(shape: shape, index: 0, batch: rows, precision: .fp32,
+                                                       context: context, relu: relu, layout: layout,
+                                                       weightGradient: .transposedGEMM)
+                rigs.append((WeightArrangement(layout, .transposedGEMM), gemm))
             }
         }
         var times = [[Double]](repeating: [], count: rigs.count)
@@ -129,13 +177,14 @@ public enum WeightLayoutChooser {
             }
         }
         // The fastest round: another thread's work can only add time, so the minimum is what the
-        // layout costs, and it moves less than the median when the host is busy.
-        var best: [WeightLayout: Double] = [:]
-        for (i, (layout, _)) in rigs.enumerated() { best[layout] = times[i].min()! }
-        let preferredTime = best[.preferred]!
-        let fastest = best.min { $0.value != $1.value ? $0.value < $1.value : $0.key.rawValue < $1.key.rawValue }!
-        let layout = fastest.value < preferredTime * (1 - margin) ? fastest.key : .preferred
-        let choice = Choice(layout: layout, roundSeconds: best, tags: tags)
+        // arrangement costs, and it moves less than the median when the host is busy.
+        var best: [WeightArrangement: Double] = [:]
+        for (i, (arrangement, _)) in rigs.enumerated() { best[arrangement] = times[i].min()! }
+        let onednnTime = best[.onednn]!
+        // Ties go to the earlier candidate (oneDNN's layout first, the primitive before the GEMM).
+        let fastest = rigs.map(\.0).min { best[$0]! < best[$1]! }!
+        let arrangement = best[fastest]! < onednnTime * (1 - margin) ? fastest : .onednn
+        let choice = Choice(arrangement: arrangement, roundSeconds: best, tags: tags)
         // Another thread may have timed the same shape meanwhile: the first choice stays.
         return cache.withLock { known in
             if let first = known[key] { return first }
@@ -147,12 +196,16 @@ public enum WeightLayoutChooser {
     /// Forgets every remembered choice (for tests).
     static func forgetChoices() { cache.withLock { $0.removeAll() } }
 
-    private static let forced = Mutex<WeightLayout?>(nil)
+    private static let forced = Mutex<WeightArrangement?>(nil)
 
     /// Runs `body` with every fp32 layer built under the timed policy, small ones included, taking
-    /// `layout` without timing (for tests that check a whole model's math on each layout).
-    static func withForcedLayout<T>(_ layout: WeightLayout, _ body: () throws -> T) rethrows -> T {
-        forced.withLock { $0 = layout }
+    /// `layout` and `gradient` without timing (for tests that check a whole model's math on each
+    /// arrangement). `transposedGEMM` needs `layout` to come out as `ab` or `ba`.
+    /// With `enabled` false, `body` runs without forcing anything.
+    static func withForcedLayout<T>(_ layout: WeightLayout, gradient: WeightGradientMethod = .innerProduct,
+                                    enabled: Bool = true, _ body: () throws -> T) rethrows -> T {
+        guard enabled else { return try body() }
+        forced.withLock { $0 = WeightArrangement(layout, gradient) }
         defer { forced.withLock { $0 = nil } }
         return try body()
     }

@@ -440,12 +440,13 @@ struct BenchCommand: AsyncParsableCommand {
             }
             let choice = try WeightLayoutChooser.choose(inputs: shape.inputs, outputs: shape.outputs, relu: true, rows: rows,
                                                          threads: intraThreads)
-            let times = WeightLayout.allCases.compactMap { l in
-                choice.roundSeconds[l].map { String(format: "%@ (%@) %.3f", l.rawValue, choice.tags[l] ?? "?", $0 * 1e3) }
+            func label(_ a: WeightArrangement) -> String {
+                "\(a.layout.rawValue) (\(choice.tags[a.layout] ?? "?")\(a.gradient == .transposedGEMM ? ", transposed GEMM" : ""))"
             }
-            let preferred = choice.roundSeconds[.preferred]!, chosen = choice.roundSeconds[choice.layout]!
+            let times = choice.candidates.map { String(format: "%@ %.3f", label($0), choice.roundSeconds[$0]! * 1e3) }
+            let onednn = choice.roundSeconds[.onednn]!, chosen = choice.roundSeconds[choice.arrangement]!
             print("  " + pad("\(shape)", 12) + times.joined(separator: "   ")
-                  + String(format: "  → %@ (%@), %.2f× oneDNN's", choice.layout.rawValue, choice.tags[choice.layout] ?? "?", preferred / chosen))
+                  + String(format: "  → %@, %.2f× oneDNN's", label(choice.arrangement), onednn / chosen))
         }
     }
 
