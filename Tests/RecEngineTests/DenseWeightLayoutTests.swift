@@ -116,6 +116,24 @@ final class DenseWeightLayoutTests: XCTestCase {
         XCTAssertEqual(again, choice, "a shape is timed once per process")
     }
 
+    /// After the first timed rounds, candidates more than `pruneFactor` behind the fastest stop
+    /// being timed, except oneDNN's, and a primitive candidate whose layout's GEMM is still close.
+    func testCandidatesFarBehindStopBeingTimed() {
+        let arrangements = [WeightArrangement.onednn, WeightArrangement(.preferred, .transposedGEMM),
+                            WeightArrangement(.plain), WeightArrangement(.plain, .transposedGEMM),
+                            WeightArrangement(.transposed), WeightArrangement(.transposed, .transposedGEMM)]
+        let f = WeightLayoutChooser.pruneFactor
+        // Fastest 1.0: oneDNN's far behind stays; its GEMM far behind goes; `ab` far behind with its
+        // GEMM close stays for it; `ba` and its GEMM both far behind go.
+        XCTAssertEqual(WeightLayoutChooser.stillTimed(arrangements, best: [f + 0.5, f + 0.1, f + 0.1, 1.0, f + 0.2, f + 0.3]),
+                       [true, false, true, true, false, false])
+        // Everything within the factor stays (a tie at the factor is not behind).
+        XCTAssertEqual(WeightLayoutChooser.stillTimed(arrangements, best: [1.0, f, 1.1, 1.05, f, 1.0]),
+                       [true, true, true, true, true, true])
+        // A layout without a GEMM candidate (a blocked one) goes when behind.
+        XCTAssertEqual(WeightLayoutChooser.stillTimed([.onednn, WeightArrangement(.plain)], best: [1.0, 2.0]), [true, false])
+    }
+
     /// Under the timed policy a large layer takes the remembered choice's layout and a small one
     /// keeps oneDNN's.
     func testTimedPolicyAppliesToLargeLayersOnly() throws {

@@ -107,8 +107,9 @@ public enum WeightLayoutChooser {
     public struct Choice: Sendable, Equatable {
         public let arrangement: WeightArrangement
         /// Fastest of the timed rounds (forward + backward-data + backward-weights), in seconds, per
-        /// timed candidate; a forced layout with the same tag as oneDNN's preferred one, or that
-        /// oneDNN cannot create, is not timed, and `transposedGEMM` is timed for `ab` and `ba` only.
+        /// timed candidate (`timeRounds`; a pruned candidate's over its fewer rounds); a forced
+        /// layout with the same tag as oneDNN's preferred one, or that oneDNN cannot create, is not
+        /// timed, and `transposedGEMM` is timed for `ab` and `ba` only.
         public let roundSeconds: [WeightArrangement: Double]
         /// oneDNN's tag notation of each timed layout (`ab`, `ba`, `AB16b64a`).
         public let tags: [WeightLayout: String]
@@ -166,20 +167,7 @@ public enum WeightLayoutChooser {
                 rigs.append((WeightArrangement(layout, .transposedGEMM), gemm))
             }
         }
-        var times = [[Double]](repeating: [], count: rigs.count)
-        for round in 0..<(rounds + 2) {
-            for (i, (_, rig)) in rigs.enumerated() {
-                let start = DenseBenchmark.monotonicSeconds()
-                rig.forward()
-                rig.backwardData()
-                rig.backwardWeights()
-                if round >= 2 { times[i].append(DenseBenchmark.monotonicSeconds() - start) }
-            }
-        }
-        // The fastest round: another thread's work can only add time, so the minimum is what the
-        // arrangement costs, and it moves less than the median when the host is busy.
-        var best: [WeightArrangement: Double] = [:]
-        for (i, (arrangement, _)) in rigs.enumerated() { best[arrangement] = times[i].min()! }
+        let best = timeRounds(rigs)
         let onednnTime = best[.onednn]!
         // Ties go to the earlier candidate (oneDNN's layout first, the primitive before the GEMM).
         let fastest = rigs.map(\.0).min { best[$0]! < best[$1]! }!
@@ -190,6 +178,68 @@ public enum WeightLayoutChooser {
             if let first = known[key] { return first }
             known[key] = choice
             return choice
+        }
+    }
+
+    /// Timed rounds before candidates far behind the fastest stop being timed.
+    public static let roundsBeforePruning = 2
+    /// A layout whose candidates are all this much slower than the fastest candidate after
+    /// `roundsBeforePruning` timed rounds is timed no further (oneDNN's is always timed to the end).
+    public static let pruneFactor = 1.15
+
+    /// Each candidate's fastest round of forward + backward-data + backward-weights, in seconds.
+    /// `rigs` lists each layout's primitive candidate before its transposed-GEMM one. A round times a
+    /// primitive candidate's forward and backward-data together and its backward-weights alone; a
+    /// GEMM candidate times only its backward-weights and takes forward and backward-data from its
+    /// layout's primitive candidate in the same round (they run the same primitives), so a shape
+    /// with both methods on two layouts costs about 3.7 full rounds per round, not 5. Two untimed
+    /// rounds first; after `roundsBeforePruning` timed rounds a layout more than `pruneFactor`
+    /// behind is dropped, and a GEMM candidate that far behind too. The fastest round: another
+    /// thread's work can only add time, so the minimum is what the arrangement costs, and it moves
+    /// less than the median when the host is busy.
+    private static func timeRounds(_ rigs: [(WeightArrangement, DenseBenchmark.LayerRig)]) -> [WeightArrangement: Double] {
+        let n = rigs.count
+        // The primitive candidate of each candidate's layout (itself for a primitive candidate).
+        let base = rigs.indices.map { i in rigs.firstIndex { $0.0 == WeightArrangement(rigs[i].0.layout) }! }
+        var layoutProducts = [Double](repeating: 0, count: n)
+        var times = [[Double]](repeating: [], count: n)
+        var active = [Bool](repeating: true, count: n)
+        for round in 0..<(rounds + 2) {
+            for (i, (arrangement, rig)) in rigs.enumerated() where active[i] {
+                var start = DenseBenchmark.monotonicSeconds()
+                if arrangement.gradient == .innerProduct {
+                    rig.forward()
+                    rig.backwardData()
+                    let end = DenseBenchmark.monotonicSeconds()
+                    layoutProducts[i] = end - start
+                    start = end
+                }
+                rig.backwardWeights()
+                let weights = DenseBenchmark.monotonicSeconds() - start
+                if round >= 2 { times[i].append(layoutProducts[base[i]] + weights) }
+            }
+            if round == 1 + roundsBeforePruning {
+                active = stillTimed(rigs.map(\.0), best: times.map { $0.min()! })
+            }
+        }
+        var best: [WeightArrangement: Double] = [:]
+        for (i, (arrangement, _)) in rigs.enumerated() { best[arrangement] = times[i].min()! }
+        return best
+    }
+
+    /// Which candidates stay timed after `roundsBeforePruning` rounds, given each one's fastest
+    /// round so far: all but those more than `pruneFactor` behind the fastest. oneDNN's always
+    /// stays, and a primitive candidate stays while its layout's GEMM candidate does (it times
+    /// their shared forward and backward-data). `arrangements` as in `timeRounds`.
+    static func stillTimed(_ arrangements: [WeightArrangement], best: [Double]) -> [Bool] {
+        let fastest = best.min()!
+        let behind = best.map { $0 > fastest * pruneFactor }
+        return arrangements.indices.map { i in
+            let a = arrangements[i]
+            guard a != .onednn, behind[i] else { return true }
+            guard a.gradient == .innerProduct,
+                  let gemm = arrangements.firstIndex(of: WeightArrangement(a.layout, .transposedGEMM)) else { return false }
+            return !behind[gemm]
         }
     }
 

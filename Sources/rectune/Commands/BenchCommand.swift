@@ -432,7 +432,7 @@ struct BenchCommand: AsyncParsableCommand {
         }
         // What `weight_layout: timed` would choose for these shapes at the run's micro-batch rows.
         let rows = MicroBatch.largestRows(batch: batch, count: microBatch)
-        print("weight_layout timed, \(rows) rows (batch / micro-batch), \(intraThreads) threads: ms per forward + backward-data + backward-weights (fastest of \(WeightLayoutChooser.rounds) rounds)")
+        print("weight_layout timed, \(rows) rows (batch / micro-batch), \(intraThreads) threads: ms per forward + backward-data + backward-weights (fastest of \(WeightLayoutChooser.rounds) rounds; of \(WeightLayoutChooser.roundsBeforePruning) for a layout or GEMM \(Int(((WeightLayoutChooser.pruneFactor - 1) * 100).rounded()))% behind by then)")
         for shape in shapes {
             guard shape.inputs * shape.outputs >= WeightLayoutChooser.minimumWeights else {
                 print("  " + pad("\(shape)", 12) + "under \(WeightLayoutChooser.minimumWeights) weights: oneDNN's layout")
