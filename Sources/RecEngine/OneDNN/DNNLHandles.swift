@@ -187,8 +187,8 @@ struct DNNLMemoryDesc: @unchecked Sendable {
         return dnnl_memory_desc_get_size(&r)
     }
 
-    /// This descriptor's dims, in the same matrix stored with the other order of its two dims
-    /// (`ba` for `ab`): what a transposing reorder writes. Two-dimensional descriptors only.
+    /// A plain descriptor of the same matrix (same dims and data type) stored `ba`, column by
+    /// column: what a reorder from an `ab` descriptor writes when it transposes. 2-D only.
     func transposed() throws -> DNNLMemoryDesc {
         dnnlRequire(raw.ndims == 2, "transposed() needs a 2-D descriptor, got \(raw.ndims) dims")
         return try DNNLMemoryDesc(dims: [Int(raw.dims.0), Int(raw.dims.1)], type: raw.data_type, tag: dnnl_ba)
