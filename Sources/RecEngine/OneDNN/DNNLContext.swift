@@ -1,4 +1,5 @@
 internal import CDNNL
+import RecContract
 import Synchronization
 
 /// The oneDNN execution context shared by all dense layers of a model: one CPU engine, and per
@@ -29,6 +30,11 @@ public final class DNNLContext: Sendable {
     /// moved to `WeightGradientMethod.transposedGEMM` (the `dense.transposed_gemm_layers` counter).
     public var transposedGEMMLayers: Int { transposedGEMM.load(ordering: .relaxed) }
     private let transposedGEMM = Atomic<Int>(0)
+    /// The run counters of what the `weight_layout` policy changed (`dense.relaid_layers` and
+    /// `dense.transposed_gemm_layers`), as a trainer's result reports them.
+    public var weightLayoutCounters: [Counter: Double] {
+        [.denseRelaidLayers: Double(relaidLayers), .denseTransposedGEMMLayers: Double(transposedGEMMLayers)]
+    }
     let engine: DNNLEngine
     private let slots: [WorkerSlot]
 

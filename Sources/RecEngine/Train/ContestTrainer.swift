@@ -173,10 +173,8 @@ public enum ContestTrainer {
         let eval = try evaluate(model: model, dataset: dataset, feed: feed, batch: c.batch)
         var echo: [String: ConfigValue] = ["numa_effect": .string(numaEffect)]
         if c.dataPath == nil { echo["data"] = .string("synthetic:\(c.syntheticRows)+\(c.evalRows)") }
-        let relaid: [Counter: Double] = [.denseRelaidLayers: Double(context.relaidLayers),
-                                         .denseTransposedGEMMLayers: Double(context.transposedGEMMLayers)]
         var result = loop.result(c, extraEcho: echo, counters: counters, end: end,
-                                 extraSteady: relaid.merging(indicatorBytes ?? [:]) { a, _ in a },
+                                 extraSteady: context.weightLayoutCounters.merging(indicatorBytes ?? [:]) { a, _ in a },
                                  graphNodes: graph.nodeCount, auc: eval.pooledAUC, logloss: eval.logloss, evalRows: eval.rows,
                                  skippedRows: dataset.skippedRows, wallStartNs: wallStart, interThreads: executor.workerCount)
         result.aucByTask = eval.aucByTask

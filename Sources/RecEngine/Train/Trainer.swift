@@ -209,9 +209,7 @@ public final class Trainer {
         inspect?(model)
         let (auc, logloss, evalRows) = try Self.evaluate(model: model, dataset: dataset, feed: feed, batch: c.batch)
         return loop.result(c, extraEcho: ["numa_effect": .string(numaEffect)], counters: counters, end: end,
-                           extraSteady: [.denseRelaidLayers: Double(rig.context.relaidLayers),
-                                         .denseTransposedGEMMLayers: Double(rig.context.transposedGEMMLayers)],
-                           graphNodes: graph.nodeCount,
+                           extraSteady: rig.context.weightLayoutCounters, graphNodes: graph.nodeCount,
                            auc: auc, logloss: logloss, evalRows: evalRows, skippedRows: dataset.skippedRows, wallStartNs: wallStart,
                            interThreads: executor.workerCount)
     }
