@@ -45,6 +45,7 @@ public enum Counter: String, CaseIterable, Sendable, Codable {
     // engine: dense layers
     case denseRelaidLayers = "dense.relaid_layers"
     case denseTransposedGEMMLayers = "dense.transposed_gemm_layers"
+    case denseForwardCopyLayers = "dense.forward_copy_layers"
 
     /// The name in results and in the store.
     public var name: String { rawValue }
@@ -75,7 +76,8 @@ public enum Counter: String, CaseIterable, Sendable, Codable {
     public var isLevel: Bool {
         switch self {
         case .rusageMaxrssKB, .allocatorPlannedBytes, .allocatorPeakLiveBytes, .stageMaxQueueDepth, .graphNodes,
-             .indicatorBytesPerStep, .denseRelaidLayers, .denseTransposedGEMMLayers: true
+             .indicatorBytesPerStep, .denseRelaidLayers, .denseTransposedGEMMLayers,
+             .denseForwardCopyLayers: true
         default: false
         }
     }

@@ -49,7 +49,7 @@ final class DenseBF16Tests: XCTestCase {
         // An optimizer writes the fp32 master in place: doubling W doubles y (bias is zero).
         for i in 0..<layer.weights.count { layer.weights.values[i] *= 2 }
         XCTAssertEqual(calls.forward(x), before, "forward must read the bf16 copy until it is refreshed")
-        layer.refreshLowPrecisionWeights()
+        layer.refreshWeightCopy()
         assertClose(calls.forward(x), before.map { 2 * $0 }, rtol: 1e-6, atol: 0, "after refresh")
     }
 
@@ -114,10 +114,10 @@ final class DenseBF16Tests: XCTestCase {
                 for step in 1...3 {
                     let plus: [Float]? = step == 2 ? nil : g2
                     wholeAdam.update(whole.weights, gradient: g1, plus: plus, step: step)
-                    whole.refreshLowPrecisionWeights()
+                    whole.refreshWeightCopy()
                     for piece in pieces {
                         piecesAdam.update(pieced.weights, gradient: g1, plus: plus, elements: piece.elements, step: step)
-                        pieced.refreshLowPrecisionWeights(piece: piece)
+                        pieced.refreshWeightCopy(piece: piece)
                     }
                 }
                 try assertSameWeightsStateAndCopy(whole, pieced, seed: 61, context: context, label)
@@ -127,7 +127,7 @@ final class DenseBF16Tests: XCTestCase {
 
     /// `DenseLayer.update(_:optimizer:...)`, which converts each pair of master rows into the bf16
     /// copy right after the optimizer wrote it: the master, the optimizer state and the copy of
-    /// an update followed by `refreshLowPrecisionWeights(piece:)`, bit for bit, for whole layers and
+    /// an update followed by `refreshWeightCopy(piece:)`, bit for bit, for whole layers and
     /// for pieces, every optimizer, one and two gradients; fp32 layers just update.
     func testRefreshRidingOnTheUpdateEqualsUpdateThenRefresh() throws {
         let context = try DNNLContext(workers: 2)
@@ -155,7 +155,7 @@ final class DenseBF16Tests: XCTestCase {
                             for piece in riding.updatePieces(maximum: maximum) {
                                 rodeHere = riding.update(piece, optimizer: ridingOptimizer, gradient: g1, plus: plus, step: step)
                                 separateOptimizer.update(separate.weights, gradient: g1, plus: plus, elements: piece.elements, step: step)
-                                separate.refreshLowPrecisionWeights(piece: piece)
+                                separate.refreshWeightCopy(piece: piece)
                             }
                         }
                         try assertSameWeightsStateAndCopy(riding, separate, seed: 67, context: context, label)
@@ -185,7 +185,7 @@ final class DenseBF16Tests: XCTestCase {
         for (x, y) in zip(a.weights.slots, b.weights.slots) {
             XCTAssertEqual((0..<x.count).map { x.pointer[$0].bitPattern }, (0..<y.count).map { y.pointer[$0].bitPattern }, "\(label): \(x.name)")
         }
-        if let aLow = a.lowWeights, let bLow = b.lowWeights {
+        if let aLow = a.weightCopy, let bLow = b.weightCopy {
             XCTAssertEqual(Array(UnsafeRawBufferPointer(start: aLow.pointer, count: aLow.bytes)),
                            Array(UnsafeRawBufferPointer(start: bLow.pointer, count: bLow.bytes)), "\(label): bf16 copy")
         }

@@ -34,7 +34,7 @@ final class DenseImplementationTests: XCTestCase {
         XCTAssertEqual(profiles.count, hostPrecisions.count * 15 * 3)
         XCTAssertNil(try DenseLayer(name: "x", inputs: 4, outputs: 4, relu: false, precision: .fp32, context: context, seed: 1)
             .implementationNames(batch: 8), "unprepared batch has no profile")
-        XCTAssertTrue(profiles.filter { $0.precision == .bf16 }.allSatisfy { $0.lowPrecisionWeightsLayout != nil })
+        XCTAssertTrue(profiles.filter { $0.precision == .bf16 }.allSatisfy { $0.weightCopyLayout != nil })
         XCTAssertTrue(profiles.filter { $0.precision == .fp32 }.allSatisfy { $0.activationReorder == nil })
     }
 
@@ -42,7 +42,7 @@ final class DenseImplementationTests: XCTestCase {
         let profile = DenseLayerProfile(layer: "l", batch: 1, inputs: 2, outputs: 3, precision: .fp32,
                                         forward: "brgemm:avx512_core", backwardData: "ref:any",
                                         backwardWeights: "brgemm_bwd_w:avx512_core", activationReorder: nil,
-                                        weightsLayout: "AB16b64a", lowPrecisionWeightsLayout: nil)
+                                        weightsLayout: "AB16b64a", weightCopyLayout: nil)
         XCTAssertTrue(profile.usesReferenceImplementation)
         XCTAssertTrue(profile.description.contains("bwd-data ref:any"))
     }

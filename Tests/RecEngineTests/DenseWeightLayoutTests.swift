@@ -2,19 +2,28 @@ import TestSupport
 import XCTest
 @testable import RecEngine
 
-/// The `weight_layout` knob: forced layouts and weight-gradient methods compute the same products,
+/// The `weight_layout` knob: forced layouts, weight-gradient methods and forward weights compute the same products,
 /// the timed choice is one of the timed candidates and is remembered, small layers keep oneDNN's layout, and training picks
 /// the layout up through the context.
 final class DenseWeightLayoutTests: XCTestCase {
     /// The forced arrangements: oneDNN's layout, and `ab` and `ba` each with both weight-gradient
-    /// methods.
+    /// methods and both forward weights.
     static let forcedArrangements = [WeightArrangement(.preferred)]
+        + [WeightLayout.plain, .transposed].flatMap { l in
+            ForwardWeights.allCases.flatMap { f in WeightGradientMethod.allCases.map { WeightArrangement(l, $0, forward: f) } }
+        }
+
+    /// The arrangements whole models train on in `ModelWeightLayoutTests` (each model trains once
+    /// per arrangement): oneDNN's, `ab` and `ba` with either method, and the forward copy on each
+    /// layout, once with each method.
+    static let modelArrangements = [WeightArrangement(.preferred)]
         + [WeightLayout.plain, .transposed].flatMap { l in WeightGradientMethod.allCases.map { WeightArrangement(l, $0) } }
+        + [WeightArrangement(.plain, forward: .transposedCopy), WeightArrangement(.transposed, .transposedGEMM, forward: .transposedCopy)]
 
     /// Every forced arrangement stores the layout it was asked for and gives the double-precision
     /// reference's forward, backward-data, backward-weights and bias gradient (the preferred one is
     /// gradient-checked elsewhere), with 16-lane and leftover columns (70 outputs) and with one
-    /// output, where `ab` and `ba` are the same memory.
+    /// output, where `ab` and `ba` are the same memory. A forward copy is in the other plain layout.
     func testForcedLayoutsComputeTheReferenceProducts() throws {
         let context = try DNNLContext(workers: 1)
         for (inputs, outputs, batch) in [(45, 70, 6), (37, 1, 5)] {
@@ -31,8 +40,15 @@ final class DenseWeightLayoutTests: XCTestCase {
         for arrangement in Self.forcedArrangements {
             let layout = arrangement.layout
             let layer = try DenseLayer(name: "wl", inputs: inputs, outputs: outputs, relu: true, precision: .fp32,
-                                       context: context, seed: 3, weightLayout: layout, weightGradient: arrangement.gradient)
+                                       context: context, seed: 3, weightLayout: layout, weightGradient: arrangement.gradient,
+                                       forwardWeights: arrangement.forward)
             XCTAssertEqual(layer.weightGradient, arrangement.gradient)
+            XCTAssertEqual(layer.forwardWeights, arrangement.forward)
+            if arrangement.forward == .transposedCopy {
+                XCTAssertEqual(layer.copyDesc?.formatTag, layer.masterDesc.formatTag == "ab" && outputs > 1 ? "ba" : "ab")
+            } else {
+                XCTAssertNil(layer.copyDesc)
+            }
             switch layout {
             case .plain: XCTAssertEqual(layer.masterDesc.formatTag, "ab")
             case .transposed: XCTAssertEqual(layer.masterDesc.formatTag, outputs == 1 ? "ab" : "ba", "a [1][in] ba matrix is ab")
@@ -54,10 +70,56 @@ final class DenseWeightLayoutTests: XCTestCase {
                         rtol: 1e-5, atol: 1e-5, "\(arrangement) backward-weights")
             assertClose(grads.bias, DenseReference.gradBias(dy: dy, batch: batch, outputs: outputs), rtol: 1e-5, atol: 1e-5,
                         "\(arrangement) bias gradient")
-            if arrangement.gradient == .transposedGEMM {
-                let profile = try XCTUnwrap(layer.implementationNames(batch: batch))
-                XCTAssertTrue(profile.backwardWeights.contains("dnnl_sgemm"), profile.backwardWeights)
+            let profile = try XCTUnwrap(layer.implementationNames(batch: batch))
+            XCTAssertEqual(profile.backwardWeights.contains("dnnl_sgemm"), arrangement.gradient == .transposedGEMM,
+                           profile.backwardWeights)
+            XCTAssertEqual(profile.weightCopyLayout?.hasPrefix("forward copy "), arrangement.forward == .transposedCopy ? true : nil,
+                           profile.description)
+        }
+    }
+
+    /// The forward copy follows every change of the master: an optimizer update through the
+    /// layer (its only update piece refreshes the whole copy), new plain weights, and a checkpoint
+    /// restore. Forward then gives the reference product of the master's current values, on
+    /// `ab` and on `ba` weights; backward-data reads the master.
+    func testForwardCopyFollowsEveryChangeOfTheWeights() throws {
+        let context = try DNNLContext(workers: 1)
+        let (inputs, outputs, batch) = (300, 256, 8)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wl-copy-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let x = DenseReference.random(batch * inputs, seed: 21)
+        let dy = DenseReference.random(batch * outputs, seed: 22)
+        for layout in [WeightLayout.plain, .transposed] {
+            let layer = try DenseLayer(name: "copy", inputs: inputs, outputs: outputs, relu: true, precision: .fp32,
+                                       context: context, seed: 7, weightLayout: layout, forwardWeights: .transposedCopy)
+            try layer.prepare(batch: batch)
+            let calls = DenseCalls(layer: layer, batch: batch)
+            func assertForwardReadsTheMaster(_ what: String) {
+                let w = layer.plainWeights()
+                assertClose(calls.forward(x), DenseReference.forward(x: x, w: w, bias: layer.bias.snapshot(),
+                                                                     batch: batch, inputs: inputs, outputs: outputs, relu: true),
+                            rtol: 1e-5, atol: 1e-5, "\(layout) forward \(what)")
+                assertClose(calls.backwardData(dy), DenseReference.gradInput(dy: dy, w: w, batch: batch, inputs: inputs, outputs: outputs),
+                            rtol: 1e-5, atol: 1e-5, "\(layout) backward-data \(what)")
             }
+            assertForwardReadsTheMaster("at init")
+            XCTAssertEqual(layer.updatePieces(maximum: 4).count, 1, "the copy's refresh needs the whole update done")
+            let before = layer.plainWeights()
+            let gradient = DenseReference.random(layer.weightGradientCount, seed: 23)
+            gradient.withUnsafeBufferPointer { g in
+                layer.update(layer.updatePieces(maximum: 2)[0], optimizer: SGD(learningRate: 0.5), gradient: g.baseAddress!,
+                             plus: nil, step: 1)
+            }
+            XCTAssertNotEqual(layer.plainWeights(), before)
+            assertForwardReadsTheMaster("after an update")
+            layer.setPlainWeights(DenseReference.random(inputs * outputs, seed: 24, scale: 0.1))
+            assertForwardReadsTheMaster("after new plain weights")
+            try Checkpoint.save(model: "m", dataset: "d", globalStep: 1, parameters: [layer.weights, layer.bias], to: dir)
+            let saved = layer.plainWeights()
+            layer.setPlainWeights(before)
+            XCTAssertEqual(try Checkpoint.restore(from: dir, model: "m", dataset: "d", parameters: [layer.weights, layer.bias]), 1)
+            XCTAssertEqual(layer.plainWeights(), saved)
+            assertForwardReadsTheMaster("after a checkpoint restore")
         }
     }
 
@@ -97,10 +159,13 @@ final class DenseWeightLayoutTests: XCTestCase {
         XCTAssertEqual(Set(choice.roundSeconds.keys.map(\.layout)), Set(choice.tags.keys))
         XCTAssertEqual(Set(choice.tags.values).count, choice.tags.count, "a layout is timed once: \(choice.tags)")
         for (layout, tag) in choice.tags {
-            // Each layout with oneDNN's primitive, and the dense ones also with the transposed GEMM.
+            // Each layout with oneDNN's primitive, and the dense ones also with the transposed GEMM
+            // and each method with the forward copy.
             XCTAssertNotNil(choice.roundSeconds[WeightArrangement(layout)], "\(layout)")
-            XCTAssertEqual(choice.roundSeconds[WeightArrangement(layout, .transposedGEMM)] != nil, tag == "ab" || tag == "ba",
-                           "\(layout) (\(tag))")
+            for arrangement in [WeightArrangement(layout, .transposedGEMM), WeightArrangement(layout, forward: .transposedCopy),
+                                WeightArrangement(layout, .transposedGEMM, forward: .transposedCopy)] {
+                XCTAssertEqual(choice.roundSeconds[arrangement] != nil, tag == "ab" || tag == "ba", "\(arrangement) (\(tag))")
+            }
         }
         XCTAssertEqual(choice.candidates.first, .onednn)
         XCTAssertEqual(Set(choice.candidates), Set(choice.roundSeconds.keys))
@@ -117,21 +182,20 @@ final class DenseWeightLayoutTests: XCTestCase {
     }
 
     /// After the first timed rounds, candidates more than `pruneFactor` behind the fastest stop
-    /// being timed, except oneDNN's, and a primitive candidate whose layout's GEMM is still close.
+    /// being timed, except oneDNN's (the rigs that still time products for the remaining
+    /// candidates keep running; `testTimedChoiceIsATimedCandidateAndIsRemembered` checks every
+    /// candidate still gets a time).
     func testCandidatesFarBehindStopBeingTimed() {
         let arrangements = [WeightArrangement.onednn, WeightArrangement(.preferred, .transposedGEMM),
                             WeightArrangement(.plain), WeightArrangement(.plain, .transposedGEMM),
-                            WeightArrangement(.transposed), WeightArrangement(.transposed, .transposedGEMM)]
+                            WeightArrangement(.transposed, forward: .transposedCopy)]
         let f = WeightLayoutChooser.pruneFactor
-        // Fastest 1.0: oneDNN's far behind stays; its GEMM far behind goes; `ab` far behind with its
-        // GEMM close stays for it; `ba` and its GEMM both far behind go.
-        XCTAssertEqual(WeightLayoutChooser.stillTimed(arrangements, best: [f + 0.5, f + 0.1, f + 0.1, 1.0, f + 0.2, f + 0.3]),
-                       [true, false, true, true, false, false])
+        // Fastest 1.0: oneDNN's far behind stays; the others far behind go.
+        XCTAssertEqual(WeightLayoutChooser.stillTimed(arrangements, best: [f + 0.5, f + 0.1, f + 0.1, 1.0, f + 0.2]),
+                       [true, false, false, true, false])
         // Everything within the factor stays (a tie at the factor is not behind).
-        XCTAssertEqual(WeightLayoutChooser.stillTimed(arrangements, best: [1.0, f, 1.1, 1.05, f, 1.0]),
-                       [true, true, true, true, true, true])
-        // A layout without a GEMM candidate (a blocked one) goes when behind.
-        XCTAssertEqual(WeightLayoutChooser.stillTimed([.onednn, WeightArrangement(.plain)], best: [1.0, 2.0]), [true, false])
+        XCTAssertEqual(WeightLayoutChooser.stillTimed(arrangements, best: [1.0, f, 1.1, 1.05, f]),
+                       [true, true, true, true, true])
     }
 
     /// Under the timed policy a large layer takes the remembered choice's layout and a small one
@@ -149,7 +213,10 @@ final class DenseWeightLayoutTests: XCTestCase {
         XCTAssertEqual(large.weightGradient, choice.arrangement.gradient)
         XCTAssertEqual(timed.relaidLayers, choice.layout == .preferred ? 0 : 1)
         XCTAssertEqual(timed.transposedGEMMLayers, choice.arrangement.gradient == .transposedGEMM ? 1 : 0)
+        XCTAssertEqual(large.forwardWeights, choice.arrangement.forward)
+        XCTAssertEqual(timed.forwardCopyLayers, choice.arrangement.forward == .transposedCopy ? 1 : 0)
         XCTAssertEqual(small.weightGradient, .innerProduct)
+        XCTAssertEqual(small.forwardWeights, .master)
     }
 
     /// The knob reaches the context: `weight_layout timed` times at the micro-batch's rows, and a
@@ -207,16 +274,17 @@ final class ModelWeightLayoutTests: XCTestCase {
     }
 
     /// Runs `train` (the parameters in plain order and the eval logloss) with every layer forced to
-    /// each arrangement, and checks `ab` and `ba`, with either weight-gradient method, against
-    /// oneDNN's layout and primitive.
+    /// each of `DenseWeightLayoutTests.modelArrangements`, and checks `ab` and `ba`, with either
+    /// weight-gradient method and with the forward copy, against oneDNN's layout and primitive.
     static func assertEveryLayoutMatches(_ model: ModelKind, initial: [[Float]?],
                                          train: () throws -> (parameters: [[Float]?], logloss: Double)) throws {
         var runs: [WeightArrangement: (parameters: [[Float]?], logloss: Double)] = [:]
-        for arrangement in DenseWeightLayoutTests.forcedArrangements {
-            runs[arrangement] = try WeightLayoutChooser.withForcedLayout(arrangement.layout, gradient: arrangement.gradient, train)
+        for arrangement in DenseWeightLayoutTests.modelArrangements {
+            runs[arrangement] = try WeightLayoutChooser.withForcedLayout(arrangement.layout, gradient: arrangement.gradient,
+                                                                        forward: arrangement.forward, train)
         }
         let reference = runs[.onednn]!
-        for arrangement in DenseWeightLayoutTests.forcedArrangements where arrangement != .onednn {
+        for arrangement in DenseWeightLayoutTests.modelArrangements where arrangement != .onednn {
             let run = runs[arrangement]!
             let (changed, mismatched) = compare(reference.parameters, run.parameters, initial: initial)
             XCTAssertGreaterThan(changed, 1_000, "\(model): the steps must change many values")
@@ -271,12 +339,14 @@ final class ModelWeightLayoutTests: XCTestCase {
     /// `dense.relaid_layers` counts the layers whose layout the timed policy changed: 0 under
     /// `onednn`, and under `timed` exactly the weight tensors whose layout differs from the
     /// `onednn` run's. `dense.transposed_gemm_layers` counts the layers it gave the transposed
-    /// GEMM: 0 under `onednn`, and under `timed` the large layers whose remembered choice has it.
+    /// GEMM, and `dense.forward_copy_layers` those it gave the forward copy: 0 under `onednn`, and
+    /// under `timed` the large layers whose remembered choice has it.
     func testDenseCountersCountWhatTheTimedPolicyChanged() throws {
         var layouts: [WeightLayoutMode: [String]] = [:]
         var shapes: [(outputs: Int, inputs: Int)] = []
         var relaid: [WeightLayoutMode: Double] = [:]
         var transposedGEMM: [WeightLayoutMode: Double] = [:]
+        var forwardCopy: [WeightLayoutMode: Double] = [:]
         var c = ModelTrainingTests.config(.dlrm, steps: 2, warmup: 0)
         c.intraThreads = 1
         for mode in WeightLayoutMode.allCases {
@@ -287,19 +357,21 @@ final class ModelWeightLayoutTests: XCTestCase {
             }
             relaid[mode] = try XCTUnwrap(r.counters["dense.relaid_layers"])
             transposedGEMM[mode] = try XCTUnwrap(r.counters["dense.transposed_gemm_layers"])
+            forwardCopy[mode] = try XCTUnwrap(r.counters["dense.forward_copy_layers"])
         }
         XCTAssertEqual(relaid[.onednn], 0)
         XCTAssertEqual(transposedGEMM[.onednn], 0)
+        XCTAssertEqual(forwardCopy[.onednn], 0)
         let changed = zip(layouts[.onednn]!, layouts[.timed]!).filter { $0 != $1 }.count
         XCTAssertEqual(relaid[.timed], Double(changed))
         XCTAssertEqual(layouts[.onednn]!.count, 7, "DLRM's seven dense layers")
         // DLRM's large layers are hidden ReLU layers; the run remembered their choices.
         guard case .timed(let rows) = try Trainer.makeContext(c, workers: 1).weightLayout else { return XCTFail("timed") }
-        let expected = try shapes.filter { $0.outputs * $0.inputs >= WeightLayoutChooser.minimumWeights }.filter {
-            try WeightLayoutChooser.choose(inputs: $0.inputs, outputs: $0.outputs, relu: true, rows: rows, threads: 1)
-                .arrangement.gradient == .transposedGEMM
-        }.count
-        XCTAssertEqual(transposedGEMM[.timed], Double(expected))
+        let chosen = try shapes.filter { $0.outputs * $0.inputs >= WeightLayoutChooser.minimumWeights }.map {
+            try WeightLayoutChooser.choose(inputs: $0.inputs, outputs: $0.outputs, relu: true, rows: rows, threads: 1).arrangement
+        }
+        XCTAssertEqual(transposedGEMM[.timed], Double(chosen.filter { $0.gradient == .transposedGEMM }.count))
+        XCTAssertEqual(forwardCopy[.timed], Double(chosen.filter { $0.forward == .transposedCopy }.count))
     }
 
     /// A checkpoint saved from `ab` weights restores into `ba` ones and back, values and optimizer

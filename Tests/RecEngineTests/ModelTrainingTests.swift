@@ -50,13 +50,16 @@ final class ModelTrainingTests: XCTestCase {
     /// `weight_layout timed` too (hidden layers large enough to be timed): the choice is made once
     /// per process, so every executor's model gets the same layouts.
     func testExecutorsGiveBitIdenticalParameters() throws {
-        // gemm: every fp32 layer forced to `ba` weights and the transposed-GEMM weight gradient, with
-        // two micro-batches, so the two workers run it at once on their own transposition buffers.
-        let cases: [(ModelKind, bf16: Bool, timed: Bool, gemm: Bool)] = [
-            (.wdl, false, false, false), (.deepfm, false, false, false), (.wdl, true, false, false),
-            (.dlrm, true, false, false), (.dlrm, false, true, false), (.wdl, false, true, true),
+        // forced: every fp32 layer forced to an arrangement, with two micro-batches: `ba` weights and
+        // the transposed-GEMM weight gradient, so the two workers run it at once on their own
+        // transposition buffers; `ab` weights with the forward copy, which both workers' forwards
+        // read while the update refreshes it between steps.
+        let gemm = WeightArrangement(.transposed, .transposedGEMM), copy = WeightArrangement(.plain, forward: .transposedCopy)
+        let cases: [(ModelKind, bf16: Bool, timed: Bool, forced: WeightArrangement?)] = [
+            (.wdl, false, false, nil), (.deepfm, false, false, nil), (.wdl, true, false, nil),
+            (.dlrm, true, false, nil), (.dlrm, false, true, nil), (.wdl, false, true, gemm), (.deepfm, false, true, copy),
         ]
-        for (kind, bf16, timed, gemm) in cases where hostBF16Settings.contains(bf16) {
+        for (kind, bf16, timed, forced) in cases where hostBF16Settings.contains(bf16) {
             var results: [ExecutorPolicy: [[Float]]] = [:]
             for policy in ExecutorPolicy.allCases {
                 var c = Self.config(kind, steps: 12, warmup: 0)
@@ -67,8 +70,9 @@ final class ModelTrainingTests: XCTestCase {
                 c.hiddenLayers = [128, 64]
                 if bf16 { c.bf16 = true; c.microBatch = 2 }
                 if timed { c.weightLayout = .timed; c.hiddenLayers = [512, 256] }
-                if gemm { c.microBatch = 2 }
-                try WeightLayoutChooser.withForcedLayout(.transposed, gradient: .transposedGEMM, enabled: gemm) {
+                if forced != nil { c.microBatch = 2 }
+                let f = forced ?? .onednn
+                try WeightLayoutChooser.withForcedLayout(f.layout, gradient: f.gradient, forward: f.forward, enabled: forced != nil) {
                     _ = try Trainer(config: c, counterEvents: []).run(dataset: Self.dataset) { results[policy] = Self.snapshot($0) }
                 }
             }
@@ -77,7 +81,7 @@ final class ModelTrainingTests: XCTestCase {
                 let other = try XCTUnwrap(results[policy])
                 XCTAssertEqual(other.count, inline.count)
                 for (i, (a, b)) in zip(other, inline).enumerated() where a != b {
-                    XCTFail("\(kind)\(bf16 ? " bf16" : "")\(timed ? " weight_layout timed" : "")\(gemm ? " transposed GEMM" : "") \(policy): parameter tensor \(i) differs from inline")
+                    XCTFail("\(kind)\(bf16 ? " bf16" : "")\(timed ? " weight_layout timed" : "")\(forced.map { " \($0)" } ?? "") \(policy): parameter tensor \(i) differs from inline")
                 }
             }
         }

@@ -259,8 +259,8 @@ public enum KernelBenchmark {
            let layer = try? DenseLayer(name: "bench.refresh", inputs: width, outputs: 1024, relu: true, precision: .bf16,
                                        context: context, seed: 1) {
             let how = layer.refreshesLowPrecisionByPairs ? "engine pass" : "oneDNN reorder (layouts not paired)"
-            measure("bf16 weight refresh 1024×\(width), \(how)") { layer.refreshLowPrecisionWeights() }
-            measure("bf16 weight refresh 1024×\(width), oneDNN reorder") { layer.refreshLowPrecisionWeightsWithReorder() }
+            measure("bf16 weight refresh 1024×\(width), \(how)") { layer.refreshWeightCopy() }
+            measure("bf16 weight refresh 1024×\(width), oneDNN reorder") { layer.refreshWeightCopyWithReorder() }
             // A bf16 layer's whole update: Adam, then the refresh as a second pass over the master,
             // against the refresh riding on Adam's pass (each row pair converted as it is written).
             let layerAdam = Adam(learningRate: 1e-6)
@@ -271,7 +271,7 @@ public enum KernelBenchmark {
             for k in 0..<count { layerGrad[k] = uniform() * 0.01 }
             measure("bf16 layer 1024×\(width): Adam, then refresh") {
                 layerAdam.update(layer.weights, gradient: layerGrad, plus: nil, elements: whole.elements, step: 1)
-                layer.refreshLowPrecisionWeights(piece: whole)
+                layer.refreshWeightCopy(piece: whole)
             }
             let riding = layer.update(whole, optimizer: layerAdam, gradient: layerGrad, plus: nil, step: 1)
             measure("bf16 layer 1024×\(width): refresh riding on Adam\(riding ? "" : " (not taken: layouts not paired)")") {

@@ -63,6 +63,15 @@ final class MLPStack: @unchecked Sendable {
 
     var parameters: [ParameterTensor] { layers.flatMap { [$0.weights, $0.bias] } }
 
+    /// Sets every weight and bias to zero (TF's zero initializer). Through `setPlainWeights`, so a
+    /// layer's weight copy (bf16, or the fp32 forward copy) follows.
+    func zeroParameters() {
+        for layer in layers {
+            layer.setPlainWeights([Float](repeating: 0, count: layer.inputs * layer.outputs))
+            layer.bias.values.update(repeating: 0, count: layer.bias.count)
+        }
+    }
+
     /// Floats of a step tensor that holds `values` activations or gradients: bf16 bits take half.
     private static func storage(_ values: Int, lowPrecision: Bool) -> Int { lowPrecision ? (values + 1) / 2 : values }
 

@@ -30,10 +30,17 @@ public final class DNNLContext: Sendable {
     /// moved to `WeightGradientMethod.transposedGEMM` (the `dense.transposed_gemm_layers` counter).
     public var transposedGEMMLayers: Int { transposedGEMM.load(ordering: .relaxed) }
     private let transposedGEMM = Atomic<Int>(0)
-    /// The run counters of what the `weight_layout` policy changed (`dense.relaid_layers` and
-    /// `dense.transposed_gemm_layers`), as a trainer's result reports them.
+    /// fp32 dense layers built on the context whose forward the `weight_layout` policy moved to a
+    /// transposed copy of the weights (`ForwardWeights.transposedCopy`; the
+    /// `dense.forward_copy_layers` counter).
+    public var forwardCopyLayers: Int { forwardCopy.load(ordering: .relaxed) }
+    private let forwardCopy = Atomic<Int>(0)
+    /// The run counters of what the `weight_layout` policy changed (`dense.relaid_layers`,
+    /// `dense.transposed_gemm_layers` and `dense.forward_copy_layers`), as a trainer's result
+    /// reports them.
     public var weightLayoutCounters: [Counter: Double] {
-        [.denseRelaidLayers: Double(relaidLayers), .denseTransposedGEMMLayers: Double(transposedGEMMLayers)]
+        [.denseRelaidLayers: Double(relaidLayers), .denseTransposedGEMMLayers: Double(transposedGEMMLayers),
+         .denseForwardCopyLayers: Double(forwardCopyLayers)]
     }
     let engine: DNNLEngine
     private let slots: [WorkerSlot]
@@ -82,6 +89,9 @@ public final class DNNLContext: Sendable {
 
     /// Counts a layer whose weight gradient the policy moved to the transposed GEMM.
     func noteTransposedGEMMLayer() { transposedGEMM.add(1, ordering: .relaxed) }
+
+    /// Counts a layer whose forward the policy moved to a transposed copy of the weights.
+    func noteForwardCopyLayer() { forwardCopy.add(1, ordering: .relaxed) }
 
     /// Sets the number of OpenMP (intra-op) threads oneDNN uses for primitives started by the
     /// CALLING thread (`omp_set_num_threads`). Each executor worker calls it once at start.

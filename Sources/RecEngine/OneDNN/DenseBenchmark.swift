@@ -147,10 +147,11 @@ public enum DenseBenchmark {
         private let buffers: [AlignedBuffer]
 
         init(shape: Shape, index: Int, batch: Int, precision: Precision, context: DNNLContext, relu: Bool = true,
-             layout: WeightLayout? = nil, weightGradient: WeightGradientMethod? = nil) throws {
+             layout: WeightLayout? = nil, weightGradient: WeightGradientMethod? = nil,
+             forwardWeights: ForwardWeights? = nil) throws {
             layer = try DenseLayer(name: "bench.\(index)", inputs: shape.inputs, outputs: shape.outputs, relu: relu,
                                    precision: precision, context: context, seed: UInt64(index + 1), weightLayout: layout,
-                                   weightGradient: weightGradient)
+                                   weightGradient: weightGradient, forwardWeights: forwardWeights)
             try layer.prepare(batch: batch)
             self.batch = batch
             flops = 2.0 * Double(batch) * Double(shape.inputs) * Double(shape.outputs)

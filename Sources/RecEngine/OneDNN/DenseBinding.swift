@@ -28,7 +28,8 @@ final class DenseBinding {
     typealias Primitives = (forward: DNNLPrimitive, backwardData: DNNLPrimitive, backwardWeights: DNNLPrimitive)
 
     init(plan p: Primitives, layer: DenseLayer, output outputDesc: DNNLMemoryDesc, gradInput gradInputDesc: DNNLMemoryDesc,
-         lowSrc: DNNLMemoryDesc, lowDst: DNNLMemoryDesc, bias biasDesc: DNNLMemoryDesc, weights weightsDesc: DNNLMemoryDesc) throws {
+         lowSrc: DNNLMemoryDesc, lowDst: DNNLMemoryDesc, bias biasDesc: DNNLMemoryDesc,
+         weights weightsDesc: DenseLayer.ProductWeights) throws {
         let engine = layer.context.engine
         let bf16 = layer.precision == .bf16
         inputStaging = bf16 && !layer.lowPrecisionInput ? AlignedBuffer(bytes: lowSrc.bytes) : nil
@@ -41,11 +42,13 @@ final class DenseBinding {
         gradWeights = try DNNLMemory(layer.masterDesc, engine: engine, pointer: nil)
         gradBias = try DNNLMemory(biasDesc, engine: engine, pointer: nil)
         let bias = try DNNLMemory(biasDesc, engine: engine, pointer: UnsafeMutableRawPointer(layer.bias.values))
-        let weightsStorage = layer.lowWeights?.pointer ?? UnsafeMutableRawPointer(layer.weights.values)
-        let weights = try DNNLMemory(weightsDesc, engine: engine, pointer: weightsStorage)
-        forward = try BoundPrimitive(p.forward, [(DNNL_ARG_SRC, productInput), (DNNL_ARG_WEIGHTS, weights),
+        let storage = layer.productWeightStorage
+        let forwardWeights = try DNNLMemory(weightsDesc.forward, engine: engine, pointer: storage.forward)
+        let dataWeights = storage.data == storage.forward ? forwardWeights
+            : try DNNLMemory(weightsDesc.data, engine: engine, pointer: storage.data)
+        forward = try BoundPrimitive(p.forward, [(DNNL_ARG_SRC, productInput), (DNNL_ARG_WEIGHTS, forwardWeights),
                                                  (DNNL_ARG_BIAS, bias), (DNNL_ARG_DST, output)], engine: engine)
-        backwardData = try BoundPrimitive(p.backwardData, [(DNNL_ARG_DIFF_DST, productGradient), (DNNL_ARG_WEIGHTS, weights),
+        backwardData = try BoundPrimitive(p.backwardData, [(DNNL_ARG_DIFF_DST, productGradient), (DNNL_ARG_WEIGHTS, dataWeights),
                                                            (DNNL_ARG_DIFF_SRC, gradInput)], engine: engine)
         switch layer.weightGradient {
         case .innerProduct:

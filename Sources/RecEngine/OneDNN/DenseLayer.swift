@@ -16,7 +16,10 @@ public enum Precision: String, Sendable, CaseIterable {
 ///
 /// Weights live in the layout oneDNN prefers (blocked, padded), or for fp32 the one the context's
 /// `weight_layout` policy chose (`WeightLayoutChooser`); gradient buffers use the same layout,
-/// so element-wise optimizers work on `weights.values` and a gradient buffer directly. Primitives
+/// so element-wise optimizers work on `weights.values` and a gradient buffer directly. A copy of
+/// the weights that some products read instead (bf16: forward and backward-data read a bf16 copy;
+/// fp32 with `ForwardWeights.transposedCopy`: forward reads one in the other plain layout) is
+/// refreshed after each update and each checkpoint restore. Primitives
 /// are created per batch size by `prepare(batch:)` and cached; calls allocate nothing.
 /// `prepare` must not run concurrently with calls for the same layer on the same worker.
 public final class DenseLayer: Sendable {
@@ -51,6 +54,9 @@ public final class DenseLayer: Sendable {
     /// How backward-weights computes the weight gradient (fp32: the context's `weight_layout`
     /// policy decides; bf16: oneDNN's primitive).
     public let weightGradient: WeightGradientMethod
+    /// Which weights forward reads (fp32: the context's `weight_layout` policy decides; bf16: the
+    /// master, in the sense that the bf16 copy is the master's, read by backward-data too).
+    public let forwardWeights: ForwardWeights
     /// `transposedGEMM` only: the operand the reorder transposes is the input (`ba` weights:
     /// `dW[in][out] = Xᵀ·dY`), else the output gradient (`ab`: `dW[out][in] = dYᵀ·X`).
     let transposesInput: Bool
@@ -58,10 +64,11 @@ public final class DenseLayer: Sendable {
     let context: DNNLContext
     /// Layout of the fp32 master weights and of every diff-weights buffer.
     let masterDesc: DNNLMemoryDesc
-    /// bf16 only: layout of the bf16 weight copy read by forward and backward-data.
-    let lowDesc: DNNLMemoryDesc?
-    /// bf16 only: the bf16 weight copy.
-    let lowWeights: AlignedBuffer?
+    /// Layout of the weight copy: bf16, read by forward and backward-data; or fp32 in the other
+    /// plain layout, read by forward (`ForwardWeights.transposedCopy`). nil without a copy.
+    let copyDesc: DNNLMemoryDesc?
+    /// The weight copy (nil without one).
+    let weightCopy: AlignedBuffer?
     private let maintenance: Mutex<WeightMaintenance>
     /// bf16 with the paired layouts: the refresh pass, which update pieces run on their own
     /// output blocks without the maintenance lock (disjoint parts of the copy).
@@ -74,17 +81,18 @@ public final class DenseLayer: Sendable {
 
     /// Creates the layer; weights are He-uniform (ReLU) or Glorot-uniform from `seed` in plain
     /// `[outputs][inputs]` order, then reordered into the blocked layout; bias is zero.
-    /// `weightLayout` (fp32 only) forces the master's layout, and `weightGradient` (fp32, plain
-    /// layouts only) how backward-weights computes; with both nil the context's `weightLayout`
-    /// policy decides (`WeightLayoutChooser`), and a forced layout without a method gets
-    /// oneDNN's primitive.
+    /// `weightLayout` (fp32 only) forces the master's layout, `weightGradient` (fp32, plain
+    /// layouts only) how backward-weights computes and `forwardWeights` (fp32, plain layouts only)
+    /// which weights forward reads; with all three nil the context's `weightLayout` policy decides
+    /// (`WeightLayoutChooser`), and a forced layout without a method gets oneDNN's primitive and
+    /// forward on the master.
     /// - Throws: `DNNLError` if oneDNN cannot create the layout-probing primitives or reorders.
     /// Chained bf16 layers (`lowPrecisionInput` / `lowPrecisionOutput`, see `MLPStack`) hand each
     /// other bf16 activations and gradients directly: no fp32 copy is written and converted again.
     public init(name: String, inputs: Int, outputs: Int, relu: Bool, precision: Precision,
                 context: DNNLContext, seed: UInt64, lowPrecisionInput: Bool = false,
                 lowPrecisionOutput: Bool = false, weightLayout: WeightLayout? = nil,
-                weightGradient: WeightGradientMethod? = nil) throws {
+                weightGradient: WeightGradientMethod? = nil, forwardWeights: ForwardWeights? = nil) throws {
         dnnlRequire(inputs >= 1 && outputs >= 1, "\(name): inputs and outputs must be >= 1, got \(inputs)→\(outputs)")
         dnnlRequire(precision == .bf16 || !(lowPrecisionInput || lowPrecisionOutput),
                     "\(name): bf16 inputs or outputs need precision bf16")
@@ -102,17 +110,19 @@ public final class DenseLayer: Sendable {
         let probeSrc = try DNNLMemoryDesc(dims: [n, inputs], type: lowType, tag: dnnl_ab)
         let probeDst = try DNNLMemoryDesc(dims: [n, outputs], type: dnnl_f32, tag: dnnl_ab)
         let probeDiffDst = try DNNLMemoryDesc(dims: [n, outputs], type: lowType, tag: dnnl_ab)
-        // fp32: the layout and method asked for, else the context's policy decides (bf16 keeps oneDNN's).
-        let byPolicy = weightLayout == nil && weightGradient == nil
+        // fp32: the arrangement asked for, else the context's policy decides (bf16 keeps oneDNN's).
+        let byPolicy = weightLayout == nil && weightGradient == nil && forwardWeights == nil
         let arrangement = precision == .bf16 ? .onednn
             : byPolicy ? try WeightLayoutChooser.arrangement(inputs: inputs, outputs: outputs, relu: relu,
                                                              policy: context.weightLayout)
-            : WeightArrangement(weightLayout ?? .preferred, weightGradient ?? .innerProduct)
+            : WeightArrangement(weightLayout ?? .preferred, weightGradient ?? .innerProduct, forward: forwardWeights ?? .master)
         dnnlRequire(precision == .fp32 || weightGradient != .transposedGEMM, "\(name): transposed_gemm needs fp32")
+        dnnlRequire(precision == .fp32 || forwardWeights != .transposedCopy, "\(name): forward_copy needs fp32")
         let layout = arrangement.layout
         let anyWeights = try DNNLMemoryDesc(dims: [outputs, inputs], type: lowType, tag: layout.tag)
         if byPolicy && layout != .preferred { context.noteRelaidLayer() }
         if byPolicy && arrangement.gradient == .transposedGEMM { context.noteTransposedGEMMLayer() }
+        if byPolicy && arrangement.forward == .transposedCopy { context.noteForwardCopyLayer() }
         let biasDesc = try DNNLMemoryDesc(dims: [outputs], type: dnnl_f32, tag: dnnl_a)
         let forwardPD = try DensePlan.forwardDesc(src: probeSrc, weights: anyWeights, bias: biasDesc, dst: probeDst,
                                                   relu: relu, engine: engine, name: name)
@@ -120,8 +130,18 @@ public final class DenseLayer: Sendable {
         switch precision {
         case .fp32:
             masterDesc = chosen
-            lowDesc = nil
-            lowWeights = nil
+            if arrangement.forward == .transposedCopy {
+                guard let masterIsBA = Self.denseWeightsAreTransposed(chosen, inputs: inputs, outputs: outputs) else {
+                    fatalError("\(name): forward_copy needs dense ab or ba weights, oneDNN gave \(chosen.formatTag)")
+                }
+                // ba master → ab copy and back (a layer with one output: both are the same memory).
+                let copy = try DNNLMemoryDesc(dims: [outputs, inputs], type: dnnl_f32, tag: masterIsBA ? dnnl_ab : dnnl_ba)
+                copyDesc = copy
+                weightCopy = AlignedBuffer(bytes: copy.bytes)
+            } else {
+                copyDesc = nil
+                weightCopy = nil
+            }
         case .bf16:
             // The master takes the layout backward-weights prefers for its fp32 diff-weights, so
             // the optimizer's gradient and the master agree; the bf16 copy takes forward's layout.
@@ -129,10 +149,11 @@ public final class DenseLayer: Sendable {
             let weightsPD = try DensePlan.backwardWeightsDesc(src: probeSrc, diffWeights: anyDiff, diffBias: biasDesc,
                                                               diffDst: probeDiffDst, hint: forwardPD, engine: engine, name: name)
             masterDesc = weightsPD.memoryDesc(dnnl_query_diff_weights_md)
-            lowDesc = chosen
-            lowWeights = AlignedBuffer(bytes: chosen.bytes)
+            copyDesc = chosen
+            weightCopy = AlignedBuffer(bytes: chosen.bytes)
         }
         self.weightGradient = arrangement.gradient
+        self.forwardWeights = arrangement.forward
         let denseOrder = Self.denseWeightsAreTransposed(masterDesc, inputs: inputs, outputs: outputs)
         dnnlRequire(arrangement.gradient == .innerProduct || denseOrder != nil,
                     "\(name): transposed_gemm needs dense ab or ba weights, oneDNN gave \(masterDesc.formatTag)")
@@ -140,14 +161,32 @@ public final class DenseLayer: Sendable {
         weights = ParameterTensor(name: "\(name).weights", rows: outputs, columns: inputs,
                                   count: masterDesc.bytes / MemoryLayout<Float>.stride, layout: masterDesc.formatTag)
         bias = ParameterTensor(name: "\(name).bias", rows: 1, columns: outputs)
-        let weightMaintenance = try WeightMaintenance(master: masterDesc, low: lowDesc, outputs: outputs, inputs: inputs,
+        let weightMaintenance = try WeightMaintenance(master: masterDesc, copy: copyDesc, outputs: outputs, inputs: inputs,
                                                       engine: engine)
         pairedRefresh = weightMaintenance.pairedLayout
         maintenance = Mutex(weightMaintenance)
         plans = Mutex([:])
         setPlainWeights(Self.initialWeights(inputs: inputs, outputs: outputs, relu: relu, seed: seed))
-        // A checkpoint restore overwrites the fp32 master: the bf16 copy follows it.
-        if precision == .bf16 { weights.onReload { [weak self] in self?.refreshLowPrecisionWeights() } }
+        // A checkpoint restore overwrites the fp32 master: the copy follows it.
+        if weightCopy != nil { weights.onReload { [weak self] in self?.refreshWeightCopy() } }
+    }
+
+    /// The weights forward and backward-data read, as descriptors.
+    struct ProductWeights {
+        let forward: DNNLMemoryDesc
+        let data: DNNLMemoryDesc
+    }
+
+    /// bf16: both read the bf16 copy; fp32: backward-data reads the master, and forward the copy
+    /// if there is one.
+    var productWeights: ProductWeights {
+        ProductWeights(forward: copyDesc ?? masterDesc, data: precision == .bf16 ? copyDesc! : masterDesc)
+    }
+
+    /// Where the weights of `productWeights` live.
+    var productWeightStorage: (forward: UnsafeMutableRawPointer, data: UnsafeMutableRawPointer) {
+        let master = UnsafeMutableRawPointer(weights.values)
+        return (weightCopy?.pointer ?? master, precision == .bf16 ? weightCopy!.pointer : master)
     }
 
     /// Weights in `desc` as `WeightGradientMethod.transposedGEMM` sees them: true when they are a
@@ -185,11 +224,11 @@ public final class DenseLayer: Sendable {
     /// Batch sizes prepared so far, ascending.
     public var preparedBatches: [Int] { plans.withLock { $0.keys.sorted() } }
 
-    /// bf16: reorders the fp32 master into the bf16 copy; call once after each optimizer update.
-    /// No-op for fp32.
-    public func refreshLowPrecisionWeights() {
-        guard precision == .bf16 else { return }
-        maintenance.withLock { $0.refresh(master: weights.values, low: lowWeights!.pointer) }
+    /// Writes the fp32 master into the weight copy (bf16, or the fp32 forward copy); call once after
+    /// each optimizer update. No-op without a copy.
+    public func refreshWeightCopy() {
+        guard let weightCopy else { return }
+        maintenance.withLock { $0.refresh(master: weights.values, copy: weightCopy.pointer) }
     }
 
     /// A part of the weights an update node updates and refreshes on its own: `elements` of the
@@ -208,13 +247,15 @@ public final class DenseLayer: Sendable {
     /// where it is often the last node. The optimizers are element-wise, so the pieces give the
     /// bits of one whole update. fp32: equal 16-float-aligned slices; bf16: whole output blocks
     /// of the paired layouts (each piece then refreshes its own part of the copy); one piece for
-    /// small weights and for bf16 layouts the engine's refresh pass does not cover.
+    /// small weights, for bf16 layouts the engine's refresh pass does not cover and for the fp32
+    /// forward copy (its refresh transposes the whole master once the whole update is done).
     public func updatePieces(maximum: Int) -> [UpdatePiece] {
         let n = weights.count
         let whole = [UpdatePiece(elements: 0..<n, outputBlocks: nil)]
         guard maximum > 1, n >= Self.minimumFloatsToSplitUpdate else { return whole }
         switch precision {
         case .fp32:
+            guard weightCopy == nil else { return whole }
             let pieces = min(maximum, n / 16)
             return (0..<pieces).map { k in
                 let lower = (n * k / pieces) & ~15, upper = k == pieces - 1 ? n : (n * (k + 1) / pieces) & ~15
@@ -231,58 +272,57 @@ public final class DenseLayer: Sendable {
         }
     }
 
-    /// bf16: refreshes the part of the copy that `piece` of the master holds (the whole copy for
-    /// a piece without output blocks). No-op for fp32.
-    public func refreshLowPrecisionWeights(piece: UpdatePiece) {
-        guard precision == .bf16 else { return }
-        guard let blocks = piece.outputBlocks, let pairedRefresh, let lowWeights else {
-            refreshLowPrecisionWeights()
+    /// Refreshes the part of the copy that `piece` of the master holds (the whole copy for a piece
+    /// without output blocks, which the fp32 forward copy's only piece is). No-op without a copy.
+    public func refreshWeightCopy(piece: UpdatePiece) {
+        guard let blocks = piece.outputBlocks, let pairedRefresh, let weightCopy else {
+            refreshWeightCopy()
             return
         }
-        pairedRefresh.convert(master: weights.values, low: lowWeights.pointer, outputBlocks: blocks)
+        pairedRefresh.convert(master: weights.values, low: weightCopy.pointer, outputBlocks: blocks)
     }
 
-    /// Applies `optimizer` to `piece` of the weights from `gradient` (plus `plus`) and, bf16,
-    /// refreshes the part of the copy the piece holds. With the paired layouts and the master's rows
-    /// one after another, each pair of master rows is converted right after the optimizer wrote
-    /// it, while it is still in the first-level cache, instead of in a second pass that reads the
-    /// whole master again; the bits are those of the update followed by
-    /// `refreshLowPrecisionWeights(piece:)`. Returns whether the refresh rode on the update.
+    /// Applies `optimizer` to `piece` of the weights from `gradient` (plus `plus`) and refreshes
+    /// the part of the copy the piece holds (bf16, and the fp32 forward copy). With the paired
+    /// layouts and the master's rows one after another, each pair of master rows is converted
+    /// right after the optimizer wrote it, while it is still in the first-level cache, instead of
+    /// in a second pass that reads the whole master again; the bits are those of the update followed by
+    /// `refreshWeightCopy(piece:)`. Returns whether the refresh rode on the update.
     @discardableResult
     public func update(_ piece: UpdatePiece, optimizer: any DenseOptimizer, gradient: UnsafePointer<Float>, plus: UnsafePointer<Float>?,
                        step: Int) -> Bool {
         let n = weights.count
-        guard precision == .bf16, let paired = pairedRefresh, let lowWeights, paired.rowsAreSequential,
+        guard precision == .bf16, let paired = pairedRefresh, let weightCopy, paired.rowsAreSequential,
               paired.coversMaster(of: n), piece.outputBlocks != nil || piece.elements == 0..<n else {
             optimizer.update(weights, gradient: gradient, plus: plus, elements: piece.elements, step: step)
-            refreshLowPrecisionWeights(piece: piece)
+            refreshWeightCopy(piece: piece)
             return false
         }
-        let master = weights.values, low = lowWeights.pointer
+        let master = weights.values, low = weightCopy.pointer
         optimizer.update(weights, gradient: gradient, plus: plus, elements: piece.elements, step: step, runs: 2 * paired.block) { run in
             paired.convertRowPair(master: master, low: low, startingAt: run.lowerBound)
         }
         return true
     }
 
-    /// bf16: whether `refreshLowPrecisionWeights` takes the engine's pass (the paired layouts).
+    /// bf16: whether `refreshWeightCopy` takes the engine's pass (the paired layouts).
     var refreshesLowPrecisionByPairs: Bool { pairedRefresh != nil }
 
     /// bf16: the refresh through oneDNN's reorder (for `bench --kernels`'s comparison).
-    func refreshLowPrecisionWeightsWithReorder() {
-        guard let lowWeights else { return }
-        maintenance.withLock { $0.refreshWithReorder(master: weights.values, low: lowWeights.pointer) }
+    func refreshWeightCopyWithReorder() {
+        guard let weightCopy else { return }
+        maintenance.withLock { $0.refreshWithReorder(master: weights.values, copy: weightCopy.pointer) }
     }
 
     /// bf16 only (for tests): the copy as the refresh writes it and as oneDNN's reorder writes it
     /// (all bytes, padding included), and whether the refresh took the engine's pass.
     func lowPrecisionCopies() -> (refreshed: [UInt8], reordered: [UInt8], byPairs: Bool)? {
-        guard let lowWeights else { return nil }
-        let scratch = AlignedBuffer(bytes: lowWeights.bytes)
+        guard let weightCopy else { return nil }
+        let scratch = AlignedBuffer(bytes: weightCopy.bytes)
         return maintenance.withLock { m in
-            m.refresh(master: weights.values, low: lowWeights.pointer)
-            m.refreshWithReorder(master: weights.values, low: scratch.pointer)
-            return (Array(UnsafeRawBufferPointer(start: lowWeights.pointer, count: lowWeights.bytes)),
+            m.refresh(master: weights.values, copy: weightCopy.pointer)
+            m.refreshWithReorder(master: weights.values, copy: scratch.pointer)
+            return (Array(UnsafeRawBufferPointer(start: weightCopy.pointer, count: weightCopy.bytes)),
                     Array(UnsafeRawBufferPointer(start: scratch.pointer, count: scratch.bytes)), refreshesLowPrecisionByPairs)
         }
     }
@@ -296,7 +336,7 @@ public final class DenseLayer: Sendable {
         w.withUnsafeBufferPointer { plain in
             maintenance.withLock { $0.toMaster(plain: plain.baseAddress!, master: weights.values) }
         }
-        refreshLowPrecisionWeights()
+        refreshWeightCopy()
     }
 
     /// A diff-weights buffer (layout of `weights`) as `[outputs][inputs]` row-major (for tests).

@@ -21,8 +21,8 @@ public struct DenseLayerProfile: Sendable, Equatable, CustomStringConvertible {
     public let activationReorder: String?
     /// Layout of the fp32 master weights and of diff-weights buffers.
     public let weightsLayout: String
-    /// bf16 only: layout of the bf16 weight copy.
-    public let lowPrecisionWeightsLayout: String?
+    /// Layers with a weight copy: which copy (`bf16 copy`, `forward copy`) and its layout.
+    public let weightCopyLayout: String?
 
     /// True if any of the three products uses a slow `ref:` (reference) implementation.
     public var usesReferenceImplementation: Bool {
@@ -33,7 +33,7 @@ public struct DenseLayerProfile: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         var s = "\(layer) \(inputs)→\(outputs) batch \(batch) \(precision.rawValue): fwd \(forward), "
             + "bwd-data \(backwardData), bwd-weights \(backwardWeights), weights \(weightsLayout)"
-        if let low = lowPrecisionWeightsLayout { s += ", bf16 copy \(low)" }
+        if let copy = weightCopyLayout { s += ", \(copy)" }
         if let reorder = activationReorder { s += ", activation reorder \(reorder)" }
         return s
     }

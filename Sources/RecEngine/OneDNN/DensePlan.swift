@@ -31,11 +31,11 @@ final class DensePlan: @unchecked Sendable {
         let output = layer.lowPrecisionOutput ? lowDst : dst
         let gradInput = layer.lowPrecisionInput ? lowSrc : src
         let biasDesc = try DNNLMemoryDesc(dims: [layer.outputs], type: dnnl_f32, tag: dnnl_a)
-        let weightsDesc = layer.lowDesc ?? layer.masterDesc
+        let weights = layer.productWeights
 
         let make = {
             try Self.products(layer: layer, name: name, output: output, gradInput: gradInput, lowSrc: lowSrc,
-                              lowDst: lowDst, bias: biasDesc, weights: weightsDesc)
+                              lowDst: lowDst, bias: biasDesc, weights: weights)
         }
         let narrow = try make()
         // Boosted calls run in a larger OpenMP team: oneDNN sizes its thread partition and
@@ -50,7 +50,7 @@ final class DensePlan: @unchecked Sendable {
         func bind(_ p: DenseBinding.Primitives) throws -> [DenseBinding] {
             try (0..<layer.context.workers).map { _ in
                 try DenseBinding(plan: p, layer: layer, output: output, gradInput: gradInput, lowSrc: lowSrc,
-                                 lowDst: lowDst, bias: biasDesc, weights: weightsDesc)
+                                 lowDst: lowDst, bias: biasDesc, weights: weights)
             }
         }
         bindings = try bind(narrow)
@@ -68,15 +68,20 @@ final class DensePlan: @unchecked Sendable {
     /// caller's, when chained, or copies `BF16Kernels.convert` makes) and write fp32 or, chained, bf16.
     private static func products(layer: DenseLayer, name: String, output: DNNLMemoryDesc, gradInput: DNNLMemoryDesc,
                                  lowSrc: DNNLMemoryDesc, lowDst: DNNLMemoryDesc, bias biasDesc: DNNLMemoryDesc,
-                                 weights weightsDesc: DNNLMemoryDesc) throws -> DenseBinding.Primitives {
+                                 weights: DenseLayer.ProductWeights) throws -> DenseBinding.Primitives {
         let engine = layer.context.engine
-        let forwardPD = try Self.forwardDesc(src: lowSrc, weights: weightsDesc, bias: biasDesc, dst: output,
+        let forwardPD = try Self.forwardDesc(src: lowSrc, weights: weights.forward, bias: biasDesc, dst: output,
                                              relu: layer.relu, engine: engine, name: name)
+        // The backward products take as hint a forward on the weights they read (the master, when
+        // forward reads the fp32 copy).
+        let hint = weights.data == weights.forward ? forwardPD
+            : try Self.forwardDesc(src: lowSrc, weights: weights.data, bias: biasDesc, dst: output, relu: layer.relu,
+                                   engine: engine, name: name)
         var desc = dnnl_inner_product_desc_t()
-        var (ds, w, dd) = (gradInput.raw, weightsDesc.raw, lowDst.raw)
+        var (ds, w, dd) = (gradInput.raw, weights.data.raw, lowDst.raw)
         try dnnlCheck(dnnl_inner_product_backward_data_desc_init(&desc, &ds, &w, &dd),
                       "dnnl_inner_product_backward_data_desc_init(\(name))")
-        let dataPD = try DNNLPrimitiveDesc(opDesc: &desc, attributes: DNNLAttributes(), engine: engine, hint: forwardPD,
+        let dataPD = try DNNLPrimitiveDesc(opDesc: &desc, attributes: DNNLAttributes(), engine: engine, hint: hint,
                                            what: "inner_product backward_data \(name)")
         let forward = try DNNLPrimitive(forwardPD, what: "inner_product forward \(name)")
         let backwardData = try DNNLPrimitive(dataPD, what: "inner_product backward_data \(name)")
@@ -84,7 +89,7 @@ final class DensePlan: @unchecked Sendable {
         switch layer.weightGradient {
         case .innerProduct:
             let weightsPD = try Self.backwardWeightsDesc(src: lowSrc, diffWeights: layer.masterDesc, diffBias: biasDesc,
-                                                         diffDst: lowDst, hint: forwardPD, engine: engine, name: name)
+                                                         diffDst: lowDst, hint: hint, engine: engine, name: name)
             backwardWeights = try DNNLPrimitive(weightsPD, what: "inner_product backward_weights \(name)")
         case .transposedGEMM:
             // The reorder that writes the transposed operand: [rows][columns] ab → the same matrix ba.
@@ -108,7 +113,7 @@ final class DensePlan: @unchecked Sendable {
                               : layer.lowPrecisionInput && layer.lowPrecisionOutput ? "none (chained bf16)"
                               : "engine (BF16Kernels.convert)",
                           weightsLayout: layer.masterDesc.formatTag,
-                          lowPrecisionWeightsLayout: layer.lowDesc?.formatTag)
+                          weightCopyLayout: layer.copyDesc.map { "\(layer.precision == .bf16 ? "bf16" : "forward") copy \($0.formatTag)" })
     }
 
     /// Forward-training inner product descriptor, with a fused ReLU post-op if asked.

@@ -35,22 +35,42 @@ public enum WeightGradientMethod: String, Sendable, CaseIterable {
     case transposedGEMM = "transposed_gemm"
 }
 
-/// What the `weight_layout` policy gives an fp32 dense layer: its weight layout and how its weight
-/// gradient is computed.
+/// Which weights an fp32 dense layer's forward product reads.
+public enum ForwardWeights: String, Sendable, CaseIterable {
+    /// The master weights, as backward-data and backward-weights do.
+    case master
+    /// A copy of the master in the other plain layout (`ab` for `ba` weights and back), which a
+    /// oneDNN reorder refreshes after each update (once per step, not per micro-batch) and after a
+    /// checkpoint restore; backward-data and backward-weights keep reading the master. Plain
+    /// layouts (`ab`, `ba`) only. Why: on AVX2 hosts each plain layout makes one of forward and
+    /// backward-data a GEMM with a transposed operand, and some shapes run that a quarter slower
+    /// (AVX2 Zen 3, 1024→512 at 256 rows: forward on `ba` 58 GFLOP/s, on `ab` 75; backward-data on
+    /// `ba` 85), while the copy costs one 2 MB transpose a step (~0.24 ms).
+    case transposedCopy = "forward_copy"
+}
+
+/// What the `weight_layout` policy gives an fp32 dense layer: its weight layout, how its weight
+/// gradient is computed and which weights its forward reads.
 public struct WeightArrangement: Hashable, Sendable, CustomStringConvertible {
     public let layout: WeightLayout
     public let gradient: WeightGradientMethod
+    public let forward: ForwardWeights
 
-    public init(_ layout: WeightLayout, _ gradient: WeightGradientMethod = .innerProduct) {
+    public init(_ layout: WeightLayout, _ gradient: WeightGradientMethod = .innerProduct,
+                forward: ForwardWeights = .master) {
         self.layout = layout
         self.gradient = gradient
+        self.forward = forward
     }
 
-    /// oneDNN's choices: its preferred layout and its backward-weights primitive.
+    /// oneDNN's choices: its preferred layout, its backward-weights primitive, forward on the master.
     public static let onednn = WeightArrangement(.preferred)
 
-    /// `preferred`, `plain+transposed_gemm`, ...
-    public var description: String { gradient == .innerProduct ? layout.rawValue : "\(layout.rawValue)+\(gradient.rawValue)" }
+    /// `preferred`, `plain+transposed_gemm`, `transposed+forward_copy`, ...
+    public var description: String {
+        [layout.rawValue, gradient == .innerProduct ? nil : gradient.rawValue, forward == .master ? nil : forward.rawValue]
+            .compactMap { $0 }.joined(separator: "+")
+    }
 }
 
 /// The `weight_layout` knob's values.
@@ -66,8 +86,8 @@ public enum WeightLayoutPolicy: Sendable, Equatable {
     /// oneDNN's preferred layout, as asked at batch `DenseLayer.layoutProbeBatch`.
     case onednn
     /// Per layer shape, whichever of oneDNN's preferred, plain and transposed layouts, each with
-    /// either weight-gradient method where it applies, runs the layer's three products fastest at
-    /// `batch` rows (`WeightLayoutChooser`).
+    /// either weight-gradient method and either forward weights where they apply, runs the
+    /// layer's three products fastest at `batch` rows (`WeightLayoutChooser`).
     case timed(batch: Int)
 }
 
@@ -78,13 +98,14 @@ public enum WeightLayoutPolicy: Sendable, Equatable {
 /// an AVX2 host (oneDNN's gemm-based inner product) that is `ba` for 1024→512 and 367→512,
 /// whose forward then runs at ~66 GFLOP/s against ~87–93 with `ab`, while at 256 rows `ab`
 /// halves 1024→512's backward-data instead. Backward-weights also runs some shapes a third slower
-/// than the same GEMM from a transposed copy of one operand (`WeightGradientMethod`). Which
+/// than the same GEMM from a transposed copy of one operand (`WeightGradientMethod`), and forward
+/// can read a copy of the weights in the other plain layout (`ForwardWeights`). Which
 /// arrangement wins depends on shape, rows, ISA and threads, so it is measured: forward,
 /// backward-data and backward-weights of a ReLU layer of the shape at the run's rows, on the
 /// calling thread's OpenMP team, each candidate (a layout, and for `ab` and `ba` each gradient
-/// method) in interleaved rounds; the fastest round of each decides. oneDNN's choice (its layout,
-/// its primitive) stays unless another candidate is `margin` faster, so near-ties do not flip from
-/// run to run. Layers with fewer than
+/// method with either forward weights) in interleaved rounds; the fastest round of each decides.
+/// oneDNN's choice (its layout, its primitive, forward on the master) stays unless another
+/// candidate is `margin` faster, so near-ties do not flip from run to run. Layers with fewer than
 /// `minimumWeights` weights keep oneDNN's choice (too fast to time reliably, too small to matter).
 ///
 /// Each (inputs, outputs, relu, rows, team size) is timed once per process and remembered, so all
@@ -109,7 +130,8 @@ public enum WeightLayoutChooser {
         /// Fastest of the timed rounds (forward + backward-data + backward-weights), in seconds, per
         /// timed candidate (`timeRounds`; a pruned candidate's over its fewer rounds); a forced
         /// layout with the same tag as oneDNN's preferred one, or that oneDNN cannot create, is not
-        /// timed, and `transposedGEMM` is timed for `ab` and `ba` only.
+        /// timed, and `transposedGEMM` and `ForwardWeights.transposedCopy` are timed for `ab` and
+        /// `ba` only.
         public let roundSeconds: [WeightArrangement: Double]
         /// oneDNN's tag notation of each timed layout (`ab`, `ba`, `AB16b64a`).
         public let tags: [WeightLayout: String]
@@ -117,8 +139,9 @@ public enum WeightLayoutChooser {
         public var layout: WeightLayout { arrangement.layout }
         /// The timed candidates, oneDNN's first, in the order they were timed.
         public var candidates: [WeightArrangement] {
-            WeightLayout.allCases.flatMap { l in WeightGradientMethod.allCases.map { WeightArrangement(l, $0) } }
-                .filter { roundSeconds[$0] != nil }
+            WeightLayout.allCases.flatMap { l in
+                ForwardWeights.allCases.flatMap { f in WeightGradientMethod.allCases.map { WeightArrangement(l, $0, forward: f) } }
+            }.filter { roundSeconds[$0] != nil }
         }
     }
 
@@ -144,33 +167,48 @@ public enum WeightLayoutChooser {
         if let known = cache.withLock({ $0[key] }) { return known }
         let context = try DNNLContext(workers: 1)
         let shape = DenseBenchmark.Shape(inputs, outputs)
-        var rigs: [(WeightArrangement, DenseBenchmark.LayerRig)] = []
+        func rig(_ layout: WeightLayout, _ gradient: WeightGradientMethod = .innerProduct,
+                 forward: ForwardWeights = .master) throws -> DenseBenchmark.LayerRig {
+            try DenseBenchmark.LayerRig(shape: shape, index: 0, batch: rows, precision: .fp32, context: context, relu: relu,
+                                        layout: layout, weightGradient: gradient, forwardWeights: forward)
+        }
+        var rigs: [TimedRig] = []
+        var candidates: [Candidate] = []
         var tags: [WeightLayout: String] = [:]
         for layout in WeightLayout.allCases {
-            let rig: DenseBenchmark.LayerRig
+            let primitive: DenseBenchmark.LayerRig
             do {
-                rig = try DenseBenchmark.LayerRig(shape: shape, index: 0, batch: rows, precision: .fp32, context: context,
-                                                  relu: relu, layout: layout)
+                primitive = try rig(layout)
             } catch {
                 // A forced layout oneDNN cannot run is not a candidate; the preferred one must run.
                 if layout == .preferred { throw error }
                 continue
             }
-            let tag = rig.layer.masterDesc.formatTag
+            let tag = primitive.layer.masterDesc.formatTag
             guard !tags.values.contains(tag) else { continue }
             tags[layout] = tag
-            rigs.append((WeightArrangement(layout), rig))
-            if DenseLayer.denseWeightsAreTransposed(rig.layer.masterDesc, inputs: inputs, outputs: outputs) != nil {
-                let gemm = try DenseBenchmark.LayerRig(shape: shape, index: 0, batch: rows, precision: .fp32,
-                                                       context: context, relu: relu, layout: layout,
-                                                       weightGradient: .transposedGEMM)
-                rigs.append((WeightArrangement(layout, .transposedGEMM), gemm))
-            }
+            let p = rigs.count
+            rigs.append(TimedRig(rig: primitive, products: [.forward, .backwardData, .backwardWeights]))
+            candidates.append(Candidate(arrangement: WeightArrangement(layout), forward: p, data: p, weights: p))
+            guard DenseLayer.denseWeightsAreTransposed(primitive.layer.masterDesc, inputs: inputs, outputs: outputs) != nil
+            else { continue }
+            // The GEMM rig times only backward-weights, the copy rig only forward (with the copy's
+            // refresh); the rest of their candidates' products come from the primitive rig.
+            let g = rigs.count, c = g + 1
+            rigs.append(TimedRig(rig: try rig(layout, .transposedGEMM), products: [.backwardWeights]))
+            rigs.append(TimedRig(rig: try rig(layout, forward: .transposedCopy), products: [.forward]))
+            candidates += [
+                Candidate(arrangement: WeightArrangement(layout, .transposedGEMM), forward: p, data: p, weights: g),
+                Candidate(arrangement: WeightArrangement(layout, forward: .transposedCopy), forward: c, data: p, weights: p),
+                Candidate(arrangement: WeightArrangement(layout, .transposedGEMM, forward: .transposedCopy),
+                          forward: c, data: p, weights: g),
+            ]
         }
-        let best = timeRounds(rigs)
+        let best = timeRounds(rigs, candidates)
         let onednnTime = best[.onednn]!
-        // Ties go to the earlier candidate (oneDNN's layout first, the primitive before the GEMM).
-        let fastest = rigs.map(\.0).min { best[$0]! < best[$1]! }!
+        // Ties go to the earlier candidate (oneDNN's first; per layout the primitive, then the GEMM,
+        // then the forward copy).
+        let fastest = candidates.map(\.arrangement).min { best[$0]! < best[$1]! }!
         let arrangement = best[fastest]! < onednnTime * (1 - margin) ? fastest : .onednn
         let choice = Choice(arrangement: arrangement, roundSeconds: best, tags: tags)
         // Another thread may have timed the same shape meanwhile: the first choice stays.
@@ -183,64 +221,81 @@ public enum WeightLayoutChooser {
 
     /// Timed rounds before candidates far behind the fastest stop being timed.
     public static let roundsBeforePruning = 2
-    /// A layout whose candidates are all this much slower than the fastest candidate after
-    /// `roundsBeforePruning` timed rounds is timed no further (oneDNN's is always timed to the end).
+    /// A candidate this much slower than the fastest after `roundsBeforePruning` timed rounds is
+    /// timed no further (oneDNN's is always timed to the end).
     public static let pruneFactor = 1.15
 
-    /// Each candidate's fastest round of forward + backward-data + backward-weights, in seconds.
-    /// `rigs` lists each layout's primitive candidate before its transposed-GEMM one. A round times a
-    /// primitive candidate's forward and backward-data together and its backward-weights alone; a
-    /// GEMM candidate times only its backward-weights and takes forward and backward-data from its
-    /// layout's primitive candidate in the same round (they run the same primitives), so a shape
-    /// with both methods on two layouts costs about 3.7 full rounds per round, not 5. Two untimed
-    /// rounds first; after `roundsBeforePruning` timed rounds a layout more than `pruneFactor`
-    /// behind is dropped, and a GEMM candidate that far behind too. The fastest round: another
-    /// thread's work can only add time, so the minimum is what the arrangement costs, and it moves
-    /// less than the median when the host is busy.
-    private static func timeRounds(_ rigs: [(WeightArrangement, DenseBenchmark.LayerRig)]) -> [WeightArrangement: Double] {
-        let n = rigs.count
-        // The primitive candidate of each candidate's layout (itself for a primitive candidate).
-        let base = rigs.indices.map { i in rigs.firstIndex { $0.0 == WeightArrangement(rigs[i].0.layout) }! }
-        var layoutProducts = [Double](repeating: 0, count: n)
-        var times = [[Double]](repeating: [], count: n)
-        var active = [Bool](repeating: true, count: n)
-        for round in 0..<(rounds + 2) {
-            for (i, (arrangement, rig)) in rigs.enumerated() where active[i] {
-                var start = DenseBenchmark.monotonicSeconds()
-                if arrangement.gradient == .innerProduct {
+    /// A product of a layer: forward, backward-data, backward-weights.
+    enum Product: Int, CaseIterable { case forward, backwardData, backwardWeights }
+
+    /// A layer the rounds run, and the products it times.
+    struct TimedRig {
+        let rig: DenseBenchmark.LayerRig
+        let products: Set<Product>
+
+        /// Seconds of each product this rig times (0 for the others). A forward-copy rig's forward
+        /// includes refreshing the copy: a step refreshes it once, so charging it to each
+        /// micro-batch's round is on the safe side.
+        func time() -> [Double] {
+            var seconds = [Double](repeating: 0, count: Product.allCases.count)
+            for product in Product.allCases where products.contains(product) {
+                let start = DenseBenchmark.monotonicSeconds()
+                switch product {
+                case .forward:
+                    if rig.layer.forwardWeights == .transposedCopy { rig.layer.refreshWeightCopy() }
                     rig.forward()
-                    rig.backwardData()
-                    let end = DenseBenchmark.monotonicSeconds()
-                    layoutProducts[i] = end - start
-                    start = end
+                case .backwardData: rig.backwardData()
+                case .backwardWeights: rig.backwardWeights()
                 }
-                rig.backwardWeights()
-                let weights = DenseBenchmark.monotonicSeconds() - start
-                if round >= 2 { times[i].append(layoutProducts[base[i]] + weights) }
+                seconds[product.rawValue] = DenseBenchmark.monotonicSeconds() - start
+            }
+            return seconds
+        }
+    }
+
+    /// An arrangement and the rigs (indices) whose products make up its time.
+    struct Candidate {
+        let arrangement: WeightArrangement
+        let forward: Int, data: Int, weights: Int
+        var rigs: [Int] { [forward, data, weights] }
+    }
+
+    /// Each candidate's fastest round of forward + backward-data + backward-weights, in seconds.
+    /// Each round runs every rig still needed once, timing each product it times; a candidate's
+    /// round is the sum of its three products from the rigs it names, all in the same round, so a
+    /// shape with two dense layouts (8 candidates) costs about 3.3 full rounds per round, not 8. Two untimed rounds first; after `roundsBeforePruning` timed
+    /// rounds, candidates more than `pruneFactor` behind stop (`stillTimed`), and so do the rigs
+    /// no remaining candidate names. The fastest round: another thread's work can only add time,
+    /// so the minimum is what the arrangement costs, and it moves less than the median when the
+    /// host is busy.
+    private static func timeRounds(_ rigs: [TimedRig], _ candidates: [Candidate]) -> [WeightArrangement: Double] {
+        var products = [[Double]](repeating: [], count: rigs.count)
+        var times = [[Double]](repeating: [], count: candidates.count)
+        var timed = [Bool](repeating: true, count: candidates.count)
+        var running = [Bool](repeating: true, count: rigs.count)
+        for round in 0..<(rounds + 2) {
+            for r in rigs.indices where running[r] { products[r] = rigs[r].time() }
+            if round >= 2 {
+                for (k, c) in candidates.enumerated() where timed[k] {
+                    times[k].append(products[c.forward][Product.forward.rawValue] + products[c.data][Product.backwardData.rawValue]
+                                    + products[c.weights][Product.backwardWeights.rawValue])
+                }
             }
             if round == 1 + roundsBeforePruning {
-                active = stillTimed(rigs.map(\.0), best: times.map { $0.min()! })
+                timed = stillTimed(candidates.map(\.arrangement), best: times.map { $0.min()! })
+                running = rigs.indices.map { r in candidates.indices.contains { timed[$0] && candidates[$0].rigs.contains(r) } }
             }
         }
         var best: [WeightArrangement: Double] = [:]
-        for (i, (arrangement, _)) in rigs.enumerated() { best[arrangement] = times[i].min()! }
+        for (k, c) in candidates.enumerated() { best[c.arrangement] = times[k].min()! }
         return best
     }
 
     /// Which candidates stay timed after `roundsBeforePruning` rounds, given each one's fastest
-    /// round so far: all but those more than `pruneFactor` behind the fastest. oneDNN's always
-    /// stays, and a primitive candidate stays while its layout's GEMM candidate does (it times
-    /// their shared forward and backward-data). `arrangements` as in `timeRounds`.
+    /// round so far: all but those more than `pruneFactor` behind the fastest; oneDNN's always stays.
     static func stillTimed(_ arrangements: [WeightArrangement], best: [Double]) -> [Bool] {
         let fastest = best.min()!
-        let behind = best.map { $0 > fastest * pruneFactor }
-        return arrangements.indices.map { i in
-            let a = arrangements[i]
-            guard a != .onednn, behind[i] else { return true }
-            guard a.gradient == .innerProduct,
-                  let gemm = arrangements.firstIndex(of: WeightArrangement(a.layout, .transposedGEMM)) else { return false }
-            return !behind[gemm]
-        }
+        return arrangements.indices.map { arrangements[$0] == .onednn || best[$0] <= fastest * pruneFactor }
     }
 
     /// Forgets every remembered choice (for tests).
@@ -249,13 +304,14 @@ public enum WeightLayoutChooser {
     private static let forced = Mutex<WeightArrangement?>(nil)
 
     /// Runs `body` with every fp32 layer built under the timed policy, small ones included, taking
-    /// `layout` and `gradient` without timing (for tests that check a whole model's math on each
-    /// arrangement). `transposedGEMM` needs `layout` to come out as `ab` or `ba`.
-    /// With `enabled` false, `body` runs without forcing anything.
+    /// `layout`, `gradient` and `forward` without timing (for tests that check a whole model's math
+    /// on each arrangement). `transposedGEMM` and `transposedCopy` need `layout` to come out as `ab`
+    /// or `ba`. With `enabled` false, `body` runs without forcing anything.
     static func withForcedLayout<T>(_ layout: WeightLayout, gradient: WeightGradientMethod = .innerProduct,
-                                    enabled: Bool = true, _ body: () throws -> T) rethrows -> T {
+                                    forward: ForwardWeights = .master, enabled: Bool = true,
+                                    _ body: () throws -> T) rethrows -> T {
         guard enabled else { return try body() }
-        forced.withLock { $0 = WeightArrangement(layout, gradient) }
+        forced.withLock { $0 = WeightArrangement(layout, gradient, forward: forward) }
         defer { forced.withLock { $0 = nil } }
         return try body()
     }

@@ -1,8 +1,9 @@
 internal import CDNNL
 
 /// A dense layer's weight-layout reorders: plain `[outputs][inputs]` ⇄ fp32 master (blocked), and
-/// fp32 master → bf16 copy. Owns its own stream and scratchpad, so refreshing one layer's weights
-/// never waits for another layer or a worker.
+/// fp32 master → weight copy (bf16, or the fp32 forward copy in the other plain layout). Owns its
+/// own stream and scratchpad, so refreshing one layer's weights never waits for another layer or a
+/// worker.
 ///
 /// The refresh runs after every update. When the two layouts are the pair oneDNN's brgemm products
 /// choose (master `AB16b<X>a`, copy `AB<K>b<X>a2b`; `PairedBF16Layout`) it is the engine's pass
@@ -17,14 +18,14 @@ final class WeightMaintenance: @unchecked Sendable {
     private let scratchpad: AlignedBuffer
     private let plain: DNNLMemory
     private let master: DNNLMemory
-    private let low: DNNLMemory?
+    private let copy: DNNLMemory?
     private let plainToMaster: BoundPrimitive
     private let masterToPlain: BoundPrimitive
-    private let masterToLow: BoundPrimitive?
+    private let masterToCopy: BoundPrimitive?
     /// Set when the master → bf16 refresh can take the engine's pass (else `refresh` runs oneDNN's reorder).
     let pairedLayout: PairedBF16Layout?
 
-    init(master masterDesc: DNNLMemoryDesc, low lowDesc: DNNLMemoryDesc?, outputs: Int, inputs: Int,
+    init(master masterDesc: DNNLMemoryDesc, copy copyDesc: DNNLMemoryDesc?, outputs: Int, inputs: Int,
          engine: DNNLEngine) throws {
         let plainDesc = try DNNLMemoryDesc(dims: [outputs, inputs], type: dnnl_f32, tag: dnnl_ab)
         let attributes = try DNNLAttributes()
@@ -40,18 +41,18 @@ final class WeightMaintenance: @unchecked Sendable {
         plainToMaster = try BoundPrimitive(toMaster, [(DNNL_ARG_FROM, plain), (DNNL_ARG_TO, master)], engine: engine)
         masterToPlain = try BoundPrimitive(toPlain, [(DNNL_ARG_FROM, master), (DNNL_ARG_TO, plain)], engine: engine)
         var scratch = max(toMaster.scratchpad.bytes, toPlain.scratchpad.bytes)
-        if let lowDesc {
-            let lowMemory = try DNNLMemory(lowDesc, engine: engine, pointer: nil)
-            let toLow = try DNNLPrimitive(DNNLPrimitiveDesc(reorderFrom: masterDesc, to: lowDesc, attributes: attributes,
-                                                            engine: engine, what: "fp32 master→bf16 weights"),
-                                          what: "reorder fp32 master→bf16 weights")
-            low = lowMemory
-            masterToLow = try BoundPrimitive(toLow, [(DNNL_ARG_FROM, master), (DNNL_ARG_TO, lowMemory)], engine: engine)
-            scratch = max(scratch, toLow.scratchpad.bytes)
-            pairedLayout = PairedBF16Layout(master: masterDesc, low: lowDesc)
+        if let copyDesc {
+            let copyMemory = try DNNLMemory(copyDesc, engine: engine, pointer: nil)
+            let toCopy = try DNNLPrimitive(DNNLPrimitiveDesc(reorderFrom: masterDesc, to: copyDesc, attributes: attributes,
+                                                             engine: engine, what: "fp32 master→weight copy"),
+                                           what: "reorder fp32 master→weight copy")
+            copy = copyMemory
+            masterToCopy = try BoundPrimitive(toCopy, [(DNNL_ARG_FROM, master), (DNNL_ARG_TO, copyMemory)], engine: engine)
+            scratch = max(scratch, toCopy.scratchpad.bytes)
+            pairedLayout = PairedBF16Layout(master: masterDesc, low: copyDesc)
         } else {
-            low = nil
-            masterToLow = nil
+            copy = nil
+            masterToCopy = nil
             pairedLayout = nil
         }
         scratchpad = AlignedBuffer(bytes: scratch)
@@ -73,26 +74,27 @@ final class WeightMaintenance: @unchecked Sendable {
         stream.wait()
     }
 
-    /// Converts the fp32 master into the bf16 copy (bf16 layers only). The copy's padding is never
-    /// written by the engine's pass: it stays as the first refresh (oneDNN's reorder, at init) left it, zero.
-    func refresh(master source: UnsafePointer<Float>, low destination: UnsafeMutableRawPointer) {
+    /// Writes the fp32 master into the weight copy (layers with a copy only). The bf16 copy's
+    /// padding is never written by the engine's pass: it stays as the first refresh (oneDNN's
+    /// reorder, at init) left it, zero.
+    func refresh(master source: UnsafePointer<Float>, copy destination: UnsafeMutableRawPointer) {
         if let pairedLayout, initialized {
             pairedLayout.convert(master: source, low: destination)
             return
         }
-        refreshWithReorder(master: source, low: destination)
+        refreshWithReorder(master: source, copy: destination)
         initialized = true
     }
 
-    /// Whether the bf16 copy has been written once by the reorder (padding included).
+    /// Whether the copy has been written once by the reorder (padding included).
     private var initialized = false
 
     /// The refresh through oneDNN's reorder (every element of the copy, padding included).
-    func refreshWithReorder(master source: UnsafePointer<Float>, low destination: UnsafeMutableRawPointer) {
-        guard let masterToLow, let low else { return }
+    func refreshWithReorder(master source: UnsafePointer<Float>, copy destination: UnsafeMutableRawPointer) {
+        guard let masterToCopy, let copy else { return }
         master.point(at: source)
-        low.point(at: destination)
-        masterToLow.execute(on: stream, scratchpad: scratchpad.pointer)
+        copy.point(at: destination)
+        masterToCopy.execute(on: stream, scratchpad: scratchpad.pointer)
         stream.wait()
     }
 }

@@ -53,7 +53,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Micro-batches per step of every model (the micro_batch knob; on 2 cores, 2 lets each inter-op worker run its own half of the batch's dense products).") var microBatch = 1
     @Flag(help: "Train with the bf16 knob on: the dense layers of the Criteo and contest models (the roofline then uses the measured bf16 GEMM rate) and every matrix product of DIN/DIEN (attention, GRU/AUGRU, auxiliary and top MLPs), with bf16 operands, fp32 accumulation and fp32 master weights.") var bf16 = false
     @Flag(help: "Give a dense node that runs alone the whole thread budget (the intra_boost knob).") var intraBoost = false
-    @Option(help: "Weight layout of every fp32 dense layer (the weight_layout knob): onednn, oneDNN's preferred one, or timed, the fastest of it, [out][in] and [in][out] at the micro-batch's rows.") var weightLayout: WeightLayoutMode = .onednn
+    @Option(help: "Weight layout of every fp32 dense layer (the weight_layout knob): onednn, oneDNN's preferred one, or timed, the fastest of it, [out][in] and [in][out] (with either weight-gradient method and either forward weights) at the micro-batch's rows.") var weightLayout: WeightLayoutMode = .onednn
     @Flag(help: "Skip the end-to-end (file) runs.") var inMemoryOnly = false
     @Option(help: "Interleaved rounds of the Criteo models (in memory, and end to end unless --in-memory-only), each round with its own host GEMM rate (1: none; the summary gives medians and ranges).") var rounds = 1
     @Flag(help: "Print a per-node-group profile of one step.") var profile = false
@@ -432,7 +432,7 @@ struct BenchCommand: AsyncParsableCommand {
         }
         // What `weight_layout: timed` would choose for these shapes at the run's micro-batch rows.
         let rows = MicroBatch.largestRows(batch: batch, count: microBatch)
-        print("weight_layout timed, \(rows) rows (batch / micro-batch), \(intraThreads) threads: ms per forward + backward-data + backward-weights (fastest of \(WeightLayoutChooser.rounds) rounds; of \(WeightLayoutChooser.roundsBeforePruning) for a layout or GEMM \(Int(((WeightLayoutChooser.pruneFactor - 1) * 100).rounded()))% behind by then)")
+        print("weight_layout timed, \(rows) rows (batch / micro-batch), \(intraThreads) threads: ms per forward + backward-data + backward-weights (fastest of \(WeightLayoutChooser.rounds) rounds; of \(WeightLayoutChooser.roundsBeforePruning) for a candidate \(Int(((WeightLayoutChooser.pruneFactor - 1) * 100).rounded()))% behind by then; a forward copy's refresh counted in each round)")
         for shape in shapes {
             guard shape.inputs * shape.outputs >= WeightLayoutChooser.minimumWeights else {
                 print("  " + pad("\(shape)", 12) + "under \(WeightLayoutChooser.minimumWeights) weights: oneDNN's layout")
@@ -441,7 +441,8 @@ struct BenchCommand: AsyncParsableCommand {
             let choice = try WeightLayoutChooser.choose(inputs: shape.inputs, outputs: shape.outputs, relu: true, rows: rows,
                                                          threads: intraThreads)
             func label(_ a: WeightArrangement) -> String {
-                "\(a.layout.rawValue) (\(choice.tags[a.layout] ?? "?")\(a.gradient == .transposedGEMM ? ", transposed GEMM" : ""))"
+                "\(a.layout.rawValue) (\(choice.tags[a.layout] ?? "?")\(a.gradient == .transposedGEMM ? ", transposed GEMM" : "")"
+                    + "\(a.forward == .transposedCopy ? ", forward copy" : ""))"
             }
             let times = choice.candidates.map { String(format: "%@ %.3f", label($0), choice.roundSeconds[$0]! * 1e3) }
             let onednn = choice.roundSeconds[.onednn]!, chosen = choice.roundSeconds[choice.arrangement]!

@@ -38,7 +38,7 @@ public final class ContestWDL: ContestModel {
                                      precision: .fp32, context: context, optimizer: Adam(learningRate: config.wideLearningRate ?? lr),
                                      seed: config.seed &+ 2)
         // The linear model starts at zero (TF's linear_model initializer).
-        for p in linearNumeric.parameters { p.values.update(repeating: 0, count: p.count) }
+        linearNumeric.zeroParameters()
         let precision: Precision = config.bf16 ? .bf16 : .fp32
         dnn = try MLPStack(name: "wdl.dnn", inputs: embeddings.fields * dim + feed.numericCount,
                            widths: (config.hiddenLayers ?? [1024, 512, 256, 64]) + [1], reluOnLast: false, precision: precision,
