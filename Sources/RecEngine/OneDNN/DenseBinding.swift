@@ -29,7 +29,7 @@ final class DenseBinding {
 
     init(plan p: Primitives, layer: DenseLayer, output outputDesc: DNNLMemoryDesc, gradInput gradInputDesc: DNNLMemoryDesc,
          lowSrc: DNNLMemoryDesc, lowDst: DNNLMemoryDesc, bias biasDesc: DNNLMemoryDesc,
-         weights weightsDesc: DenseLayer.ProductWeights) throws {
+         weights productWeights: DenseLayer.ProductWeights) throws {
         let engine = layer.context.engine
         let bf16 = layer.precision == .bf16
         inputStaging = bf16 && !layer.lowPrecisionInput ? AlignedBuffer(bytes: lowSrc.bytes) : nil
@@ -42,10 +42,9 @@ final class DenseBinding {
         gradWeights = try DNNLMemory(layer.masterDesc, engine: engine, pointer: nil)
         gradBias = try DNNLMemory(biasDesc, engine: engine, pointer: nil)
         let bias = try DNNLMemory(biasDesc, engine: engine, pointer: UnsafeMutableRawPointer(layer.bias.values))
-        let storage = layer.productWeightStorage
-        let forwardWeights = try DNNLMemory(weightsDesc.forward, engine: engine, pointer: storage.forward)
-        let dataWeights = storage.data == storage.forward ? forwardWeights
-            : try DNNLMemory(weightsDesc.data, engine: engine, pointer: storage.data)
+        let forwardWeights = try DNNLMemory(productWeights.forward, engine: engine, pointer: productWeights.forwardStorage)
+        let dataWeights = productWeights.dataStorage == productWeights.forwardStorage ? forwardWeights
+            : try DNNLMemory(productWeights.data, engine: engine, pointer: productWeights.dataStorage)
         forward = try BoundPrimitive(p.forward, [(DNNL_ARG_SRC, productInput), (DNNL_ARG_WEIGHTS, forwardWeights),
                                                  (DNNL_ARG_BIAS, bias), (DNNL_ARG_DST, output)], engine: engine)
         backwardData = try BoundPrimitive(p.backwardData, [(DNNL_ARG_DIFF_DST, productGradient), (DNNL_ARG_WEIGHTS, dataWeights),

@@ -171,22 +171,21 @@ public final class DenseLayer: Sendable {
         if weightCopy != nil { weights.onReload { [weak self] in self?.refreshWeightCopy() } }
     }
 
-    /// The weights forward and backward-data read, as descriptors.
+    /// The weights forward and backward-data read: their descriptors and where they live.
     struct ProductWeights {
         let forward: DNNLMemoryDesc
         let data: DNNLMemoryDesc
+        let forwardStorage: UnsafeMutableRawPointer
+        let dataStorage: UnsafeMutableRawPointer
     }
 
     /// bf16: both read the bf16 copy; fp32: backward-data reads the master, and forward the copy
     /// if there is one.
     var productWeights: ProductWeights {
-        ProductWeights(forward: copyDesc ?? masterDesc, data: precision == .bf16 ? copyDesc! : masterDesc)
-    }
-
-    /// Where the weights of `productWeights` live.
-    var productWeightStorage: (forward: UnsafeMutableRawPointer, data: UnsafeMutableRawPointer) {
         let master = UnsafeMutableRawPointer(weights.values)
-        return (weightCopy?.pointer ?? master, precision == .bf16 ? weightCopy!.pointer : master)
+        let dataReadsCopy = precision == .bf16
+        return ProductWeights(forward: copyDesc ?? masterDesc, data: dataReadsCopy ? copyDesc! : masterDesc,
+                              forwardStorage: weightCopy?.pointer ?? master, dataStorage: dataReadsCopy ? weightCopy!.pointer : master)
     }
 
     /// Weights in `desc` as `WeightGradientMethod.transposedGEMM` sees them: true when they are a

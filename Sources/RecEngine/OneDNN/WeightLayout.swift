@@ -263,9 +263,9 @@ public enum WeightLayoutChooser {
     /// Each candidate's fastest round of forward + backward-data + backward-weights, in seconds.
     /// Each round runs every rig still needed once, timing each product it times; a candidate's
     /// round is the sum of its three products from the rigs it names, all in the same round, so a
-    /// shape with two dense layouts (8 candidates) costs about 3.3 full rounds per round, not 8. Two untimed rounds first; after `roundsBeforePruning` timed
-    /// rounds, candidates more than `pruneFactor` behind stop (`stillTimed`), and so do the rigs
-    /// no remaining candidate names. The fastest round: another thread's work can only add time,
+    /// shape with two dense layouts (8 candidates) costs about 3.3 full rounds per round, not 8.
+    /// Two untimed rounds first; after `roundsBeforePruning` timed rounds, candidates more than
+    /// `pruneFactor` behind stop (`stillTimed`), and so do the rigs no remaining candidate names. The fastest round: another thread's work can only add time,
     /// so the minimum is what the arrangement costs, and it moves less than the median when the
     /// host is busy.
     private static func timeRounds(_ rigs: [TimedRig], _ candidates: [Candidate]) -> [WeightArrangement: Double] {
