@@ -46,6 +46,7 @@ public enum Counter: String, CaseIterable, Sendable, Codable {
     case denseRelaidLayers = "dense.relaid_layers"
     case denseTransposedGEMMLayers = "dense.transposed_gemm_layers"
     case denseForwardCopyLayers = "dense.forward_copy_layers"
+    case denseLayoutChoicesFromFile = "dense.layout_choices_from_file"
 
     /// The name in results and in the store.
     public var name: String { rawValue }
@@ -77,7 +78,7 @@ public enum Counter: String, CaseIterable, Sendable, Codable {
         switch self {
         case .rusageMaxrssKB, .allocatorPlannedBytes, .allocatorPeakLiveBytes, .stageMaxQueueDepth, .graphNodes,
              .indicatorBytesPerStep, .denseRelaidLayers, .denseTransposedGEMMLayers,
-             .denseForwardCopyLayers: true
+             .denseForwardCopyLayers, .denseLayoutChoicesFromFile: true
         default: false
         }
     }

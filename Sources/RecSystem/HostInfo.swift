@@ -14,8 +14,9 @@ public struct HostInfo: Sendable, Equatable, Codable {
     /// /proc/sys/kernel/perf_event_paranoid, or 99 when unreadable.
     public var perfEventParanoid: Int
 
-    /// Reads /proc and uname for the current machine.
-    public static func collect() -> HostInfo {
+    /// The CPU's model name and its ISA-relevant flags (as `cpuModel` and `cpuFlags`), from
+    /// /proc/cpuinfo alone (no host name lookup).
+    public static func cpu() -> (model: String, flags: String) {
         let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
         func field(_ key: String) -> String {
             for line in cpuinfo.split(separator: "\n") where line.hasPrefix(key) {
@@ -28,6 +29,12 @@ public struct HostInfo: Sendable, Equatable, Codable {
         let flags = field("flags").split(separator: " ")
             .filter { $0.hasPrefix("avx") || $0.hasPrefix("amx") || $0 == "fma" || $0 == "f16c" }
             .map(String.init).sorted()
+        return (field("model name"), flags.joined(separator: " "))
+    }
+
+    /// Reads /proc and uname for the current machine.
+    public static func collect() -> HostInfo {
+        let cpu = cpu()
         var uts = utsname()
         uname(&uts)
         func text<T>(_ tuple: T) -> String {
@@ -38,8 +45,8 @@ public struct HostInfo: Sendable, Equatable, Codable {
             .filter { $0.hasPrefix("node") && Int($0.dropFirst(4)) != nil }.count ?? 1
         return HostInfo(
             hostname: ProcessInfo.processInfo.hostName,
-            cpuModel: field("model name"),
-            cpuFlags: flags.joined(separator: " "),
+            cpuModel: cpu.model,
+            cpuFlags: cpu.flags,
             logicalCores: ProcessInfo.processInfo.activeProcessorCount,
             numaNodes: max(nodes, 1),
             memoryBytes: Int64(ProcessInfo.processInfo.physicalMemory),

@@ -1,6 +1,7 @@
 import Foundation
 @testable import RecHarness
 import RecContract
+import RecEngine
 import XCTest
 
 /// `metrics:`, `thresholds:` and `repeat_seed:` in a spec, and what they do to plans and command lines.
@@ -95,6 +96,26 @@ final class SpecStatisticsTests: XCTestCase {
         XCTAssertEqual(argv.indices.filter { argv[$0] == "--allocator" }.map { argv[$0 + 1] }, ["adaptive"])
         XCTAssertEqual(argv[argv.firstIndex(of: "--executor")! + 1], "pool", "fixed settings the config leaves alone stay")
         XCTAssertEqual(argv[argv.firstIndex(of: "--hash-buckets")! + 1], "10000")
+    }
+
+    /// Runs of the rectune engine share their store's layout choice file
+    /// (`<runs folder>/weight-layout-choices.json`, in the environment and so in the stored command
+    /// line) unless the harness's environment names one (a path, or empty for none).
+    func testEngineRunsShareTheStoresLayoutChoiceFile() {
+        let spec = ExperimentSpec(name: "t")
+        let config = RunConfig(keys: [], values: [:])
+        let runDir = "/data/results/runs/e3/0123456789ab-r0-7"
+        let variable = WeightLayoutChoiceFile.environmentVariable
+        let shared = CommandLineBuilder(executable: "/bin/rectune", inherited: ["PATH": "/bin"])
+            .command(spec: spec, config: config, repeatIndex: 0, dataPath: "d", runDir: runDir)
+        XCTAssertEqual(shared.environment, [variable: "/data/results/runs/weight-layout-choices.json"])
+        XCTAssertTrue(shared.shellLine.hasPrefix("\(variable)=/data/results/runs/weight-layout-choices.json /bin/rectune train"),
+                      shared.shellLine)
+        for inherited in ["/elsewhere/choices.json", ""] {
+            let own = CommandLineBuilder(executable: "/bin/rectune", inherited: [variable: inherited])
+                .command(spec: spec, config: config, repeatIndex: 0, dataPath: "d", runDir: runDir)
+            XCTAssertEqual(own.environment, [:], "the harness's own \(variable)='\(inherited)' reaches the run unchanged")
+        }
     }
 
     func testVariedSeedMakesAUCAReplicatedMetric() {

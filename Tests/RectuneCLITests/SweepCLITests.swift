@@ -70,6 +70,49 @@ final class SweepCLITests: XCTestCase {
         XCTAssertTrue((json?["commandLine"] as? String)?.contains("sleep 0") == true)
     }
 
+    /// The runs of a sweep under `weight_layout: timed` share one layout choice file in the store's
+    /// runs folder: the first run times DLRM's large shapes and records them, the second reads
+    /// them (its `dense.layout_choices_from_file` counter says how many layers did), and each
+    /// stored command line names the file.
+    func testTimedSweepRunsShareTheirLayoutChoices() throws {
+        try XCTSkipIf(ProcessInfo.processInfo.environment["RECTUNE_LAYOUT_CHOICES"] != nil,
+                      "RECTUNE_LAYOUT_CHOICES is set for the tests: the sweep would use that file")
+        let spec = try write("timed.yaml", """
+        name: timed-choices
+        engine: rectune
+        model: dlrm
+        data: {synthetic_rows: 2000, seed: 1}
+        batch: 64
+        steps: 2
+        warmup_steps: 1
+        repeats: 2
+        order: sequential
+        timeout: 300
+        fixed: {weight_layout: timed, eval_rows: 500}
+        """)
+        let sweep = try rectune(["sweep", spec, "--db", "r.sqlite"])
+        XCTAssertEqual(sweep.status, 0, sweep.out + sweep.err)
+        XCTAssertTrue(sweep.out.contains("2 ok, 0 failed"), sweep.out)
+        let file = dir.appendingPathComponent("runs/weight-layout-choices.json")
+        let contents = try JSONSerialization.jsonObject(with: try Data(contentsOf: file)) as? [String: Any]
+        let entries = try XCTUnwrap(contents?["entries"] as? [[String: Any]], "\(file.path) holds the choices")
+        XCTAssertGreaterThan(entries.count, 0)
+        var fromFile: [Double] = []
+        for id in ["1", "2"] {
+            let show = try rectune(["show", id, "--db", "r.sqlite", "--json"])
+            XCTAssertEqual(show.status, 0, show.err)
+            let run = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(show.out.utf8)) as? [String: Any])
+            XCTAssertTrue((run["commandLine"] as? String)?.hasPrefix("RECTUNE_LAYOUT_CHOICES=\(file.path) ") == true,
+                          "\(run["commandLine"] ?? "no command line")")
+            let metrics = try XCTUnwrap(run["metrics"] as? [[String: Any]])
+            let counter = try XCTUnwrap(metrics.first { $0["name"] as? String == "dense.layout_choices_from_file" && $0["phase"] as? String == "steady" },
+                                        "run \(id) stores dense.layout_choices_from_file")
+            fromFile.append(try XCTUnwrap(counter["value"] as? Double))
+        }
+        XCTAssertEqual(fromFile[0], 0, "the first run timed its shapes")
+        XCTAssertGreaterThanOrEqual(fromFile[1], Double(entries.count), "the second read every recorded shape")
+    }
+
     func testCtrlCMarksTheRunInterruptedAndASecondSweepCompletes() throws {
         let spec = try write("i.yaml", Self.slowSpec(name: "cli-interrupt", sleep: "0.4"))
         let db = dir.appendingPathComponent("r.sqlite").path

@@ -35,12 +35,17 @@ public final class DNNLContext: Sendable {
     /// `dense.forward_copy_layers` counter).
     public var forwardCopyLayers: Int { forwardCopy.load(ordering: .relaxed) }
     private let forwardCopy = Atomic<Int>(0)
+    /// fp32 dense layers built on the context whose timed arrangement came from the
+    /// `WeightLayoutChoiceFile` rather than from timing in this process (the
+    /// `dense.layout_choices_from_file` counter).
+    public var choicesFromFile: Int { fromFile.load(ordering: .relaxed) }
+    private let fromFile = Atomic<Int>(0)
     /// The run counters of what the `weight_layout` policy changed (`dense.relaid_layers`,
-    /// `dense.transposed_gemm_layers` and `dense.forward_copy_layers`), as a trainer's result
-    /// reports them.
+    /// `dense.transposed_gemm_layers` and `dense.forward_copy_layers`) and of where its choices
+    /// came from (`dense.layout_choices_from_file`), as a trainer's result reports them.
     public var weightLayoutCounters: [Counter: Double] {
         [.denseRelaidLayers: Double(relaidLayers), .denseTransposedGEMMLayers: Double(transposedGEMMLayers),
-         .denseForwardCopyLayers: Double(forwardCopyLayers)]
+         .denseForwardCopyLayers: Double(forwardCopyLayers), .denseLayoutChoicesFromFile: Double(choicesFromFile)]
     }
     let engine: DNNLEngine
     private let slots: [WorkerSlot]
@@ -92,6 +97,7 @@ public final class DNNLContext: Sendable {
 
     /// Counts a layer whose forward the policy moved to a transposed copy of the weights.
     func noteForwardCopyLayer() { forwardCopy.add(1, ordering: .relaxed) }
+    func noteChoiceFromFile() { fromFile.add(1, ordering: .relaxed) }
 
     /// Sets the number of OpenMP (intra-op) threads oneDNN uses for primitives started by the
     /// CALLING thread (`omp_set_num_threads`). Each executor worker calls it once at start.

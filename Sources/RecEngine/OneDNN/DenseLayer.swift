@@ -112,10 +112,10 @@ public final class DenseLayer: Sendable {
         let probeDiffDst = try DNNLMemoryDesc(dims: [n, outputs], type: lowType, tag: dnnl_ab)
         // fp32: the arrangement asked for, else the context's policy decides (bf16 keeps oneDNN's).
         let byPolicy = weightLayout == nil && weightGradient == nil && forwardWeights == nil
-        let arrangement = precision == .bf16 ? .onednn
+        let (arrangement, fromFile) = precision == .bf16 ? (.onednn, false)
             : byPolicy ? try WeightLayoutChooser.arrangement(inputs: inputs, outputs: outputs, relu: relu,
                                                              policy: context.weightLayout)
-            : WeightArrangement(weightLayout ?? .preferred, weightGradient ?? .innerProduct, forward: forwardWeights ?? .master)
+            : (WeightArrangement(weightLayout ?? .preferred, weightGradient ?? .innerProduct, forward: forwardWeights ?? .master), false)
         dnnlRequire(precision == .fp32 || weightGradient != .transposedGEMM, "\(name): transposed_gemm needs fp32")
         dnnlRequire(precision == .fp32 || forwardWeights != .transposedCopy, "\(name): forward_copy needs fp32")
         let layout = arrangement.layout
@@ -123,6 +123,7 @@ public final class DenseLayer: Sendable {
         if byPolicy && layout != .preferred { context.noteRelaidLayer() }
         if byPolicy && arrangement.gradient == .transposedGEMM { context.noteTransposedGEMMLayer() }
         if byPolicy && arrangement.forward == .transposedCopy { context.noteForwardCopyLayer() }
+        if fromFile { context.noteChoiceFromFile() }
         let biasDesc = try DNNLMemoryDesc(dims: [outputs], type: dnnl_f32, tag: dnnl_a)
         let forwardPD = try DensePlan.forwardDesc(src: probeSrc, weights: anyWeights, bias: biasDesc, dst: probeDst,
                                                   relu: relu, engine: engine, name: name)

@@ -110,8 +110,10 @@ public enum WeightLayoutPolicy: Sendable, Equatable {
 ///
 /// Each (inputs, outputs, relu, rows, team size) is timed once per process and remembered, so all
 /// layers of a shape (and every run in one process, e.g. tests comparing executors) agree. Across
-/// processes a choice can differ on a noisy host; the layouts compute the same products with a
-/// different summation order, so such runs differ in the last bits.
+/// processes a choice can differ on a noisy host (the layouts compute the same products with a
+/// different summation order, so such runs also differ in the last bits) unless they share a
+/// `WeightLayoutChoiceFile` (`RECTUNE_LAYOUT_CHOICES`; every run of a sweep does): then the first
+/// process on the machine times a shape and later ones read its choice.
 public enum WeightLayoutChooser {
     /// Shapes with fewer weights keep oneDNN's layout.
     public static let minimumWeights = 65_536
@@ -122,6 +124,14 @@ public enum WeightLayoutChooser {
 
     struct Key: Hashable {
         let inputs: Int, outputs: Int, relu: Bool, rows: Int, threads: Int
+    }
+
+    /// Where a choice came from.
+    public enum Source: Sendable, Equatable {
+        /// Timed by this process.
+        case timed
+        /// Read from the `WeightLayoutChoiceFile`: another process timed it on this machine.
+        case file
     }
 
     /// One choice and what it was based on.
@@ -135,6 +145,8 @@ public enum WeightLayoutChooser {
         public let roundSeconds: [WeightArrangement: Double]
         /// oneDNN's tag notation of each timed layout (`ab`, `ba`, `AB16b64a`).
         public let tags: [WeightLayout: String]
+        /// Timed here, or read from the choice file.
+        public let source: Source
 
         public var layout: WeightLayout { arrangement.layout }
         /// The timed candidates, oneDNN's first, in the order they were timed.
@@ -147,24 +159,63 @@ public enum WeightLayoutChooser {
 
     private static let cache = Mutex<[Key: Choice]>([:])
 
-    /// The arrangement for an fp32 layer of this shape under `policy`, on the calling thread's team.
-    /// - Throws: `DNNLError` if oneDNN's preferred layout cannot be created for the shape.
-    static func arrangement(inputs: Int, outputs: Int, relu: Bool, policy: WeightLayoutPolicy) throws -> WeightArrangement {
-        guard case .timed(let rows) = policy else { return .onednn }
-        if let forced = forced.withLock({ $0 }) { return forced }
-        guard inputs * outputs >= minimumWeights else { return .onednn }
-        return try choose(inputs: inputs, outputs: outputs, relu: relu, rows: rows).arrangement
+    /// The choice file model builds share (`RECTUNE_LAYOUT_CHOICES` at start-up; tests swap it with
+    /// `withChoiceFile`).
+    private static let choiceFile = Mutex<WeightLayoutChoiceFile?>(WeightLayoutChoiceFile.named())
+
+    /// The arrangement for an fp32 layer of this shape under `policy`, on the calling thread's team,
+    /// and whether it was read from the choice file.
+    /// - Throws: `DNNLError` if oneDNN's preferred layout cannot be created for the shape;
+    ///   `WeightLayoutChoiceFileError` if the choice file cannot be read or written.
+    static func arrangement(inputs: Int, outputs: Int, relu: Bool,
+                            policy: WeightLayoutPolicy) throws -> (arrangement: WeightArrangement, fromFile: Bool) {
+        guard case .timed(let rows) = policy else { return (.onednn, false) }
+        if let forced = forced.withLock({ $0 }) { return (forced, false) }
+        guard inputs * outputs >= minimumWeights else { return (.onednn, false) }
+        let choice = try choose(inputs: inputs, outputs: outputs, relu: relu, rows: rows, file: choiceFile.withLock { $0 })
+        return (choice.arrangement, choice.source == .file)
     }
 
     /// Times the candidates for this shape on `threads` OpenMP threads (default: the calling
-    /// thread's team), or returns the remembered choice.
-    public static func choose(inputs: Int, outputs: Int, relu: Bool, rows: Int, threads: Int? = nil) throws -> Choice {
+    /// thread's team), or returns the remembered choice: remembered in this process, else recorded
+    /// in `file` by an earlier process. A choice timed here is recorded in `file`, unless another
+    /// process recorded the shape meanwhile (then that choice is used).
+    public static func choose(inputs: Int, outputs: Int, relu: Bool, rows: Int, threads: Int? = nil,
+                              file: WeightLayoutChoiceFile? = nil) throws -> Choice {
         if let threads, threads != DNNLContext.callingThreadIntraOpThreads {
-            return try DNNLContext.withOpenMPThreads(threads) { try choose(inputs: inputs, outputs: outputs, relu: relu, rows: rows) }
+            return try DNNLContext.withOpenMPThreads(threads) {
+                try choose(inputs: inputs, outputs: outputs, relu: relu, rows: rows, file: file)
+            }
         }
         let key = Key(inputs: inputs, outputs: outputs, relu: relu, rows: rows,
                       threads: DNNLContext.callingThreadIntraOpThreads)
         if let known = cache.withLock({ $0[key] }) { return known }
+        if let recorded = try file?.choice(for: key) { return remember(recorded, for: key) }
+        let timed = try time(inputs: inputs, outputs: outputs, relu: relu, rows: rows)
+        return remember(try file?.record(timed, for: key) ?? timed, for: key)
+    }
+
+    /// The choice `file` holds for this shape on this host at `threads` OpenMP threads (default: the
+    /// calling thread's team), nil when it holds none (`rectune bench --dense` shows it beside a
+    /// fresh timing).
+    public static func recorded(inputs: Int, outputs: Int, relu: Bool, rows: Int, threads: Int? = nil,
+                                in file: WeightLayoutChoiceFile) throws -> Choice? {
+        try file.choice(for: Key(inputs: inputs, outputs: outputs, relu: relu, rows: rows,
+                                 threads: threads ?? DNNLContext.callingThreadIntraOpThreads))
+    }
+
+    /// Remembers `choice` for `key` in this process, unless another thread remembered one first
+    /// (then returns that one).
+    private static func remember(_ choice: Choice, for key: Key) -> Choice {
+        cache.withLock { known in
+            if let first = known[key] { return first }
+            known[key] = choice
+            return choice
+        }
+    }
+
+    /// Times the candidates for this shape on the calling thread's team.
+    private static func time(inputs: Int, outputs: Int, relu: Bool, rows: Int) throws -> Choice {
         let context = try DNNLContext(workers: 1)
         let shape = DenseBenchmark.Shape(inputs, outputs)
         func rig(_ layout: WeightLayout, _ gradient: WeightGradientMethod = .innerProduct,
@@ -210,13 +261,7 @@ public enum WeightLayoutChooser {
         // then the forward copy).
         let fastest = candidates.map(\.arrangement).min { best[$0]! < best[$1]! }!
         let arrangement = best[fastest]! < onednnTime * (1 - margin) ? fastest : .onednn
-        let choice = Choice(arrangement: arrangement, roundSeconds: best, tags: tags)
-        // Another thread may have timed the same shape meanwhile: the first choice stays.
-        return cache.withLock { known in
-            if let first = known[key] { return first }
-            known[key] = choice
-            return choice
-        }
+        return Choice(arrangement: arrangement, roundSeconds: best, tags: tags, source: .timed)
     }
 
     /// Timed rounds before candidates far behind the fastest stop being timed.
@@ -300,6 +345,17 @@ public enum WeightLayoutChooser {
 
     /// Forgets every remembered choice (for tests).
     static func forgetChoices() { cache.withLock { $0.removeAll() } }
+
+    /// Runs `body` with model builds sharing `file` instead of the one `RECTUNE_LAYOUT_CHOICES`
+    /// named at start-up (for tests; nil: none).
+    static func withChoiceFile<T>(_ file: WeightLayoutChoiceFile?, _ body: () throws -> T) rethrows -> T {
+        let before = choiceFile.withLock { current in
+            defer { current = file }
+            return current
+        }
+        defer { choiceFile.withLock { $0 = before } }
+        return try body()
+    }
 
     private static let forced = Mutex<WeightArrangement?>(nil)
 

@@ -6,7 +6,11 @@ import RecEngine
 ///
 /// `engine: rectune` → `<exe> train --json <run_dir>/result.json --model M --batch B --steps S
 /// --warmup-steps W --data PATH [--<knob-flag> value …] [--<setting-flag> value …]`, flags from
-/// the `RecContract.Knob` registry, values passed as written (`--stage on`).
+/// the `RecContract.Knob` registry, values passed as written (`--stage on`); with
+/// `RECTUNE_LAYOUT_CHOICES=<runs folder>/weight-layout-choices.json` unless the harness's own
+/// environment sets that variable, so every run of the store that builds the same dense shapes
+/// under `weight_layout: timed` on the same machine trains on the same layouts
+/// (`WeightLayoutChoiceFile`).
 ///
 /// External command → its argv with `{placeholders}` filled, per-knob `args` templates appended
 /// (config order, then fixed settings by name), per-knob `env` templates set; wrapped in
@@ -14,9 +18,20 @@ import RecEngine
 public struct CommandLineBuilder: Sendable {
     public var executable: String
     public var measure: Bool
+    /// The environment the runs inherit (whether it names a layout choice file already).
+    public var inherited: [String: String]
 
     /// A builder launching `train`/`measure` through `executable`.
-    public init(executable: String, measure: Bool = true) { self.executable = executable; self.measure = measure }
+    public init(executable: String, measure: Bool = true, inherited: [String: String] = ProcessInfo.processInfo.environment) {
+        self.executable = executable; self.measure = measure; self.inherited = inherited
+    }
+
+    /// The layout choice file of the runs under `runDir`'s runs folder (`<runsRoot>/e<exp>/<run>`):
+    /// `<runsRoot>/weight-layout-choices.json`.
+    public static func layoutChoicesPath(runDir: String) -> String {
+        let runsRoot = ((runDir as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
+        return (runsRoot as NSString).appendingPathComponent(WeightLayoutChoiceFile.defaultFileName)
+    }
 
     /// A run's command: argv, extra environment, and the files the runner reads afterwards.
     public struct Command: Sendable, Equatable {
@@ -53,7 +68,9 @@ public struct CommandLineBuilder: Sendable {
                 argv += [flag(key), value]
             }
             if spec.checkpoint == true { argv += ["--checkpoint", Self.checkpointDirectory(runDir: runDir)] }
-            return Command(argv: argv, environment: [:], resultPath: result, measurePath: nil)
+            let variable = WeightLayoutChoiceFile.environmentVariable
+            let environment = inherited[variable] == nil ? [variable: Self.layoutChoicesPath(runDir: runDir)] : [:]
+            return Command(argv: argv, environment: environment, resultPath: result, measurePath: nil)
         case .command(let c):
             var values = placeholderValues(spec: spec, config: config, repeatIndex: repeatIndex, dataPath: dataPath, runDir: runDir)
             var argv = c.argv.map { Template.fill($0, values) }

@@ -448,6 +448,11 @@ struct BenchCommand: AsyncParsableCommand {
             let onednn = choice.roundSeconds[.onednn]!, chosen = choice.roundSeconds[choice.arrangement]!
             print("  " + pad("\(shape)", 12) + times.joined(separator: "   ")
                   + String(format: "  → %@, %.2f× oneDNN's", label(choice.arrangement), onednn / chosen))
+            if let file = WeightLayoutChoiceFile.named(),
+               let recorded = try WeightLayoutChooser.recorded(inputs: shape.inputs, outputs: shape.outputs, relu: true,
+                                                              rows: rows, threads: intraThreads, in: file) {
+                print("  " + pad("", 12) + "recorded in \(file.path): \(label(recorded.arrangement)) (what model builds use)")
+            }
         }
     }
 
