@@ -1,5 +1,6 @@
 import Foundation
 import enum RecEngine.OneDNNInfo
+import struct RecEngine.WeightLayoutChoiceFile
 import TestSupport
 import XCTest
 
@@ -62,6 +63,29 @@ final class BenchCLITests: XCTestCase {
         let bad = try RectuneCLI.run(["bench", "--dense", "--dense-shapes", "429x400,400", "--models", "none"], in: dir)
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.err.contains("--dense-shapes: '400' is not inputs x outputs"), bad.err)
+    }
+
+    /// With a layout choice file (`RECTUNE_LAYOUT_CHOICES`), `--dense` still times afresh and
+    /// prints the file's choice for the shape beside its own (a choice no timing here would give).
+    func testBenchDenseShowsTheRecordedLayoutChoice() throws {
+        let dir = try makeTemporaryDirectory("rectune-bench-choices")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("choices.json")
+        let host = String(data: try JSONEncoder().encode(WeightLayoutChoiceFile.host), encoding: .utf8)!
+        try """
+        {"format": 1, "entries": [{"host": \(host), "inputs": 429, "outputs": 400, "relu": true, "rows": 64, "threads": 1,
+          "choice": "plain+transposed_gemm", "round_seconds": {"preferred": 0.004, "plain+transposed_gemm": 0.001},
+          "tags": {"preferred": "ba", "plain": "ab"}, "timed": "2026-12-03T12:00:00Z"}]}
+        """.write(to: file, atomically: true, encoding: .utf8)
+        let r = try RectuneCLI.run(["bench", "--dense", "--dense-shapes", "429x400", "--batch", "64", "--rows", "2000",
+                                    "--models", "none", "--contest", "none", "--sequence", "none"], in: dir,
+                                   environment: ["RECTUNE_LAYOUT_CHOICES": file.path])
+        XCTAssertEqual(r.status, 0, r.err)
+        let lines = r.out.split(separator: "\n").map(String.init)
+        let timed = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("  429→400 ") && $0.contains("→ ") }, r.out)
+        XCTAssertTrue(lines[timed].contains("preferred ("), "timed afresh: \(lines[timed])")
+        XCTAssertEqual(lines[timed + 1].trimmingCharacters(in: .whitespaces),
+                       "recorded in \(file.path): plain (ab, transposed GEMM) (what model builds use)")
     }
 
     func testBenchTraceWritesAChromeTraceAndTheIdleSplit() throws {

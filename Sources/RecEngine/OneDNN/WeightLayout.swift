@@ -195,6 +195,15 @@ public enum WeightLayoutChooser {
         return remember(try file?.record(timed, for: key) ?? timed, for: key)
     }
 
+    /// Times the candidates for this shape on `threads` OpenMP threads (default: the calling
+    /// thread's team) now, whatever this process or a choice file remembers, and remembers nothing
+    /// (`rectune bench --dense`: later model builds in the process still read the choice file).
+    public static func timeAfresh(inputs: Int, outputs: Int, relu: Bool, rows: Int, threads: Int? = nil) throws -> Choice {
+        try DNNLContext.withOpenMPThreads(threads ?? DNNLContext.callingThreadIntraOpThreads) {
+            try time(inputs: inputs, outputs: outputs, relu: relu, rows: rows)
+        }
+    }
+
     /// The choice `file` holds for this shape on this host at `threads` OpenMP threads (default: the
     /// calling thread's team), nil when it holds none (`rectune bench --dense` shows it beside a
     /// fresh timing).

@@ -438,10 +438,10 @@ struct BenchCommand: AsyncParsableCommand {
                 print("  " + pad("\(shape)", 12) + "under \(WeightLayoutChooser.minimumWeights) weights: oneDNN's layout")
                 continue
             }
-            let choice = try WeightLayoutChooser.choose(inputs: shape.inputs, outputs: shape.outputs, relu: true, rows: rows,
-                                                         threads: intraThreads)
-            func label(_ a: WeightArrangement) -> String {
-                "\(a.layout.rawValue) (\(choice.tags[a.layout] ?? "?")\(a.gradient == .transposedGEMM ? ", transposed GEMM" : "")"
+            let choice = try WeightLayoutChooser.timeAfresh(inputs: shape.inputs, outputs: shape.outputs, relu: true, rows: rows,
+                                                             threads: intraThreads)
+            func label(_ a: WeightArrangement, tags: [WeightLayout: String]? = nil) -> String {
+                "\(a.layout.rawValue) (\((tags ?? choice.tags)[a.layout] ?? "?")\(a.gradient == .transposedGEMM ? ", transposed GEMM" : "")"
                     + "\(a.forward == .transposedCopy ? ", forward copy" : ""))"
             }
             let times = choice.candidates.map { String(format: "%@ %.3f", label($0), choice.roundSeconds[$0]! * 1e3) }
@@ -451,7 +451,7 @@ struct BenchCommand: AsyncParsableCommand {
             if let file = WeightLayoutChoiceFile.named(),
                let recorded = try WeightLayoutChooser.recorded(inputs: shape.inputs, outputs: shape.outputs, relu: true,
                                                               rows: rows, threads: intraThreads, in: file) {
-                print("  " + pad("", 12) + "recorded in \(file.path): \(label(recorded.arrangement)) (what model builds use)")
+                print("  " + pad("", 12) + "recorded in \(file.path): \(label(recorded.arrangement, tags: recorded.tags)) (what model builds use)")
             }
         }
     }
