@@ -191,6 +191,39 @@ final class WeightLayoutChoiceFileTests: XCTestCase {
         XCTAssertEqual(r.counters["dense.layout_choices_from_file"], 0)
     }
 
+    /// A choice written by hand pins a shape's arrangement: a layer built under the timed policy
+    /// takes it as written. Where oneDNN's preferred layout for the shape is not `ab` or `ba` (blocked,
+    /// on AVX-512 hosts) the transposed GEMM cannot run on it, and the build stops with an error
+    /// naming the file and the choice instead of crashing.
+    func testAHandWrittenChoiceIsTakenOrRefusedByName() throws {
+        let file = try write("{\"format\": 1, \"entries\": [\(entry(rows: 64, choice: "preferred+transposed_gemm+forward_copy"))]}")
+        let context = try DNNLContext(workers: 1, weightLayout: .timed(batch: 64))
+        context.setIntraOpThreads(1)
+        let onednn = try DenseLayer(name: "ref", inputs: 300, outputs: 256, relu: true, precision: .fp32,
+                                    context: try DNNLContext(workers: 1), seed: 1)
+        let denseHere = DenseLayer.denseWeightsAreTransposed(onednn.masterDesc, inputs: 300, outputs: 256) != nil
+        try WeightLayoutChooser.withChoiceFile(file) {
+            do {
+                let layer = try DenseLayer(name: "pinned", inputs: 300, outputs: 256, relu: true, precision: .fp32,
+                                           context: context, seed: 1)
+                XCTAssertTrue(denseHere, "oneDNN gives \(onednn.masterDesc.formatTag): the choice cannot be taken")
+                XCTAssertEqual(layer.weightGradient, .transposedGEMM)
+                XCTAssertEqual(layer.forwardWeights, .transposedCopy)
+                XCTAssertEqual(layer.masterDesc.formatTag, onednn.masterDesc.formatTag)
+                XCTAssertEqual(context.choicesFromFile, 1)
+            } catch let error as WeightLayoutChoiceFileError {
+                XCTAssertFalse(denseHere, "\(error)")
+                XCTAssertEqual(error.path, file.path)
+                XCTAssertTrue(error.problem.contains("'preferred+transposed_gemm+forward_copy' for 300→256 cannot be used"), error.problem)
+            }
+        }
+        XCTAssertEqual(file.unusable(WeightArrangement(.preferred, .transposedGEMM), inputs: 300, outputs: 256,
+                                     because: "it needs ab or ba weights, and oneDNN gives AB16b64a here").description,
+                       "\(file.path) (the weight layout choices RECTUNE_LAYOUT_CHOICES names): its choice 'preferred+transposed_gemm' "
+                       + "for 300→256 cannot be used: it needs ab or ba weights, and oneDNN gives AB16b64a here. Delete it to time "
+                       + "the layouts again, or set RECTUNE_LAYOUT_CHOICES to another file (empty: none)")
+    }
+
     /// Names round-trip: every arrangement the chooser can time reads back from its description,
     /// and other text does not.
     func testArrangementNamesReadBack() {

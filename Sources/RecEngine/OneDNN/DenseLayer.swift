@@ -112,10 +112,10 @@ public final class DenseLayer: Sendable {
         let probeDiffDst = try DNNLMemoryDesc(dims: [n, outputs], type: lowType, tag: dnnl_ab)
         // fp32: the arrangement asked for, else the context's policy decides (bf16 keeps oneDNN's).
         let byPolicy = weightLayout == nil && weightGradient == nil && forwardWeights == nil
-        let (arrangement, fromFile) = precision == .bf16 ? (.onednn, false)
+        let (arrangement, choiceFile) = precision == .bf16 ? (.onednn, nil)
             : byPolicy ? try WeightLayoutChooser.arrangement(inputs: inputs, outputs: outputs, relu: relu,
                                                              policy: context.weightLayout)
-            : (WeightArrangement(weightLayout ?? .preferred, weightGradient ?? .innerProduct, forward: forwardWeights ?? .master), false)
+            : (WeightArrangement(weightLayout ?? .preferred, weightGradient ?? .innerProduct, forward: forwardWeights ?? .master), nil)
         dnnlRequire(precision == .fp32 || weightGradient != .transposedGEMM, "\(name): transposed_gemm needs fp32")
         dnnlRequire(precision == .fp32 || forwardWeights != .transposedCopy, "\(name): forward_copy needs fp32")
         let layout = arrangement.layout
@@ -123,11 +123,23 @@ public final class DenseLayer: Sendable {
         if byPolicy && layout != .preferred { context.noteRelaidLayer() }
         if byPolicy && arrangement.gradient == .transposedGEMM { context.noteTransposedGEMMLayer() }
         if byPolicy && arrangement.forward == .transposedCopy { context.noteForwardCopyLayer() }
-        if fromFile { context.noteChoiceFromFile() }
+        if choiceFile != nil { context.noteChoiceFromFile() }
         let biasDesc = try DNNLMemoryDesc(dims: [outputs], type: dnnl_f32, tag: dnnl_a)
-        let forwardPD = try DensePlan.forwardDesc(src: probeSrc, weights: anyWeights, bias: biasDesc, dst: probeDst,
+        let forwardPD: DNNLPrimitiveDesc
+        do {
+            forwardPD = try DensePlan.forwardDesc(src: probeSrc, weights: anyWeights, bias: biasDesc, dst: probeDst,
                                                   relu: relu, engine: engine, name: name)
+        } catch {
+            // A choice read from a file (possibly written by hand) names what this host cannot run.
+            guard let choiceFile else { throw error }
+            throw choiceFile.unusable(arrangement, inputs: inputs, outputs: outputs, because: "\(error)")
+        }
         let chosen = forwardPD.memoryDesc(dnnl_query_weights_md)
+        if let choiceFile, arrangement.gradient != .innerProduct || arrangement.forward != .master,
+           Self.denseWeightsAreTransposed(chosen, inputs: inputs, outputs: outputs) == nil {
+            throw choiceFile.unusable(arrangement, inputs: inputs, outputs: outputs,
+                                      because: "it needs ab or ba weights, and oneDNN gives \(chosen.formatTag) here")
+        }
         switch precision {
         case .fp32:
             masterDesc = chosen

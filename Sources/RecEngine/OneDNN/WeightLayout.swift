@@ -164,16 +164,17 @@ public enum WeightLayoutChooser {
     private static let choiceFile = Mutex<WeightLayoutChoiceFile?>(WeightLayoutChoiceFile.named())
 
     /// The arrangement for an fp32 layer of this shape under `policy`, on the calling thread's team,
-    /// and whether it was read from the choice file.
+    /// and the choice file it was read from (nil when timed in this process or not timed).
     /// - Throws: `DNNLError` if oneDNN's preferred layout cannot be created for the shape;
     ///   `WeightLayoutChoiceFileError` if the choice file cannot be read or written.
     static func arrangement(inputs: Int, outputs: Int, relu: Bool,
-                            policy: WeightLayoutPolicy) throws -> (arrangement: WeightArrangement, fromFile: Bool) {
-        guard case .timed(let rows) = policy else { return (.onednn, false) }
-        if let forced = forced.withLock({ $0 }) { return (forced, false) }
-        guard inputs * outputs >= minimumWeights else { return (.onednn, false) }
-        let choice = try choose(inputs: inputs, outputs: outputs, relu: relu, rows: rows, file: choiceFile.withLock { $0 })
-        return (choice.arrangement, choice.source == .file)
+                            policy: WeightLayoutPolicy) throws -> (arrangement: WeightArrangement, file: WeightLayoutChoiceFile?) {
+        guard case .timed(let rows) = policy else { return (.onednn, nil) }
+        if let forced = forced.withLock({ $0 }) { return (forced, nil) }
+        guard inputs * outputs >= minimumWeights else { return (.onednn, nil) }
+        let file = choiceFile.withLock { $0 }
+        let choice = try choose(inputs: inputs, outputs: outputs, relu: relu, rows: rows, file: file)
+        return (choice.arrangement, choice.source == .file ? file : nil)
     }
 
     /// Times the candidates for this shape on `threads` OpenMP threads (default: the calling

@@ -120,6 +120,11 @@ public struct WeightLayoutChoiceFile: Sendable, Equatable {
         }
     }
 
+    /// The error for a recorded choice a layer of this shape cannot take (an entry written by hand).
+    func unusable(_ arrangement: WeightArrangement, inputs: Int, outputs: Int, because reason: String) -> WeightLayoutChoiceFileError {
+        WeightLayoutChoiceFileError(path: path, problem: "its choice '\(arrangement)' for \(inputs)→\(outputs) cannot be used: \(reason)")
+    }
+
     /// The file's contents, nil when it does not exist.
     func read() throws -> Contents? {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
