@@ -97,6 +97,7 @@ public final class DNNLContext: Sendable {
 
     /// Counts a layer whose forward the policy moved to a transposed copy of the weights.
     func noteForwardCopyLayer() { forwardCopy.add(1, ordering: .relaxed) }
+    /// Counts a layer whose timed arrangement was read from the choice file.
     func noteChoiceFromFile() { fromFile.add(1, ordering: .relaxed) }
 
     /// Sets the number of OpenMP (intra-op) threads oneDNN uses for primitives started by the

@@ -135,18 +135,19 @@ public final class DenseLayer: Sendable {
             throw choiceFile.unusable(arrangement, inputs: inputs, outputs: outputs, because: "\(error)")
         }
         let chosen = forwardPD.memoryDesc(dnnl_query_weights_md)
-        if let choiceFile, arrangement.gradient != .innerProduct || arrangement.forward != .master,
-           Self.denseWeightsAreTransposed(chosen, inputs: inputs, outputs: outputs) == nil {
-            throw choiceFile.unusable(arrangement, inputs: inputs, outputs: outputs,
-                                      because: "it needs ab or ba weights, and oneDNN gives \(chosen.formatTag) here")
+        // The transposed GEMM and the forward copy need dense `ab` or `ba` weights (both are fp32
+        // only, where `chosen` is the master).
+        let chosenOrder = Self.denseWeightsAreTransposed(chosen, inputs: inputs, outputs: outputs)
+        if arrangement.gradient != .innerProduct || arrangement.forward != .master, chosenOrder == nil {
+            let reason = "it needs ab or ba weights, and oneDNN gives \(chosen.formatTag) here"
+            // A choice read from a file (possibly written by hand) is bad input; any other is a bug.
+            guard let choiceFile else { fatalError("\(name): \(arrangement): \(reason)") }
+            throw choiceFile.unusable(arrangement, inputs: inputs, outputs: outputs, because: reason)
         }
         switch precision {
         case .fp32:
             masterDesc = chosen
-            if arrangement.forward == .transposedCopy {
-                guard let masterIsBA = Self.denseWeightsAreTransposed(chosen, inputs: inputs, outputs: outputs) else {
-                    fatalError("\(name): forward_copy needs dense ab or ba weights, oneDNN gave \(chosen.formatTag)")
-                }
+            if arrangement.forward == .transposedCopy, let masterIsBA = chosenOrder {
                 // ba master → ab copy and back (a layer with one output: both are the same memory).
                 let copy = try DNNLMemoryDesc(dims: [outputs, inputs], type: dnnl_f32, tag: masterIsBA ? dnnl_ab : dnnl_ba)
                 copyDesc = copy
@@ -167,10 +168,7 @@ public final class DenseLayer: Sendable {
         }
         self.weightGradient = arrangement.gradient
         self.forwardWeights = arrangement.forward
-        let denseOrder = Self.denseWeightsAreTransposed(masterDesc, inputs: inputs, outputs: outputs)
-        dnnlRequire(arrangement.gradient == .innerProduct || denseOrder != nil,
-                    "\(name): transposed_gemm needs dense ab or ba weights, oneDNN gave \(masterDesc.formatTag)")
-        transposesInput = denseOrder ?? false
+        transposesInput = Self.denseWeightsAreTransposed(masterDesc, inputs: inputs, outputs: outputs) ?? false
         weights = ParameterTensor(name: "\(name).weights", rows: outputs, columns: inputs,
                                   count: masterDesc.bytes / MemoryLayout<Float>.stride, layout: masterDesc.formatTag)
         bias = ParameterTensor(name: "\(name).bias", rows: 1, columns: outputs)
