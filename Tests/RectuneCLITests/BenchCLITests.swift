@@ -125,6 +125,109 @@ final class BenchCLITests: XCTestCase {
         XCTAssertTrue(zero.err.contains("--trace-steps must be at least 1, got 0"), zero.err)
     }
 
+    /// `--json PATH`: the figures the text prints, as one JSON document (format 1): the settings, the
+    /// host's GEMM rates, one entry per model row whose samples/s, percentiles and AUC are the
+    /// printed ones and whose roofline fraction is samples/s over the roofline, each round, the
+    /// reader, and the --kernels table. `--json -` puts the document on stdout and the text on
+    /// stderr. A bench that stops on an error still writes what it measured, marked incomplete.
+    func testBenchJSONHoldsThePrintedFigures() throws {
+        let dir = try makeTemporaryDirectory("rectune-bench-json")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("out/bench.json").path
+        let r = try RectuneCLI.run(["bench", "--models", "wdl", "--contest", "none", "--sequence", "none", "--in-memory-only",
+                                    "--rows", "12000", "--batch", "128", "--steps", "3", "--warmup-steps", "1", "--rounds", "2",
+                                    "--micro-batch", "2", "--kernels", "--json", path], in: dir)
+        XCTAssertEqual(r.status, 0, r.err)
+        let doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+        XCTAssertEqual(doc["format"] as? Int, 1)
+        XCTAssertEqual(doc["complete"] as? Bool, true)
+        XCTAssertNil(doc["error"])
+        let settings = try XCTUnwrap(doc["settings"] as? [String: Any])
+        XCTAssertEqual(settings["batch"] as? Int, 128)
+        XCTAssertEqual(settings["micro_batch"] as? Int, 2)
+        XCTAssertEqual(settings["executor"] as? String, "pool")
+        XCTAssertEqual(settings["bf16"] as? Bool, false)
+        XCTAssertEqual((doc["onednn"] as? [String: Any])?["version"] as? String, OneDNNInfo.version)
+        // The binary under test is built in this checkout: the commit of its work tree (git's 40 hex digits).
+        if let commit = doc["git_commit"] as? String { XCTAssertEqual(commit.count, 40, commit) }
+        let host = try XCTUnwrap(doc["host"] as? [String: Any])
+        XCTAssertEqual(host["cpus"] as? Int, ProcessInfo.processInfo.activeProcessorCount)
+        XCTAssertFalse((host["cpu"] as? String ?? "").isEmpty)
+
+        let lines = r.out.split(separator: "\n").map(String.init)
+        let gemm = try XCTUnwrap(doc["host_gemm"] as? [String: Any])
+        let rate = try XCTUnwrap(gemm["gflops_per_core"] as? Double)
+        XCTAssertTrue(lines.contains { $0.hasPrefix(String(format: "host GEMM rate: %.1f GFLOP/s per core (fp32", rate)) }, r.out)
+        let multiCore = ProcessInfo.processInfo.activeProcessorCount >= 2
+        XCTAssertEqual(gemm["busy_gflops"] != nil, multiCore, "the busy ceiling is measured with two cores and absent (not 0) on one")
+
+        let runs = try XCTUnwrap(doc["runs"] as? [[String: Any]])
+        XCTAssertEqual(runs.count, 1)
+        let run = runs[0]
+        XCTAssertEqual(run["suite"] as? String, "criteo")
+        XCTAssertEqual(run["model"] as? String, "wdl")
+        XCTAssertEqual(run["mode"] as? String, "in-memory")
+        XCTAssertNil(run["variant"])
+        let speed = try XCTUnwrap(run["samples_per_sec"] as? Double)
+        let p50 = try XCTUnwrap((run["step_ms"] as? [String: Any])?["p50"] as? Double)
+        let auc = try XCTUnwrap(run["auc"] as? Double)
+        let row = try XCTUnwrap(lines.first { $0.hasPrefix("wdl ") && $0.contains("in-memory") }, r.out)
+        let columns = row.split(separator: " ").map(String.init)
+        XCTAssertEqual(columns[2], String(format: "%.0f", speed), row)
+        XCTAssertEqual(columns[3], String(format: "%.2f", p50), row)
+        XCTAssertEqual(columns.last, String(format: "%.4f", auc), row)
+        XCTAssertEqual(try XCTUnwrap(run["dense_mflop_per_sample"] as? Double), 6.570, accuracy: 0.0005)
+        let roofline = try XCTUnwrap(run["roofline_samples_per_sec"] as? Double)
+        XCTAssertEqual(try XCTUnwrap(run["roofline_fraction"] as? Double), speed / roofline, accuracy: 1e-12)
+        XCTAssertEqual(run["busy_fraction"] != nil, multiCore)
+
+        let rounds = try XCTUnwrap(doc["rounds"] as? [[String: Any]])
+        XCTAssertEqual(rounds.map { $0["round"] as? Int }, [1, 2])
+        let printedRounds = lines.filter { $0.hasPrefix("round ") }
+        for (round, line) in zip(rounds, printedRounds) {
+            let roundRuns = try XCTUnwrap(round["runs"] as? [[String: Any]])
+            XCTAssertEqual(roundRuns.count, 1)
+            let s = try XCTUnwrap(roundRuns[0]["samples_per_sec"] as? Double)
+            XCTAssertTrue(line.contains(String(format: "| wdl %.0f samples/s", s)), line)
+        }
+        let readers = try XCTUnwrap(doc["readers"] as? [[String: Any]])
+        XCTAssertEqual(readers.map { $0["reader"] as? String }, ["criteo"])
+        let kernels = try XCTUnwrap(doc["kernels"] as? [[String: Any]])
+        XCTAssertEqual(kernels.count, lines.filter { $0.hasSuffix(" ns/sample") }.count)
+        XCTAssertTrue(kernels.allSatisfy { ($0["ns_per_sample"] as? Double ?? 0) > 0 })
+        XCTAssertEqual((doc["dense"] as? [Any])?.count, 0, "no --dense")
+
+        // '-': the document alone on stdout, the text on stderr.
+        let toStdout = try RectuneCLI.run(["bench", "--models", "dlrm", "--contest", "none", "--sequence", "none", "--in-memory-only",
+                                           "--rows", "12000", "--batch", "128", "--steps", "2", "--warmup-steps", "1", "--json", "-"], in: dir)
+        XCTAssertEqual(toStdout.status, 0, toStdout.err)
+        let streamed = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(toStdout.out.utf8)) as? [String: Any], toStdout.out)
+        XCTAssertEqual((streamed["runs"] as? [[String: Any]])?.first?["model"] as? String, "dlrm")
+        XCTAssertTrue(toStdout.err.contains("host GEMM rate: "), toStdout.err)
+
+        // --tuner: its table, one row per method.
+        let tuner = try RectuneCLI.run(["bench", "--tuner", "--tuner-seeds", "1", "--tuner-budget", "5", "--json", "-"], in: dir)
+        XCTAssertEqual(tuner.status, 0, tuner.err)
+        let tunerDoc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(tuner.out.utf8)) as? [String: Any], tuner.out)
+        let methods = try XCTUnwrap(tunerDoc["tuner"] as? [[String: Any]])
+        XCTAssertEqual(methods.map { $0["method"] as? String }, ["tuner", "random search"])
+        XCTAssertTrue(methods.allSatisfy { ($0["mean_regret"] as? Double ?? 0) >= 1 && $0["seeds"] as? Int == 1 })
+        XCTAssertNil(tunerDoc["host_gemm"], "no model ran, so no GEMM rate was measured")
+
+        // An error after the first model (the trace folder is a file): what ran is written, marked incomplete.
+        let blocker = dir.appendingPathComponent("not-a-folder")
+        try Data("x".utf8).write(to: blocker)
+        let failing = dir.appendingPathComponent("failing.json").path
+        let stopped = try RectuneCLI.run(["bench", "--models", "wdl", "--contest", "none", "--sequence", "none", "--in-memory-only",
+                                          "--rows", "12000", "--batch", "128", "--steps", "2", "--warmup-steps", "1",
+                                          "--trace", blocker.path, "--json", failing], in: dir)
+        XCTAssertNotEqual(stopped.status, 0)
+        let partial = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: failing))) as? [String: Any])
+        XCTAssertEqual(partial["complete"] as? Bool, false)
+        XCTAssertFalse((partial["error"] as? String ?? "").isEmpty)
+        XCTAssertEqual((partial["runs"] as? [[String: Any]])?.first?["model"] as? String, "wdl", "the run measured before the error is kept")
+    }
+
     /// `--executor` and `--micro-batch` reach the benchmarked graph: the header names them, the
     /// profile counts one node per micro-batch for each dense product, and the critical path runs
     /// through one micro-batch's nodes (their names carry the micro-batch tag).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RecEngine
+import RecContract
 import RecHarness
 import RecStats
 
@@ -35,7 +36,10 @@ struct BenchCommand: AsyncParsableCommand {
         The contest models (--contest: WDL, DeepFM, DLRM on generated Ele.me data, MMoE on generated
         Taobao data, in the contest's directory layout) get the same rows plus the reader's single-thread
         parse speed; DeepFM runs with both --indicator settings. With any contest model, the Amazon Books
-        reader's parse speed is reported too, without the _neg files (as DIN reads) and with them (DIEN). Build with -c release before trusting any figure.
+        reader's parse speed is reported too, without the _neg files (as DIN reads) and with them (DIEN).
+        --json PATH writes the same figures as JSON (format 1: settings, host, oneDNN, host GEMM rates, one
+        entry per model row with its roofline fractions, the rounds, readers, and the --dense, --kernels and
+        --tuner tables). Build with -c release before trusting any figure.
         """)
 
     @Option(help: "Criteo models to benchmark, comma-separated ('none' for none).") var models = "wdl,dlrm,deepfm"
@@ -64,6 +68,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Layer shapes --dense times, as inputs x outputs, comma-separated (default: WDL's deep tower, the shapes of the host GEMM rate).", valueName: "shapes")) var denseShapes = DenseBenchmark.wdlShapes.map { "\($0.inputs)x\($0.outputs)" }.joined(separator: ",")
     @Flag(help: "Also benchmark the Swift kernels (gather, FM, interaction, loss, sparse Adam) in ns/sample.") var kernels = false
     @Flag(help: "Benchmark `rectune tune` against random search at the same budget on a synthetic objective with a known optimum (and nothing else).") var tuner = false
+    @Option(help: ArgumentHelp("Also write every figure as one JSON document here, for tracking the engine's speed across commits and hosts ('-' for stdout; the text report then goes to stderr). Units as printed, fractions as 0.71 rather than 71%; a figure not measured is absent. If the bench stops on an error, what it measured before is written with \"complete\": false and the error.", valueName: "path")) var json: String?
     @Option(help: "Seeds of the --tuner benchmark.") var tunerSeeds = 10
     @Option(help: "Budget in minutes of each --tuner run (synthetic trial time: a full-scale baseline run is 100 s).") var tunerBudget = 60.0
 
@@ -84,7 +89,23 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        if tuner { try await benchTuner(); return }
+        let out = BenchOutput(settings: .init(batch: batch, steps: steps, warmupSteps: warmupSteps, rows: rows,
+                                              interThreads: interThreads, intraThreads: intraThreads, executor: executor.rawValue,
+                                              microBatch: microBatch, allocator: allocator.rawValue, bf16: bf16,
+                                              intraBoost: intraBoost, weightLayout: weightLayout.rawValue),
+                              textToStderr: json == "-")
+        do {
+            if tuner { try await benchTuner(out: out) } else { try bench(out: out) }
+        } catch {
+            // What was measured before the error is kept, marked incomplete, then the error ends the command.
+            if let json { try? Terminal.output(try out.json(error: error), to: json) }
+            throw error
+        }
+        if let json { try Terminal.output(try out.json(), to: json) }
+    }
+
+    /// Everything but `--tuner`: the text report through `out`, each figure also recorded for `--json`.
+    private func bench(out: BenchOutput) throws {
         let kinds = try (models == "none" ? [] : models.split(separator: ",")).map { s -> ModelKind in
             guard let k = ModelKind(rawValue: String(s)), ModelKind.criteoModels.contains(k) else {
                 throw ValidationError("unknown model '\(s)' (allowed: wdl, dlrm, deepfm)")
@@ -100,9 +121,9 @@ struct BenchCommand: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("train.tsv").path
         try SyntheticCriteo.write(rows: rows, seed: 1, to: path)
-        if dense { try benchDense() }
-        if kernels { benchKernels() }
-        print("rectune bench  batch \(batch)  \(warmupSteps)+\(steps) steps  inter \(interThreads) intra \(intraThreads)  executor \(executor.rawValue)  micro_batch \(microBatch)  allocator \(allocator.rawValue)  bf16 \(bf16 ? "on" : "off")  intra_boost \(intraBoost ? "on" : "off")  weight_layout \(weightLayout.rawValue)  oneDNN \(OneDNNInfo.version) \(OneDNNInfo.isa)  kernels built for \(RectuneVersion.buildTarget)")
+        if dense { try benchDense(out: out) }
+        if kernels { benchKernels(out: out) }
+        out.line("rectune bench  batch \(batch)  \(warmupSteps)+\(steps) steps  inter \(interThreads) intra \(intraThreads)  executor \(executor.rawValue)  micro_batch \(microBatch)  allocator \(allocator.rawValue)  bf16 \(bf16 ? "on" : "off")  intra_boost \(intraBoost ? "on" : "off")  weight_layout \(weightLayout.rawValue)  oneDNN \(OneDNNInfo.version) \(OneDNNInfo.isa)  kernels built for \(RectuneVersion.buildTarget)")
         let precision: Precision = bf16 ? .bf16 : .fp32
         let cores = DenseRoofline.cores(inter: interThreads, intra: intraThreads)
         // The host's GEMM rate feeds the roofline of the Criteo and contest rows only.
@@ -110,20 +131,23 @@ struct BenchCommand: AsyncParsableCommand {
         var busy: Double?
         if !kinds.isEmpty || !contestKinds.isEmpty {
             rate = try DenseBenchmark.hostRate(batch: batch, precision: precision)
-            print(String(format: "host GEMM rate: %.1f GFLOP/s per core (%@, oneDNN on one thread, fwd + bwd-data + bwd-weights of %@ at batch %d); roofline cores: %d",
-                         rate, precision.rawValue, DenseBenchmark.wdlShapes.map(\.description).joined(separator: ", "), batch, cores))
-            busy = try busyRate(cores: cores, precision: precision)
+            out.line(String(format: "host GEMM rate: %.1f GFLOP/s per core (%@, oneDNN on one thread, fwd + bwd-data + bwd-weights of %@ at batch %d); roofline cores: %d",
+                            rate, precision.rawValue, DenseBenchmark.wdlShapes.map(\.description).joined(separator: ", "), batch, cores))
+            let measured = try busyRate(cores: cores, precision: precision, out: out)
+            busy = measured?.busy
+            out.record(hostGEMM: .init(precision: precision.rawValue, gflopsPerCore: rate, rooflineCores: cores,
+                                       busyGflops: measured?.busy, aloneGflops: measured?.alone))
         }
         if !kinds.isEmpty {
-            print(pad("model", 8) + pad("mode", 22) + pad("samples/s", 12) + pad("p50 ms", 9) + pad("p90 ms", 9) + pad("p99 ms", 9)
-                  + pad("roofline", 9) + pad("busy", 7) + "AUC")
+            out.line(pad("model", 8) + pad("mode", 22) + pad("samples/s", 12) + pad("p50 ms", 9) + pad("p90 ms", 9) + pad("p99 ms", 9)
+                     + pad("roofline", 9) + pad("busy", 7) + "AUC")
         }
         var loaded: [LoadedModel] = []
         for kind in kinds {
             let c = criteoConfig(kind, path: path)
             let roofline = DenseRoofline(cores: cores, gflopsPerCore: rate, flopsPerSample: try Trainer.denseFLOPsPerSample(c),
                                          busyGFLOPS: busy)
-            print(rooflineLine(kind.rawValue, roofline))
+            out.line(rooflineLine(kind.rawValue, roofline))
             let dataset = try Trainer.loadDataset(c)
             loaded.append(LoadedModel(kind: kind, config: c, dataset: dataset, flopsPerSample: roofline.flopsPerSample))
             var modes: [(String, TrainConfig, Bool)] = [("in-memory", c, true)]
@@ -134,39 +158,51 @@ struct BenchCommand: AsyncParsableCommand {
             }
             for (mode, config, inMemory) in modes {
                 let r = try Trainer(config: config, counterEvents: []).run(dataset: dataset, inMemory: inMemory)
-                print(pad(kind.rawValue, 8) + pad(mode, 22) + pad(String(format: "%.0f", r.samplesPerSec), 12)
-                      + pad(String(format: "%.2f", r.stepMs.p50), 9) + pad(String(format: "%.2f", r.stepMs.p90), 9)
-                      + pad(String(format: "%.2f", r.stepMs.p99), 9) + rooflineColumns(roofline, r.samplesPerSec)
-                      + String(format: "%.4f", r.auc))
+                out.line(pad(kind.rawValue, 8) + pad(mode, 22) + pad(String(format: "%.0f", r.samplesPerSec), 12)
+                         + pad(String(format: "%.2f", r.stepMs.p50), 9) + pad(String(format: "%.2f", r.stepMs.p90), 9)
+                         + pad(String(format: "%.2f", r.stepMs.p99), 9) + rooflineColumns(roofline, r.samplesPerSec)
+                         + String(format: "%.4f", r.auc))
+                out.record(run: runRecord(suite: "criteo", model: kind.rawValue, mode: mode, roofline: roofline, result: r))
             }
             if profile {
                 let entries = try NodeProfiler.profile(config: c, dataset: dataset)
                 let total = entries.reduce(0) { $0 + $1.microsPerStep }
-                print(String(format: "  profile of one %@ step (inline, %.0f µs total):", kind.rawValue, total))
+                out.line(String(format: "  profile of one %@ step (inline, %.0f µs total):", kind.rawValue, total))
                 for e in entries.prefix(profileRows == 0 ? entries.count : profileRows) {
-                    print("    " + pad(e.group, 34) + pad(e.kind, 10) + pad("\(e.nodes) nodes", 10)
-                          + String(format: "%8.0f µs  %5.1f%%", e.microsPerStep, 100 * e.microsPerStep / max(total, 1e-9)))
+                    out.line("    " + pad(e.group, 34) + pad(e.kind, 10) + pad("\(e.nodes) nodes", 10)
+                             + String(format: "%8.0f µs  %5.1f%%", e.microsPerStep, 100 * e.microsPerStep / max(total, 1e-9)))
                 }
-                printCriticalPath(kind.rawValue, try Trainer.criticalPath(config: c, dataset: dataset))
+                printCriticalPath(kind.rawValue, try Trainer.criticalPath(config: c, dataset: dataset), out: out)
             }
             if let trace {
-                try writeTimeline(kind.rawValue, try Trainer.timeline(config: c, dataset: dataset, steps: traceSteps), dir: trace)
+                try writeTimeline(kind.rawValue, try Trainer.timeline(config: c, dataset: dataset, steps: traceSteps), dir: trace, out: out)
             }
         }
         if let first = loaded.first {
             let parse = try Trainer.parseThroughput(dataset: first.dataset, batchSize: batch, batches: 40)
-            print(readerLine("criteo reader", parse))
+            out.line(readerLine("criteo reader", parse))
+            out.record(reader: .init(reader: "criteo", rowsPerSec: parse.rowsPerSec, mbPerSec: parse.mbPerSec))
         }
-        if rounds > 1 && !loaded.isEmpty { try benchRounds(loaded, precision: precision, cores: cores) }
-        if !contestKinds.isEmpty { try benchContest(contestKinds, dir: dir, rate: rate, busy: busy, cores: cores) }
-        if !contestKinds.isEmpty { try benchAmazonBooksReader(dir: dir) }
+        if rounds > 1 && !loaded.isEmpty { try benchRounds(loaded, precision: precision, cores: cores, out: out) }
+        if !contestKinds.isEmpty { try benchContest(contestKinds, dir: dir, rate: rate, busy: busy, cores: cores, out: out) }
+        if !contestKinds.isEmpty { try benchAmazonBooksReader(dir: dir, out: out) }
         let sequenceKinds = try (sequence == "none" ? [] : sequence.split(separator: ",")).map { s -> ModelKind in
             guard let k = ModelKind(rawValue: String(s)), k == .din || k == .dien else {
                 throw ValidationError("unknown sequence model '\(s)' (allowed: din, dien)")
             }
             return k
         }
-        if !sequenceKinds.isEmpty { try benchSequence(sequenceKinds) }
+        if !sequenceKinds.isEmpty { try benchSequence(sequenceKinds, out: out) }
+    }
+
+    /// A Criteo or contest row as `--json` records it.
+    func runRecord(suite: String, model: String, variant: String? = nil, mode: String, roofline: DenseRoofline,
+                   result r: TrainResult, aucByTask: [String: Double]? = nil) -> BenchDocument.Run {
+        BenchDocument.Run(suite: suite, model: model, variant: variant, mode: mode, samplesPerSec: r.samplesPerSec,
+                          stepMs: .init(p50: r.stepMs.p50, p90: r.stepMs.p90, p99: r.stepMs.p99),
+                          denseMflopPerSample: roofline.flopsPerSample / 1e6, rooflineSamplesPerSec: roofline.samplesPerSec,
+                          rooflineFraction: roofline.fraction(r.samplesPerSec), busyFraction: roofline.busyFraction(r.samplesPerSec),
+                          auc: r.auc, aucByTask: aucByTask)
     }
 
     /// `kind` under this run's batch and runtime knobs (threads, allocator, executor, micro-batches,
@@ -200,10 +236,10 @@ struct BenchCommand: AsyncParsableCommand {
     /// `--in-memory-only`) end to end from the file; each run's roofline fraction uses its own
     /// round's rate. Prints one line per round and a median/range summary per model and mode.
     /// `models`: the main table's runs, data and FLOP counts, reused as they are.
-    func benchRounds(_ models: [LoadedModel], precision: Precision, cores: Int) throws {
+    func benchRounds(_ models: [LoadedModel], precision: Precision, cores: Int, out: BenchOutput) throws {
         let modes = inMemoryOnly ? ["in memory"] : ["in memory", "end to end"]
         let busyNote = cores > 1 ? " and on all \(cores) cores at once (the busy ceiling)" : ""
-        print("\(rounds) interleaved rounds, \(modes.joined(separator: " and ")) (each round: the host GEMM rate on one core\(busyNote), then every model; roofline against that round's rate)")
+        out.line("\(rounds) interleaved rounds, \(modes.joined(separator: " and ")) (each round: the host GEMM rate on one core\(busyNote), then every model; roofline against that round's rate)")
         struct Series {
             let model: LoadedModel
             let inMemory: Bool
@@ -219,6 +255,7 @@ struct BenchCommand: AsyncParsableCommand {
             // move, while one core's rate may hold steady.
             let busy = cores > 1 ? try DenseBenchmark.concurrentRate(threads: cores, precision: precision).reduce(0, +) : nil
             if let busy { busyRates.append(busy) }
+            var record = BenchDocument.Round(round: round, gflopsPerCore: rate, busyGflops: busy, runs: [])
             var line = String(format: "round %d: host %.1f GFLOP/s per core", round, rate)
                 + (busy.map { String(format: ", busy %.1f GFLOP/s on %d cores", $0, cores) } ?? "")
             for (i, s) in series.enumerated() {
@@ -229,55 +266,62 @@ struct BenchCommand: AsyncParsableCommand {
                 speeds[i].append(r.samplesPerSec)
                 fractions[i].append(fraction)
                 if let busyFraction { busyFractions[i].append(busyFraction) }
+                record.runs.append(.init(model: s.model.kind.rawValue, mode: s.inMemory ? "in-memory" : "end-to-end",
+                                         samplesPerSec: r.samplesPerSec, rooflineFraction: fraction, busyFraction: busyFraction))
                 line += String(format: " | %@ %.0f samples/s (%.1f%%", s.label, r.samplesPerSec, 100 * fraction)
                     + (busyFraction.map { String(format: ", busy %.1f%%)", 100 * $0) } ?? ")")
             }
-            print(line)
+            out.line(line)
+            out.record(round: record)
         }
         /// "median M<unit> (min–max<rangeUnit>)" of `values` × `scale`, each number with `format`.
         func spread(_ values: [Double], _ format: String, scale: Double = 1, unit: String, rangeUnit: String = "") -> String {
             let f = { String(format: format, scale * $0) }
             return "median \(f(Descriptive.median(values)))\(unit) (\(f(values.min()!))–\(f(values.max()!))\(rangeUnit))"
         }
-        print("host GEMM rate over the rounds: " + spread(rates, "%.1f", unit: " GFLOP/s per core")
+        out.line("host GEMM rate over the rounds: " + spread(rates, "%.1f", unit: " GFLOP/s per core")
               + (busyRates.isEmpty ? "" : "; busy " + spread(busyRates, "%.1f", unit: " GFLOP/s")))
         for (i, s) in series.enumerated() {
             let percent = { (v: [Double]) in spread(v, "%.1f", scale: 100, unit: "%", rangeUnit: "%") }
             let b = busyFractions[i]
-            print(pad("  " + s.label, 14) + spread(speeds[i], "%.0f", unit: " samples/s") + "; roofline " + percent(fractions[i])
+            out.line(pad("  " + s.label, 14) + spread(speeds[i], "%.0f", unit: " samples/s") + "; roofline " + percent(fractions[i])
                   + (b.isEmpty ? "" : "; busy " + percent(b)) + " over \(rounds) rounds")
         }
     }
 
     /// The Amazon Books reader's single-thread parse speed on generated data, as DIN reads it (no
     /// `_neg` files) and as DIEN does (with them).
-    private func benchAmazonBooksReader(dir: URL) throws {
-        let out = dir.appendingPathComponent(DatasetKind.amazonBooks.rawValue).path
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        try SyntheticAmazonBooks.write(trainRows: rows / 2 * 2, evalRows: 2_000, seed: 1, to: out)
+    private func benchAmazonBooksReader(dir: URL, out: BenchOutput) throws {
+        let books = dir.appendingPathComponent(DatasetKind.amazonBooks.rawValue).path
+        try FileManager.default.createDirectory(atPath: books, withIntermediateDirectories: true)
+        try SyntheticAmazonBooks.write(trainRows: rows / 2 * 2, evalRows: 2_000, seed: 1, to: books)
         for (label, negatives) in [("without _neg (DIN)", AmazonNegatives.ignored), ("with _neg (DIEN)", .required)] {
-            let dataset = try ContestDataset(amazonBooksDirectory: out, negatives: negatives, badRows: .fail)
+            let dataset = try ContestDataset(amazonBooksDirectory: books, negatives: negatives, badRows: .fail)
             let parse = try ContestTrainer.parseThroughput(dataset: dataset, batchSize: batch, batches: 40)
-            print(readerLine("amazon-books reader \(label)", parse))
+            out.line(readerLine("amazon-books reader \(label)", parse))
+            out.record(reader: .init(reader: negatives == .required ? "amazon-books with _neg" : "amazon-books", rowsPerSec: parse.rowsPerSec,
+                                     mbPerSec: parse.mbPerSec))
         }
     }
 
-    private func benchSequence(_ kinds: [ModelKind]) throws {
-        print("sequence models (generated Amazon-Books-shaped batches in memory: histories of 2…24 items), bf16 \(bf16 ? "on" : "off")")
-        print(pad("model", 16) + pad("rnn", 10) + pad("nodes", 8) + pad("samples/s", 12) + pad("p50 ms", 9) + "p99 ms")
+    private func benchSequence(_ kinds: [ModelKind], out: BenchOutput) throws {
+        out.line("sequence models (generated Amazon-Books-shaped batches in memory: histories of 2…24 items), bf16 \(bf16 ? "on" : "off")")
+        out.line(pad("model", 16) + pad("rnn", 10) + pad("nodes", 8) + pad("samples/s", 12) + pad("p50 ms", 9) + "p99 ms")
         for kind in kinds {
             for rnn in kind == .dien ? RNNMode.allCases : [.unfused] {
                 var c = config(kind)
                 c.rnn = rnn
                 let r = try SequenceBench.run(config: c, steps: steps, warmup: warmupSteps, profile: profile)
-                print(pad(kind.rawValue, 16) + pad(kind == .dien ? rnn.rawValue : "-", 10) + pad("\(r.graphNodes)", 8)
+                out.line(pad(kind.rawValue, 16) + pad(kind == .dien ? rnn.rawValue : "-", 10) + pad("\(r.graphNodes)", 8)
                       + pad(String(format: "%.0f", r.samplesPerSec), 12) + pad(String(format: "%.2f", r.stepP50Ms), 9)
                       + String(format: "%.2f", r.stepP99Ms))
+                out.record(sequence: .init(model: kind.rawValue, rnn: kind == .dien ? rnn.rawValue : nil, nodes: r.graphNodes,
+                                           samplesPerSec: r.samplesPerSec, stepMsP50: r.stepP50Ms, stepMsP99: r.stepP99Ms))
                 if profile {
                     let total = r.profile.reduce(0) { $0 + $1.microsPerStep }
-                    print(String(format: "  profile of one %@ step (inline, %.0f µs total):", kind.rawValue, total))
+                    out.line(String(format: "  profile of one %@ step (inline, %.0f µs total):", kind.rawValue, total))
                     for e in r.profile.prefix(12) {
-                        print("    " + pad(e.group, 34) + pad(e.kind, 10) + pad("\(e.nodes) nodes", 10)
+                        out.line("    " + pad(e.group, 34) + pad(e.kind, 10) + pad("\(e.nodes) nodes", 10)
                               + String(format: "%8.0f µs  %5.1f%%", e.microsPerStep, 100 * e.microsPerStep / max(total, 1e-9)))
                     }
                 }
@@ -309,53 +353,53 @@ struct BenchCommand: AsyncParsableCommand {
 
     /// The GEMM rate of `cores` cores running dense products at once (nil on one core), printed
     /// beside one core's rate measured the same way, so the two ceilings can be compared.
-    func busyRate(cores: Int, precision: Precision) throws -> Double? {
+    func busyRate(cores: Int, precision: Precision, out: BenchOutput) throws -> (busy: Double, alone: Double)? {
         guard cores > 1 else { return nil }
         let alone = try DenseBenchmark.concurrentRate(threads: 1, precision: precision)[0]
         let together = try DenseBenchmark.concurrentRate(threads: cores, precision: precision)
         let total = together.reduce(0, +)
-        print(String(format: "host GEMM rate with all %d cores busy at once: %@ = %.1f GFLOP/s; one core alone in the same rounds: %.1f, so the cores together deliver %.2f× one core (busy roofline column)",
+        out.line(String(format: "host GEMM rate with all %d cores busy at once: %@ = %.1f GFLOP/s; one core alone in the same rounds: %.1f, so the cores together deliver %.2f× one core (busy roofline column)",
                      cores, together.map { String(format: "%.1f", $0) }.joined(separator: " + "), total, alone, total / alone))
-        return total
+        return (total, alone)
     }
 
     /// Prints where each worker's time went over the timeline's steps and writes the Chrome trace.
-    func writeTimeline(_ label: String, _ t: StepAnalysis.Timeline, dir: String) throws {
+    func writeTimeline(_ label: String, _ t: StepAnalysis.Timeline, dir: String, out: BenchOutput) throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let name = label.map { $0.isLetter || $0.isNumber || $0 == "-" ? String($0) : "_" }.joined()
         let path = (dir as NSString).appendingPathComponent("\(name).trace.json")
         let process = "\(label) \(executor.rawValue) micro_batch \(microBatch)\(bf16 ? " bf16" : "")"
         try ChromeTrace.json(t, process: process).write(to: URL(fileURLWithPath: path))
         let s = t.summary
-        print(String(format: "  timeline of %d %@ steps (%@, %d workers, in memory): %.0f µs per step, workers busy %.1f%% of it%@",
+        out.line(String(format: "  timeline of %d %@ steps (%@, %d workers, in memory): %.0f µs per step, workers busy %.1f%% of it%@",
                      s.steps, label, executor.rawValue, t.workerCount, s.stepWall, 100 * s.utilization,
                      s.betweenSteps.map { String(format: "; %.0f µs between steps", $0) } ?? ""))
         for w in s.workers {
-            print(String(format: "    worker %d: busy %.0f µs (%.1f nodes); idle %.0f µs before its first node, %.0f between nodes, %.0f after its last",
+            out.line(String(format: "    worker %d: busy %.0f µs (%.1f nodes); idle %.0f µs before its first node, %.0f between nodes, %.0f after its last",
                          w.worker, w.busy, w.nodes, w.idleBeforeFirst, w.idleBetween, w.idleAfterLast))
         }
-        print("    trace: \(path)")
+        out.line("    trace: \(path)")
     }
 
     /// The critical path node by node, with its share of the step's work.
-    func printCriticalPath(_ label: String, _ p: StepAnalysis.CriticalPath) {
-        print(String(format: "  critical path of one %@ step (cost model, %d inter threads%@): %d of %d nodes, %.0f µs of %.0f µs work (%.0f%%)",
+    func printCriticalPath(_ label: String, _ p: StepAnalysis.CriticalPath, out: BenchOutput) {
+        out.line(String(format: "  critical path of one %@ step (cost model, %d inter threads%@): %d of %d nodes, %.0f µs of %.0f µs work (%.0f%%)",
                      label, interThreads, intraBoost ? ", intra_boost on" : "", p.nodes.count, p.graphNodes, p.pathMicros,
                      p.workMicros, 100 * p.pathMicros / max(p.workMicros, 1e-9)))
         for n in p.nodes where n.micros >= 1 {
-            print("    " + pad(n.name, 34) + pad(n.kind, 10) + String(format: "%8.1f µs", n.micros)
+            out.line("    " + pad(n.name, 34) + pad(n.kind, 10) + String(format: "%8.1f µs", n.micros)
                   + (n.flops > 0 ? String(format: "  %6.1f GFLOP/s", n.flops / (n.micros * 1e3)) : ""))
         }
         let hidden = p.nodes.filter { $0.micros < 1 }
         if !hidden.isEmpty {
-            print(String(format: "    (%d more nodes under 1 µs each, %.1f µs together)", hidden.count, hidden.reduce(0) { $0 + $1.micros }))
+            out.line(String(format: "    (%d more nodes under 1 µs each, %.1f µs together)", hidden.count, hidden.reduce(0) { $0 + $1.micros }))
         }
     }
 
-    private func benchContest(_ kinds: [ModelKind], dir: URL, rate: Double, busy: Double?, cores: Int) throws {
+    private func benchContest(_ kinds: [ModelKind], dir: URL, rate: Double, busy: Double?, cores: Int, out: BenchOutput) throws {
         var datasets: [DatasetKind: String] = [:]
-        print("contest models (generated data in the contest layout, \(rows) training + 10000 evaluation rows)")
-        print(pad("model", 16) + pad("mode", 22) + pad("samples/s", 12) + pad("p50 ms", 9) + pad("p90 ms", 9) + pad("p99 ms", 9)
+        out.line("contest models (generated data in the contest layout, \(rows) training + 10000 evaluation rows)")
+        out.line(pad("model", 16) + pad("mode", 22) + pad("samples/s", 12) + pad("p50 ms", 9) + pad("p90 ms", 9) + pad("p99 ms", 9)
               + pad("roofline", 9) + pad("busy", 7) + "AUC (by task)")
         for kind in kinds {
             var c = config(kind)
@@ -371,7 +415,8 @@ struct BenchCommand: AsyncParsableCommand {
             c.dataPath = datasets[c.dataset]
             let dataset = try ContestTrainer.loadDataset(c)
             let parse = try ContestTrainer.parseThroughput(dataset: dataset, batchSize: batch, batches: 40)
-            print(readerLine("\(c.dataset.rawValue) reader", parse))
+            out.line(readerLine("\(c.dataset.rawValue) reader", parse))
+            out.record(reader: .init(reader: c.dataset.rawValue, rowsPerSec: parse.rowsPerSec, mbPerSec: parse.mbPerSec))
             var variants: [(String, TrainConfig)] = [(kind.rawValue, c)]
             if kind == .deepfm {
                 var scatter = c; scatter.indicator = .scatter
@@ -381,7 +426,7 @@ struct BenchCommand: AsyncParsableCommand {
                 let roofline = DenseRoofline(cores: cores, gflopsPerCore: rate,
                                              flopsPerSample: try ContestTrainer.denseFLOPsPerSample(v, dataset: dataset),
                                              busyGFLOPS: busy)
-                print(rooflineLine(label, roofline))
+                out.line(rooflineLine(label, roofline))
                 var modes: [(String, TrainConfig, Bool)] = [("in-memory", v, true)]
                 if !inMemoryOnly {
                     modes.append(("end-to-end", v, false))
@@ -391,51 +436,60 @@ struct BenchCommand: AsyncParsableCommand {
                 for (mode, config, inMemory) in modes {
                     let r = try ContestTrainer.run(config: config, counterEvents: [], dataset: dataset, inMemory: inMemory)
                     let byTask = r.aucByTask.sorted { $0.key < $1.key }.map { String(format: "%@ %.4f", $0.key, $0.value) }.joined(separator: ", ")
-                    print(pad(label, 16) + pad(mode, 22) + pad(String(format: "%.0f", r.result.samplesPerSec), 12)
+                    out.line(pad(label, 16) + pad(mode, 22) + pad(String(format: "%.0f", r.result.samplesPerSec), 12)
                           + pad(String(format: "%.2f", r.result.stepMs.p50), 9) + pad(String(format: "%.2f", r.result.stepMs.p90), 9)
                           + pad(String(format: "%.2f", r.result.stepMs.p99), 9)
                           + rooflineColumns(roofline, r.result.samplesPerSec) + String(format: "%.4f", r.result.auc)
                           + (r.aucByTask.count > 1 ? " (\(byTask))" : ""))
+                    out.record(run: runRecord(suite: "contest", model: kind.rawValue, variant: kind == .deepfm ? v.indicator.rawValue : nil,
+                                              mode: mode, roofline: roofline, result: r.result,
+                                              aucByTask: r.aucByTask.count > 1 ? r.aucByTask : nil))
                 }
                 if profile {
                     let entries = try ContestTrainer.profile(config: v, dataset: dataset)
                     let total = entries.reduce(0) { $0 + $1.microsPerStep }
-                    print(String(format: "  profile of one %@ step (inline, %.0f µs total):", label, total))
+                    out.line(String(format: "  profile of one %@ step (inline, %.0f µs total):", label, total))
                     for e in entries.prefix(12) {
-                        print("    " + pad(e.group, 34) + pad(e.kind, 10) + pad("\(e.nodes) nodes", 10)
+                        out.line("    " + pad(e.group, 34) + pad(e.kind, 10) + pad("\(e.nodes) nodes", 10)
                               + String(format: "%8.0f µs  %5.1f%%", e.microsPerStep, 100 * e.microsPerStep / max(total, 1e-9)))
                     }
-                    printCriticalPath(label, try ContestTrainer.criticalPath(config: v, dataset: dataset))
+                    printCriticalPath(label, try ContestTrainer.criticalPath(config: v, dataset: dataset), out: out)
                 }
                 if let trace {
-                    try writeTimeline("contest-" + label, try ContestTrainer.timeline(config: v, dataset: dataset, steps: traceSteps), dir: trace)
+                    try writeTimeline("contest-" + label, try ContestTrainer.timeline(config: v, dataset: dataset, steps: traceSteps), dir: trace, out: out)
                 }
             }
         }
     }
 
-    private func benchDense() throws {
-        print("oneDNN dense layers, batch \(batch), \(intraThreads) threads (GFLOP/s median / best)")
+    private func benchDense(out: BenchOutput) throws {
+        out.line("oneDNN dense layers, batch \(batch), \(intraThreads) threads (GFLOP/s median / best)")
         let shapes = try parsedDenseShapes()
         for precision in [Precision.fp32, .bf16] {
             if precision == .bf16, let reason = OneDNNInfo.bf16Unsupported {
-                print("  bf16: not measured, not supported on this host: \(reason)")
+                out.line("  bf16: not measured, not supported on this host: \(reason)")
+                out.record(denseUnavailable: precision.rawValue, reason: reason)
                 continue
             }
             for r in try DenseBenchmark.run(shapes: shapes, batch: batch, precision: precision, threads: intraThreads) {
-                print("  " + pad("\(r.shape) \(precision.rawValue)", 18)
+                out.line("  " + pad("\(r.shape) \(precision.rawValue)", 18)
                       + String(format: "fwd %6.1f / %6.1f   bwd-data %6.1f / %6.1f   bwd-weights %6.1f / %6.1f",
                                r.forwardGFLOPS, r.bestForwardGFLOPS, r.backwardDataGFLOPS, r.bestBackwardDataGFLOPS,
                                r.backwardWeightsGFLOPS, r.bestBackwardWeightsGFLOPS))
-                print("    " + r.profile.description)
+                out.line("    " + r.profile.description)
+                out.record(dense: .init(inputs: r.shape.inputs, outputs: r.shape.outputs, precision: precision.rawValue, batch: r.batch,
+                                        threads: r.threads, forwardGflops: r.forwardGFLOPS, backwardDataGflops: r.backwardDataGFLOPS,
+                                        backwardWeightsGflops: r.backwardWeightsGFLOPS, bestForwardGflops: r.bestForwardGFLOPS,
+                                        bestBackwardDataGflops: r.bestBackwardDataGFLOPS,
+                                        bestBackwardWeightsGflops: r.bestBackwardWeightsGFLOPS, implementation: r.profile.description))
             }
         }
         // What `weight_layout: timed` would choose for these shapes at the run's micro-batch rows.
         let rows = MicroBatch.largestRows(batch: batch, count: microBatch)
-        print("weight_layout timed, \(rows) rows (batch / micro-batch), \(intraThreads) threads: ms per forward + backward-data + backward-weights (fastest of \(WeightLayoutChooser.rounds) rounds; of \(WeightLayoutChooser.roundsBeforePruning) for a candidate \(Int(((WeightLayoutChooser.pruneFactor - 1) * 100).rounded()))% behind by then; a forward copy's refresh counted in each round)")
+        out.line("weight_layout timed, \(rows) rows (batch / micro-batch), \(intraThreads) threads: ms per forward + backward-data + backward-weights (fastest of \(WeightLayoutChooser.rounds) rounds; of \(WeightLayoutChooser.roundsBeforePruning) for a candidate \(Int(((WeightLayoutChooser.pruneFactor - 1) * 100).rounded()))% behind by then; a forward copy's refresh counted in each round)")
         for shape in shapes {
             guard shape.inputs * shape.outputs >= WeightLayoutChooser.minimumWeights else {
-                print("  " + pad("\(shape)", 12) + "under \(WeightLayoutChooser.minimumWeights) weights: oneDNN's layout")
+                out.line("  " + pad("\(shape)", 12) + "under \(WeightLayoutChooser.minimumWeights) weights: oneDNN's layout")
                 continue
             }
             let choice = try WeightLayoutChooser.timeAfresh(inputs: shape.inputs, outputs: shape.outputs, relu: true, rows: rows,
@@ -446,13 +500,19 @@ struct BenchCommand: AsyncParsableCommand {
             }
             let times = choice.candidates.map { String(format: "%@ %.3f", label($0), choice.roundSeconds[$0]! * 1e3) }
             let onednn = choice.roundSeconds[.onednn]!, chosen = choice.roundSeconds[choice.arrangement]!
-            print("  " + pad("\(shape)", 12) + times.joined(separator: "   ")
+            out.line("  " + pad("\(shape)", 12) + times.joined(separator: "   ")
                   + String(format: "  → %@, %.2f× oneDNN's", label(choice.arrangement), onednn / chosen))
+            var record = BenchDocument.LayoutChoice(
+                inputs: shape.inputs, outputs: shape.outputs, rows: rows,
+                candidateSeconds: Dictionary(uniqueKeysWithValues: choice.candidates.map { (label($0), choice.roundSeconds[$0]!) }),
+                choice: label(choice.arrangement), speedupOverOnednn: onednn / chosen)
             if let file = WeightLayoutChoiceFile.named(),
                let recorded = try WeightLayoutChooser.recorded(inputs: shape.inputs, outputs: shape.outputs, relu: true,
                                                               rows: rows, threads: intraThreads, in: file) {
-                print("  " + pad("", 12) + "recorded in \(file.path): \(label(recorded.arrangement, tags: recorded.tags)) (what model builds use)")
+                out.line("  " + pad("", 12) + "recorded in \(file.path): \(label(recorded.arrangement, tags: recorded.tags)) (what model builds use)")
+                record.recorded = label(recorded.arrangement, tags: recorded.tags)
             }
+            out.record(layoutChoice: record)
         }
     }
 
@@ -467,10 +527,11 @@ struct BenchCommand: AsyncParsableCommand {
         }
     }
 
-    private func benchKernels() {
-        print("Swift kernels, batch \(batch) (median ns per sample)")
+    private func benchKernels(out: BenchOutput) {
+        out.line("Swift kernels, batch \(batch) (median ns per sample)")
         for t in KernelBenchmark.run(batch: batch) {
-            print("  " + pad(t.name, 40) + String(format: "%10.1f ns/sample", t.nsPerSample))
+            out.line("  " + pad(t.name, 40) + String(format: "%10.1f ns/sample", t.nsPerSample))
+            out.record(kernel: .init(name: t.name, nsPerSample: t.nsPerSample))
         }
     }
 
@@ -479,16 +540,17 @@ struct BenchCommand: AsyncParsableCommand {
 
 extension BenchCommand {
     /// `--tuner`: the tuner vs random search at the same budget over several seeds (`TunerBenchmark`).
-    func benchTuner() async throws {
-        print("rectune bench --tuner: synthetic objective (8 knobs, 2 dependent; trap: the fastest config breaks the AUC floor)")
-        print("budget \(TuneFormat.number(tunerBudget)) min of trial time per run (full-scale baseline run = 100 s), \(tunerSeeds) seeds")
-        print(pad("method", 16) + pad("regret mean", 13) + pad("worst", 9) + pad("optimum", 10) + pad("violations", 12) + pad("trials", 9) + "minutes")
+    func benchTuner(out: BenchOutput) async throws {
+        out.line("rectune bench --tuner: synthetic objective (8 knobs, 2 dependent; trap: the fastest config breaks the AUC floor)")
+        out.line("budget \(TuneFormat.number(tunerBudget)) min of trial time per run (full-scale baseline run = 100 s), \(tunerSeeds) seeds")
+        out.line(pad("method", 16) + pad("regret mean", 13) + pad("worst", 9) + pad("optimum", 10) + pad("violations", 12) + pad("trials", 9) + "minutes")
         for row in try await TunerBenchmark.run(seeds: tunerSeeds, budgetMinutes: tunerBudget) {
-            print(pad(row.method, 16) + pad(String(format: "%.3f", row.meanRegret), 13) + pad(String(format: "%.3f", row.worstRegret), 9)
+            out.line(pad(row.method, 16) + pad(String(format: "%.3f", row.meanRegret), 13) + pad(String(format: "%.3f", row.worstRegret), 9)
                   + pad("\(row.foundOptimum)/\(row.seeds)", 10) + pad("\(row.violations)/\(row.seeds)", 12)
                   + pad(String(format: "%.1f", row.meanTrials), 9) + String(format: "%.1f", row.meanSpentMinutes))
+            out.record(tuner: row)
         }
-        print("regret = true seconds of the chosen config / true seconds of the best config that keeps the floor (1 = optimum);")
-        print("violations = chosen configs whose true AUC is below the floor.")
+        out.line("regret = true seconds of the chosen config / true seconds of the best config that keeps the floor (1 = optimum);")
+        out.line("violations = chosen configs whose true AUC is below the floor.")
     }
 }
