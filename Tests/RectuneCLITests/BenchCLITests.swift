@@ -171,6 +171,7 @@ final class BenchCLITests: XCTestCase {
         let speed = try XCTUnwrap(run["samples_per_sec"] as? Double)
         let p50 = try XCTUnwrap((run["step_ms"] as? [String: Any])?["p50"] as? Double)
         let auc = try XCTUnwrap(run["auc"] as? Double)
+        XCTAssertNil(run["auc_unavailable"], "a finite AUC has no reason beside it")
         let row = try XCTUnwrap(lines.first { $0.hasPrefix("wdl ") && $0.contains("in-memory") }, r.out)
         let columns = row.split(separator: " ").map(String.init)
         XCTAssertEqual(columns[2], String(format: "%.0f", speed), row)

@@ -202,7 +202,9 @@ struct BenchCommand: AsyncParsableCommand {
                           stepMs: .init(p50: r.stepMs.p50, p90: r.stepMs.p90, p99: r.stepMs.p99),
                           denseMflopPerSample: roofline.flopsPerSample / 1e6, rooflineSamplesPerSec: roofline.samplesPerSec,
                           rooflineFraction: roofline.fraction(r.samplesPerSec), busyFraction: roofline.busyFraction(r.samplesPerSec),
-                          auc: r.auc, aucByTask: aucByTask)
+                          auc: r.auc.isFinite ? r.auc : nil,
+                          aucUnavailable: r.auc.isFinite ? nil : "not finite: the evaluation rows hold one class, or the model's scores are not finite",
+                          aucByTask: aucByTask?.filter { $0.value.isFinite })
     }
 
     /// `kind` under this run's batch and runtime knobs (threads, allocator, executor, micro-batches,

@@ -145,8 +145,10 @@ struct BenchDocument: Encodable {
         let rooflineSamplesPerSec: Double
         let rooflineFraction: Double
         var busyFraction: Double?
-        let auc: Double
-        /// Multi-task models (MMoE): AUC per task.
+        /// Absent when not finite (`auc_unavailable` says why), as `train --json` writes it.
+        var auc: Double?
+        var aucUnavailable: String?
+        /// Multi-task models (MMoE): AUC per task (finite values only).
         var aucByTask: [String: Double]?
     }
 
