@@ -353,8 +353,8 @@ struct BenchCommand: AsyncParsableCommand {
         return pad(percent(r.fraction(samplesPerSec)), 9) + pad(percent(r.busyFraction(samplesPerSec)), 7)
     }
 
-    /// The GEMM rate of `cores` cores running dense products at once (nil on one core), printed
-    /// beside one core's rate measured the same way, so the two ceilings can be compared.
+    /// The GEMM rate of `cores` cores running dense products at once, and one core's rate measured
+    /// the same way (nil on one core), printed side by side so the two ceilings can be compared.
     func busyRate(cores: Int, precision: Precision, out: BenchOutput) throws -> (busy: Double, alone: Double)? {
         guard cores > 1 else { return nil }
         let alone = try DenseBenchmark.concurrentRate(threads: 1, precision: precision)[0]
