@@ -248,26 +248,21 @@ struct BenchCommand: AsyncParsableCommand {
             var label: String { model.kind.rawValue + (inMemory ? "" : " e2e") }
         }
         let series = models.flatMap { m in (inMemoryOnly ? [true] : [true, false]).map { Series(model: m, inMemory: $0) } }
-        var rates: [Double] = [], busyRates: [Double] = []
-        var speeds = [[Double]](repeating: [], count: series.count), fractions = speeds, busyFractions = speeds
+        // Each round's rates and runs (series i is runs[i]): what --json records and the summary reads.
+        var records: [BenchDocument.Round] = []
         for round in 1...rounds {
             let rate = try DenseBenchmark.hostRate(batch: batch, precision: precision)
-            rates.append(rate)
             // The busy ceiling of this round: on a shared host it is the two-core rate that neighbours
             // move, while one core's rate may hold steady.
             let busy = cores > 1 ? try DenseBenchmark.concurrentRate(threads: cores, precision: precision).reduce(0, +) : nil
-            if let busy { busyRates.append(busy) }
             var record = BenchDocument.Round(round: round, gflopsPerCore: rate, busyGflops: busy, runs: [])
             var line = String(format: "round %d: host %.1f GFLOP/s per core", round, rate)
                 + (busy.map { String(format: ", busy %.1f GFLOP/s on %d cores", $0, cores) } ?? "")
-            for (i, s) in series.enumerated() {
+            for s in series {
                 let r = try Trainer(config: s.model.config, counterEvents: []).run(dataset: s.model.dataset, inMemory: s.inMemory)
                 let roofline = DenseRoofline(cores: cores, gflopsPerCore: rate, flopsPerSample: s.model.flopsPerSample,
                                              busyGFLOPS: busy)
                 let fraction = roofline.fraction(r.samplesPerSec), busyFraction = roofline.busyFraction(r.samplesPerSec)
-                speeds[i].append(r.samplesPerSec)
-                fractions[i].append(fraction)
-                if let busyFraction { busyFractions[i].append(busyFraction) }
                 record.runs.append(.init(model: s.model.kind.rawValue, mode: s.inMemory ? "in-memory" : "end-to-end",
                                          samplesPerSec: r.samplesPerSec, rooflineFraction: fraction, busyFraction: busyFraction))
                 line += String(format: " | %@ %.0f samples/s (%.1f%%", s.label, r.samplesPerSec, 100 * fraction)
@@ -275,18 +270,22 @@ struct BenchCommand: AsyncParsableCommand {
             }
             out.line(line)
             out.record(round: record)
+            records.append(record)
         }
         /// "median M<unit> (min–max<rangeUnit>)" of `values` × `scale`, each number with `format`.
         func spread(_ values: [Double], _ format: String, scale: Double = 1, unit: String, rangeUnit: String = "") -> String {
             let f = { String(format: format, scale * $0) }
             return "median \(f(Descriptive.median(values)))\(unit) (\(f(values.min()!))–\(f(values.max()!))\(rangeUnit))"
         }
-        out.line("host GEMM rate over the rounds: " + spread(rates, "%.1f", unit: " GFLOP/s per core")
+        let busyRates = records.compactMap(\.busyGflops)
+        out.line("host GEMM rate over the rounds: " + spread(records.map(\.gflopsPerCore), "%.1f", unit: " GFLOP/s per core")
               + (busyRates.isEmpty ? "" : "; busy " + spread(busyRates, "%.1f", unit: " GFLOP/s")))
         for (i, s) in series.enumerated() {
             let percent = { (v: [Double]) in spread(v, "%.1f", scale: 100, unit: "%", rangeUnit: "%") }
-            let b = busyFractions[i]
-            out.line(pad("  " + s.label, 14) + spread(speeds[i], "%.0f", unit: " samples/s") + "; roofline " + percent(fractions[i])
+            let runs = records.map { $0.runs[i] }
+            let b = runs.compactMap(\.busyFraction)
+            out.line(pad("  " + s.label, 14) + spread(runs.map(\.samplesPerSec), "%.0f", unit: " samples/s")
+                  + "; roofline " + percent(runs.map(\.rooflineFraction))
                   + (b.isEmpty ? "" : "; busy " + percent(b)) + " over \(rounds) rounds")
         }
     }
