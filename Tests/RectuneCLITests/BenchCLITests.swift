@@ -229,6 +229,75 @@ final class BenchCLITests: XCTestCase {
         XCTAssertEqual((partial["runs"] as? [[String: Any]])?.first?["model"] as? String, "wdl", "the run measured before the error is kept")
     }
 
+    /// `compare --bench` reads real bench documents: against itself nothing changes; against a copy
+    /// at half the speed (pooled with the document twice per side, for enough samples) samples/s and
+    /// the roofline fraction regress, `--fail-on-regression` exits 1, and the notes name the setting
+    /// and commit that differ. A broken file is named with its line and column.
+    func testCompareBenchDocuments() throws {
+        let dir = try makeTemporaryDirectory("rectune-bench-compare")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let a = dir.appendingPathComponent("a.json").path
+        let r = try RectuneCLI.run(["bench", "--models", "wdl", "--contest", "none", "--sequence", "none", "--in-memory-only",
+                                    "--rows", "12000", "--batch", "128", "--steps", "3", "--warmup-steps", "1", "--rounds", "2",
+                                    "--json", a], in: dir)
+        XCTAssertEqual(r.status, 0, r.err)
+
+        let same = try RectuneCLI.run(["compare", "--bench", a, a, "--fail-on-regression"], in: dir)
+        XCTAssertEqual(same.status, 0, same.out + same.err)
+        XCTAssertFalse(same.out.contains("REGRESSED") || same.out.contains("improved"), same.out)
+        XCTAssertTrue(same.out.contains("criteo wdl in-memory"), same.out)
+        XCTAssertFalse(same.out.contains("note: "), "one document against itself differs in nothing: \(same.out)")
+
+        // B: every run and round at half the speed, with bf16 on and another commit.
+        var doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: a))) as? [String: Any])
+        func halved(_ runs: Any?) -> [[String: Any]] {
+            (runs as? [[String: Any]] ?? []).map { run in
+                var run = run
+                for key in ["samples_per_sec", "roofline_fraction"] { run[key] = (run[key] as? Double ?? 0) / 2 }
+                return run
+            }
+        }
+        doc["runs"] = halved(doc["runs"])
+        doc["rounds"] = (doc["rounds"] as? [[String: Any]] ?? []).map { round in
+            var round = round
+            round["runs"] = halved(round["runs"])
+            return round
+        }
+        var settings = try XCTUnwrap(doc["settings"] as? [String: Any])
+        settings["bf16"] = true
+        doc["settings"] = settings
+        doc["git_commit"] = String(repeating: "b", count: 40)
+        let b = dir.appendingPathComponent("b.json").path
+        try JSONSerialization.data(withJSONObject: doc).write(to: URL(fileURLWithPath: b))
+
+        let slower = try RectuneCLI.run(["compare", "--bench", "\(a),\(a)", "\(b),\(b)", "--fail-on-regression"], in: dir)
+        XCTAssertEqual(slower.status, 1, slower.out + slower.err)
+        for metric in ["samples_per_sec", "roofline_fraction"] {
+            let line = try XCTUnwrap(slower.out.split(separator: "\n").first { $0.hasPrefix("criteo wdl in-memory") && $0.contains(" \(metric) ") },
+                                     slower.out)
+            XCTAssertTrue(line.contains("6/6") && line.contains("0.500x") && line.hasSuffix("- REGRESSED"), String(line))
+        }
+        XCTAssertTrue(slower.out.contains("note: setting bf16: A false, B true"), slower.out)
+        XCTAssertTrue(slower.out.contains("note: commits: A "), slower.out)
+        XCTAssertTrue(slower.out.contains(", B bbbbbbbbbbbb"), slower.out)
+
+        let json = try RectuneCLI.run(["compare", "--bench", "\(a),\(a)", "\(b),\(b)", "--format", "json",
+                                       "--metric", "roofline_fraction:10%"], in: dir)
+        XCTAssertEqual(json.status, 0, "without --fail-on-regression a regression is reported, not an exit status")
+        let rows = try XCTUnwrap((JSONSerialization.jsonObject(with: Data(json.out.utf8)) as? [String: Any])?["rows"] as? [[String: Any]], json.out)
+        XCTAssertEqual(Set(rows.map { $0["metric"] as? String }), ["roofline_fraction"])
+        XCTAssertTrue(rows.allSatisfy { ($0["comparison"] as? [String: Any])?["threshold"] as? String == "±10%" })
+
+        let broken = dir.appendingPathComponent("broken.json")
+        try Data("{\n  \"format\": 1,\n  \"runs\": [\n  x ]\n}".utf8).write(to: broken)
+        let bad = try RectuneCLI.run(["compare", "--bench", a, broken.path], in: dir)
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertTrue(bad.err.contains("\(broken.path): not valid JSON: ") && bad.err.contains(" at line 4, column 3"), bad.err)
+        let unknown = try RectuneCLI.run(["compare", "--bench", a, a, "--metric", "wall_s"], in: dir)
+        XCTAssertEqual(unknown.status, 2)
+        XCTAssertTrue(unknown.err.contains("not a bench figure"), unknown.err)
+    }
+
     /// `--executor` and `--micro-batch` reach the benchmarked graph: the header names them, the
     /// profile counts one node per micro-batch for each dense product, and the critical path runs
     /// through one micro-batch's nodes (their names carry the micro-batch tag).

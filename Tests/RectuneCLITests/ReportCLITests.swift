@@ -82,6 +82,13 @@ final class ReportCLITests: XCTestCase {
                                              "--metric", "samples_per_sec:40%"], in: dir)
         XCTAssertEqual(cmpThreshold.status, 0, cmpThreshold.err)
         XCTAssertTrue(cmpThreshold.out.contains("±40%") && cmpThreshold.out.contains("= unchanged"), cmpThreshold.out)
+        // --fail-on-regression: exit 1 on the regression above, 0 when nothing regressed.
+        let gated = try Self.rectune(["compare", "cli-fixture:sps=1000", "cli-fixture:sps=700", "--db", "r.sqlite",
+                                      "--fail-on-regression"], in: dir)
+        XCTAssertEqual(gated.status, 1, gated.out + gated.err)
+        let gatedWide = try Self.rectune(["compare", "cli-fixture:sps=1000", "cli-fixture:sps=700", "--db", "r.sqlite",
+                                          "--metric", "samples_per_sec:40%", "--fail-on-regression"], in: dir)
+        XCTAssertEqual(gatedWide.status, 0, gatedWide.out + gatedWide.err)
         let typo = try Self.rectune(["report", "--db", "r.sqlite", "--metric", "samples_per_secc"], in: dir)
         XCTAssertEqual(typo.status, 2)
         XCTAssertTrue(typo.err.contains("did you mean 'samples_per_sec'"), typo.err)

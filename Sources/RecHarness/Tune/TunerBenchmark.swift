@@ -94,7 +94,7 @@ public enum TunerBenchmark {
     /// Every effective configuration of `space` (small spaces only).
     public static func allConfigs(_ space: SearchSpace) -> [TuneConfig] { space.allConfigs(limit: .max) ?? [] }
 
-    public struct Row: Sendable, Encodable {
+    public struct Row: Sendable, Codable {
         public var method: String
         public var seeds: Int
         /// Mean of true objective(chosen) / true objective(optimum) (1 = found the optimum).

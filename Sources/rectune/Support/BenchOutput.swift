@@ -57,7 +57,7 @@ final class BenchOutput {
 /// samples/s, milliseconds per step, GFLOP/s, fractions (0.71, not 71%), nanoseconds per sample.
 /// A figure the run did not measure is absent (the busy ceiling on one core, bf16 shapes on a host
 /// without bf16, whose reason is in `dense_unavailable`), never 0.
-struct BenchDocument: Encodable {
+struct BenchDocument: Codable {
     var format = 1
     let rectune: String
     /// The commit checked out where the binary was built (absent outside a git work tree).
@@ -90,20 +90,20 @@ struct BenchDocument: Encodable {
     /// `--tuner`: one row per method (`TunerBenchmark.Row`).
     var tuner: [TunerBenchmark.Row] = []
 
-    struct Host: Encodable {
+    struct Host: Codable {
         let cpu: String
         /// ISA-relevant flags (avx*, amx*, fma, f16c), sorted.
         let cpuFlags: String
         let cpus: Int
     }
 
-    struct OneDNN: Encodable {
+    struct OneDNN: Codable {
         let version: String
         let isa: String
     }
 
     /// The command's options that shape the figures.
-    struct Settings: Encodable {
+    struct Settings: Codable {
         let batch: Int
         let steps: Int
         let warmupSteps: Int
@@ -118,7 +118,7 @@ struct BenchDocument: Encodable {
         let weightLayout: String
     }
 
-    struct HostGEMM: Encodable {
+    struct HostGEMM: Codable {
         /// fp32, or bf16 with --bf16.
         let precision: String
         /// oneDNN on one thread, WDL's layer shapes.
@@ -131,7 +131,7 @@ struct BenchDocument: Encodable {
         var aloneGflops: Double?
     }
 
-    struct Run: Encodable {
+    struct Run: Codable {
         /// criteo or contest.
         let suite: String
         let model: String
@@ -152,20 +152,20 @@ struct BenchDocument: Encodable {
         var aucByTask: [String: Double]?
     }
 
-    struct Percentiles: Encodable {
+    struct Percentiles: Codable {
         let p50: Double
         let p90: Double
         let p99: Double
     }
 
-    struct Round: Encodable {
+    struct Round: Codable {
         let round: Int
         let gflopsPerCore: Double
         var busyGflops: Double?
         var runs: [RoundRun]
     }
 
-    struct RoundRun: Encodable {
+    struct RoundRun: Codable {
         let model: String
         /// in-memory or end-to-end.
         let mode: String
@@ -174,14 +174,14 @@ struct BenchDocument: Encodable {
         var busyFraction: Double?
     }
 
-    struct Reader: Encodable {
+    struct Reader: Codable {
         /// criteo, eleme, taobao, amazon-books (DIN: without _neg), amazon-books with _neg (DIEN).
         let reader: String
         let rowsPerSec: Double
         let mbPerSec: Double
     }
 
-    struct SequenceRun: Encodable {
+    struct SequenceRun: Codable {
         let model: String
         /// DIEN's rnn knob (unfused, fused); absent for DIN.
         var rnn: String?
@@ -191,7 +191,7 @@ struct BenchDocument: Encodable {
         let stepMsP99: Double
     }
 
-    struct DenseShape: Encodable {
+    struct DenseShape: Codable {
         let inputs: Int
         let outputs: Int
         let precision: String
@@ -208,7 +208,7 @@ struct BenchDocument: Encodable {
         let implementation: String
     }
 
-    struct LayoutChoice: Encodable {
+    struct LayoutChoice: Codable {
         let inputs: Int
         let outputs: Int
         let rows: Int
@@ -221,8 +221,130 @@ struct BenchDocument: Encodable {
         var recorded: String?
     }
 
-    struct Kernel: Encodable {
+    struct Kernel: Codable {
         let name: String
         let nsPerSample: Double
+    }
+}
+
+extension BenchDocument {
+    /// Reads the documents named in `list` (comma-separated paths) as one side of `compare --bench`.
+    /// - Throws: `SelectorError` naming the file: unreadable, not JSON, not a bench document, or
+    ///   another format than 1.
+    static func side(_ list: String) throws -> BenchComparison.Side {
+        let paths = list.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        if paths.isEmpty { throw SelectorError(message: "--bench: '\(list)' names no file") }
+        var documents: [BenchComparison.Document] = [], figures: [BenchComparison.Figure] = []
+        for path in paths {
+            let d = try read(path)
+            documents.append(d.provenance(path: path))
+            figures += d.figures
+        }
+        return BenchComparison.Side(label: paths.joined(separator: ", "), documents: documents, figures: figures)
+    }
+
+    /// One `rectune bench --json` document from `path`.
+    static func read(_ path: String) throws -> BenchDocument {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw SelectorError(message: "\(path): cannot read the file (\(FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file"))")
+        }
+        /// Any JSON value, skipped.
+        struct Skipped: Decodable { init(from decoder: Decoder) {} }
+        struct Format: Decodable { let format: Int?; let runs: [Skipped]? }
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let header: Format
+        do { header = try decoder.decode(Format.self, from: data) } catch {
+            throw SelectorError(message: "\(path): " + (syntaxError(data) ?? "not a JSON object: \(describe(error))"))
+        }
+        guard let format = header.format, header.runs != nil else {
+            throw SelectorError(message: "\(path): not a `rectune bench --json` document (no \"format\" and \"runs\")")
+        }
+        guard format == 1 else { throw SelectorError(message: "\(path): bench document format \(format); this rectune reads format 1") }
+        do { return try decoder.decode(BenchDocument.self, from: data) } catch {
+            throw SelectorError(message: "\(path): \(describe(error))")
+        }
+    }
+
+    /// A decoding error as one line: what is wrong and at which key path of the document (in its snake_case keys).
+    private static func describe(_ error: Error) -> String {
+        func at(_ path: [CodingKey]) -> String {
+            path.isEmpty ? "" : " at " + path.map { $0.intValue.map { "[\($0)]" } ?? "." + snakeCase($0.stringValue) }.joined()
+        }
+        switch error as? DecodingError {
+        case .keyNotFound(let key, let c)?: return "missing \"\(snakeCase(key.stringValue))\"" + at(c.codingPath)
+        case .typeMismatch(_, let c)?, .valueNotFound(_, let c)?, .dataCorrupted(let c)?:
+            return c.debugDescription.trimmingCharacters(in: CharacterSet(charactersIn: ".")) + at(c.codingPath)
+        default: return "\(error)"
+        }
+    }
+
+    /// The JSON parser's complaint about `data` with its line and column, or nil when `data` is valid JSON
+    /// (JSONDecoder says only "not valid JSON"; JSONSerialization gives the character offset).
+    static func syntaxError(_ data: Data) -> String? {
+        do { _ = try JSONSerialization.jsonObject(with: data); return nil } catch {
+            let text = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)"
+            guard let r = text.range(of: #" around character \d+"#, options: .regularExpression),
+                  let offset = Int(text[r].split(separator: " ").last ?? ""), offset <= data.count else { return "not valid JSON: " + text }
+            let before = data.prefix(offset)
+            let line = before.filter { $0 == UInt8(ascii: "\n") }.count + 1
+            let column = offset - (before.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0) + 1
+            let what = text.replacingCharacters(in: r, with: "").trimmingCharacters(in: CharacterSet(charactersIn: "."))
+            return "not valid JSON: \(what) at line \(line), column \(column)"
+        }
+    }
+
+    /// Where the document came from: commit, host, settings.
+    func provenance(path: String) -> BenchComparison.Document {
+        let settings = Mirror(reflecting: self.settings).children.compactMap { child in
+            child.label.map { BenchComparison.Setting(Self.snakeCase($0), "\(child.value)") }
+        }
+        let hostLine = "\(host.cpu), \(host.cpus) CPUs, oneDNN \(onednn.version) \(onednn.isa), kernels for \(kernelsBuiltFor)"
+        return .init(path: path, gitCommit: gitCommit, host: hostLine, settings: settings, complete: complete)
+    }
+
+    private static func snakeCase(_ name: String) -> String {
+        name.reduce(into: "") { s, c in s += c.isUppercase ? "_" + c.lowercased() : String(c) }
+    }
+
+    /// Every figure `compare --bench` compares: each run (and each `--rounds` round) of each model,
+    /// the host's GEMM rates, the readers, the sequence models, the `--dense` shapes and `--kernels`.
+    var figures: [BenchComparison.Figure] {
+        typealias F = BenchComparison.Figure
+        var out: [F] = []
+        if let g = hostGemm {
+            out.append(F("host GEMM \(g.precision)", .gflopsPerCore, g.gflopsPerCore))
+            if let busy = g.busyGflops { out.append(F("host GEMM \(g.precision)", .busyGflops, busy)) }
+        }
+        for r in runs {
+            let subject = [r.suite, r.model, r.variant, r.mode].compactMap { $0 }.joined(separator: " ")
+            out += [F(subject, .samplesPerSec, r.samplesPerSec), F(subject, .rooflineFraction, r.rooflineFraction)]
+            if let busy = r.busyFraction { out.append(F(subject, .busyFraction, busy)) }
+            out += [F(subject, .stepP50, r.stepMs.p50), F(subject, .stepP99, r.stepMs.p99)]
+            if let auc = r.auc { out.append(F(subject, .auc, auc)) }
+        }
+        for round in rounds {
+            if let g = hostGemm {
+                out.append(F("host GEMM \(g.precision)", .gflopsPerCore, round.gflopsPerCore))
+                if let busy = round.busyGflops { out.append(F("host GEMM \(g.precision)", .busyGflops, busy)) }
+            }
+            for r in round.runs {
+                let subject = "criteo \(r.model) \(r.mode)"
+                out += [F(subject, .samplesPerSec, r.samplesPerSec), F(subject, .rooflineFraction, r.rooflineFraction)]
+                if let busy = r.busyFraction { out.append(F(subject, .busyFraction, busy)) }
+            }
+        }
+        for r in readers { out.append(F("reader \(r.reader)", .rowsPerSec, r.rowsPerSec)) }
+        for s in sequence {
+            let subject = ["sequence", s.model, s.rnn].compactMap { $0 }.joined(separator: " ")
+            out += [F(subject, .samplesPerSec, s.samplesPerSec), F(subject, .stepP50, s.stepMsP50), F(subject, .stepP99, s.stepMsP99)]
+        }
+        for d in dense {
+            let subject = "dense \(d.inputs)→\(d.outputs) \(d.precision) batch \(d.batch) threads \(d.threads)"
+            out += [F(subject, .forwardGflops, d.forwardGflops), F(subject, .backwardDataGflops, d.backwardDataGflops),
+                    F(subject, .backwardWeightsGflops, d.backwardWeightsGflops)]
+        }
+        for k in kernels { out.append(F("kernel \(k.name)", .nsPerSample, k.nsPerSample)) }
+        return out
     }
 }
