@@ -28,6 +28,12 @@ final class BenchComparisonTests: XCTestCase {
             + figures(wdl, .stepP50, [12, 12.1, 11.9, 12.05, 11.95, 12.02])
             + figures(wdl, .rooflineFraction, [0.70, 0.71, 0.69, 0.705, 0.695, 0.702])
             + [F("reader criteo", .rowsPerSec, 1.5e6)])
+        // AUC: deterministic, so one value per side is judged on its ±0.001 alone.
+        let auc = BenchComparison.compare(
+            .init(label: "a", documents: [], figures: [F("criteo wdl in-memory", .auc, 0.7901), F("criteo dlrm in-memory", .auc, 0.7151)]),
+            .init(label: "b", documents: [], figures: [F("criteo wdl in-memory", .auc, 0.7871), F("criteo dlrm in-memory", .auc, 0.7155)]))
+        XCTAssertEqual(auc.rows.map(\.comparison.verdict), [.regressed, .unchanged], auc.rows.map(\.comparison.reason).description)
+        XCTAssertEqual(auc.rows.map(\.comparison.deterministic), [true, true])
         let c = BenchComparison.compare(a, b)
         func row(_ subject: String, _ metric: BenchComparison.Metric) -> BenchComparison.Row? {
             c.rows.first { $0.subject == subject && $0.metric == metric.rawValue }

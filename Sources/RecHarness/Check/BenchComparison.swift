@@ -42,7 +42,8 @@ public struct BenchComparison: Sendable, Codable {
             self == .auc ? MetricCatalog.spec("auc")?.threshold ?? .absolute(0.001) : .relative(0.02)
         }
 
-        /// AUC is the same for the same settings (bench's data and seeds are fixed): n_eff = 1.
+        /// AUC is the same for the same settings (bench's data and seeds are fixed): n_eff = 1, and one
+        /// value per side is judged on the threshold.
         public var deterministic: Bool { self == .auc }
     }
 
@@ -139,7 +140,13 @@ public struct BenchComparison: Sendable, Codable {
         var family = judged.map { raw[$0] }
         MultipleTesting.adjustAndJudge(&family, rule: rule)
         for (j, k) in judged.enumerated() { raw[k] = family[j] }
-        for k in raw.indices where !judged.contains(k) { Compare.judge(&raw[k], decisionP: raw[k].pValue, rule: rule) }
+        // AUC is deterministic (the bench's data and seeds are fixed; repeats would be copies), so one value
+        // per side is judged on the threshold alone, as the store's reports judge seed-fixed repeats.
+        var single = rule
+        single.minSamples = 1
+        for k in raw.indices where !judged.contains(k) {
+            Compare.judge(&raw[k], decisionP: raw[k].pValue, rule: pairs[k].metric.deterministic ? single : rule)
+        }
         let rows = pairs.indices.map { k in
             Row(subject: pairs[k].subject, metric: pairs[k].metric.rawValue, a: results[k].0, b: results[k].1,
                 comparison: ExperimentAnalyzer.metricComparison(raw[k]))

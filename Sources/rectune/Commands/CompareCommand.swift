@@ -18,7 +18,7 @@ struct CompareCommand: AsyncParsableCommand {
         step p50/p99 and AUC, the host's GEMM rates, readers, sequence models, --dense shapes and --kernels.
         A side's samples of a figure are each document's run plus each of its --rounds, so compare
         documents made with --rounds (or several documents per side) for verdicts; one value per side
-        gives the ratio and "inconclusive". Across hosts, compare roofline_fraction: it is taken against
+        gives the ratio and "inconclusive" (AUC, deterministic, is judged on its threshold alone). Across hosts, compare roofline_fraction: it is taken against
         each run's own host GEMM rate. Notes name the hosts, settings and commits that differ.
         --fail-on-regression exits 1 when any figure regressed (a CI gate on engine speed).
         """)
