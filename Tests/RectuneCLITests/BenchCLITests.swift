@@ -293,6 +293,11 @@ final class BenchCLITests: XCTestCase {
         let bad = try RectuneCLI.run(["compare", "--bench", a, broken.path], in: dir)
         XCTAssertEqual(bad.status, 2)
         XCTAssertTrue(bad.err.contains("\(broken.path): not valid JSON: ") && bad.err.contains(" at line 4, column 3"), bad.err)
+        for (path, why) in [(dir.appendingPathComponent("absent.json").path, "no such file"), (dir.path, "a folder")] {
+            let unreadable = try RectuneCLI.run(["compare", "--bench", path, a], in: dir)
+            XCTAssertEqual(unreadable.status, 2)
+            XCTAssertTrue(unreadable.err.contains("\(path): cannot read a bench document (\(why))"), unreadable.err)
+        }
         let unknown = try RectuneCLI.run(["compare", "--bench", a, a, "--metric", "wall_s"], in: dir)
         XCTAssertEqual(unknown.status, 2)
         XCTAssertTrue(unknown.err.contains("not a bench figure"), unknown.err)

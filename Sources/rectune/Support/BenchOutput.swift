@@ -246,7 +246,9 @@ extension BenchDocument {
     /// One `rectune bench --json` document from `path`.
     static func read(_ path: String) throws -> BenchDocument {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw SelectorError(message: "\(path): cannot read the file (\(FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file"))")
+            var isFolder: ObjCBool = false
+            let why = !FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) ? "no such file" : isFolder.boolValue ? "a folder" : "not readable"
+            throw SelectorError(message: "\(path): cannot read a bench document (\(why))")
         }
         /// Any JSON value, skipped.
         struct Skipped: Decodable { init(from decoder: Decoder) {} }
