@@ -4,12 +4,13 @@ import RecStats
 /// `rectune compare --bench A B`: the figures of two sets of `rectune bench --json` documents side
 /// by side, per subject (`criteo wdl end-to-end`, `host GEMM bf16`, `kernel …`) and metric, with the
 /// statistics of `rectune compare`: medians with bootstrap CIs, B ÷ A with its CI, the Mann–Whitney p
-/// with one Benjamini–Hochberg correction over all rows, and a verdict by the metric's polarity.
+/// with one Benjamini–Hochberg correction over the figures with enough samples to be judged, and a
+/// verdict by the metric's polarity.
 ///
 /// A side's samples of one figure are every value it has of it: each document's run, plus each of its
 /// `--rounds` (which measure the same figure again against that round's own host GEMM rate). One
 /// document without rounds gives one value per figure, so its comparisons are inconclusive (fewer than
-/// `minSamples`): the ratio is still shown. This is benchstat's and Google Benchmark's `compare.py`
+/// `minSamples`; AUC, deterministic, excepted): the ratio is still shown. This is benchstat's and Google Benchmark's `compare.py`
 /// use, with the fraction of the dense roofline as the figure that carries across hosts.
 public struct BenchComparison: Sendable, Codable {
     /// What a bench figure measures: its name (the result contract's where one exists), polarity and the
