@@ -48,6 +48,9 @@ public struct SetComparison: Sendable, Codable {
                              rows: rows, hostWarning: warning)
     }
 
+    /// Whether any metric got worse beyond its threshold with a significant q (`compare --fail-on-regression`).
+    public var hasRegression: Bool { rows.contains { $0.comparison.verdict == .regressed } }
+
     /// The side-by-side table.
     public var table: ReportTable {
         ReportTable(

@@ -166,12 +166,7 @@ struct BenchCommand: AsyncParsableCommand {
             }
             if profile {
                 let entries = try NodeProfiler.profile(config: c, dataset: dataset)
-                let total = entries.reduce(0) { $0 + $1.microsPerStep }
-                out.line(String(format: "  profile of one %@ step (inline, %.0f µs total):", kind.rawValue, total))
-                for e in entries.prefix(profileRows == 0 ? entries.count : profileRows) {
-                    out.line("    " + pad(e.group, 34) + pad(e.kind, 10) + pad("\(e.nodes) nodes", 10)
-                             + String(format: "%8.0f µs  %5.1f%%", e.microsPerStep, 100 * e.microsPerStep / max(total, 1e-9)))
-                }
+                printProfile(kind.rawValue, entries, rows: profileRows == 0 ? entries.count : profileRows, out: out)
                 printCriticalPath(kind.rawValue, try Trainer.criticalPath(config: c, dataset: dataset), out: out)
             }
             if let trace {
@@ -248,8 +243,6 @@ struct BenchCommand: AsyncParsableCommand {
             var label: String { model.kind.rawValue + (inMemory ? "" : " e2e") }
         }
         let series = models.flatMap { m in (inMemoryOnly ? [true] : [true, false]).map { Series(model: m, inMemory: $0) } }
-        // Each round's rates and runs (series i is runs[i]): what --json records and the summary reads.
-        var records: [BenchDocument.Round] = []
         for round in 1...rounds {
             let rate = try DenseBenchmark.hostRate(batch: batch, precision: precision)
             // The busy ceiling of this round: on a shared host it is the two-core rate that neighbours
@@ -270,8 +263,9 @@ struct BenchCommand: AsyncParsableCommand {
             }
             out.line(line)
             out.record(round: record)
-            records.append(record)
         }
+        // Each round's rates and runs as --json records them (series i is runs[i]): the summary reads these.
+        let records = out.document.rounds
         /// "median M<unit> (min–max<rangeUnit>)" of `values` × `scale`, each number with `format`.
         func spread(_ values: [Double], _ format: String, scale: Double = 1, unit: String, rangeUnit: String = "") -> String {
             let f = { String(format: format, scale * $0) }
@@ -319,12 +313,7 @@ struct BenchCommand: AsyncParsableCommand {
                 out.record(sequence: .init(model: kind.rawValue, rnn: kind == .dien ? rnn.rawValue : nil, nodes: r.graphNodes,
                                            samplesPerSec: r.samplesPerSec, stepMsP50: r.stepP50Ms, stepMsP99: r.stepP99Ms))
                 if profile {
-                    let total = r.profile.reduce(0) { $0 + $1.microsPerStep }
-                    out.line(String(format: "  profile of one %@ step (inline, %.0f µs total):", kind.rawValue, total))
-                    for e in r.profile.prefix(12) {
-                        out.line("    " + pad(e.group, 34) + pad(e.kind, 10) + pad("\(e.nodes) nodes", 10)
-                              + String(format: "%8.0f µs  %5.1f%%", e.microsPerStep, 100 * e.microsPerStep / max(total, 1e-9)))
-                    }
+                    printProfile(kind.rawValue, r.profile, rows: 12, out: out)
                 }
             }
         }
@@ -380,6 +369,16 @@ struct BenchCommand: AsyncParsableCommand {
                          w.worker, w.busy, w.nodes, w.idleBeforeFirst, w.idleBetween, w.idleAfterLast))
         }
         out.line("    trace: \(path)")
+    }
+
+    /// One step's inline profile: the total, then the first `rows` node groups with their share of it.
+    func printProfile(_ label: String, _ entries: [NodeProfiler.Entry], rows: Int, out: BenchOutput) {
+        let total = entries.reduce(0) { $0 + $1.microsPerStep }
+        out.line(String(format: "  profile of one %@ step (inline, %.0f µs total):", label, total))
+        for e in entries.prefix(rows) {
+            out.line("    " + pad(e.group, 34) + pad(e.kind, 10) + pad("\(e.nodes) nodes", 10)
+                     + String(format: "%8.0f µs  %5.1f%%", e.microsPerStep, 100 * e.microsPerStep / max(total, 1e-9)))
+        }
     }
 
     /// The critical path node by node, with its share of the step's work.
@@ -447,13 +446,7 @@ struct BenchCommand: AsyncParsableCommand {
                                               aucByTask: r.aucByTask.count > 1 ? r.aucByTask : nil))
                 }
                 if profile {
-                    let entries = try ContestTrainer.profile(config: v, dataset: dataset)
-                    let total = entries.reduce(0) { $0 + $1.microsPerStep }
-                    out.line(String(format: "  profile of one %@ step (inline, %.0f µs total):", label, total))
-                    for e in entries.prefix(12) {
-                        out.line("    " + pad(e.group, 34) + pad(e.kind, 10) + pad("\(e.nodes) nodes", 10)
-                              + String(format: "%8.0f µs  %5.1f%%", e.microsPerStep, 100 * e.microsPerStep / max(total, 1e-9)))
-                    }
+                    printProfile(label, try ContestTrainer.profile(config: v, dataset: dataset), rows: 12, out: out)
                     printCriticalPath(label, try ContestTrainer.criticalPath(config: v, dataset: dataset), out: out)
                 }
                 if let trace {

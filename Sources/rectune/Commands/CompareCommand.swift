@@ -60,7 +60,7 @@ struct CompareCommand: AsyncParsableCommand {
             let result = SetComparison.compare(setA, setB, metrics: parsed.map(\.name), analyzer: analyzer)
             let text = format == "json" ? try ReportRenderer.json(result) : result.render(markdown: format == "md")
             FileHandle.standardOutput.write(Data(text.utf8))
-            if failOnRegression && result.rows.contains(where: { $0.comparison.verdict == .regressed }) { throw ExitCode(ExitStatus.failure) }
+            if failOnRegression && result.hasRegression { throw ExitCode(ExitStatus.failure) }
         }
     }
 
