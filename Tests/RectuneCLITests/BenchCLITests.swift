@@ -230,7 +230,7 @@ final class BenchCLITests: XCTestCase {
     }
 
     /// `compare --bench` reads real bench documents: against itself nothing changes; against a copy
-    /// at half the speed (pooled with the document twice per side, for enough samples) samples/s and
+    /// at half the speed (fixed values in the real document's shape, pooled twice per side) samples/s and
     /// the roofline fraction regress, `--fail-on-regression` exits 1, and the notes name the setting
     /// and commit that differ. A broken file is named with its line and column.
     func testCompareBenchDocuments() throws {
@@ -248,21 +248,33 @@ final class BenchCLITests: XCTestCase {
         XCTAssertTrue(same.out.contains("criteo wdl in-memory"), same.out)
         XCTAssertFalse(same.out.contains("note: "), "one document against itself differs in nothing: \(same.out)")
 
-        // B: every run and round at half the speed, with bf16 on and another commit.
-        var doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: a))) as? [String: Any])
-        func halved(_ runs: Any?) -> [[String: Any]] {
-            (runs as? [[String: Any]] ?? []).map { run in
-                var run = run
-                for key in ["samples_per_sec", "roofline_fraction"] { run[key] = (run[key] as? Double ?? 0) / 2 }
-                return run
+        // The measured values vary as much as the host does (one slow round in CI overlapped the
+        // halved side), so A' and B keep the real document's structure with values set from its
+        // first run: A' at 1.00, 1.01, 1.02 × that run, B at half of A', with bf16 on and another commit.
+        let measured = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: a))) as? [String: Any])
+        let first = try XCTUnwrap((measured["runs"] as? [[String: Any]])?.first)
+        func document(scale: Double) -> [String: Any] {
+            var doc = measured
+            func scaled(_ runs: Any?, _ index: Int) -> [[String: Any]] {
+                (runs as? [[String: Any]] ?? []).map { run in
+                    var run = run
+                    for key in ["samples_per_sec", "roofline_fraction"] {
+                        run[key] = (first[key] as? Double ?? 0) * (1 + 0.01 * Double(index)) * scale
+                    }
+                    return run
+                }
             }
+            doc["runs"] = scaled(doc["runs"], 0)
+            doc["rounds"] = (doc["rounds"] as? [[String: Any]] ?? []).enumerated().map { index, round in
+                var round = round
+                round["runs"] = scaled(round["runs"], index + 1)
+                return round
+            }
+            return doc
         }
-        doc["runs"] = halved(doc["runs"])
-        doc["rounds"] = (doc["rounds"] as? [[String: Any]] ?? []).map { round in
-            var round = round
-            round["runs"] = halved(round["runs"])
-            return round
-        }
+        let fixed = dir.appendingPathComponent("a-fixed.json").path
+        try JSONSerialization.data(withJSONObject: document(scale: 1)).write(to: URL(fileURLWithPath: fixed))
+        var doc = document(scale: 0.5)
         var settings = try XCTUnwrap(doc["settings"] as? [String: Any])
         settings["bf16"] = true
         doc["settings"] = settings
@@ -270,7 +282,7 @@ final class BenchCLITests: XCTestCase {
         let b = dir.appendingPathComponent("b.json").path
         try JSONSerialization.data(withJSONObject: doc).write(to: URL(fileURLWithPath: b))
 
-        let slower = try RectuneCLI.run(["compare", "--bench", "\(a),\(a)", "\(b),\(b)", "--fail-on-regression"], in: dir)
+        let slower = try RectuneCLI.run(["compare", "--bench", "\(fixed),\(fixed)", "\(b),\(b)", "--fail-on-regression"], in: dir)
         XCTAssertEqual(slower.status, 1, slower.out + slower.err)
         for metric in ["samples_per_sec", "roofline_fraction"] {
             let line = try XCTUnwrap(slower.out.split(separator: "\n").first { $0.hasPrefix("criteo wdl in-memory") && $0.contains(" \(metric) ") },
@@ -281,7 +293,7 @@ final class BenchCLITests: XCTestCase {
         XCTAssertTrue(slower.out.contains("note: commits: A "), slower.out)
         XCTAssertTrue(slower.out.contains(", B bbbbbbbbbbbb"), slower.out)
 
-        let json = try RectuneCLI.run(["compare", "--bench", "\(a),\(a)", "\(b),\(b)", "--format", "json",
+        let json = try RectuneCLI.run(["compare", "--bench", "\(fixed),\(fixed)", "\(b),\(b)", "--format", "json",
                                        "--metric", "roofline_fraction:10%"], in: dir)
         XCTAssertEqual(json.status, 0, "without --fail-on-regression a regression is reported, not an exit status")
         let rows = try XCTUnwrap((JSONSerialization.jsonObject(with: Data(json.out.utf8)) as? [String: Any])?["rows"] as? [[String: Any]], json.out)
