@@ -69,38 +69,14 @@ public final class ContestBatchSource {
             try dataset.fill(&batch, index: k, batchSize: batchSize)
             return batch
         }
-        s.monitor.lock()
-        if let failure = s.failure { s.monitor.unlock(); throw failure }
-        if s.stopping { s.monitor.unlock(); throw StageError.stopped }
-        let slot = s.nextConsume % s.capacity
-        if s.slots[slot] == nil && !s.stopping {
-            s.stats.consumerWaits += 1
-            let t0 = stageMonotonicNanos()
-            while s.slots[slot] == nil && !s.stopping { s.monitor.waitReady() }
-            s.stats.waitNanoseconds += stageMonotonicNanos() &- t0
-        }
-        guard let result = s.slots[slot] else { s.monitor.unlock(); throw StageError.stopped }
-        s.slots[slot] = nil
-        s.nextConsume += 1
-        s.monitor.signalSpace()
-        switch result {
-        case .success(let batch):
-            s.monitor.unlock()
-            return batch
-        case .failure(let error):
-            s.failure = error
-            s.monitor.unlock()
-            throw error
-        }
+        return try s.consume()
     }
 
     /// Hands `batch`'s buffers back for reuse.
     public func recycle(_ batch: ContestBatch) {
         guard preparsed.isEmpty, batch.capacity == batchSize else { return }
         if let s = state {
-            s.monitor.lock()
-            s.free.append(batch)
-            s.monitor.unlock()
+            s.recycle(batch)
         } else {
             spare = batch
         }
@@ -108,19 +84,13 @@ public final class ContestBatchSource {
 
     /// Stage counters (waits, queue depth, batches, buffers).
     public var counters: StageCounters {
-        guard let s = state else { return stats }
-        s.monitor.lock()
-        defer { s.monitor.unlock() }
-        return s.stats
+        state?.counters ?? stats
     }
 
     /// Stops and joins the producers (idempotent).
     public func shutdown() {
         guard let s = state else { return }
-        s.monitor.lock()
-        s.stopping = true
-        s.monitor.broadcastAll()
-        s.monitor.unlock()
+        s.stop()
         for w in workers { w.join() }
         workers.removeAll()
     }

@@ -46,55 +46,21 @@ public final class StagedBatchSource: BatchSource {
 
     /// The next batch in index order; blocks until it is parsed. Throws the parse error of
     /// that batch (sticky), or `StageError.stopped` after `shutdown()`.
-    public func next() throws -> Batch {
-        let s = state
-        s.monitor.lock()
-        if let failure = s.failure { s.monitor.unlock(); throw failure }
-        if s.stopping { s.monitor.unlock(); throw StageError.stopped }
-        let slot = s.nextConsume % s.capacity
-        if s.slots[slot] == nil && !s.stopping {
-            s.stats.consumerWaits += 1
-            let t0 = stageMonotonicNanos()
-            while s.slots[slot] == nil && !s.stopping { s.monitor.waitReady() }
-            s.stats.waitNanoseconds += stageMonotonicNanos() &- t0
-        }
-        guard let result = s.slots[slot] else { s.monitor.unlock(); throw StageError.stopped }
-        s.slots[slot] = nil
-        s.nextConsume += 1
-        s.monitor.signalSpace()
-        switch result {
-        case .success(let batch):
-            s.monitor.unlock()
-            return batch
-        case .failure(let error):
-            s.failure = error
-            s.monitor.unlock()
-            throw error
-        }
-    }
+    public func next() throws -> Batch { try state.consume() }
 
     /// Gives `batch`'s buffers back to the producers.
     public func recycle(_ batch: Batch) {
         guard batch.capacity >= batchSize else { return }
-        state.monitor.lock()
-        state.free.append(batch)
-        state.monitor.unlock()
+        state.recycle(batch)
     }
 
     /// A snapshot of the counters.
-    public var counters: StageCounters {
-        state.monitor.lock()
-        defer { state.monitor.unlock() }
-        return state.stats
-    }
+    public var counters: StageCounters { state.counters }
 
     /// Stops the producers (a batch being parsed is finished and dropped) and joins them.
     /// Idempotent; later `next()` calls throw `StageError.stopped`.
     public func shutdown() {
-        state.monitor.lock()
-        state.stopping = true
-        state.monitor.broadcastAll()
-        state.monitor.unlock()
+        state.stop()
         for w in workers { w.join() }
         workers.removeAll()
     }
@@ -103,7 +69,7 @@ public final class StagedBatchSource: BatchSource {
 @available(*, unavailable, message: "a batch source has one consumer thread")
 extension StagedBatchSource: Sendable {}
 
-/// The shared state of a stage queue of `Item` batches and the producer loop.
+/// The shared state of a stage queue of `Item` batches: the producer loop and the consumer's side.
 final class StageQueueState<Item: Sendable>: @unchecked Sendable {  // every `var` is read and written only with `monitor` locked
     let monitor = StageMonitor()
     let capacity: Int
@@ -157,5 +123,56 @@ final class StageQueueState<Item: Sendable>: @unchecked Sendable {  // every `va
             if k == s.nextConsume { s.monitor.signalReady() }
         }
         s.monitor.unlock()
+    }
+
+    /// The consumer's next batch in index order; blocks (counted as a wait) until it is parsed.
+    /// Throws that batch's parse error, sticky for every later call, or `StageError.stopped`
+    /// after `stop()`.
+    func consume() throws -> Item {
+        monitor.lock()
+        if let failure { monitor.unlock(); throw failure }
+        if stopping { monitor.unlock(); throw StageError.stopped }
+        let slot = nextConsume % capacity
+        if slots[slot] == nil && !stopping {
+            stats.consumerWaits += 1
+            let t0 = stageMonotonicNanos()
+            while slots[slot] == nil && !stopping { monitor.waitReady() }
+            stats.waitNanoseconds += stageMonotonicNanos() &- t0
+        }
+        guard let result = slots[slot] else { monitor.unlock(); throw StageError.stopped }
+        slots[slot] = nil
+        nextConsume += 1
+        monitor.signalSpace()
+        switch result {
+        case .success(let batch):
+            monitor.unlock()
+            return batch
+        case .failure(let error):
+            failure = error
+            monitor.unlock()
+            throw error
+        }
+    }
+
+    /// Hands a consumed batch's buffers back to the producers.
+    func recycle(_ batch: Item) {
+        monitor.lock()
+        free.append(batch)
+        monitor.unlock()
+    }
+
+    /// A snapshot of the counters.
+    var counters: StageCounters {
+        monitor.lock()
+        defer { monitor.unlock() }
+        return stats
+    }
+
+    /// Tells the producers and a waiting consumer to stop; the caller joins the producer threads.
+    func stop() {
+        monitor.lock()
+        stopping = true
+        monitor.broadcastAll()
+        monitor.unlock()
     }
 }
