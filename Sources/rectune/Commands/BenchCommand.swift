@@ -10,36 +10,36 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Benchmark each model's training speed (figures, not a test).",
         discussion: """
-        For each model: steady-state samples/s and step-time percentiles from pre-parsed in-memory
-        batches, and end-to-end from a Criteo-format file (reading and parsing inside the step, split
-        across the inter-op workers, and with the stage knob on); then the Criteo reader's
-        single-thread parse speed. Each model's row also shows its fraction of the dense roofline: the dense
-        FLOPs per sample are summed from the step graph's dense products (forward, backward-data and
-        backward-weights at the model's shapes), the host's GEMM rate is measured at the start of the run
-        (oneDNN on one thread, WDL's layer shapes, fp32, and bf16 with --bf16), and the roofline is
-        cores × rate / FLOPs per sample with cores = inter × intra threads (at most the CPUs). With more
-        than one core, the "busy" column is the fraction of a second ceiling: the GEMM rate all the cores
-        deliver while every one of them runs the same products at once (lower than cores × one core's
-        rate when the cores share FMA units, memory bandwidth or a host).
-        --rounds N (N > 1) adds interleaved rounds for the Criteo models, for noisy hosts: each round
-        measures the host's GEMM rate again (on one core, and with more than one core also the busy
-        ceiling) and then every model in memory and (without
-        --in-memory-only) end to end from the file ("e2e"), and each run's roofline and busy
-        fractions are taken against its own round's rates; the summary gives the median and range of
-        samples/s and of the fractions over the rounds (a fraction moves less than samples/s when the
-        host's speed drifts, since both are measured within one round).
-        --profile adds where one step's time goes, node group by node group, and the step's critical path
-        as the cost-model executor measures it (node by node, on the run's inter-op threads).
-        --trace DIR records a few steps of each model on the run's executor and threads: each worker's
-        busy time and its idle time before its first node, between nodes and after its last, and a
-        Chrome trace per model (DIR/<model>.trace.json) to read the schedule node by node.
-        The contest models (--contest: WDL, DeepFM, DLRM on generated Ele.me data, MMoE on generated
-        Taobao data, in the contest's directory layout) get the same rows plus the reader's single-thread
-        parse speed; DeepFM runs with both --indicator settings. With any contest model, the Amazon Books
-        reader's parse speed is reported too, without the _neg files (as DIN reads) and with them (DIEN).
-        --json PATH writes the same figures as JSON (format 1: settings, host, oneDNN, host GEMM rates, one
-        entry per model row with its roofline fractions, the rounds, readers, and the --dense, --kernels and
-        --tuner tables). Build with -c release before trusting any figure.
+        For each model: steady-state samples/s and step-time percentiles from pre-parsed in-memory batches, and \
+        end-to-end from a Criteo-format file (reading and parsing inside the step, split across the inter-op \
+        workers, and with the stage knob on); then the Criteo reader's single-thread parse speed. Each model's row \
+        also shows its fraction of the dense roofline: the dense FLOPs per sample are summed from the step graph's \
+        dense products (forward, backward-data and backward-weights at the model's shapes), the host's GEMM rate is \
+        measured at the start of the run (oneDNN on one thread, WDL's layer shapes, fp32, and bf16 with --bf16), and \
+        the roofline is cores × rate / FLOPs per sample with cores = inter × intra threads (at most the CPUs). With \
+        more than one core, the "busy" column is the fraction of a second ceiling: the GEMM rate all the cores \
+        deliver while every one of them runs the same products at once (lower than cores × one core's rate when the \
+        cores share FMA units, memory bandwidth or a host).
+        --rounds N (N > 1) adds interleaved rounds for the Criteo models, for noisy hosts: each round measures the \
+        host's GEMM rate again (on one core, and with more than one core also the busy ceiling) and then every model \
+        in memory and (without --in-memory-only) end to end from the file ("e2e"), and each run's roofline and busy \
+        fractions are taken against its own round's rates; the summary gives the median and range of samples/s and \
+        of the fractions over the rounds (a fraction moves less than samples/s when the host's speed drifts, since \
+        both are measured within one round).
+        --profile adds where one step's time goes, node group by node group, and the step's critical path as the \
+        cost-model executor measures it (node by node, on the run's inter-op threads).
+        --trace DIR records a few steps of each model on the run's executor and threads: each worker's busy time and \
+        its idle time before its first node, between nodes and after its last, and a Chrome trace per model \
+        (DIR/<model>.trace.json) to read the schedule node by node.
+
+        The contest models (--contest: WDL, DeepFM, DLRM on generated Ele.me data, MMoE on generated Taobao data, in \
+        the contest's directory layout) get the same rows plus the reader's single-thread parse speed; DeepFM runs \
+        with both --indicator settings. With any contest model, the Amazon Books reader's parse speed is reported \
+        too, without the _neg files (as DIN reads) and with them (DIEN).
+
+        --json PATH writes the same figures as JSON (format 1: settings, host, oneDNN, host GEMM rates, one entry \
+        per model row with its roofline fractions, the rounds, readers, and the --dense, --kernels and --tuner \
+        tables). Build with -c release before trusting any figure.
         """)
 
     @Option(help: "Criteo models to benchmark, comma-separated ('none' for none).") var models = "wdl,dlrm,deepfm"

@@ -10,10 +10,10 @@ struct CheckCommand: AsyncParsableCommand {
         Compare stored runs:   rectune check --baseline SEL --candidate SEL
         Measure both now:      rectune check --ab SPEC_A SPEC_B [--repeats N]   (runs alternate A B A B …)
         External commands:     rectune check --ab-command 'CMD A' 'CMD B' [--repeats N]
-        Selectors: NAME or ID, NAME:key=value,…, runs:1,2,3. Specs measured now are stored in --db as new
-        experiments. External commands run under `rectune measure` (wall time + counters); a JSON object
-        printed on their stdout adds its numbers as metrics.
-        Exit: 0 no regression, 1 regression, 3 inconclusive (1 with --inconclusive-fails), 2 usage/data error.
+        Selectors: NAME or ID, NAME:key=value,…, runs:1,2,3. Specs measured now are stored in --db as new \
+        experiments. External commands run under `rectune measure` (wall time + counters); a JSON object printed on \
+        their stdout adds its numbers as metrics.
+        Exit: 0 no regression, 1 regression, 3 inconclusive (1 with --inconclusive-fails), 2 usage/data error. \
         Prints a Markdown summary on stdout.
         """)
 

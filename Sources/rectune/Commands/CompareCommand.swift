@@ -9,17 +9,17 @@ struct CompareCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compare", abstract: "Compare two experiments, configs or run sets, or two sets of bench documents.",
         discussion: """
-        A and B are selectors: NAME or ID (an experiment), NAME:key=value,key=value (one configuration
-        of an experiment), or runs:1,2,3 (run ids). B is compared against A: medians with bootstrap 95%
-        CIs, the ratio B/A with CI, the Mann-Whitney p-value and a verdict per metric (polarity per metric).
+        A and B are selectors: NAME or ID (an experiment), NAME:key=value,key=value (one configuration of an \
+        experiment), or runs:1,2,3 (run ids). B is compared against A: medians with bootstrap 95% CIs, the ratio B/A \
+        with CI, the Mann-Whitney p-value and a verdict per metric (polarity per metric).
 
-        With --bench, A and B are `rectune bench --json` documents (several per side: comma-separated
-        paths, pooled), compared figure by figure: each model's samples/s, roofline and busy fractions,
-        step p50/p99 and AUC, the host's GEMM rates, readers, sequence models, --dense shapes and --kernels.
-        A side's samples of a figure are each document's run plus each of its --rounds, so compare
-        documents made with --rounds (or several documents per side) for verdicts; one value per side
-        gives the ratio and "inconclusive" (AUC, deterministic, is judged on its threshold alone). Across hosts, compare roofline_fraction: it is taken against
-        each run's own host GEMM rate. Notes name the hosts, settings and commits that differ.
+        With --bench, A and B are `rectune bench --json` documents (several per side: comma-separated paths, \
+        pooled), compared figure by figure: each model's samples/s, roofline and busy fractions, step p50/p99 and \
+        AUC, the host's GEMM rates, readers, sequence models, --dense shapes and --kernels. A side's samples of a \
+        figure are each document's run plus each of its --rounds, so compare documents made with --rounds (or \
+        several documents per side) for verdicts; one value per side gives the ratio and "inconclusive" (AUC, \
+        deterministic, is judged on its threshold alone). Across hosts, compare roofline_fraction: it is taken \
+        against each run's own host GEMM rate. Notes name the hosts, settings and commits that differ.
         --fail-on-regression exits 1 when any figure regressed (a CI gate on engine speed).
         """)
 

@@ -9,9 +9,9 @@ struct MeasureCommand: AsyncParsableCommand {
         commandName: "measure",
         abstract: "Count perf events of an external command, like perf stat.",
         discussion: """
-        Counters are attached before the command execs and inherited by its threads and children.
-        The command's stdout and stderr pass through; the counter table goes to stderr.
-        Events this machine cannot count are shown as <not supported: reason>, never as 0.
+        Counters are attached before the command execs and inherited by its threads and children. The command's \
+        stdout and stderr pass through; the counter table goes to stderr. Events this machine cannot count are shown \
+        as <not supported: reason>, never as 0.
         Example: rectune measure --json - -- python3 train.py --epochs 1
         """)
 

@@ -10,12 +10,11 @@ struct ReportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report", abstract: "Report an experiment (text, md, csv, csv-wide, html, ipynb, json).",
         discussion: """
-        EXPERIMENT is a stored experiment's name (its latest run) or id; without it (or with --latest)
-        the most recent experiment is reported. Per config: the knobs that vary, samples/s median with
-        a bootstrap 95% CI, ratio vs baseline with CI and verdict, the other metrics; main effects;
-        claims; failed runs; the host. A counter that could not be measured shows as n/a (reason).
-        ipynb goes to notebooks-export/<experiment>.ipynb unless --out is given; other formats go to
-        stdout unless --out is given.
+        EXPERIMENT is a stored experiment's name (its latest run) or id; without it (or with --latest) the most \
+        recent experiment is reported. Per config: the knobs that vary, samples/s median with a bootstrap 95% CI, \
+        ratio vs baseline with CI and verdict, the other metrics; main effects; claims; failed runs; the host. A \
+        counter that could not be measured shows as n/a (reason). ipynb goes to notebooks-export/<experiment>.ipynb \
+        unless --out is given; other formats go to stdout unless --out is given.
         """)
 
     @Argument(help: "Experiment name or id (default: the latest).")

@@ -8,12 +8,12 @@ struct SweepCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sweep", abstract: "Run an experiment spec and store every run.",
         discussion: """
-        Runs already stored as ok for the same spec are skipped, so re-running the command (or
-        --resume) continues an interrupted sweep. Each run is claimed in the store before it
-        starts, so a second sweep of the same spec skips what the first one runs. Ctrl-C kills the
-        current run's process group, marks it interrupted and exits 130; everything finished is kept.
-        Exit: 0 every run ok, 4 some run failed/crashed/timed out/invalid, 5 the store failed (the
-        outcome is kept in the run folder; --resume ingests it), 2 usage or spec error, 130 interrupted.
+        Runs already stored as ok for the same spec are skipped, so re-running the command (or --resume) continues \
+        an interrupted sweep. Each run is claimed in the store before it starts, so a second sweep of the same spec \
+        skips what the first one runs. Ctrl-C kills the current run's process group, marks it interrupted and exits \
+        130; everything finished is kept.
+        Exit: 0 every run ok, 4 some run failed/crashed/timed out/invalid, 5 the store failed (the outcome is kept \
+        in the run folder; --resume ingests it), 2 usage or spec error, 130 interrupted.
         """)
 
     @Argument(help: "The experiment spec (YAML).")

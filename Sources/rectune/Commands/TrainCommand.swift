@@ -99,15 +99,15 @@ struct TrainCommand: AsyncParsableCommand {
         commandName: "train",
         abstract: "Train a model and write the result contract.",
         discussion: """
-        Trains WDL, DLRM or DeepFM on a Criteo-format file or generated data (or a contest model, below) under the given knobs,
-        measures warm-up and steady-state phases (perf counters, getrusage, engine counters), evaluates
-        AUC and logloss on the held-out rows, prints a summary on stderr and, with --json, writes the
-        result object the harness reads.
+        Trains WDL, DLRM or DeepFM on a Criteo-format file or generated data (or a contest model, below) under the \
+        given knobs, measures warm-up and steady-state phases (perf counters, getrusage, engine counters), evaluates \
+        AUC and logloss on the held-out rows, prints a summary on stderr and, with --json, writes the result object \
+        the harness reads.
 
-        The contest models run on the contest's directories: --dataset eleme (WDL, DeepFM, DLRM as the
-        contest scripts build them), taobao (MMoE, implied by --model mmoe) and amazon-books (DIN and
-        DIEN, implied by --model din|dien; DIEN also reads the *_neg files); the result then also
-        has auc_by_task, and --eval-rows caps the evaluation file (default: all of it).
+        The contest models run on the contest's directories: --dataset eleme (WDL, DeepFM, DLRM as the contest \
+        scripts build them), taobao (MMoE, implied by --model mmoe) and amazon-books (DIN and DIEN, implied by \
+        --model din|dien; DIEN also reads the *_neg files); the result then also has auc_by_task, and --eval-rows \
+        caps the evaluation file (default: all of it).
 
         Examples:
           rectune train --model wdl --synthetic-rows 60000 --steps 100 --json -

@@ -9,16 +9,15 @@ struct TuneCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tune", abstract: "Search the knobs of a spec's model for the best objective that keeps a constraint.",
         discussion: """
-        The spec's `tune:` section names the knobs (default: every runtime knob that applies to the
-        model), the objective (e.g. samples_per_sec, train_seconds), the constraint (e.g. "auc >= 0.70"
-        with a margin), the budget and the scales. Stages: a full-scale baseline run; screening at the
-        first scale (fractional or random design, seeds varied) with main effects per knob; racing and
-        successive halving at the middle scales; confirmation of the finalists at full scale,
-        interleaved with the baseline. A finalist is chosen only when it is clearly better than the
-        baseline and its constraint metric's 95% confidence bound clears the bound plus margin;
-        otherwise the baseline is kept. Every trial is a run in the store (experiments named
-        `<spec name>.tune@<scale>`): after Ctrl-C or a crash, --resume continues without rerunning
-        finished trials. Exit: 0 done, 2 spec or usage error, 5 store failure, 130 interrupted.
+        The spec's `tune:` section names the knobs (default: every runtime knob that applies to the model), the \
+        objective (e.g. samples_per_sec, train_seconds), the constraint (e.g. "auc >= 0.70" with a margin), the \
+        budget and the scales. Stages: a full-scale baseline run; screening at the first scale (fractional or random \
+        design, seeds varied) with main effects per knob; racing and successive halving at the middle scales; \
+        confirmation of the finalists at full scale, interleaved with the baseline. A finalist is chosen only when \
+        it is clearly better than the baseline and its constraint metric's 95% confidence bound clears the bound \
+        plus margin; otherwise the baseline is kept. Every trial is a run in the store (experiments named `<spec \
+        name>.tune@<scale>`): after Ctrl-C or a crash, --resume continues without rerunning finished trials. Exit: 0 \
+        done, 2 spec or usage error, 5 store failure, 130 interrupted.
         """)
 
     @Argument(help: "The experiment spec (YAML) with a `tune:` section (or none: every defaults).")
