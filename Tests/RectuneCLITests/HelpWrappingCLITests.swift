@@ -44,6 +44,20 @@ final class HelpWrappingCLITests: XCTestCase {
         }
     }
 
+    /// Lines laid out by hand in a command's overview (indented: examples) are not wrapped by
+    /// argument-parser, which would continue them at column 0 in the middle of a command line: each
+    /// must fit an 80-column terminal (long examples continue on an indented line after a shell `\`).
+    func testHandLaidOutOverviewLinesFitEightyColumns() throws {
+        for command in try Self.commandPaths(in: dir) {
+            let r = try RectuneCLI.run(command + ["--help"], in: dir, environment: ["COLUMNS": "400"])
+            XCTAssertEqual(r.status, 0, r.err)
+            let overview = r.out.components(separatedBy: "\n").prefix { !$0.hasPrefix("USAGE:") }
+            for line in overview where Self.indentation(line) > 0 && line.count >= 80 {
+                XCTFail("`\((["rectune"] + command).joined(separator: " ")) --help`: a hand-laid-out line of \(line.count) characters wraps at 80 columns:\n| \(line)")
+            }
+        }
+    }
+
     /// The detector itself, on text wrapped the way argument-parser wraps it.
     func testEarlyBreakDetector() {
         let ragged = """

@@ -28,7 +28,8 @@ struct ContestRunCommand: AsyncParsableCommand {
 
         Examples:
           rectune contest run --scale 0.02 --models wdl,deepfm,dlrm,mmoe
-          rectune contest run --submission Experiments/contest/hand-tuned.yaml --scale 0.1 --repeats 3 --json board.json
+          rectune contest run --submission Experiments/contest/hand-tuned.yaml \\
+              --scale 0.1 --repeats 3 --json board.json
           rectune contest run --data /data/tianchi --scale 1
         """)
 
@@ -149,8 +150,10 @@ struct ContestTuneCommand: AsyncParsableCommand {
         --submission FILE --repeats N`.
 
         Examples:
-          rectune contest tune --scale 0.02 --budget 20 --out Experiments/contest/tuned.yaml
-          rectune contest tune --models dien,din --scale 0.1 --budget 60 --out books.yaml
+          rectune contest tune --scale 0.02 --budget 20 \\
+              --out Experiments/contest/tuned.yaml
+          rectune contest tune --models dien,din --scale 0.1 --budget 60 \\
+              --out books.yaml
         """)
 
     @Option(help: "Multiplies every step count (the contest the settings are tuned for).") var scale: Double = 1

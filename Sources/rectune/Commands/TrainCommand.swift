@@ -111,10 +111,13 @@ struct TrainCommand: AsyncParsableCommand {
 
         Examples:
           rectune train --model wdl --synthetic-rows 60000 --steps 100 --json -
-          rectune train --model deepfm --dataset eleme --data data/eleme --hash-buckets 10000 --indicator scatter
+          rectune train --model deepfm --dataset eleme --data data/eleme \\
+              --hash-buckets 10000 --indicator scatter
           rectune train --model mmoe --data data/taobao --json out.json
-          rectune train --model dien --data data/books --rnn fused --checkpoint ckpt --json out.json
-          rectune train --model dlrm --data data/train.tsv --executor costmodel --allocator adaptive --json out.json
+          rectune train --model dien --data data/books --rnn fused --checkpoint ckpt \\
+              --json out.json
+          rectune train --model dlrm --data data/train.tsv --executor costmodel \\
+              --allocator adaptive --json out.json
         """)
 
     @OptionGroup var options: TrainOptions
