@@ -325,4 +325,7 @@ static inline long rt_adam_avx512(float *theta, const float *g, const float *g2,
     return k;
 }
 
+/* The engine's bf16 weight-gradient kernel (AVX-512 BF16 without AMX). */
+#include "bf16_weight_gradient.h"
+
 #endif

@@ -14,6 +14,7 @@ struct Rectune: AsyncParsableCommand {
         Counters: measure, doctor
         Harness:  plan, sweep, tune, runs, show
         Analysis: report, compare, check
+        Contest:  contest
         Exit: 0 ok, 1 failure (check: regression), 2 usage/input error, 3 check inconclusive, 4 sweep with failed \
         runs, 5 store failure during a sweep, 130 interrupted; measure: the command's status.
         """,

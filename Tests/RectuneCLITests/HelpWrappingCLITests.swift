@@ -58,6 +58,31 @@ final class HelpWrappingCLITests: XCTestCase {
         }
     }
 
+    /// The root overview groups the subcommands ("Engine:   train, bench, …"): every subcommand
+    /// `--help` lists (but `help`) is in one group, and every name in a group is a subcommand.
+    func testRootOverviewGroupsEverySubcommand() throws {
+        let r = try RectuneCLI.run(["--help"], in: dir, environment: ["COLUMNS": "400"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let lines = r.out.components(separatedBy: "\n")
+        let listed = Set(lines.drop { $0 != "SUBCOMMANDS:" }.dropFirst().compactMap { line -> String? in
+            // "  train   Train a model…" (not the closing "  See 'rectune help <subcommand>'…").
+            guard line.hasPrefix("  "), !line.hasPrefix("   "), let name = line.split(separator: " ").first,
+                  name.first?.isLowercase == true else { return nil }
+            return String(name)
+        }).subtracting(["help"])
+        XCTAssertTrue(listed.contains("contest") && listed.contains("train"), "subcommands: \(listed.sorted())")
+        let overview = lines.prefix { !$0.hasPrefix("USAGE:") }
+        let grouped = Set(overview.compactMap { line -> [String]? in
+            guard let colon = line.firstIndex(of: ":"), !line.hasPrefix(" "), !line.hasPrefix("Exit") else { return nil }
+            // "Engine:   train, …" (a capitalized word; not "OVERVIEW:").
+            let group = line[..<colon]
+            guard group.first?.isUppercase == true, group.dropFirst().allSatisfy(\.isLowercase) else { return nil }
+            return line[line.index(after: colon)...].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        }.joined())
+        XCTAssertEqual(listed.subtracting(grouped).sorted(), [], "subcommands missing from the overview's groups:\n\(r.out)")
+        XCTAssertEqual(grouped.subtracting(listed).sorted(), [], "names in the overview's groups that are no subcommand")
+    }
+
     /// The detector itself, on text wrapped the way argument-parser wraps it.
     func testEarlyBreakDetector() {
         let ragged = """

@@ -152,6 +152,10 @@ final class DNNLMemory {
 
     deinit { dnnl_memory_destroy(handle) }
 
+    /// Where the memory object points now (nil before the first `point(at:)` of one created
+    /// without storage).
+    var pointer: UnsafeMutableRawPointer? { current }
+
     /// Re-points the memory object at `pointer` (`dnnl_memory_set_data_handle`), skipped when unchanged.
     @inline(__always)
     func point(at pointer: UnsafeRawPointer) {

@@ -44,15 +44,19 @@ public enum DenseBenchmark {
     /// - Parameters:
     ///   - threads: OpenMP threads for the calling thread (`omp_set_num_threads`).
     ///   - iterations: timed calls per product (after 3 warm-up calls); median and best are reported.
+    ///   - packedWeightGradient: bf16 backward-weights by the engine's kernel where it applies
+    ///     (`PackedWeightGradient`, as in training); false (the default, and the host rates
+    ///     below): oneDNN's primitive, so the roofline measures the host, not the engine.
     /// - Throws: `DNNLError` if a primitive cannot be created.
     public static func run(shapes: [Shape] = wdlShapes, batch: Int = 512, precision: Precision,
-                           iterations: Int = 50, threads: Int = 2) throws -> [Result] {
+                           iterations: Int = 50, threads: Int = 2, packedWeightGradient: Bool = false) throws -> [Result] {
         dnnlRequire(iterations >= 1, "iterations must be >= 1, got \(iterations)")
         let context = try DNNLContext(workers: 1)
         context.setIntraOpThreads(threads)
         var results: [Result] = []
         for (index, shape) in shapes.enumerated() {
-            let rig = try LayerRig(shape: shape, index: index, batch: batch, precision: precision, context: context)
+            let rig = try LayerRig(shape: shape, index: index, batch: batch, precision: precision, context: context,
+                                   packedWeightGradient: packedWeightGradient)
             let flops = rig.flops
             let fwd = timeSeconds(iterations) { rig.forward() }
             let bwdData = timeSeconds(iterations) { rig.backwardData() }
@@ -148,10 +152,11 @@ public enum DenseBenchmark {
 
         init(shape: Shape, index: Int, batch: Int, precision: Precision, context: DNNLContext, relu: Bool = true,
              layout: WeightLayout? = nil, weightGradient: WeightGradientMethod? = nil,
-             forwardWeights: ForwardWeights? = nil) throws {
+             forwardWeights: ForwardWeights? = nil, packedWeightGradient: Bool = false) throws {
             layer = try DenseLayer(name: "bench.\(index)", inputs: shape.inputs, outputs: shape.outputs, relu: relu,
                                    precision: precision, context: context, seed: UInt64(index + 1), weightLayout: layout,
-                                   weightGradient: weightGradient, forwardWeights: forwardWeights)
+                                   weightGradient: weightGradient, forwardWeights: forwardWeights,
+                                   packedWeightGradient: packedWeightGradient)
             try layer.prepare(batch: batch)
             self.batch = batch
             flops = 2.0 * Double(batch) * Double(shape.inputs) * Double(shape.outputs)

@@ -22,15 +22,19 @@ final class DenseBinding {
     /// `WeightGradientMethod.transposedGEMM` only: the transposed operand (`[columns][rows]`), which
     /// `backwardWeights` (then the transposing reorder) writes and `dnnl_sgemm` reads; nil otherwise.
     let transposedOperand: AlignedBuffer?
+    /// The packed operands of the engine's bf16 weight-gradient kernel (`PackedWeightGradient`),
+    /// for layers that take it at this batch; nil otherwise and in boosted bindings.
+    let packedOperands: PackedWeightGradient.Buffers?
 
     /// `backwardWeights` is oneDNN's backward-weights primitive, or for `transposedGEMM` the reorder
     /// that transposes the operand.
     typealias Primitives = (forward: DNNLPrimitive, backwardData: DNNLPrimitive, backwardWeights: DNNLPrimitive)
 
-    init(plan p: Primitives, layer: DenseLayer, output outputDesc: DNNLMemoryDesc, gradInput gradInputDesc: DNNLMemoryDesc,
-         lowSrc: DNNLMemoryDesc, lowDst: DNNLMemoryDesc, bias biasDesc: DNNLMemoryDesc,
+    init(plan p: Primitives, layer: DenseLayer, batch: Int, boosted: Bool, output outputDesc: DNNLMemoryDesc,
+         gradInput gradInputDesc: DNNLMemoryDesc, lowSrc: DNNLMemoryDesc, lowDst: DNNLMemoryDesc, bias biasDesc: DNNLMemoryDesc,
          weights productWeights: DenseLayer.ProductWeights) throws {
         let engine = layer.context.engine
+        packedOperands = boosted ? nil : layer.packedWeightGradient?.buffers(rows: batch)
         let bf16 = layer.precision == .bf16
         inputStaging = bf16 && !layer.lowPrecisionInput ? AlignedBuffer(bytes: lowSrc.bytes) : nil
         gradientStaging = bf16 && !layer.lowPrecisionOutput ? AlignedBuffer(bytes: lowDst.bytes) : nil
@@ -242,6 +246,14 @@ extension DenseLayer {
             let b = plan.binding(worker, boosted: w.boosted)
             takeInput(b)
             b.take(gradOutput: gradOutput, count: batch &* outputs)
+            // The engine's kernel runs on the calling thread alone: a worker with a larger OpenMP
+            // team keeps the primitive, which uses the team.
+            if let kernel = packedWeightGradient, let operands = b.packedOperands, !w.boosted,
+               rectune_omp_get_max_threads() == 1, let input = b.productInput.pointer, let gradient = b.productGradient.pointer {
+                kernel.compute(rows: batch, input: input, gradOutput: gradient, buffers: operands, gradWeights: gradWeights,
+                               gradBias: gradBias)
+                return
+            }
             b.gradWeights.point(at: gradWeights)
             b.gradBias.point(at: gradBias)
             b.backwardWeights.execute(on: w.stream, scratchpad: w.scratchpad.pointer)

@@ -52,8 +52,13 @@ public final class DenseLayer: Sendable {
     /// fp32 input (bf16 layers that are not chained to a bf16 layer before them).
     public var convertsInput: Bool { precision == .bf16 && !lowPrecisionInput }
     /// How backward-weights computes the weight gradient (fp32: the context's `weight_layout`
-    /// policy decides; bf16: oneDNN's primitive).
+    /// policy decides; bf16: oneDNN's primitive, or the engine's kernel where
+    /// `packedWeightGradient` applies).
     public let weightGradient: WeightGradientMethod
+    /// bf16 on AVX-512 BF16 hosts without AMX: the engine's weight-gradient kernel, which
+    /// backward-weights takes instead of oneDNN's primitive where it applies (see
+    /// `PackedWeightGradient`); nil where the primitive always runs.
+    let packedWeightGradient: PackedWeightGradient?
     /// Which weights forward reads (fp32: the context's `weight_layout` policy decides; bf16: the
     /// master, in the sense that the bf16 copy is the master's, read by backward-data too).
     public let forwardWeights: ForwardWeights
@@ -85,14 +90,16 @@ public final class DenseLayer: Sendable {
     /// layouts only) how backward-weights computes and `forwardWeights` (fp32, plain layouts only)
     /// which weights forward reads; with all three nil the context's `weightLayout` policy decides
     /// (`WeightLayoutChooser`), and a forced layout without a method gets oneDNN's primitive and
-    /// forward on the master.
+    /// forward on the master. `packedWeightGradient: false` keeps oneDNN's backward-weights
+    /// primitive for a bf16 layer where the engine's kernel would apply (`PackedWeightGradient`).
     /// - Throws: `DNNLError` if oneDNN cannot create the layout-probing primitives or reorders.
     /// Chained bf16 layers (`lowPrecisionInput` / `lowPrecisionOutput`, see `MLPStack`) hand each
     /// other bf16 activations and gradients directly: no fp32 copy is written and converted again.
     public init(name: String, inputs: Int, outputs: Int, relu: Bool, precision: Precision,
                 context: DNNLContext, seed: UInt64, lowPrecisionInput: Bool = false,
                 lowPrecisionOutput: Bool = false, weightLayout: WeightLayout? = nil,
-                weightGradient: WeightGradientMethod? = nil, forwardWeights: ForwardWeights? = nil) throws {
+                weightGradient: WeightGradientMethod? = nil, forwardWeights: ForwardWeights? = nil,
+                packedWeightGradient: Bool = true) throws {
         dnnlRequire(inputs >= 1 && outputs >= 1, "\(name): inputs and outputs must be >= 1, got \(inputs)→\(outputs)")
         dnnlRequire(precision == .bf16 || !(lowPrecisionInput || lowPrecisionOutput),
                     "\(name): bf16 inputs or outputs need precision bf16")
@@ -168,6 +175,8 @@ public final class DenseLayer: Sendable {
         }
         self.weightGradient = arrangement.gradient
         self.forwardWeights = arrangement.forward
+        self.packedWeightGradient = precision == .bf16 && packedWeightGradient && PackedWeightGradient.hostTakesKernel
+            ? PackedWeightGradient(master: masterDesc, inputs: inputs, outputs: outputs) : nil
         transposesInput = Self.denseWeightsAreTransposed(masterDesc, inputs: inputs, outputs: outputs) ?? false
         weights = ParameterTensor(name: "\(name).weights", rows: outputs, columns: inputs,
                                   count: masterDesc.bytes / MemoryLayout<Float>.stride, layout: masterDesc.formatTag)

@@ -47,14 +47,14 @@ final class DensePlan: @unchecked Sendable {
         scratchpadBytes = [narrow, wide].compactMap { $0 }
             .flatMap { [$0.forward, $0.backwardData, $0.backwardWeights] }
             .map(\.scratchpad.bytes).max() ?? 0
-        func bind(_ p: DenseBinding.Primitives) throws -> [DenseBinding] {
+        func bind(_ p: DenseBinding.Primitives, boosted: Bool) throws -> [DenseBinding] {
             try (0..<layer.context.workers).map { _ in
-                try DenseBinding(plan: p, layer: layer, output: output, gradInput: gradInput, lowSrc: lowSrc,
-                                 lowDst: lowDst, bias: biasDesc, weights: weights)
+                try DenseBinding(plan: p, layer: layer, batch: batch, boosted: boosted, output: output, gradInput: gradInput,
+                                 lowSrc: lowSrc, lowDst: lowDst, bias: biasDesc, weights: weights)
             }
         }
-        bindings = try bind(narrow)
-        wideBindings = try wide.map(bind) ?? []
+        bindings = try bind(narrow, boosted: false)
+        wideBindings = try wide.map { try bind($0, boosted: true) } ?? []
     }
 
     /// The binding a call on `worker` uses: the boosted set while the worker is boosted.
@@ -107,8 +107,11 @@ final class DensePlan: @unchecked Sendable {
         DenseLayerProfile(layer: layer.name, batch: batch, inputs: layer.inputs, outputs: layer.outputs,
                           precision: layer.precision, forward: forward.implementationName,
                           backwardData: backwardData.implementationName,
-                          backwardWeights: layer.weightGradient == .innerProduct ? backwardWeights.implementationName
-                              : "transpose (reorder \(backwardWeights.implementationName)) + dnnl_sgemm",
+                          backwardWeights: layer.weightGradient == .transposedGEMM
+                              ? "transpose (reorder \(backwardWeights.implementationName)) + dnnl_sgemm"
+                              : bindings.first?.packedOperands != nil
+                              ? "engine bf16 kernel (packed row pairs); \(backwardWeights.implementationName) on a team of threads"
+                              : backwardWeights.implementationName,
                           activationReorder: layer.precision != .bf16 ? nil
                               : layer.lowPrecisionInput && layer.lowPrecisionOutput ? "none (chained bf16)"
                               : "engine (BF16Kernels.convert)",

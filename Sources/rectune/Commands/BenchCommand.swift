@@ -477,6 +477,15 @@ struct BenchCommand: AsyncParsableCommand {
                                         bestBackwardDataGflops: r.bestBackwardDataGFLOPS,
                                         bestBackwardWeightsGflops: r.bestBackwardWeightsGFLOPS, implementation: r.profile.description))
             }
+            // bf16 training takes the engine's weight-gradient kernel where it applies: time it beside the primitive.
+            guard precision == .bf16 else { continue }
+            for r in try DenseBenchmark.run(shapes: shapes, batch: batch, precision: precision, threads: intraThreads,
+                                            packedWeightGradient: true)
+            where r.profile.backwardWeights.hasPrefix("engine") {
+                out.line("  " + pad("\(r.shape) bf16", 18)
+                      + String(format: "bwd-weights by the engine's kernel (as bf16 training runs it) %6.1f / %6.1f", r.backwardWeightsGFLOPS,
+                               r.bestBackwardWeightsGFLOPS))
+            }
         }
         // What `weight_layout: timed` would choose for these shapes at the run's micro-batch rows.
         let rows = MicroBatch.largestRows(batch: batch, count: microBatch)

@@ -22,7 +22,7 @@ struct KnobsCommand: AsyncParsableCommand {
 struct MetricsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "metrics",
-        abstract: "List every metric reports and the gate know: unit, polarity, default threshold, derivation.")
+        abstract: "List every metric that reports and the gate know: unit, polarity, default threshold, derivation.")
 
     @Flag(help: "Print the Markdown table the README shows.") var markdown = false
 
