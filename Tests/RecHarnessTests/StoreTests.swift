@@ -1,4 +1,5 @@
 import GRDB
+import TestSupport
 import XCTest
 @testable import RecHarness
 
@@ -6,6 +7,38 @@ final class StoreTests: XCTestCase {
     static let host = HostFingerprint(hostname: "h", cpuModel: "cpu", cpuFlags: "avx2", logicalCores: 2, numaNodes: 1,
                                       memoryBytes: 8 << 30, kernel: "Linux 6", perfEventParanoid: 2, onednnVersion: "2.6.3",
                                       onednnISA: "avx2", toolchain: "swift 6.3", rectuneVersion: "0.1.0", gitCommit: "abc")
+
+    /// The host's git commit is the executable's own work tree's HEAD (through its branch ref, or
+    /// packed), and nil for an executable outside any work tree even when the current directory is
+    /// inside one: that repository says nothing about the code that runs, and it made a sweep and its
+    /// `--resume` from another directory look like two hosts.
+    func testGitCommitIsTheExecutablesWorkTreeNotTheCurrentDirectorys() throws {
+        let root = try makeTemporaryDirectory("rectune-git-commit")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let fm = FileManager.default
+        let commit = String(repeating: "1234abcd", count: 5), packed = String(repeating: "9876fedc", count: 5)
+        func repo(_ name: String, head: String, refs: [String: String] = [:], packedRefs: String? = nil) throws -> URL {
+            let git = root.appendingPathComponent(name).appendingPathComponent(".git")
+            try fm.createDirectory(at: git.appendingPathComponent("refs/heads"), withIntermediateDirectories: true)
+            try (head + "\n").write(to: git.appendingPathComponent("HEAD"), atomically: true, encoding: .utf8)
+            for (ref, value) in refs { try (value + "\n").write(to: git.appendingPathComponent(ref), atomically: true, encoding: .utf8) }
+            if let packedRefs { try packedRefs.write(to: git.appendingPathComponent("packed-refs"), atomically: true, encoding: .utf8) }
+            return git.deletingLastPathComponent()
+        }
+        let built = try repo("checkout", head: "ref: refs/heads/main", refs: ["refs/heads/main": commit])
+        let packedRepo = try repo("packed", head: "ref: refs/heads/dev", packedRefs: "# pack-refs\n\(packed) refs/heads/dev\n")
+        let detached = try repo("detached", head: commit)
+        XCTAssertEqual(HostFingerprintCollector.gitCommit(executable: built.path + "/.build/release/rectune"), commit)
+        XCTAssertEqual(HostFingerprintCollector.gitCommit(executable: packedRepo.path + "/.build/x86_64-unknown-linux-gnu/release/rectune"), packed)
+        XCTAssertEqual(HostFingerprintCollector.gitCommit(executable: detached.path + "/bin/rectune"), commit)
+
+        let previous = fm.currentDirectoryPath
+        XCTAssertTrue(fm.changeCurrentDirectoryPath(built.path))
+        defer { fm.changeCurrentDirectoryPath(previous) }
+        let outside = root.appendingPathComponent("installed/bin/rectune").path
+        XCTAssertNil(HostFingerprintCollector.gitCommit(executable: outside), "the current directory's repository is not the executable's")
+        XCTAssertNil(HostFingerprintCollector.gitCommit(executable: ""))
+    }
 
     func testSHA256KnownVectors() {
         XCTAssertEqual(SHA256Digest.hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")

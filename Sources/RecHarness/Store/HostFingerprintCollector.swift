@@ -30,20 +30,26 @@ public enum HostFingerprintCollector {
         #endif
     }
 
-    /// The commit checked out in the git work tree containing the executable (or, failing that,
-    /// the current directory): reads `.git/HEAD` and the ref it names, without running git.
+    /// The commit checked out in the git work tree containing the executable (a `swift build` in
+    /// the checkout), or nil for an executable outside any work tree (installed, or built with a
+    /// `--build-path` elsewhere): reads `.git/HEAD` and the ref it names, without running git.
+    /// Not the current directory's repository: that says nothing about the code that runs, and it
+    /// made the host differ between a sweep and its `--resume` started in another directory
+    /// ("nothing to resume: no stored experiment … on this host").
     public static func gitCommit() -> String? {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
-        for start in [URL(fileURLWithPath: exe).deletingLastPathComponent(),
-                      URL(fileURLWithPath: FileManager.default.currentDirectoryPath)] {
-            var dir = start
-            for _ in 0..<12 {
-                let git = dir.appendingPathComponent(".git")
-                if let commit = commit(inGitDir: git) { return commit }
-                let parent = dir.deletingLastPathComponent()
-                if parent.path == dir.path { break }
-                dir = parent
-            }
+        return gitCommit(executable: exe)
+    }
+
+    /// `gitCommit()` for the executable at `executable`.
+    static func gitCommit(executable: String) -> String? {
+        guard !executable.isEmpty else { return nil }
+        var dir = URL(fileURLWithPath: executable).deletingLastPathComponent()
+        for _ in 0..<12 {
+            if let commit = commit(inGitDir: dir.appendingPathComponent(".git")) { return commit }
+            let parent = dir.deletingLastPathComponent()
+            if parent.path == dir.path { break }
+            dir = parent
         }
         return nil
     }
