@@ -9,15 +9,16 @@ import Foundation
 /// Why: on AVX-512 BF16 hosts without AMX oneDNN 2.6.3 runs bf16 backward-weights as
 /// `brgemm_bwd_w:avx512_core_bf16`, which transposes both operands on every call; WDL's
 /// weight-gradient products ran at 176–207 GFLOP/s on one Zen 4 core against 212–226 for its
-/// forward ones. The kernel ran WDL's three shapes at 256 rows 1.08–1.20× faster than the
-/// primitive (`bench --dense`, "bf16 bwd-weights" rows), with the same bits: at 256 and 512 rows
-/// each output is one fp32 accumulator over the row pairs in order in both. At other row counts
-/// oneDNN splits the sum, so the last bits may differ; the kernel is deterministic either way.
+/// forward ones. The kernel ran WDL's three shapes at 256 rows 1.04–1.08× faster than the
+/// primitive on one core (`bench --dense --batch 256` prints both), with the same bits: at 256
+/// and 512 rows each output, and each bias value, is one fp32 accumulator over the row pairs in
+/// order in both. At other row counts oneDNN sums in another order, so the last bits may differ;
+/// the kernel is deterministic either way.
 ///
 /// Where: bf16 layers on hosts where oneDNN dispatches to `avx512_core_bf16` exactly (AMX's
 /// primitive is several times faster), whose master is `AB16b<X>a` with X of 16–64, with at least
 /// 64 inputs and outputs (smaller products lost against the primitive: 13→512 at 0.73×), at most
-/// 512 rows per call (the kernel does not block the row dimension: 2048 rows ran at 0.93×), and
+/// 512 rows per call (at 2048 rows it only matched the primitive, 1.00–1.02×), and
 /// only in calls that run on one thread (a boosted call or a worker with an OpenMP team of more
 /// than one keeps the primitive, which uses the team). `RECTUNE_BF16_WEIGHT_GRADIENT=onednn`
 /// keeps the primitive everywhere (for comparisons).
