@@ -20,26 +20,32 @@
 #include <immintrin.h>
 #include <stdint.h>
 
+/* Columns c ..< c+16 of rows r0 and r1 (r1 NULL: a row of zeros), zero past `cols`, as 16 pairs
+   (r0's bf16 bits low, r1's high): both rows' 16 values side by side in one vector, then pair j
+   takes lanes j and 16+j. `*mask` gets the columns below `cols`. */
+__attribute__((target("avx512f,avx512bw,avx512vl")))
+static inline __m512i rt_wg_pairs16(const uint16_t *r0, const uint16_t *r1, long c, long cols, __mmask16 *mask) {
+    static const uint16_t order[32] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
+                                       8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+    const long left = cols - c;
+    const __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1u);
+    const __m256i a = _mm256_maskz_loadu_epi16(m, r0 + c);
+    const __m256i b = r1 ? _mm256_maskz_loadu_epi16(m, r1 + c) : _mm256_setzero_si256();
+    *mask = m;
+    return _mm512_permutexvar_epi16(_mm512_loadu_si512(order), _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1));
+}
+
 /* Row pairs interleaved: out[k·stride + c] = x[2k][c] | x[2k+1][c] << 16 for c < cols (bf16
-   bits), zero for cols ≤ c < padded; an odd last row pairs with zeros. */
-__attribute__((target("avx512f,avx512bw")))
+   bits), zero for cols ≤ c < padded rounded up to 16 (`stride` must leave room); an odd last row
+   pairs with zeros. */
+__attribute__((target("avx512f,avx512bw,avx512vl")))
 static inline void rt_wg_pack_rows(const uint16_t *x, long rows, long cols, long padded, long stride, uint32_t *out) {
-    uint16_t lo[32], hi[32];
-    for (int k = 0; k < 16; k++) { lo[2*k] = (uint16_t)k; lo[2*k+1] = (uint16_t)(32 + k); hi[2*k] = (uint16_t)(16 + k); hi[2*k+1] = (uint16_t)(48 + k); }
-    const __m512i iLo = _mm512_loadu_si512(lo), iHi = _mm512_loadu_si512(hi);
     for (long k = 0; k < (rows + 1) / 2; k++) {
-        const uint16_t *r0 = x + 2 * k * cols;
-        const int second = 2 * k + 1 < rows;
-        uint32_t *o = out + k * stride;
-        long c = 0;
-        for (; c + 32 <= cols; c += 32) {
-            const __m512i a = _mm512_loadu_si512(r0 + c);
-            const __m512i b = second ? _mm512_loadu_si512(r0 + cols + c) : _mm512_setzero_si512();
-            _mm512_storeu_si512(o + c, _mm512_permutex2var_epi16(a, iLo, b));
-            _mm512_storeu_si512(o + c + 16, _mm512_permutex2var_epi16(a, iHi, b));
+        const uint16_t *r0 = x + 2 * k * cols, *r1 = 2 * k + 1 < rows ? r0 + cols : 0;
+        for (long c = 0; c < padded; c += 16) {
+            __mmask16 m;
+            _mm512_storeu_si512(out + k * stride + c, rt_wg_pairs16(r0, r1, c, cols, &m));
         }
-        for (; c < cols; c++) o[c] = (uint32_t)r0[c] | (second ? (uint32_t)r0[cols + c] << 16 : 0u);
-        for (; c < padded; c++) o[c] = 0;
     }
 }
 
@@ -52,24 +58,14 @@ static inline void rt_wg_pack_rows(const uint16_t *x, long rows, long cols, long
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 static inline void rt_wg_pack_panels(const uint16_t *g, long rows, long cols, long block, long panels, uint32_t *out,
                                      float *bias) {
-    /* 16 columns of row 2k in the low half, of row 2k+1 in the high half: pair j takes j and 16+j. */
-    uint16_t order[32];
-    for (int j = 0; j < 16; j++) { order[2*j] = (uint16_t)j; order[2*j+1] = (uint16_t)(16 + j); }
-    const __m512i interleave = _mm512_loadu_si512(order);
     const __m512bh ones = (__m512bh)_mm512_set1_epi16((short)0x3F80);
     const long pairs = (rows + 1) / 2, padded = panels * block;
     for (long c = 0; c < cols; c++) bias[c] = 0;
     for (long k = 0; k < pairs; k++) {
-        const uint16_t *r0 = g + 2 * k * cols;
-        const int second = 2 * k + 1 < rows;
+        const uint16_t *r0 = g + 2 * k * cols, *r1 = 2 * k + 1 < rows ? r0 + cols : 0;
         for (long c = 0; c < padded; c += 16) {
-            /* 16 columns of both rows (masked past `cols`), interleaved into 16 pairs. */
-            const long left = cols - c;
-            const __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1u);
-            const __m256i a = _mm256_maskz_loadu_epi16(m, r0 + c);
-            const __m256i b = second ? _mm256_maskz_loadu_epi16(m, r0 + cols + c) : _mm256_setzero_si256();
-            const __m512i ab = _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
-            const __m512i pair = _mm512_permutexvar_epi16(interleave, ab);
+            __mmask16 m;
+            const __m512i pair = rt_wg_pairs16(r0, r1, c, cols, &m);
             _mm512_storeu_si512(out + ((c / block) * pairs + k) * block + (c % block), pair);
             if (m) {
                 /* The pair's two values times 1.0 added by the same instruction as the weights' sums. */

@@ -32,8 +32,9 @@ struct PackedWeightGradient: Sendable {
     let outputStride: Int
     let inputStride: Int
     /// Inputs the packed input covers (paddedInputs rounded up to the tile's 6 rows) and the
-    /// distance between two packed row pairs: 16 more than that rounded to 16, so consecutive row
-    /// pairs do not fall on the same cache sets (1024 inputs would put them 4 KiB apart).
+    /// distance between two packed row pairs: that rounded to 16 (the packing writes 16 columns at a
+    /// time), plus 16, so consecutive row pairs do not fall on the same cache sets (1024 inputs
+    /// would put them 4 KiB apart).
     let packedInputs: Int
     let packedInputStride: Int
     let inputs: Int
