@@ -49,17 +49,41 @@ final class BenchCLITests: XCTestCase {
     func testBenchDenseTimesTheShapesItIsGiven() throws {
         let dir = try makeTemporaryDirectory("rectune-bench-dense")
         defer { try? FileManager.default.removeItem(at: dir) }
+        let json = dir.appendingPathComponent("dense.json").path
         let r = try RectuneCLI.run(["bench", "--dense", "--dense-shapes", "429x400,400x1", "--batch", "64", "--rows", "2000",
-                                    "--models", "none", "--contest", "none", "--sequence", "none"], in: dir)
+                                    "--models", "none", "--contest", "none", "--sequence", "none", "--json", json], in: dir)
         XCTAssertEqual(r.status, 0, r.err)
         let lines = r.out.split(separator: "\n").map(String.init)
         for shape in ["429→400", "400→1"] {
             for precision in OneDNNInfo.bf16Unsupported == nil ? ["fp32", "bf16"] : ["fp32"] {
-                let line = try XCTUnwrap(lines.first { $0.hasPrefix("  \(shape) \(precision) ") }, r.out)
+                let line = try XCTUnwrap(lines.first { $0.hasPrefix("  \(shape) \(precision) ") && $0.contains("bwd-data") }, r.out)
                 XCTAssertTrue(line.contains("fwd") && line.contains("bwd-data") && line.contains("bwd-weights"), line)
             }
         }
         XCTAssertFalse(r.out.contains("1024"), "the default shapes ran too:\n\(r.out)")
+
+        // Where the engine's bf16 weight-gradient kernel runs (a printed line per shape that takes
+        // it), the document holds its rate on that shape's bf16 row, and `compare --bench` compares
+        // it as a figure of its own; nowhere else (400→1 is below the kernel's 64 outputs).
+        let doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
+        let rows = try XCTUnwrap(doc["dense"] as? [[String: Any]])
+        XCTAssertEqual(rows.count, OneDNNInfo.bf16Unsupported == nil ? 4 : 2, "\(rows)")
+        let kernelLines = lines.filter { $0.contains("bwd-weights by the engine's kernel") }
+        for row in rows {
+            let shape = "\(row["inputs"] as? Int ?? 0)→\(row["outputs"] as? Int ?? 0)"
+            let printed = row["precision"] as? String == "bf16" && kernelLines.contains { $0.hasPrefix("  \(shape) bf16 ") }
+            if printed {
+                let median = try XCTUnwrap(row["engine_backward_weights_gflops"] as? Double, "\(row)")
+                let best = try XCTUnwrap(row["best_engine_backward_weights_gflops"] as? Double, "\(row)")
+                XCTAssertTrue(median > 0 && best >= median, "\(row)")
+            } else {
+                XCTAssertNil(row["engine_backward_weights_gflops"], "\(row)")
+            }
+        }
+        XCTAssertFalse(kernelLines.contains { $0.hasPrefix("  400→1 ") }, r.out)
+        let compared = try RectuneCLI.run(["compare", "--bench", json, json], in: dir)
+        XCTAssertEqual(compared.status, 0, compared.out + compared.err)
+        XCTAssertEqual(compared.out.contains("dense 429→400 bf16 batch 64 threads 1 engine kernel"), !kernelLines.isEmpty, compared.out)
         let bad = try RectuneCLI.run(["bench", "--dense", "--dense-shapes", "429x400,400", "--models", "none"], in: dir)
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.err.contains("--dense-shapes: '400' is not inputs x outputs"), bad.err)

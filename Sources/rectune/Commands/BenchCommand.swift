@@ -465,6 +465,13 @@ struct BenchCommand: AsyncParsableCommand {
                 out.record(denseUnavailable: precision.rawValue, reason: reason)
                 continue
             }
+            // bf16 training takes the engine's weight-gradient kernel where it applies: timed beside the primitive.
+            var engine: [DenseBenchmark.Shape: DenseBenchmark.Result] = [:]
+            if precision == .bf16 {
+                for r in try DenseBenchmark.run(shapes: shapes, batch: batch, precision: precision, threads: intraThreads,
+                                                packedWeightGradient: true)
+                where r.profile.backwardWeights.hasPrefix("engine") { engine[r.shape] = r }
+            }
             for r in try DenseBenchmark.run(shapes: shapes, batch: batch, precision: precision, threads: intraThreads) {
                 out.line("  " + pad("\(r.shape) \(precision.rawValue)", 18)
                       + String(format: "fwd %6.1f / %6.1f   bwd-data %6.1f / %6.1f   bwd-weights %6.1f / %6.1f",
@@ -475,13 +482,12 @@ struct BenchCommand: AsyncParsableCommand {
                                         threads: r.threads, forwardGflops: r.forwardGFLOPS, backwardDataGflops: r.backwardDataGFLOPS,
                                         backwardWeightsGflops: r.backwardWeightsGFLOPS, bestForwardGflops: r.bestForwardGFLOPS,
                                         bestBackwardDataGflops: r.bestBackwardDataGFLOPS,
-                                        bestBackwardWeightsGflops: r.bestBackwardWeightsGFLOPS, implementation: r.profile.description))
+                                        bestBackwardWeightsGflops: r.bestBackwardWeightsGFLOPS, implementation: r.profile.description,
+                                        engineBackwardWeightsGflops: engine[r.shape]?.backwardWeightsGFLOPS,
+                                        bestEngineBackwardWeightsGflops: engine[r.shape]?.bestBackwardWeightsGFLOPS))
             }
-            // bf16 training takes the engine's weight-gradient kernel where it applies: time it beside the primitive.
-            guard precision == .bf16 else { continue }
-            for r in try DenseBenchmark.run(shapes: shapes, batch: batch, precision: precision, threads: intraThreads,
-                                            packedWeightGradient: true)
-            where r.profile.backwardWeights.hasPrefix("engine") {
+            for shape in shapes {
+                guard let r = engine[shape] else { continue }
                 out.line("  " + pad("\(r.shape) bf16", 18)
                       + String(format: "bwd-weights by the engine's kernel (as bf16 training runs it) %6.1f / %6.1f", r.backwardWeightsGFLOPS,
                                r.bestBackwardWeightsGFLOPS))

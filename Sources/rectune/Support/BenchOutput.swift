@@ -206,6 +206,10 @@ struct BenchDocument: Codable {
         let bestBackwardWeightsGflops: Double
         /// oneDNN's implementations and layouts, as printed.
         let implementation: String
+        /// bf16 shapes where training takes the engine's weight-gradient kernel
+        /// (`PackedWeightGradient`): its backward-weights rate, median and best; absent elsewhere.
+        var engineBackwardWeightsGflops: Double? = nil
+        var bestEngineBackwardWeightsGflops: Double? = nil
     }
 
     struct LayoutChoice: Codable {
@@ -345,6 +349,7 @@ extension BenchDocument {
             let subject = "dense \(d.inputs)→\(d.outputs) \(d.precision) batch \(d.batch) threads \(d.threads)"
             out += [F(subject, .forwardGflops, d.forwardGflops), F(subject, .backwardDataGflops, d.backwardDataGflops),
                     F(subject, .backwardWeightsGflops, d.backwardWeightsGflops)]
+            if let engine = d.engineBackwardWeightsGflops { out.append(F(subject + " engine kernel", .backwardWeightsGflops, engine)) }
         }
         for k in kernels { out.append(F("kernel \(k.name)", .nsPerSample, k.nsPerSample)) }
         return out
