@@ -23,14 +23,16 @@ import Foundation
 /// than one keeps the primitive, which uses the team). `RECTUNE_BF16_WEIGHT_GRADIENT=onednn`
 /// keeps the primitive everywhere (for comparisons).
 struct PackedWeightGradient: Sendable {
+    /// The master's layout, which the kernel writes the gradient in.
+    let master: BlockedMasterLayout
     /// Outputs per master block (X) and output blocks (panels).
-    let block: Int
-    let panels: Int
+    var block: Int { master.block }
+    var panels: Int { master.paddedOutputs / master.block }
     /// Inputs of the master including its padding (a multiple of 16).
-    let paddedInputs: Int
+    var paddedInputs: Int { master.paddedInputs }
     /// The master's outer strides, in floats: one output block, one block of 16 inputs.
-    let outputStride: Int
-    let inputStride: Int
+    var outputStride: Int { master.outputStride }
+    var inputStride: Int { master.inputStride }
     /// Inputs the packed input covers (paddedInputs rounded up to the tile's 6 rows) and the
     /// distance between two packed row pairs: that rounded to 16 (the packing writes 16 columns at a
     /// time), plus 16, so consecutive row pairs do not fall on the same cache sets (1024 inputs
@@ -55,20 +57,14 @@ struct PackedWeightGradient: Sendable {
     /// nil unless `master` is an fp32 `AB16b<X>a` layout (X of 16, 32, 48 or 64) of a layer with at
     /// least `minFeatures` inputs and outputs.
     init?(master: DNNLMemoryDesc, inputs: Int, outputs: Int) {
-        guard inputs >= Self.minFeatures, outputs >= Self.minFeatures, let m = master.blockedLayout,
-              m.dims == [outputs, inputs], m.innerIndices == [1, 0], m.innerBlocks.count == 2, m.innerBlocks[0] == 16,
-              [16, 32, 48, 64].contains(m.innerBlocks[1]), m.offset0 == 0,
-              m.paddedDims[0] % m.innerBlocks[1] == 0, m.paddedDims[1] % 16 == 0,
-              m.strides[1] == 16 * m.innerBlocks[1], m.strides[0] == (m.paddedDims[1] / 16) * m.strides[1],
-              master.bytes == m.paddedDims[0] * m.paddedDims[1] * MemoryLayout<Float>.stride
+        guard inputs >= Self.minFeatures, outputs >= Self.minFeatures, let m = BlockedMasterLayout(master),
+              master.blockedLayout?.dims == [outputs, inputs], [16, 32, 48, 64].contains(m.block),
+              m.paddedOutputs % m.block == 0, m.paddedInputs % 16 == 0, m.rowsAreSequential,
+              master.bytes == m.paddedOutputs * m.paddedInputs * MemoryLayout<Float>.stride
         else { return nil }
-        block = m.innerBlocks[1]
-        panels = m.paddedDims[0] / block
-        paddedInputs = m.paddedDims[1]
-        outputStride = m.strides[0]
-        inputStride = m.strides[1]
+        self.master = m
         let tile = Int(RT_WG_ROWS)
-        packedInputs = (paddedInputs + tile - 1) / tile * tile
+        packedInputs = (m.paddedInputs + tile - 1) / tile * tile
         packedInputStride = (packedInputs + 15) / 16 * 16 + 16
         self.inputs = inputs
         self.outputs = outputs

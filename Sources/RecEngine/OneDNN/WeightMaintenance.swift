@@ -99,6 +99,36 @@ final class WeightMaintenance: @unchecked Sendable {
     }
 }
 
+/// oneDNN's fp32 master layout of bf16 layers on AVX-512 and AMX, `AB16b<X>a` over
+/// `[outputs][inputs]`: inner block 16 inputs × X outputs (X a multiple of 16), outputs innermost.
+/// What the bf16 refresh (`PairedBF16Layout`) and the engine's weight-gradient kernel
+/// (`PackedWeightGradient`) walk.
+struct BlockedMasterLayout: Sendable {
+    /// Outputs per inner block (X).
+    let block: Int
+    /// Padded outputs and padded inputs.
+    let paddedOutputs: Int
+    let paddedInputs: Int
+    /// Outer strides (elements) of an output block and of a block of 16 inputs.
+    let outputStride: Int
+    let inputStride: Int
+
+    /// nil unless `desc` is such a layout (two dimensions, no offset).
+    init?(_ desc: DNNLMemoryDesc) {
+        guard let m = desc.blockedLayout, m.dims.count == 2, m.innerIndices == [1, 0], m.innerBlocks.count == 2,
+              m.innerBlocks[0] == 16, m.innerBlocks[1] % 16 == 0, m.offset0 == 0 else { return nil }
+        block = m.innerBlocks[1]
+        paddedOutputs = m.paddedDims[0]
+        paddedInputs = m.paddedDims[1]
+        outputStride = m.strides[0]
+        inputStride = m.strides[1]
+    }
+
+    /// Whether the layout holds its rows one after another: each output block is `outputStride`
+    /// consecutive floats in which input `b`'s row of `block` outputs starts at `b · block`.
+    var rowsAreSequential: Bool { inputStride == 16 * block && outputStride == paddedInputs * block }
+}
+
 /// The master and bf16 weight layouts oneDNN's brgemm inner products choose on AVX-512 and AMX:
 /// master `AB16b<X>a` (fp32; inner block 16 inputs × X outputs, outputs innermost) and copy
 /// `AB<K>b<X>a2b` (bf16; inputs in blocks of 2K, each pair of inputs interleaved per output: K = 16
@@ -106,34 +136,29 @@ final class WeightMaintenance: @unchecked Sendable {
 /// outputs each) become one copy row of X pairs, so the refresh is a contiguous
 /// convert-and-interleave per row pair.
 struct PairedBF16Layout: Sendable {
-    /// Outputs per inner block (X).
-    let block: Int
+    /// The master's layout.
+    let masterLayout: BlockedMasterLayout
     /// Inputs per copy block (2K).
     let lowInputBlock: Int
-    /// Padded outputs and padded inputs of the master.
-    let paddedOutputs: Int
-    let paddedInputs: Int
-    /// Outer strides (elements) of an output block and of an input block, master and copy.
-    let masterOutputStride: Int
-    let masterInputStride: Int
+    /// Outer strides (elements) of the copy's output block and input block.
     let lowOutputStride: Int
     let lowInputStride: Int
 
+    /// Outputs per inner block (X), and the master's padded outputs and inputs and outer strides.
+    var block: Int { masterLayout.block }
+    var paddedOutputs: Int { masterLayout.paddedOutputs }
+    var paddedInputs: Int { masterLayout.paddedInputs }
+    var masterOutputStride: Int { masterLayout.outputStride }
+    var masterInputStride: Int { masterLayout.inputStride }
+
     /// nil unless the two descriptors are exactly that pair.
     init?(master: DNNLMemoryDesc, low: DNNLMemoryDesc) {
-        guard let m = master.blockedLayout, let l = low.blockedLayout,
-              m.dims.count == 2, l.dims.count == 2, m.dims == l.dims,
-              m.innerIndices == [1, 0], m.innerBlocks.count == 2, m.innerBlocks[0] == 16,
-              l.innerIndices == [1, 0, 1], l.innerBlocks.count == 3, l.innerBlocks[0] > 0, l.innerBlocks[2] == 2,
-              m.innerBlocks[1] == l.innerBlocks[1], m.innerBlocks[1] % 16 == 0,
-              m.paddedDims[0] == l.paddedDims[0], m.paddedDims[1] <= l.paddedDims[1],
-              m.offset0 == 0, l.offset0 == 0 else { return nil }
-        block = m.innerBlocks[1]
+        guard let m = BlockedMasterLayout(master), let dims = master.blockedLayout?.dims, let l = low.blockedLayout,
+              l.dims == dims, l.innerIndices == [1, 0, 1], l.innerBlocks.count == 3, l.innerBlocks[0] > 0, l.innerBlocks[2] == 2,
+              l.innerBlocks[1] == m.block, l.paddedDims[0] == m.paddedOutputs, m.paddedInputs <= l.paddedDims[1],
+              l.offset0 == 0 else { return nil }
+        masterLayout = m
         lowInputBlock = 2 * l.innerBlocks[0]
-        paddedOutputs = m.paddedDims[0]
-        paddedInputs = m.paddedDims[1]
-        masterOutputStride = m.strides[0]
-        masterInputStride = m.strides[1]
         lowOutputStride = l.strides[0]
         lowInputStride = l.strides[1]
     }
@@ -158,11 +183,10 @@ struct PairedBF16Layout: Sendable {
         }
     }
 
-    /// Whether the master holds its rows one after another: each output block is
-    /// `masterOutputStride` consecutive floats in which input `b`'s row of `block` outputs starts at
-    /// `b · block`. Then consecutive runs of `2 · block` floats from an output block's start are its
-    /// row pairs (`convertRowPair(master:low:startingAt:)`).
-    var rowsAreSequential: Bool { masterInputStride == 16 * block && masterOutputStride == paddedInputs * block }
+    /// Whether the master holds its rows one after another (`BlockedMasterLayout.rowsAreSequential`).
+    /// Then consecutive runs of `2 · block` floats from an output block's start are its row pairs
+    /// (`convertRowPair(master:low:startingAt:)`).
+    var rowsAreSequential: Bool { masterLayout.rowsAreSequential }
 
     /// Converts the row pair (inputs b, b+1) of `outputBlock` into its copy row.
     @inline(__always)
