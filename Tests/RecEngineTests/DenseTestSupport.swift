@@ -34,6 +34,16 @@ enum DenseReference {
         return y
     }
 
+    /// `values` as bf16 bits packed two per Float, as a chained bf16 layer hands them over.
+    static func bf16Bits(_ values: [Float]) -> [Float] {
+        var out = [Float](repeating: 0, count: values.count)
+        out.withUnsafeMutableBytes { raw in
+            let halves = raw.bindMemory(to: UInt16.self)
+            for (k, v) in values.enumerated() { halves[k] = BF16Kernels.bits(v) }
+        }
+        return out
+    }
+
     /// gradInput[b][i] = Σ_o dy[b][o]·W[o][i].
     static func gradInput(dy: [Float], w: [Float], batch: Int, inputs: Int, outputs: Int) -> [Double] {
         var dx = [Double](repeating: 0, count: batch * inputs)

@@ -22,7 +22,7 @@ final class PackedWeightGradientTests: XCTestCase {
                                        lowPrecisionOutput: chained, packedWeightGradient: packed)
             try layer.prepare(batch: rows)
             // Chained layers read bf16 bits: hand both the same bits (the first half of the floats).
-            let input = chained ? Self.bf16Bits(x) : x, gradient = chained ? Self.bf16Bits(dy) : dy
+            let input = chained ? DenseReference.bf16Bits(x) : x, gradient = chained ? DenseReference.bf16Bits(dy) : dy
             let g = DenseCalls(layer: layer, batch: rows).backwardWeights(input, gradient)
             return (g.raw, g.bias, layer.implementationNames(batch: rows)!.backwardWeights)
         }
@@ -43,16 +43,6 @@ final class PackedWeightGradientTests: XCTestCase {
         values(count, spread: spread, seed: seed &+ 2).enumerated().map { $0.offset % 3 == 0 ? 0 : $0.element }
     }
 
-    /// `values` as bf16 bits packed two per Float, as a chained bf16 layer hands them over.
-    private static func bf16Bits(_ values: [Float]) -> [Float] {
-        var out = [Float](repeating: 0, count: values.count)
-        out.withUnsafeMutableBytes { raw in
-            let halves = raw.bindMemory(to: UInt16.self)
-            for (k, v) in values.enumerated() { halves[k] = BF16Kernels.bits(v) }
-        }
-        return out
-    }
-
     private func requireKernel() throws {
         try requireBF16()
         if !PackedWeightGradient.hostTakesKernel {
@@ -61,11 +51,14 @@ final class PackedWeightGradientTests: XCTestCase {
     }
 
     /// At 256 and 512 rows both sum each output in one fp32 accumulator over the row pairs in
-    /// order, the bias too: the same bits, padding included, at WDL's three shapes and a DLRM
-    /// top-MLP one, with operands whose sums round differently in any other order.
+    /// order, the bias too: the same bits, padding included, at WDL's three shapes, a DLRM
+    /// top-MLP one and DeepFM's two (400 outputs: six whole panels of 64 and 16 outputs of a
+    /// seventh, whose other 48 columns the kernel writes as zeros without computing them), with
+    /// operands whose sums round differently in any other order.
     func testKernelGivesThePrimitivesBitsAt256And512Rows() throws {
         try requireKernel()
-        for (inputs, outputs, rows) in [(429, 1024, 256), (1024, 512, 256), (512, 256, 512), (479, 1024, 256)] {
+        for (inputs, outputs, rows) in [(429, 1024, 256), (1024, 512, 256), (512, 256, 512), (479, 1024, 256), (429, 400, 256),
+                                        (400, 400, 512)] {
             let g = try gradients(inputs: inputs, outputs: outputs, rows: rows, seed: UInt64(inputs))
             XCTAssertTrue(g.kernel.name.hasPrefix("engine"), "\(inputs)→\(outputs): \(g.kernel.name)")
             XCTAssertFalse(g.primitive.name.hasPrefix("engine"), "\(inputs)→\(outputs): \(g.primitive.name)")

@@ -93,8 +93,8 @@ struct PackedWeightGradient: Sendable {
         let b = buffers.gradient.pointer.assumingMemoryBound(to: UInt32.self)
         rt_wg_pack_rows(input.assumingMemoryBound(to: UInt16.self), rows, inputs, packedInputs, packedInputStride, a)
         rt_wg_pack_panels(gradOutput.assumingMemoryBound(to: UInt16.self), rows, outputs, block, panels, b, gradBias)
-        let status = rt_wg_weight_gradient(a, packedInputStride, b, (rows + 1) / 2, paddedInputs, panels, block, gradWeights,
-                                           outputStride, inputStride)
+        let status = rt_wg_weight_gradient(a, packedInputStride, b, (rows + 1) / 2, paddedInputs, panels, block, outputs,
+                                           gradWeights, outputStride, inputStride)
         dnnlRequire(status == 0, "bf16 weight-gradient kernel: block \(block) not supported")
     }
 }
