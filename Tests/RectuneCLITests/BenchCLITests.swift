@@ -64,14 +64,17 @@ final class BenchCLITests: XCTestCase {
 
         // Where the engine's bf16 weight-gradient kernel runs (a printed line per shape that takes
         // it), the document holds its rate on that shape's bf16 row, and `compare --bench` compares
-        // it as a figure of its own; nowhere else (400→1 is below the kernel's 64 outputs).
+        // it as a figure of its own; nowhere else (400→1 is below the kernel's 64 outputs: the
+        // one-output layer takes the single-output kernels, all three products on a line of their own).
         let doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
         let rows = try XCTUnwrap(doc["dense"] as? [[String: Any]])
         XCTAssertEqual(rows.count, OneDNNInfo.bf16Unsupported == nil ? 4 : 2, "\(rows)")
         let kernelLines = lines.filter { $0.contains("bwd-weights by the engine's kernel") }
+        let singleOutputLines = lines.filter { $0.contains("by the engine's single-output kernels") }
         for row in rows {
             let shape = "\(row["inputs"] as? Int ?? 0)→\(row["outputs"] as? Int ?? 0)"
-            let printed = row["precision"] as? String == "bf16" && kernelLines.contains { $0.hasPrefix("  \(shape) bf16 ") }
+            let printed = row["precision"] as? String == "bf16"
+                && (kernelLines + singleOutputLines).contains { $0.hasPrefix("  \(shape) bf16 ") }
             if printed {
                 let median = try XCTUnwrap(row["engine_backward_weights_gflops"] as? Double, "\(row)")
                 let best = try XCTUnwrap(row["best_engine_backward_weights_gflops"] as? Double, "\(row)")
@@ -81,9 +84,20 @@ final class BenchCLITests: XCTestCase {
             }
         }
         XCTAssertFalse(kernelLines.contains { $0.hasPrefix("  400→1 ") }, r.out)
+        XCTAssertEqual(singleOutputLines.map { String($0.prefix(8)) }, kernelLines.isEmpty ? [] : ["  400→1 "], r.out)
+        for row in rows {
+            let single = row["outputs"] as? Int == 1 && row["precision"] as? String == "bf16" && !singleOutputLines.isEmpty
+            for key in ["engine_forward_gflops", "engine_backward_data_gflops", "engine_backward_weights_gflops"] where single {
+                let median = try XCTUnwrap(row[key] as? Double, "\(key): \(row)")
+                let best = try XCTUnwrap(row["best_" + key] as? Double, "\(key): \(row)")
+                XCTAssertTrue(median > 0 && best >= median, "\(key): \(row)")
+            }
+            if !single { XCTAssertNil(row["engine_forward_gflops"], "\(row)") }
+        }
         let compared = try RectuneCLI.run(["compare", "--bench", json, json], in: dir)
         XCTAssertEqual(compared.status, 0, compared.out + compared.err)
         XCTAssertEqual(compared.out.contains("dense 429→400 bf16 batch 64 threads 1 engine kernel"), !kernelLines.isEmpty, compared.out)
+        XCTAssertEqual(compared.out.contains("dense 400→1 bf16 batch 64 threads 1 engine kernel"), !singleOutputLines.isEmpty, compared.out)
         let bad = try RectuneCLI.run(["bench", "--dense", "--dense-shapes", "429x400,400", "--models", "none"], in: dir)
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.err.contains("--dense-shapes: '400' is not inputs x outputs"), bad.err)

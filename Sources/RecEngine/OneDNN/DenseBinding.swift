@@ -25,6 +25,9 @@ final class DenseBinding {
     /// The packed operands of the engine's bf16 weight-gradient kernel (`PackedWeightGradient`),
     /// for layers that take it at this batch; nil otherwise and in boosted bindings.
     let packedOperands: PackedWeightGradient.Buffers?
+    /// Layers with one output that take the engine's kernels (`SingleOutputKernel`): the bf16
+    /// weights the kernels read; nil otherwise.
+    let singleOutputBuffers: SingleOutputKernel.Buffers?
 
     /// `backwardWeights` is oneDNN's backward-weights primitive, or for `transposedGEMM` the reorder
     /// that transposes the operand.
@@ -35,6 +38,7 @@ final class DenseBinding {
          weights productWeights: DenseLayer.ProductWeights) throws {
         let engine = layer.context.engine
         packedOperands = boosted ? nil : layer.packedWeightGradient?.buffers(rows: batch)
+        singleOutputBuffers = layer.singleOutput?.buffers()
         let bf16 = layer.precision == .bf16
         inputStaging = bf16 && !layer.lowPrecisionInput ? AlignedBuffer(bytes: lowSrc.bytes) : nil
         gradientStaging = bf16 && !layer.lowPrecisionOutput ? AlignedBuffer(bytes: lowDst.bytes) : nil
@@ -119,6 +123,11 @@ extension DenseLayer {
         context.withWorker(worker) { w in
             let b = plan.binding(worker, boosted: w.boosted)
             b.take(input: input, count: batch &* inputs)
+            if let kernel = singleOutput, let buffers = b.singleOutputBuffers, let x = b.productInput.pointer {
+                kernel.forward(rows: batch, input: x, masterValues: weights.values, bias: bias.values[0], relu: relu, buffers: buffers,
+                               output: output)
+                return
+            }
             b.output.point(at: output)
             b.forward.execute(on: w.stream, scratchpad: w.scratchpad.pointer)
             w.stream.wait()
@@ -157,6 +166,11 @@ extension DenseLayer {
         context.withWorker(worker) { w in
             let b = plan.binding(worker, boosted: w.boosted)
             b.take(gradOutput: gradOutput, count: batch &* outputs)
+            if let kernel = singleOutput, let buffers = b.singleOutputBuffers, let dy = b.productGradient.pointer {
+                kernel.backwardData(rows: batch, gradOutput: dy, masterValues: weights.values, buffers: buffers, gradInput: UnsafeMutableRawPointer(gradInput),
+                                    lowPrecision: lowPrecisionInput)
+                return
+            }
             b.gradInput.point(at: gradInput)
             b.backwardData.execute(on: w.stream, scratchpad: w.scratchpad.pointer)
             w.stream.wait()
@@ -246,6 +260,11 @@ extension DenseLayer {
             let b = plan.binding(worker, boosted: w.boosted)
             takeInput(b)
             b.take(gradOutput: gradOutput, count: batch &* outputs)
+            if let kernel = singleOutput, b.singleOutputBuffers != nil, let input = b.productInput.pointer,
+               let gradient = b.productGradient.pointer {
+                kernel.backwardWeights(rows: batch, input: input, gradOutput: gradient, gradWeights: gradWeights, gradBias: gradBias)
+                return
+            }
             // The engine's kernel runs on the calling thread alone: a worker with a larger OpenMP
             // team keeps the primitive, which uses the team.
             if let kernel = packedWeightGradient, let operands = b.packedOperands, !w.boosted,

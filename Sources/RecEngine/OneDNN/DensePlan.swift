@@ -102,12 +102,17 @@ final class DensePlan: @unchecked Sendable {
         return (forward, backwardData, backwardWeights)
     }
 
+    /// What `profile` names the products of a layer with `SingleOutputKernel`.
+    static let singleOutputName = "engine bf16 single-output kernel"
+
     /// Implementation names of the plan's primitives.
     func profile(layer: DenseLayer) -> DenseLayerProfile {
         DenseLayerProfile(layer: layer.name, batch: batch, inputs: layer.inputs, outputs: layer.outputs,
-                          precision: layer.precision, forward: forward.implementationName,
-                          backwardData: backwardData.implementationName,
-                          backwardWeights: layer.weightGradient == .transposedGEMM
+                          precision: layer.precision,
+                          forward: layer.singleOutput != nil ? Self.singleOutputName : forward.implementationName,
+                          backwardData: layer.singleOutput != nil ? Self.singleOutputName : backwardData.implementationName,
+                          backwardWeights: layer.singleOutput != nil ? Self.singleOutputName
+                              : layer.weightGradient == .transposedGEMM
                               ? "transpose (reorder \(backwardWeights.implementationName)) + dnnl_sgemm"
                               : bindings.first?.packedOperands != nil
                               ? "engine bf16 kernel (packed row pairs); \(backwardWeights.implementationName) on a team of threads"

@@ -456,6 +456,11 @@ struct BenchCommand: AsyncParsableCommand {
         }
     }
 
+    /// `r` if its forward ran on the engine's single-output kernels (then all three products did).
+    private static func singleOutput(_ r: DenseBenchmark.Result) -> DenseBenchmark.Result? {
+        r.profile.forward.hasPrefix("engine") ? r : nil
+    }
+
     private func benchDense(out: BenchOutput) throws {
         out.line("oneDNN dense layers, batch \(batch), \(intraThreads) threads (GFLOP/s median / best)")
         let shapes = try parsedDenseShapes()
@@ -465,7 +470,8 @@ struct BenchCommand: AsyncParsableCommand {
                 out.record(denseUnavailable: precision.rawValue, reason: reason)
                 continue
             }
-            // bf16 training takes the engine's weight-gradient kernel where it applies: timed beside the primitive.
+            // bf16 training takes the engine's weight-gradient kernel, and for one-output layers its
+            // single-output kernels, where they apply: timed beside the primitives.
             var engine: [DenseBenchmark.Shape: DenseBenchmark.Result] = [:]
             if precision == .bf16 {
                 for r in try DenseBenchmark.run(shapes: shapes, batch: batch, precision: precision, threads: intraThreads,
@@ -484,10 +490,21 @@ struct BenchCommand: AsyncParsableCommand {
                                         bestBackwardDataGflops: r.bestBackwardDataGFLOPS,
                                         bestBackwardWeightsGflops: r.bestBackwardWeightsGFLOPS, implementation: r.profile.description,
                                         engineBackwardWeightsGflops: engine[r.shape]?.backwardWeightsGFLOPS,
-                                        bestEngineBackwardWeightsGflops: engine[r.shape]?.bestBackwardWeightsGFLOPS))
+                                        bestEngineBackwardWeightsGflops: engine[r.shape]?.bestBackwardWeightsGFLOPS,
+                                        engineForwardGflops: engine[r.shape].flatMap(Self.singleOutput)?.forwardGFLOPS,
+                                        bestEngineForwardGflops: engine[r.shape].flatMap(Self.singleOutput)?.bestForwardGFLOPS,
+                                        engineBackwardDataGflops: engine[r.shape].flatMap(Self.singleOutput)?.backwardDataGFLOPS,
+                                        bestEngineBackwardDataGflops: engine[r.shape].flatMap(Self.singleOutput)?.bestBackwardDataGFLOPS))
             }
             for shape in shapes {
                 guard let r = engine[shape] else { continue }
+                if Self.singleOutput(r) != nil {
+                    out.line("  " + pad("\(r.shape) bf16", 18)
+                          + String(format: "fwd %6.1f / %6.1f   bwd-data %6.1f / %6.1f   bwd-weights %6.1f / %6.1f   by the engine's single-output kernels (as bf16 training runs them)",
+                                   r.forwardGFLOPS, r.bestForwardGFLOPS, r.backwardDataGFLOPS, r.bestBackwardDataGFLOPS,
+                                   r.backwardWeightsGFLOPS, r.bestBackwardWeightsGFLOPS))
+                    continue
+                }
                 out.line("  " + pad("\(r.shape) bf16", 18)
                       + String(format: "bwd-weights by the engine's kernel (as bf16 training runs it) %6.1f / %6.1f", r.backwardWeightsGFLOPS,
                                r.bestBackwardWeightsGFLOPS))

@@ -207,9 +207,15 @@ struct BenchDocument: Codable {
         /// oneDNN's implementations and layouts, as printed.
         let implementation: String
         /// bf16 shapes where training takes the engine's weight-gradient kernel
-        /// (`PackedWeightGradient`): its backward-weights rate, median and best; absent elsewhere.
+        /// (`PackedWeightGradient`) or its single-output kernels (`SingleOutputKernel`): its
+        /// backward-weights rate, median and best; absent elsewhere.
         var engineBackwardWeightsGflops: Double? = nil
         var bestEngineBackwardWeightsGflops: Double? = nil
+        /// One-output bf16 shapes (the single-output kernels): their forward and backward-data rates.
+        var engineForwardGflops: Double? = nil
+        var bestEngineForwardGflops: Double? = nil
+        var engineBackwardDataGflops: Double? = nil
+        var bestEngineBackwardDataGflops: Double? = nil
     }
 
     struct LayoutChoice: Codable {
@@ -350,6 +356,8 @@ extension BenchDocument {
             out += [F(subject, .forwardGflops, d.forwardGflops), F(subject, .backwardDataGflops, d.backwardDataGflops),
                     F(subject, .backwardWeightsGflops, d.backwardWeightsGflops)]
             if let engine = d.engineBackwardWeightsGflops { out.append(F(subject + " engine kernel", .backwardWeightsGflops, engine)) }
+            if let engine = d.engineForwardGflops { out.append(F(subject + " engine kernel", .forwardGflops, engine)) }
+            if let engine = d.engineBackwardDataGflops { out.append(F(subject + " engine kernel", .backwardDataGflops, engine)) }
         }
         for k in kernels { out.append(F("kernel \(k.name)", .nsPerSample, k.nsPerSample)) }
         return out
