@@ -327,7 +327,7 @@ static inline long rt_adam_avx512(float *theta, const float *g, const float *g2,
 
 /* The engine's bf16 weight-gradient kernel (AVX-512 BF16 without AMX). */
 #include "bf16_weight_gradient.h"
-/* The engine's products for bf16 layers with one output (AVX-512 BF16 without AMX). */
-#include "bf16_single_output.h"
+/* The engine's products for layers with one output (bf16: AVX-512 BF16 without AMX; fp32: AVX-512). */
+#include "single_output.h"
 
 #endif

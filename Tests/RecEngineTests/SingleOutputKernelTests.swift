@@ -2,9 +2,10 @@ import TestSupport
 import XCTest
 @testable import RecEngine
 
-/// The engine's products for bf16 layers with one output (`SingleOutputKernel`) against oneDNN's
+/// The engine's products for layers with one output (`SingleOutputKernel`) against oneDNN's
 /// primitives on the same layer (same seed, same operands) and against the definition, on hosts
-/// that take the kernels (AVX-512 BF16 without AMX); elsewhere only the eligibility rules are checked.
+/// that take the kernels (fp32: AVX-512; bf16: AVX-512 BF16 without AMX); elsewhere only the
+/// eligibility rules are checked.
 final class SingleOutputKernelTests: XCTestCase {
     private struct Products {
         let y: [Float]
@@ -19,9 +20,10 @@ final class SingleOutputKernelTests: XCTestCase {
     /// primitives. `chained`: bf16 input and input gradient (bits two per float), as the logit
     /// layer after a bf16 layer takes them. Output buffers start as NaN, so an element neither
     /// writes shows.
-    private func products(inputs: Int, rows: Int, relu: Bool, chained: Bool, engine: Bool, seed: UInt64) throws -> Products {
+    private func products(inputs: Int, rows: Int, relu: Bool, chained: Bool, engine: Bool, seed: UInt64,
+                          precision: Precision = .bf16) throws -> Products {
         let context = try DNNLContext(workers: 1)
-        let layer = try DenseLayer(name: engine ? "kernel" : "primitive", inputs: inputs, outputs: 1, relu: relu, precision: .bf16,
+        let layer = try DenseLayer(name: engine ? "kernel" : "primitive", inputs: inputs, outputs: 1, relu: relu, precision: precision,
                                    context: context, seed: seed, lowPrecisionInput: chained, packedWeightGradient: engine)
         // A bias that is not zero, so forward shows where it is added.
         layer.bias.values[0] = 0.375
@@ -47,7 +49,7 @@ final class SingleOutputKernelTests: XCTestCase {
 
     private func requireKernel() throws {
         try requireBF16()
-        if !SingleOutputKernel.hostTakesKernel {
+        if !SingleOutputKernel.hostTakesBF16Kernel {
             throw XCTSkip("this host keeps oneDNN's primitives for one-output bf16 layers (ISA \(OneDNNInfo.isa))")
         }
     }
@@ -111,9 +113,51 @@ final class SingleOutputKernelTests: XCTestCase {
         }
     }
 
-    /// Only bf16 layers with one fp32 output take the kernels: not fp32, not two outputs, not a
-    /// chained bf16 output, not with `packedWeightGradient: false`.
-    func testOnlyOneOutputBF16LayersTakeTheKernels() throws {
+    /// fp32 (every model's logit layer), at WDL's and DeepFM's shapes, odd rows and inputs that
+    /// are not a multiple of 16: backward-data gives the primitive's bits (one product per value);
+    /// forward, the weight and the bias gradient agree with the primitive and with the definition
+    /// to fp32 rounding of their sums.
+    func testFP32AgreesWithThePrimitiveAndTheDefinition() throws {
+        guard SingleOutputKernel.hostTakesFP32Kernel else {
+            throw XCTSkip("this host keeps oneDNN's primitives for one-output fp32 layers (ISA \(OneDNNInfo.isa))")
+        }
+        for (inputs, rows, relu) in [(256, 256, false), (400, 512, false), (13, 77, true), (257, 1, false)] {
+            let label = "fp32 \(inputs)→1 at \(rows) rows\(relu ? ", relu" : "")"
+            let seed = UInt64(inputs * 7 + rows)
+            let k = try products(inputs: inputs, rows: rows, relu: relu, chained: false, engine: true, seed: seed, precision: .fp32)
+            let p = try products(inputs: inputs, rows: rows, relu: relu, chained: false, engine: false, seed: seed, precision: .fp32)
+            XCTAssertEqual([k.profile.forward, k.profile.backwardData, k.profile.backwardWeights],
+                           Array(repeating: DensePlan.singleOutputName, count: 3), label)
+            XCTAssertFalse(p.profile.forward.hasPrefix("engine"), label)
+            if let e = k.dx.indices.first(where: { k.dx[$0].bitPattern != p.dx[$0].bitPattern }) {
+                XCTFail("\(label): input gradient \(e) is \(k.dx[e]) where the primitive wrote \(p.dx[e])")
+            }
+            let x = Self.values(rows * inputs, seed: seed &+ 1)
+            let dy = Self.values(rows, seed: seed &+ 2).enumerated().map { $0.offset % 3 == 2 ? 0 : $0.element }
+            let w = k.plainWeights
+            let y = DenseReference.forward(x: x, w: w, bias: [0.375], batch: rows, inputs: inputs, outputs: 1, relu: relu)
+            for n in 0..<rows {
+                let scale = (0..<inputs).reduce(0.375) { $0 + abs(Double(x[n * inputs + $1]) * Double(w[$1])) }
+                XCTAssertEqual(Double(k.y[n]), y[n], accuracy: 1e-6 * scale, "\(label): row \(n) against the definition")
+                XCTAssertEqual(Double(k.y[n]), Double(p.y[n]), accuracy: 1e-6 * scale, "\(label): row \(n) against the primitive")
+            }
+            let gw = DenseReference.gradWeights(x: x, dy: dy, batch: rows, inputs: inputs, outputs: 1)
+            for i in 0..<inputs {
+                let scale = (0..<rows).reduce(0.0) { $0 + abs(Double(x[$1 * inputs + i]) * Double(dy[$1])) }
+                XCTAssertEqual(Double(k.raw[i]), gw[i], accuracy: 1e-6 * scale, "\(label): weight gradient \(i) against the definition")
+                XCTAssertEqual(Double(k.raw[i]), Double(p.raw[i]), accuracy: 1e-6 * scale, "\(label): weight gradient \(i)")
+            }
+            let biasScale = dy.reduce(0.0) { $0 + abs(Double($1)) }
+            XCTAssertEqual(Double(k.bias[0]), DenseReference.gradBias(dy: dy, batch: rows, outputs: 1)[0], accuracy: 1e-6 * biasScale, label)
+            XCTAssertEqual(Double(k.bias[0]), Double(p.bias[0]), accuracy: 1e-6 * biasScale, label)
+            XCTAssertTrue(k.raw.contains { $0 != 0 }, label)
+        }
+    }
+
+    /// Only layers with one fp32 output take the kernels: not two outputs, not a chained bf16
+    /// output, not with `packedWeightGradient: false`; fp32 on AVX-512 hosts, bf16 on those that
+    /// take the weight-gradient kernel.
+    func testOnlyOneOutputLayersTakeTheKernels() throws {
         try requireBF16()
         let context = try DNNLContext(workers: 1)
         func forwardName(_ inputs: Int, _ outputs: Int, precision: Precision = .bf16, chainedOutput: Bool = false,
@@ -123,9 +167,11 @@ final class SingleOutputKernelTests: XCTestCase {
             try layer.prepare(batch: 64)
             return layer.implementationNames(batch: 64)!.forward
         }
-        XCTAssertEqual(try forwardName(256, 1) == DensePlan.singleOutputName, SingleOutputKernel.hostTakesKernel)
-        XCTAssertNotEqual(try forwardName(256, 1, precision: .fp32), DensePlan.singleOutputName)
+        XCTAssertEqual(try forwardName(256, 1) == DensePlan.singleOutputName, SingleOutputKernel.hostTakesBF16Kernel)
+        XCTAssertEqual(try forwardName(256, 1, precision: .fp32) == DensePlan.singleOutputName, SingleOutputKernel.hostTakesFP32Kernel)
         XCTAssertNotEqual(try forwardName(256, 2), DensePlan.singleOutputName)
+        XCTAssertNotEqual(try forwardName(256, 2, precision: .fp32), DensePlan.singleOutputName)
+        XCTAssertNotEqual(try forwardName(256, 1, precision: .fp32, engine: false), DensePlan.singleOutputName)
         XCTAssertNotEqual(try forwardName(256, 1, chainedOutput: true), DensePlan.singleOutputName)
         XCTAssertNotEqual(try forwardName(256, 1, engine: false), DensePlan.singleOutputName)
     }

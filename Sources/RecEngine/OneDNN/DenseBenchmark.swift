@@ -44,9 +44,10 @@ public enum DenseBenchmark {
     /// - Parameters:
     ///   - threads: OpenMP threads for the calling thread (`omp_set_num_threads`).
     ///   - iterations: timed calls per product (after 3 warm-up calls); median and best are reported.
-    ///   - packedWeightGradient: bf16 backward-weights by the engine's kernel where it applies
-    ///     (`PackedWeightGradient`, as in training); false (the default, and the host rates
-    ///     below): oneDNN's primitive, so the roofline measures the host, not the engine.
+    ///   - packedWeightGradient: the engine's kernels where they apply, as in training (bf16
+    ///     backward-weights by `PackedWeightGradient`, one-output layers by `SingleOutputKernel`);
+    ///     false (the default, and the host rates below): oneDNN's primitives, so the roofline
+    ///     measures the host, not the engine.
     /// - Throws: `DNNLError` if a primitive cannot be created.
     public static func run(shapes: [Shape] = wdlShapes, batch: Int = 512, precision: Precision,
                            iterations: Int = 50, threads: Int = 2, packedWeightGradient: Bool = false) throws -> [Result] {

@@ -59,8 +59,9 @@ public final class DenseLayer: Sendable {
     /// backward-weights takes instead of oneDNN's primitive where it applies (see
     /// `PackedWeightGradient`); nil where the primitive always runs.
     let packedWeightGradient: PackedWeightGradient?
-    /// bf16 layers with one output on the hosts that take `packedWeightGradient`: the engine's
-    /// kernels for all three products (`SingleOutputKernel`); nil where the primitives run.
+    /// Layers with one output (fp32 on AVX-512 hosts, bf16 on those that take
+    /// `packedWeightGradient`): the engine's kernels for all three products
+    /// (`SingleOutputKernel`); nil where the primitives run.
     let singleOutput: SingleOutputKernel?
     /// Which weights forward reads (fp32: the context's `weight_layout` policy decides; bf16: the
     /// master, in the sense that the bf16 copy is the master's, read by backward-data too).
@@ -93,8 +94,8 @@ public final class DenseLayer: Sendable {
     /// layouts only) how backward-weights computes and `forwardWeights` (fp32, plain layouts only)
     /// which weights forward reads; with all three nil the context's `weightLayout` policy decides
     /// (`WeightLayoutChooser`), and a forced layout without a method gets oneDNN's primitive and
-    /// forward on the master. `packedWeightGradient: false` keeps oneDNN's primitives for a bf16
-    /// layer where the engine's kernels would apply (`PackedWeightGradient` for backward-weights,
+    /// forward on the master. `packedWeightGradient: false` keeps oneDNN's primitives where the
+    /// engine's kernels would apply (`PackedWeightGradient` for a bf16 layer's backward-weights,
     /// `SingleOutputKernel` for all three products of a one-output layer).
     /// - Throws: `DNNLError` if oneDNN cannot create the layout-probing primitives or reorders.
     /// Chained bf16 layers (`lowPrecisionInput` / `lowPrecisionOutput`, see `MLPStack`) hand each
@@ -181,9 +182,11 @@ public final class DenseLayer: Sendable {
         self.forwardWeights = arrangement.forward
         self.packedWeightGradient = precision == .bf16 && packedWeightGradient && PackedWeightGradient.hostTakesKernel
             ? PackedWeightGradient(master: masterDesc, inputs: inputs, outputs: outputs) : nil
-        self.singleOutput = precision == .bf16 && packedWeightGradient && SingleOutputKernel.hostTakesKernel
+        let denseMaster = precision == .fp32 && weightCopy == nil && arrangement.gradient == .innerProduct
+            && Self.denseWeightsAreTransposed(masterDesc, inputs: inputs, outputs: outputs) != nil
+        self.singleOutput = packedWeightGradient
             ? SingleOutputKernel(precision: precision, outputs: outputs, inputs: inputs, lowPrecisionOutput: lowPrecisionOutput,
-                                 master: masterDesc) : nil
+                                 master: masterDesc, denseMaster: denseMaster) : nil
         transposesInput = Self.denseWeightsAreTransposed(masterDesc, inputs: inputs, outputs: outputs) ?? false
         weights = ParameterTensor(name: "\(name).weights", rows: outputs, columns: inputs,
                                   count: masterDesc.bytes / MemoryLayout<Float>.stride, layout: masterDesc.formatTag)

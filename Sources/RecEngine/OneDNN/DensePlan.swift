@@ -103,7 +103,7 @@ final class DensePlan: @unchecked Sendable {
     }
 
     /// What `profile` names the products of a layer with `SingleOutputKernel`.
-    static let singleOutputName = "engine bf16 single-output kernel"
+    static let singleOutputName = "engine single-output kernel"
 
     /// Implementation names of the plan's primitives.
     func profile(layer: DenseLayer) -> DenseLayerProfile {

@@ -470,14 +470,12 @@ struct BenchCommand: AsyncParsableCommand {
                 out.record(denseUnavailable: precision.rawValue, reason: reason)
                 continue
             }
-            // bf16 training takes the engine's weight-gradient kernel, and for one-output layers its
+            // Training takes the engine's bf16 weight-gradient kernel, and for one-output layers its
             // single-output kernels, where they apply: timed beside the primitives.
             var engine: [DenseBenchmark.Shape: DenseBenchmark.Result] = [:]
-            if precision == .bf16 {
-                for r in try DenseBenchmark.run(shapes: shapes, batch: batch, precision: precision, threads: intraThreads,
-                                                packedWeightGradient: true)
-                where r.profile.backwardWeights.hasPrefix("engine") { engine[r.shape] = r }
-            }
+            for r in try DenseBenchmark.run(shapes: shapes, batch: batch, precision: precision, threads: intraThreads,
+                                            packedWeightGradient: true)
+            where r.profile.backwardWeights.hasPrefix("engine") { engine[r.shape] = r }
             for r in try DenseBenchmark.run(shapes: shapes, batch: batch, precision: precision, threads: intraThreads) {
                 out.line("  " + pad("\(r.shape) \(precision.rawValue)", 18)
                       + String(format: "fwd %6.1f / %6.1f   bwd-data %6.1f / %6.1f   bwd-weights %6.1f / %6.1f",
@@ -499,8 +497,8 @@ struct BenchCommand: AsyncParsableCommand {
             for shape in shapes {
                 guard let r = engine[shape] else { continue }
                 if Self.singleOutput(r) != nil {
-                    out.line("  " + pad("\(r.shape) bf16", 18)
-                          + String(format: "fwd %6.1f / %6.1f   bwd-data %6.1f / %6.1f   bwd-weights %6.1f / %6.1f   by the engine's single-output kernels (as bf16 training runs them)",
+                    out.line("  " + pad("\(r.shape) \(precision.rawValue)", 18)
+                          + String(format: "fwd %6.1f / %6.1f   bwd-data %6.1f / %6.1f   bwd-weights %6.1f / %6.1f   by the engine's single-output kernels (as training runs them)",
                                    r.forwardGFLOPS, r.bestForwardGFLOPS, r.backwardDataGFLOPS, r.bestBackwardDataGFLOPS,
                                    r.backwardWeightsGFLOPS, r.bestBackwardWeightsGFLOPS))
                     continue
