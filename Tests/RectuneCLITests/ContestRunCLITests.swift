@@ -11,12 +11,18 @@ final class ContestRunCLITests: XCTestCase {
 
     static let root = RepositoryRoot.url
 
-    /// The shipped contest file with small generated data and a floor WDL cannot reach.
+    /// The shipped contest file with small generated data, WDL's floor `wdlFloor` (one it cannot
+    /// reach, where a test wants a miss) and no floor for MMoE. At 28 steps on 3,000 rows MMoE's
+    /// pooled AUC is a coin toss: its baseline ranks neither task (contest.yaml's note), so the
+    /// pooled figure follows the two towers' relative calibration, which the last bits of the
+    /// logit layer's sums move (0.617 with oneDNN's fp32 logit products, 0.347 with the engine's,
+    /// whose sums run in another order; at the floor's own scale, 554 steps on 200,000 rows, 0.6144
+    /// and 0.6143). A floor of 0.5 there made this scoreboard test a test of those bits.
     func contestFile(wdlFloor: String) throws -> String {
         var text = try String(contentsOf: Self.root.appendingPathComponent("Experiments/contest/contest.yaml"), encoding: .utf8)
         text = text.replacingOccurrences(of: "{rows: 200000, eval_rows: 20000}", with: "{rows: 3000, eval_rows: 600}")
         text = text.replacingOccurrences(of: "    wdl: 0\n", with: "    wdl: \(wdlFloor)\n")
-        text = text.replacingOccurrences(of: "    mmoe: 0.604\n", with: "    mmoe: 0.5\n")
+        text = text.replacingOccurrences(of: "    mmoe: 0.604\n", with: "    mmoe: 0\n")
         let path = dir.appendingPathComponent("contest-\(wdlFloor).yaml").path
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         return path
