@@ -25,8 +25,8 @@ final class DenseBinding {
     /// The packed operands of the engine's bf16 weight-gradient kernel (`PackedWeightGradient`),
     /// for layers that take it at this batch; nil otherwise and in boosted bindings.
     let packedOperands: PackedWeightGradient.Buffers?
-    /// Layers with one output that take the engine's kernels (`SingleOutputKernel`): the bf16
-    /// weights the kernels read; nil otherwise.
+    /// Layers with one output that take the engine's kernels (`SingleOutputKernel`): this
+    /// worker's buffers for them (bf16: the gathered weights the kernels read); nil otherwise.
     let singleOutputBuffers: SingleOutputKernel.Buffers?
 
     /// `backwardWeights` is oneDNN's backward-weights primitive, or for `transposedGEMM` the reorder
@@ -167,8 +167,8 @@ extension DenseLayer {
             let b = plan.binding(worker, boosted: w.boosted)
             b.take(gradOutput: gradOutput, count: batch &* outputs)
             if let kernel = singleOutput, let buffers = b.singleOutputBuffers, let dy = b.productGradient.pointer {
-                kernel.backwardData(rows: batch, gradOutput: dy, masterValues: weights.values, buffers: buffers, gradInput: UnsafeMutableRawPointer(gradInput),
-                                    lowPrecision: lowPrecisionInput)
+                kernel.backwardData(rows: batch, gradOutput: dy, masterValues: weights.values, buffers: buffers,
+                                    gradInput: UnsafeMutableRawPointer(gradInput), lowPrecision: lowPrecisionInput)
                 return
             }
             b.gradInput.point(at: gradInput)
