@@ -20,6 +20,12 @@
 #include <immintrin.h>
 #include <stdint.h>
 
+/* Mask of the 16 elements c ..< c+16 below `count` (also used by single_output.h). */
+static inline __mmask16 rt_wg_mask16(long c, long count) {
+    const long left = count - c;
+    return left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1u);
+}
+
 /* Columns c ..< c+16 of rows r0 and r1 (r1 NULL: a row of zeros), zero past `cols`, as 16 pairs
    (r0's bf16 bits low, r1's high): both rows' 16 values side by side in one vector, then pair j
    takes lanes j and 16+j. `*mask` gets the columns below `cols`. */
@@ -27,8 +33,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl")))
 static inline __m512i rt_wg_pairs16(const uint16_t *r0, const uint16_t *r1, long c, long cols, __mmask16 *mask) {
     static const uint16_t order[32] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
                                        8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
-    const long left = cols - c;
-    const __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1u);
+    const __mmask16 m = rt_wg_mask16(c, cols);
     const __m256i a = _mm256_maskz_loadu_epi16(m, r0 + c);
     const __m256i b = r1 ? _mm256_maskz_loadu_epi16(m, r1 + c) : _mm256_setzero_si256();
     *mask = m;

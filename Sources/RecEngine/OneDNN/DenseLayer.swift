@@ -182,12 +182,12 @@ public final class DenseLayer: Sendable {
         self.forwardWeights = arrangement.forward
         self.packedWeightGradient = precision == .bf16 && packedWeightGradient && PackedWeightGradient.hostTakesKernel
             ? PackedWeightGradient(master: masterDesc, inputs: inputs, outputs: outputs) : nil
-        let denseMaster = precision == .fp32 && weightCopy == nil && arrangement.gradient == .innerProduct
-            && Self.denseWeightsAreTransposed(masterDesc, inputs: inputs, outputs: outputs) != nil
+        let masterOrder = Self.denseWeightsAreTransposed(masterDesc, inputs: inputs, outputs: outputs)
+        let denseMaster = precision == .fp32 && weightCopy == nil && arrangement.gradient == .innerProduct && masterOrder != nil
         self.singleOutput = packedWeightGradient
             ? SingleOutputKernel(precision: precision, outputs: outputs, inputs: inputs, lowPrecisionOutput: lowPrecisionOutput,
                                  master: masterDesc, denseMaster: denseMaster) : nil
-        transposesInput = Self.denseWeightsAreTransposed(masterDesc, inputs: inputs, outputs: outputs) ?? false
+        transposesInput = masterOrder ?? false
         weights = ParameterTensor(name: "\(name).weights", rows: outputs, columns: inputs,
                                   count: masterDesc.bytes / MemoryLayout<Float>.stride, layout: masterDesc.formatTag)
         bias = ParameterTensor(name: "\(name).bias", rows: 1, columns: outputs)

@@ -456,6 +456,12 @@ struct BenchCommand: AsyncParsableCommand {
         }
     }
 
+    /// The three products' rates, median / best, as `--dense` prints them.
+    private static func rateColumns(_ r: DenseBenchmark.Result) -> String {
+        String(format: "fwd %6.1f / %6.1f   bwd-data %6.1f / %6.1f   bwd-weights %6.1f / %6.1f", r.forwardGFLOPS, r.bestForwardGFLOPS,
+               r.backwardDataGFLOPS, r.bestBackwardDataGFLOPS, r.backwardWeightsGFLOPS, r.bestBackwardWeightsGFLOPS)
+    }
+
     /// `r` if its forward ran on the engine's single-output kernels (then all three products did).
     private static func singleOutput(_ r: DenseBenchmark.Result) -> DenseBenchmark.Result? {
         r.profile.forward.hasPrefix("engine") ? r : nil
@@ -474,14 +480,11 @@ struct BenchCommand: AsyncParsableCommand {
             // single-output kernels, where they apply: timed beside the primitives.
             var engine: [DenseBenchmark.Shape: DenseBenchmark.Result] = [:]
             for r in try DenseBenchmark.run(shapes: shapes, batch: batch, precision: precision, threads: intraThreads,
-                                            packedWeightGradient: true)
-            where r.profile.backwardWeights.hasPrefix("engine") { engine[r.shape] = r }
+                                            packedWeightGradient: true) { engine[r.shape] = r }
             for r in try DenseBenchmark.run(shapes: shapes, batch: batch, precision: precision, threads: intraThreads) {
-                out.line("  " + pad("\(r.shape) \(precision.rawValue)", 18)
-                      + String(format: "fwd %6.1f / %6.1f   bwd-data %6.1f / %6.1f   bwd-weights %6.1f / %6.1f",
-                               r.forwardGFLOPS, r.bestForwardGFLOPS, r.backwardDataGFLOPS, r.bestBackwardDataGFLOPS,
-                               r.backwardWeightsGFLOPS, r.bestBackwardWeightsGFLOPS))
+                out.line("  " + pad("\(r.shape) \(precision.rawValue)", 18) + Self.rateColumns(r))
                 out.line("    " + r.profile.description)
+                let single = engine[r.shape].flatMap(Self.singleOutput)
                 out.record(dense: .init(inputs: r.shape.inputs, outputs: r.shape.outputs, precision: precision.rawValue, batch: r.batch,
                                         threads: r.threads, forwardGflops: r.forwardGFLOPS, backwardDataGflops: r.backwardDataGFLOPS,
                                         backwardWeightsGflops: r.backwardWeightsGFLOPS, bestForwardGflops: r.bestForwardGFLOPS,
@@ -489,18 +492,15 @@ struct BenchCommand: AsyncParsableCommand {
                                         bestBackwardWeightsGflops: r.bestBackwardWeightsGFLOPS, implementation: r.profile.description,
                                         engineBackwardWeightsGflops: engine[r.shape]?.backwardWeightsGFLOPS,
                                         bestEngineBackwardWeightsGflops: engine[r.shape]?.bestBackwardWeightsGFLOPS,
-                                        engineForwardGflops: engine[r.shape].flatMap(Self.singleOutput)?.forwardGFLOPS,
-                                        bestEngineForwardGflops: engine[r.shape].flatMap(Self.singleOutput)?.bestForwardGFLOPS,
-                                        engineBackwardDataGflops: engine[r.shape].flatMap(Self.singleOutput)?.backwardDataGFLOPS,
-                                        bestEngineBackwardDataGflops: engine[r.shape].flatMap(Self.singleOutput)?.bestBackwardDataGFLOPS))
+                                        engineForwardGflops: single?.forwardGFLOPS, bestEngineForwardGflops: single?.bestForwardGFLOPS,
+                                        engineBackwardDataGflops: single?.backwardDataGFLOPS,
+                                        bestEngineBackwardDataGflops: single?.bestBackwardDataGFLOPS))
             }
             for shape in shapes {
                 guard let r = engine[shape] else { continue }
                 if Self.singleOutput(r) != nil {
-                    out.line("  " + pad("\(r.shape) \(precision.rawValue)", 18)
-                          + String(format: "fwd %6.1f / %6.1f   bwd-data %6.1f / %6.1f   bwd-weights %6.1f / %6.1f   by the engine's single-output kernels (as training runs them)",
-                                   r.forwardGFLOPS, r.bestForwardGFLOPS, r.backwardDataGFLOPS, r.bestBackwardDataGFLOPS,
-                                   r.backwardWeightsGFLOPS, r.bestBackwardWeightsGFLOPS))
+                    out.line("  " + pad("\(r.shape) \(precision.rawValue)", 18) + Self.rateColumns(r)
+                          + "   by the engine's single-output kernels (as training runs them)")
                     continue
                 }
                 out.line("  " + pad("\(r.shape) bf16", 18)
