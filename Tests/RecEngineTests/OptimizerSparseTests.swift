@@ -131,6 +131,58 @@ final class OptimizerSparseTests: XCTestCase {
         }
     }
 
+    /// `accumulate` requests each sample's gradient row `gradientPrefetchDistance` samples ahead
+    /// (both lines a row can span) and its companion's: a hint only, so with and without it
+    /// (prefetchDistance 0) the tables and their state end bit-identical. The gradient is laid out
+    /// as a step's concatenated embedding gradient (WDL's rows of 26 × 16 + 13 floats; column 5
+    /// read, so most rows span two cache lines), with and without a dim-1 companion, over far more
+    /// samples than the distance.
+    func testGradientPrefetchLeavesAccumulateBitIdentical() {
+        XCTAssertGreaterThan(SparseRowOptimizer.gradientPrefetchDistance, 0)
+        let tableRows = 3000, batch = 256, width = 16, stride = 26 * 16 + 13, column = 5
+        for withCompanion in [false, true] {
+            var rng = KernelTestRNG(seed: 640 + (withCompanion ? 1 : 0))
+            let initial = rng.floats(tableRows * width), initialWide = rng.floats(tableRows)
+            let tables = (0..<2).map { ParameterTensor(name: "t\($0)", rows: tableRows, columns: width) }
+            let wides = (0..<2).map { ParameterTensor(name: "w\($0)", rows: tableRows, columns: 1) }
+            for t in tables { t.load(initial) }
+            for t in wides { t.load(initialWide) }
+            let opts = [SparseRowOptimizer.defaultPrefetchDistance, 0].enumerated().map { k, distance in
+                SparseRowOptimizer(table: tables[k], kind: .adam, learningRate: 0.02, maxIdsPerUpdate: 2 * batch,
+                                   prefetchDistance: distance,
+                                   companion: withCompanion ? SparseRowOptimizer(table: wides[k], kind: .adagrad, learningRate: 0.05,
+                                                                                 maxIdsPerUpdate: 2 * batch, prefetchDistance: distance) : nil)
+            }
+            for step in 1...3 {
+                for opt in opts { opt.begin() }
+                for _ in 0..<2 {  // two micro-batches per step
+                    let ids = (0..<(batch * 26)).map { _ in Int32(rng.int(3) == 0 ? rng.int(40) : rng.int(tableRows)) }
+                    let grad = rng.floats(batch * stride), wideGrad = rng.floats(batch)
+                    wideGrad.withUnsafeBufferPointer { wide in
+                        for opt in opts {
+                            opt.accumulate(ids: ids, idStride: 26, column: column, count: batch, grad: grad, gradStride: stride,
+                                           gradOffset: column * width, companionGrad: withCompanion ? wide.baseAddress : nil,
+                                           companionStride: 1, companionOffset: 0)
+                        }
+                    }
+                }
+                let applied = opts.map { $0.apply(step: step) }
+                XCTAssertEqual(applied[0], applied[1])
+                XCTAssertGreaterThan(applied[0], 10 * SparseRowOptimizer.gradientPrefetchDistance)
+            }
+            let label = withCompanion ? "with a companion" : "alone"
+            XCTAssertEqual(tables[0].snapshot().map(\.bitPattern), tables[1].snapshot().map(\.bitPattern), label)
+            XCTAssertNotEqual(tables[0].snapshot(), initial, label)
+            for (a, b) in zip(tables[0].slots, tables[1].slots) {
+                XCTAssertEqual((0..<a.count).map { a.pointer[$0].bitPattern }, (0..<b.count).map { b.pointer[$0].bitPattern }, "\(label): \(a.name)")
+            }
+            if withCompanion {
+                XCTAssertEqual(wides[0].snapshot().map(\.bitPattern), wides[1].snapshot().map(\.bitPattern))
+                XCTAssertNotEqual(wides[0].snapshot(), initialWide)
+            }
+        }
+    }
+
     /// `accumulateBags` requests the ids' positions (direct) or hash slots `BagKernels.bagPrefetchDistance`
     /// samples ahead: a hint only, so with and without it (prefetchDistance 0) the tables end
     /// bit-identical, for direct positions and the hash table, sum and mean, with bags of 0…12 ids

@@ -34,12 +34,22 @@ public final class SparseRowOptimizer: @unchecked Sendable {
     /// Adam's β1, β2 and ε̂; Adagrad's ε (see `OptimizerMath`).
     public let beta1: Float, beta2: Float, epsilon: Float
     /// How many unique rows ahead `apply` prefetches (0: no prefetching, there nor in
-    /// `accumulateBags`, which looks `BagKernels.bagPrefetchDistance` samples ahead). Changes speed only.
+    /// `accumulateBags`, which looks `BagKernels.bagPrefetchDistance` samples ahead, nor in
+    /// `accumulate`, which looks `gradientPrefetchDistance` samples ahead). Changes speed only.
     public let prefetchDistance: Int
     /// The default `prefetchDistance`. `rectune bench --kernels` measures it ("sparse Adam apply,
     /// fresh ids"): on the AVX-512 BF16 EPYC VM 350–361 ns per sample without it, 247–265 with 16
     /// rows and 206–222 with 32 or 64. An earlier VM had shown a quarter off at 8 rows.
     public static let defaultPrefetchDistance = 32
+    /// How many samples ahead `accumulate` requests a sample's gradient row (and its companion's),
+    /// unless `prefetchDistance` is 0. Changes speed only. In a step the gradient was just written
+    /// by the backward-data products, half of it by the other worker, and each table reads its
+    /// 16 floats of every sample at the stride of the whole concatenated row (429 floats in WDL),
+    /// which the hardware did not fetch ahead. In WDL's bf16 step (`bench --bf16 --micro-batch 2
+    /// --allocator adaptive`, the accumulate calls timed inside the update nodes, alternating runs)
+    /// the 26 tables' accumulates took 382–589 µs per step without the hint and 275–298 with it
+    /// at 8 samples (292–299 at 16).
+    public static let gradientPrefetchDistance = 8
     /// A second table keyed by the same ids (WDL's wide and DeepFM's first-order weight of the same
     /// column) whose update rides on this one: `accumulate` finds each id once and sums both
     /// gradient rows, and `apply` updates both tables' rows, each with its own rule, learning rate
@@ -150,9 +160,11 @@ public final class SparseRowOptimizer: @unchecked Sendable {
     public func accumulate(ids: UnsafePointer<Int32>, idStride: Int, column: Int, count: Int,
                            grad: UnsafePointer<Float>, gradStride: Int, gradOffset: Int,
                            companionGrad: UnsafePointer<Float>? = nil, companionStride: Int = 0, companionOffset: Int = 0) {
+        let ahead = prefetchDistance > 0 ? Self.gradientPrefetchDistance : 0
         lock.withLock { unique in
             guard let companion else {
                 for i in 0..<count {
+                    if ahead > 0 && i &+ ahead < count { prefetchGradient(grad + ((i &+ ahead) &* gradStride &+ gradOffset)) }
                     _ = add(id: ids[i &* idStride &+ column], row: grad + (i &* gradStride &+ gradOffset), weight: 1, unique: &unique,
                             sample: i, column: column)
                 }
@@ -161,6 +173,10 @@ public final class SparseRowOptimizer: @unchecked Sendable {
             guard let companionGrad else { fatalError("SparseRowOptimizer(\(table.name)): accumulate without the gradient of companion \(companion.table.name)") }
             let companionDim = companion.dim, companionSums = companion.gradRows.pointer
             for i in 0..<count {
+                if ahead > 0 && i &+ ahead < count {
+                    prefetchGradient(grad + ((i &+ ahead) &* gradStride &+ gradOffset))
+                    rt_prefetch_for_read(companionGrad + ((i &+ ahead) &* companionStride &+ companionOffset))
+                }
                 let before = unique
                 let position = add(id: ids[i &* idStride &+ column], row: grad + (i &* gradStride &+ gradOffset), weight: 1,
                                    unique: &unique, sample: i, column: column)
@@ -189,6 +205,14 @@ public final class SparseRowOptimizer: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// Requests the cache lines of a gradient row of `dim` floats: its first and its last (the rows
+    /// of a concatenated embedding gradient start at any offset, so 16 floats often span two).
+    @inline(__always)
+    private func prefetchGradient(_ row: UnsafePointer<Float>) {
+        rt_prefetch_for_read(row)
+        rt_prefetch_for_read(row + (dim &- 1))
     }
 
     /// Requests the cache lines where `add` will look up the ids of sample `sample`'s bag (their
