@@ -164,7 +164,9 @@ public final class SparseRowOptimizer: @unchecked Sendable {
         lock.withLock { unique in
             guard let companion else {
                 for i in 0..<count {
-                    if ahead > 0 && i &+ ahead < count { prefetchGradient(grad + ((i &+ ahead) &* gradStride &+ gradOffset)) }
+                    if ahead > 0 && i &+ ahead < count {
+                        Self.prefetchLines(grad + ((i &+ ahead) &* gradStride &+ gradOffset), count: dim, forWriting: false)
+                    }
                     _ = add(id: ids[i &* idStride &+ column], row: grad + (i &* gradStride &+ gradOffset), weight: 1, unique: &unique,
                             sample: i, column: column)
                 }
@@ -174,8 +176,9 @@ public final class SparseRowOptimizer: @unchecked Sendable {
             let companionDim = companion.dim, companionSums = companion.gradRows.pointer
             for i in 0..<count {
                 if ahead > 0 && i &+ ahead < count {
-                    prefetchGradient(grad + ((i &+ ahead) &* gradStride &+ gradOffset))
-                    rt_prefetch_for_read(companionGrad + ((i &+ ahead) &* companionStride &+ companionOffset))
+                    Self.prefetchLines(grad + ((i &+ ahead) &* gradStride &+ gradOffset), count: dim, forWriting: false)
+                    Self.prefetchLines(companionGrad + ((i &+ ahead) &* companionStride &+ companionOffset), count: companionDim,
+                                       forWriting: false)
                 }
                 let before = unique
                 let position = add(id: ids[i &* idStride &+ column], row: grad + (i &* gradStride &+ gradOffset), weight: 1,
@@ -205,14 +208,6 @@ public final class SparseRowOptimizer: @unchecked Sendable {
                 }
             }
         }
-    }
-
-    /// Requests the cache lines of a gradient row of `dim` floats: its first and its last (the rows
-    /// of a concatenated embedding gradient start at any offset, so 16 floats often span two).
-    @inline(__always)
-    private func prefetchGradient(_ row: UnsafePointer<Float>) {
-        rt_prefetch_for_read(row)
-        rt_prefetch_for_read(row + (dim &- 1))
     }
 
     /// Requests the cache lines where `add` will look up the ids of sample `sample`'s bag (their
@@ -380,19 +375,25 @@ public final class SparseRowOptimizer: @unchecked Sendable {
 
     @inline(__always)
     private func prefetchRow(_ id: Int, values: UnsafeMutablePointer<Float>, state: UnsafeMutablePointer<Float>?, stateWidth: Int) {
-        Self.prefetchLines(values + id &* dim, count: dim)
-        if let state { Self.prefetchLines(state + id &* stateWidth, count: stateWidth) }
+        Self.prefetchLines(values + id &* dim, count: dim, forWriting: true)
+        if let state { Self.prefetchLines(state + id &* stateWidth, count: stateWidth, forWriting: true) }
     }
 
-    /// Requests every cache line of `count` floats at `p` for writing (16 floats per 64-byte line).
+    /// Requests every cache line of `count` floats at `p`, for writing (rows `apply` updates) or for
+    /// reading (gradient rows `accumulate` sums): 16 floats per 64-byte line, and the last float's
+    /// line, since a row may start anywhere in a line (a 16-float row of a concatenated embedding
+    /// gradient often spans two).
     @inline(__always)
-    private static func prefetchLines(_ p: UnsafeMutablePointer<Float>, count: Int) {
+    private static func prefetchLines(_ p: UnsafePointer<Float>, count: Int, forWriting: Bool) {
+        @inline(__always) func request(_ q: UnsafePointer<Float>) {
+            if forWriting { rt_prefetch_for_write(q) } else { rt_prefetch_for_read(q) }
+        }
         var offset = 0
         while offset < count {
-            rt_prefetch_for_write(p + offset)
+            request(p + offset)
             offset &+= 16
         }
-        rt_prefetch_for_write(p + (count &- 1))
+        request(p + (count &- 1))
     }
 
     /// Empties the hash table (or the direct positions) by resetting only the slots in use
